@@ -1,0 +1,62 @@
+// Package embedding turns texts into vectors. Backends: "use" (Universal
+// Sentence Encoder Lite in pure Go, the default), "ollama" (a model server)
+// and "hash" (a fast deterministic test embedder with no semantics).
+package embedding
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Embedder is implemented by every backend.
+type Embedder interface {
+	// Embed returns one unit-length vector per text, in order.
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+	// Model identifies model and version; it is stored with every vector
+	// and names the index, so two models' vectors never mix.
+	Model() string
+	// Dimension is the length of every vector.
+	Dimension() int
+}
+
+// Options configures whichever backend is chosen by Name.
+type Options struct {
+	Name        string // "use", "ollama" or "hash"
+	ModelDir    string // use: folder holding model.json, vocab.json and the weight shards
+	OllamaHost  string // ollama: base URL
+	OllamaModel string // ollama: model name
+	HashDim     int    // hash: dimension
+}
+
+// opener builds one backend.
+type opener func(ctx context.Context, o Options) (Embedder, error)
+
+// registry maps REFARCH_EMBEDDER names to backends.
+var registry = map[string]opener{
+	"hash": func(_ context.Context, o Options) (Embedder, error) { return NewHash(o.HashDim), nil },
+}
+
+// Names lists the backends Open accepts.
+func Names() []string {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Open builds the backend named in o.
+func Open(ctx context.Context, o Options) (Embedder, error) {
+	open, ok := registry[o.Name]
+	if !ok {
+		return nil, fmt.Errorf("unknown embedder %q (want one of %s)", o.Name, strings.Join(Names(), ", "))
+	}
+	e, err := open(ctx, o)
+	if err != nil {
+		return nil, fmt.Errorf("open %s embedder: %w", o.Name, err)
+	}
+	return e, nil
+}

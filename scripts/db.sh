@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Makes a local PostgreSQL with pgvector available and running on 127.0.0.1,
+# installing what is missing, and writes .dev/env with DATABASE_URL (the
+# `make run` database) and TEST_DATABASE_URL (where tests create their own
+# throwaway databases). Safe and fast to re-run.
+#   scripts/db.sh        start (installing if needed)
+#   scripts/db.sh stop   stop the cluster
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+dev="$top/.dev"
+data="$dev/pg"
+sock="$dev/run"
+log="$dev/postgres.log"
+
+say() { printf 'db: %s\n' "$*" >&2; }
+die() { printf 'db: error: %s\n' "$*" >&2; exit 1; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+
+pg_bindir() {
+  local d
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n -r); do
+    [ -x "$d/initdb" ] && { echo "$d"; return; }
+  done
+  command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/initdb" ] && pg_config --bindir
+}
+
+apt_updated=
+apt_install() {
+  command -v apt-get >/dev/null || return 1
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq >&2 || return 1; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+ensure_postgres() {
+  bin=$(pg_bindir || true)
+  if [ -z "$bin" ]; then
+    say "installing PostgreSQL"
+    apt_install postgresql postgresql-contrib ||
+      die "PostgreSQL is not installed and could not be installed; install postgresql (15 or newer) and re-run"
+    bin=$(pg_bindir) || die "PostgreSQL installed but initdb not found"
+  fi
+  pgver=$("$bin/postgres" --version | sed -E 's/.* ([0-9]+)(\.[0-9]+)?.*/\1/')
+}
+
+# pgvector: the distribution's package if it has one, else built from
+# Debian 13's source package against the installed server.
+ensure_pgvector() {
+  local share; share=$("$bin/pg_config" --sharedir 2>/dev/null || echo "/usr/share/postgresql/$pgver")
+  [ -f "$share/extension/vector.control" ] && return
+  say "installing pgvector for PostgreSQL $pgver"
+  if apt_install "postgresql-$pgver-pgvector" 2>/dev/null; then return; fi
+  say "no pgvector package for PostgreSQL $pgver; building it from the Debian source package"
+  apt_install "postgresql-server-dev-$pgver" build-essential ca-certificates ||
+    die "cannot install postgresql-server-dev-$pgver and build-essential; install them, or pgvector, and re-run"
+  local mirror r
+  mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  [ -n "$mirror" ] || mirror=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+  [ -n "$mirror" ] || die "cannot find a Debian mirror to fetch the pgvector source; install pgvector by hand"
+  r=$(mktemp -d); mkdir -p "$r/lists/partial" "$r/archives/partial" "$r/src"
+  printf 'deb-src %s trixie main\n' "$mirror" >"$r/sources.list"
+  local o=(-o "Dir::Etc::SourceList=$r/sources.list" -o Dir::Etc::SourceParts=/dev/null
+           -o "Dir::State::Lists=$r/lists" -o "Dir::Cache::Archives=$r/archives")
+  apt-get "${o[@]}" update -qq >&2 || die "cannot read the Debian 13 source index for pgvector"
+  (cd "$r/src" && apt-get "${o[@]}" source --download-only -qq pgvector >&2) ||
+    die "cannot download the pgvector source package"
+  local tarball; tarball=$(ls "$r"/src/pgvector_*.orig.tar.* | head -1)
+  mkdir -p "$r/build" && tar -xf "$tarball" -C "$r/build" --strip-components=1
+  (cd "$r/build" && make -s PG_CONFIG="$bin/pg_config" >&2 && as_root make -s PG_CONFIG="$bin/pg_config" install >&2) ||
+    die "building pgvector failed (see above)"
+  rm -rf "$r"
+}
+
+# The server refuses to run as root, so root runs it as the postgres user.
+run_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u "$pguser" -- "$@"; else "$@"; fi
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+running() { [ -f "$data/postmaster.pid" ] && run_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; }
+
+start() {
+  ensure_postgres
+  ensure_pgvector
+  pguser=$(id -un)
+  if [ "$(id -u)" = 0 ]; then
+    pguser=postgres
+    id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+  fi
+  mkdir -p "$dev"
+  if [ ! -f "$data/PG_VERSION" ]; then
+    say "creating a cluster in $data"
+    rm -rf "$data"; mkdir -p "$data" "$sock"
+    [ "$(id -u)" = 0 ] && chown "$pguser" "$data" "$sock"
+    run_pg "$bin/initdb" -D "$data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  mkdir -p "$sock"; [ "$(id -u)" = 0 ] && chown "$pguser" "$sock" && touch "$log" && chown "$pguser" "$log"
+  local port
+  port=$(cat "$dev/port" 2>/dev/null || true)
+  if ! running; then
+    if [ -z "$port" ] || ! port_free "$port"; then
+      port=55432
+      while ! port_free "$port"; do port=$((port + 1)); done
+    fi
+    run_pg "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 start \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $sock -c max_connections=200 -c shared_buffers=256MB" >/dev/null ||
+      die "PostgreSQL did not start; see $log"
+    echo "$port" >"$dev/port"
+  fi
+  local admin="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+  "$bin/psql" -qAt "$admin" -c "SELECT 1 FROM pg_database WHERE datname='refarch'" | grep -q 1 ||
+    "$bin/psql" -q "$admin" -c "CREATE DATABASE refarch" >/dev/null
+  "$bin/psql" -q "postgres://postgres@127.0.0.1:$port/refarch?sslmode=disable" -c "CREATE EXTENSION IF NOT EXISTS vector" >/dev/null
+  cat >"$dev/env" <<ENV
+export DATABASE_URL='postgres://postgres@127.0.0.1:$port/refarch?sslmode=disable'
+export TEST_DATABASE_URL='postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable'
+ENV
+  say "PostgreSQL $pgver with pgvector on 127.0.0.1:$port (settings in .dev/env)"
+}
+
+stop() {
+  bin=$(pg_bindir || true)
+  [ -n "$bin" ] && [ -f "$data/postmaster.pid" ] || { say "not running"; return; }
+  pguser=postgres; [ "$(id -u)" = 0 ] || pguser=$(id -un)
+  run_pg "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null && say "stopped"
+}
+
+case "${1:-start}" in
+  start) start ;;
+  stop) stop ;;
+  *) die "usage: $0 [start|stop]" ;;
+esac

@@ -1,0 +1,47 @@
+// Package vectorstore is the contract every vector index backend meets
+// (pgvectorstore, pineconestore); vectorstoretest is its one conformance suite.
+package vectorstore
+
+import (
+	"context"
+	"errors"
+
+	"github.com/refarch/refarch/vectormeta"
+)
+
+// Vector is one product's embedding and its metadata.
+type Vector struct {
+	ID     string
+	Values []float32
+	Meta   vectormeta.Metadata
+}
+
+// Match is one search hit; Score is cosine similarity, higher is closer.
+type Match struct {
+	ID    string
+	Score float32
+	Meta  vectormeta.Metadata
+}
+
+// Store is a vector index for one embedding model.
+type Store interface {
+	// Upsert writes vectors, replacing any with the same id.
+	Upsert(ctx context.Context, vectors []Vector) error
+	// UpdateMetadata replaces the metadata of existing vectors without
+	// touching their values; ids that are not stored are ignored.
+	UpdateMetadata(ctx context.Context, metas []vectormeta.Metadata) error
+	// Delete removes vectors; ids that are not stored are ignored.
+	Delete(ctx context.Context, ids []string) error
+	// Query returns up to k matches ordered by descending score, with the
+	// filter applied inside the search.
+	Query(ctx context.Context, values []float32, k int, filter vectormeta.Filter) ([]Match, error)
+	// Fetch returns the stored vectors among ids, keyed by id.
+	Fetch(ctx context.Context, ids []string) (map[string]Vector, error)
+	// Count returns how many vectors are stored.
+	Count(ctx context.Context) (int, error)
+	// Name describes the backend and index for status pages.
+	Name() string
+}
+
+// ErrTransient marks errors worth retrying (rate limits, 5xx, timeouts).
+var ErrTransient = errors.New("transient vector store error")
