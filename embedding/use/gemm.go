@@ -1,0 +1,112 @@
+package use
+
+import "sync"
+
+// Register-blocking of the micro-kernel: it updates an mr x nr tile of C,
+// and nr columns of B are stored contiguously per row of a panel.
+const (
+	mr = 6
+	nr = 16
+)
+
+// Cache-blocking: a kc x nr slice of a B panel (16 KiB) stays in L1 while
+// the kernel sweeps mc rows of A, whose mc x kc block (72 KiB) stays in L2.
+const (
+	kc = 256
+	mc = 72
+)
+
+// packed is a k x m weight matrix stored as m/nr panels of k rows by nr
+// columns, so that the micro-kernel reads B sequentially.
+type packed struct {
+	k, m int
+	data []float32
+}
+
+// pack converts a row-major k x m matrix; m must be a multiple of nr.
+func pack(b []float32, k, m int) packed {
+	p := packed{k: k, m: m, data: make([]float32, k*m)}
+	for panel := 0; panel < m/nr; panel++ {
+		dst := p.data[panel*k*nr:]
+		for r := 0; r < k; r++ {
+			copy(dst[r*nr:(r+1)*nr], b[r*m+panel*nr:r*m+panel*nr+nr])
+		}
+	}
+	return p
+}
+
+// roundRows rounds a row count up to whole micro-kernel tiles. Activation
+// buffers hold that many rows so the kernel never needs a ragged edge; the
+// extra rows are scratch whose results are ignored.
+func roundRows(n int) int { return (n + mr - 1) / mr * mr }
+
+// matmul adds a x B to c for the first rows rows (rounded up to mr; both a
+// and c must hold that many rows). lda and ldc are row strides in floats.
+// Columns are split across workers goroutines, each taking whole panels.
+func matmul(c []float32, ldc int, a []float32, lda int, rows int, b *packed, workers int) {
+	if rows == 0 {
+		return
+	}
+	rows = roundRows(rows)
+	_ = a[(rows-1)*lda+b.k-1]
+	_ = c[(rows-1)*ldc+b.m-1]
+	panels := b.m / nr
+	workers = max(1, min(workers, panels))
+	if workers == 1 {
+		matmulPanels(c, ldc, a, lda, rows, b, 0, panels)
+		return
+	}
+	var wg sync.WaitGroup
+	per := (panels + workers - 1) / workers
+	for w := 1; w < workers; w++ {
+		lo, hi := w*per, min(panels, (w+1)*per)
+		if lo >= hi {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			matmulPanels(c, ldc, a, lda, rows, b, lo, hi)
+		}()
+	}
+	matmulPanels(c, ldc, a, lda, rows, b, 0, min(per, panels))
+	wg.Wait()
+}
+
+// matmulPanels runs the blocked loops over panels [lo, hi) of b.
+func matmulPanels(c []float32, ldc int, a []float32, lda int, rows int, b *packed, lo, hi int) {
+	for k0 := 0; k0 < b.k; k0 += kc {
+		kn := min(kc, b.k-k0)
+		for i0 := 0; i0 < rows; i0 += mc {
+			i1 := min(rows, i0+mc)
+			for p := lo; p < hi; p++ {
+				bp := b.data[(p*b.k+k0)*nr:]
+				for i := i0; i < i1; i += mr {
+					kernel6x16(kn, a[i*lda+k0:], lda, bp, c[i*ldc+p*nr:], ldc)
+				}
+			}
+		}
+	}
+}
+
+// kernel6x16Go is the portable micro-kernel: c[0:6][0:16] += a[0:6][0:k] x
+// b[0:k][0:16], with b packed nr wide.
+func kernel6x16Go(k int, a []float32, lda int, b []float32, c []float32, ldc int) {
+	var acc [mr][nr]float32
+	for r := 0; r < mr; r++ {
+		copy(acc[r][:], c[r*ldc:r*ldc+nr])
+	}
+	for p := 0; p < k; p++ {
+		bp := b[p*nr : p*nr+nr]
+		for r := 0; r < mr; r++ {
+			av := a[r*lda+p]
+			row := &acc[r]
+			for j := range row {
+				row[j] += av * bp[j]
+			}
+		}
+	}
+	for r := 0; r < mr; r++ {
+		copy(c[r*ldc:r*ldc+nr], acc[r][:])
+	}
+}

@@ -1,0 +1,11 @@
+//go:build !amd64 || purego
+
+package use
+
+// kernel6x16 is the portable micro-kernel on machines without the assembly one.
+func kernel6x16(k int, a []float32, lda int, b []float32, c []float32, ldc int) {
+	kernel6x16Go(k, a, lda, b, c, ldc)
+}
+
+// kernelName says which micro-kernel runs, for benchmarks and logs.
+func kernelName() string { return "go" }
