@@ -1,0 +1,289 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/refarch/refarch/embedding"
+)
+
+// Config is every setting of every role. Each is a flag and a REFARCH_*
+// environment variable; precedence is defaults < environment < flags.
+type Config struct {
+	DatabaseURL string
+	DBHost      string
+	DBPort      int
+	DBUser      string
+	DBPassword  string
+	DBName      string
+	DBSSLMode   string
+
+	Addr       string
+	LogLevel   string
+	LogFormat  string
+	AdminToken string
+
+	Queue            string
+	QueueMaxReceives int
+	SQSQueueURL      string
+	SQSDLQURL        string
+	SQSEndpoint      string
+	AWSRegion        string
+
+	VectorStore         string
+	PineconeAPIKey      string
+	PineconeIndex       string
+	PineconeNamespace   string
+	PineconeCloud       string
+	PineconeRegion      string
+	PineconeControlHost string
+	PineconeIndexHost   string
+
+	Embedder    string
+	ModelDir    string
+	OllamaHost  string
+	OllamaModel string
+	HashDim     int
+
+	PelicanBatchSize    int
+	PelicanPollInterval time.Duration
+	EmuConcurrency      int
+	EmuBatchSize        int
+	EmuVisibility       time.Duration
+}
+
+// setting describes one configuration entry: its flag, its variable, and
+// whether it is a secret that must never be printed.
+type setting struct {
+	flag   string
+	env    string
+	secret bool
+}
+
+// Bind registers every setting as a flag on fs, with its default.
+func (c *Config) Bind(fs *pflag.FlagSet) {
+	home, _ := os.UserHomeDir()
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "Postgres URL (also DATABASE_URL); overrides --db-* parts")
+	fs.StringVar(&c.DBHost, "db-host", "", "Postgres host, when no database URL is given")
+	fs.IntVar(&c.DBPort, "db-port", 5432, "Postgres port")
+	fs.StringVar(&c.DBUser, "db-user", "", "Postgres user")
+	fs.StringVar(&c.DBPassword, "db-password", "", "Postgres password")
+	fs.StringVar(&c.DBName, "db-name", "refarch", "Postgres database")
+	fs.StringVar(&c.DBSSLMode, "db-sslmode", "require", "Postgres sslmode when built from --db-* parts")
+
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "HTTP listen address of serve")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+	fs.StringVar(&c.AdminToken, "admin-token", "", "when set, writes need this token (reads stay open)")
+
+	fs.StringVar(&c.Queue, "queue", "postgres", "queue backend: postgres or sqs")
+	fs.IntVar(&c.QueueMaxReceives, "queue-max-receives", 5, "receives before a message is dead-lettered")
+	fs.StringVar(&c.SQSQueueURL, "sqs-queue-url", "", "SQS FIFO queue URL")
+	fs.StringVar(&c.SQSDLQURL, "sqs-dlq-url", "", "SQS dead-letter queue URL")
+	fs.StringVar(&c.SQSEndpoint, "sqs-endpoint", "", "SQS endpoint override (local servers)")
+	fs.StringVar(&c.AWSRegion, "aws-region", "", "AWS region (default from the AWS environment)")
+
+	fs.StringVar(&c.VectorStore, "vector-store", "pgvector", "vector store: pgvector or pinecone")
+	fs.StringVar(&c.PineconeAPIKey, "pinecone-api-key", "", "Pinecone API key")
+	fs.StringVar(&c.PineconeIndex, "pinecone-index", "refarch", "Pinecone index name")
+	fs.StringVar(&c.PineconeNamespace, "pinecone-namespace", "", "Pinecone namespace (default: the model id)")
+	fs.StringVar(&c.PineconeCloud, "pinecone-cloud", "aws", "Pinecone serverless cloud")
+	fs.StringVar(&c.PineconeRegion, "pinecone-region", "us-east-1", "Pinecone serverless region")
+	fs.StringVar(&c.PineconeControlHost, "pinecone-control-host", "", "Pinecone control plane URL override")
+	fs.StringVar(&c.PineconeIndexHost, "pinecone-index-host", "", "Pinecone index host override")
+
+	fs.StringVar(&c.Embedder, "embedder", "use", "embedder: "+strings.Join(embedding.Names(), ", "))
+	fs.StringVar(&c.ModelDir, "model-dir", home+"/.cache/refarch/models/use-lite-0.2.0", "folder of the use model (make model)")
+	fs.StringVar(&c.OllamaHost, "ollama-host", "http://127.0.0.1:11434", "Ollama server URL")
+	fs.StringVar(&c.OllamaModel, "ollama-model", "nomic-embed-text", "Ollama embedding model")
+	fs.IntVar(&c.HashDim, "hash-dim", 64, "dimension of the non-semantic hash test embedder")
+
+	fs.IntVar(&c.PelicanBatchSize, "pelican-batch-size", 500, "outbox rows / products per pelican batch")
+	fs.DurationVar(&c.PelicanPollInterval, "pelican-poll-interval", 2*time.Second, "outbox poll interval when no NOTIFY arrives")
+	fs.IntVar(&c.EmuConcurrency, "concurrency", 2, "emu workers")
+	fs.IntVar(&c.EmuBatchSize, "emu-batch-size", 64, "messages per emu batch")
+	fs.DurationVar(&c.EmuVisibility, "emu-visibility", 60*time.Second, "visibility timeout of received messages")
+}
+
+// secretFlags are redacted whenever the configuration is printed.
+var secretFlags = map[string]bool{"db-password": true, "admin-token": true, "pinecone-api-key": true}
+
+// EnvName is the environment variable of a flag.
+func EnvName(flag string) string {
+	return "REFARCH_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// ApplyEnv sets every flag the command line did not set from its REFARCH_*
+// variable (DATABASE_URL too), so that flags beat the environment.
+func ApplyEnv(fs *pflag.FlagSet, getenv func(string) string) error {
+	var errs []error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed {
+			return
+		}
+		v := getenv(EnvName(f.Name))
+		if v == "" && f.Name == "database-url" {
+			v = getenv("DATABASE_URL")
+		}
+		if v == "" {
+			return
+		}
+		if err := f.Value.Set(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %v", EnvName(f.Name), v, err))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// Print writes the effective configuration, one flag per line, with
+// secrets and URL passwords redacted.
+func Print(fs *pflag.FlagSet) []string {
+	var lines []string
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Hidden || f.Name == "help" {
+			return
+		}
+		v := f.Value.String()
+		if secretFlags[f.Name] && v != "" {
+			v = "[redacted]"
+		}
+		if f.Name == "database-url" {
+			v = RedactURL(v)
+		}
+		lines = append(lines, fmt.Sprintf("%s=%s", EnvName(f.Name), v))
+	})
+	sort.Strings(lines)
+	return lines
+}
+
+// RedactURL hides the password of a URL.
+func RedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "redacted")
+	}
+	return u.String()
+}
+
+// Roles selects what a process runs.
+type Roles struct{ Serve, Pelican, Emu bool }
+
+// DSN is the Postgres connection string: the URL, or one built from parts.
+func (c Config) DSN() string {
+	if c.DatabaseURL != "" {
+		return c.DatabaseURL
+	}
+	if c.DBHost == "" {
+		return ""
+	}
+	u := url.URL{Scheme: "postgres", Host: fmt.Sprintf("%s:%d", c.DBHost, c.DBPort), Path: "/" + c.DBName}
+	if c.DBPassword != "" {
+		u.User = url.UserPassword(c.DBUser, c.DBPassword)
+	} else if c.DBUser != "" {
+		u.User = url.User(c.DBUser)
+	}
+	u.RawQuery = "sslmode=" + url.QueryEscape(c.DBSSLMode)
+	return u.String()
+}
+
+// Validate reports every problem that matters for the selected roles at
+// once, before any network call.
+func (c Config) Validate(r Roles) error {
+	var errs []string
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	if c.DSN() == "" {
+		bad("no database: set DATABASE_URL (or --database-url, or REFARCH_DB_HOST and friends)")
+	} else if _, err := url.Parse(c.DSN()); err != nil || !strings.HasPrefix(c.DSN(), "postgres") {
+		bad("database URL %q is not a postgres:// URL", RedactURL(c.DSN()))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("log format %q: want text or json", c.LogFormat)
+	}
+	needQueue := r.Serve || r.Pelican || r.Emu
+	needVectors := r.Serve || r.Emu
+	if needQueue {
+		switch c.Queue {
+		case "postgres":
+		case "sqs":
+			if c.SQSQueueURL == "" {
+				bad("queue sqs needs REFARCH_SQS_QUEUE_URL")
+			}
+			if c.SQSDLQURL == "" {
+				bad("queue sqs needs REFARCH_SQS_DLQ_URL (dead letters must be visible)")
+			}
+		default:
+			bad("queue %q: want postgres or sqs", c.Queue)
+		}
+		if c.QueueMaxReceives < 1 || c.QueueMaxReceives > 1000 {
+			bad("queue max receives %d: want 1 to 1000", c.QueueMaxReceives)
+		}
+	}
+	if needVectors {
+		switch c.VectorStore {
+		case "pgvector":
+		case "pinecone":
+			if c.PineconeAPIKey == "" {
+				bad("vector store pinecone needs REFARCH_PINECONE_API_KEY")
+			}
+			if c.PineconeIndex == "" {
+				bad("vector store pinecone needs REFARCH_PINECONE_INDEX")
+			}
+		default:
+			bad("vector store %q: want pgvector or pinecone", c.VectorStore)
+		}
+		known := false
+		for _, n := range embedding.Names() {
+			known = known || n == c.Embedder
+		}
+		if !known {
+			bad("embedder %q: want one of %s", c.Embedder, strings.Join(embedding.Names(), ", "))
+		}
+		if c.Embedder == "use" && c.ModelDir == "" {
+			bad("embedder use needs REFARCH_MODEL_DIR (run `make model`)")
+		}
+		if c.Embedder == "hash" && (c.HashDim < 2 || c.HashDim > 4096) {
+			bad("hash dimension %d: want 2 to 4096", c.HashDim)
+		}
+	}
+	if r.Serve && c.Addr == "" {
+		bad("serve needs an address (--addr)")
+	}
+	if r.Pelican {
+		if c.PelicanBatchSize < 1 || c.PelicanBatchSize > 10000 {
+			bad("pelican batch size %d: want 1 to 10000", c.PelicanBatchSize)
+		}
+		if c.PelicanPollInterval < 10*time.Millisecond {
+			bad("pelican poll interval %s: want at least 10ms", c.PelicanPollInterval)
+		}
+	}
+	if r.Emu {
+		if c.EmuConcurrency < 1 || c.EmuConcurrency > 256 {
+			bad("concurrency %d: want 1 to 256", c.EmuConcurrency)
+		}
+		if c.EmuBatchSize < 1 || c.EmuBatchSize > 1000 {
+			bad("emu batch size %d: want 1 to 1000", c.EmuBatchSize)
+		}
+		if c.EmuVisibility < time.Second {
+			bad("emu visibility %s: want at least 1s", c.EmuVisibility)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("invalid configuration:\n  - %s", strings.Join(errs, "\n  - "))
+}

@@ -1,0 +1,188 @@
+// Package catalog reads and writes the products table: the CRUD the API and
+// UI use, the seed generator and the CSV import.
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/refarch/refarch/product"
+)
+
+// ErrNotFound is returned when no product has the id.
+var ErrNotFound = errors.New("product not found")
+
+// ErrConflict is returned when an update names a version that is no longer
+// current: somebody else changed the row first.
+var ErrConflict = errors.New("product was changed by someone else")
+
+// Store is the products table.
+type Store struct{ pool *pgxpool.Pool }
+
+// NewStore returns a Store on pool.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Columns selects a product; Scan reads them in this order.
+const Columns = `id, sku, name, description, (price * 100)::bigint, category, created_at, updated_at, version`
+
+// Scan reads one row selected with Columns.
+func Scan(row pgx.Row) (product.Product, error) {
+	var p product.Product
+	var cents int64
+	err := row.Scan(&p.ID, &p.SKU, &p.Name, &p.Description, &cents, &p.Category, &p.CreatedAt, &p.UpdatedAt, &p.Version)
+	p.Price = product.Price(cents)
+	return p, err
+}
+
+// ListOptions pages through the table.
+type ListOptions struct {
+	Offset   int
+	Limit    int
+	Category string
+}
+
+// List returns a page of products ordered by id, and the total count.
+func (s *Store) List(ctx context.Context, o ListOptions) ([]product.Product, int, error) {
+	if o.Limit <= 0 {
+		o.Limit = 50
+	}
+	where, args := "", []any{o.Limit, o.Offset}
+	if o.Category != "" {
+		where = "WHERE category = $3"
+		args = append(args, o.Category)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+Columns+`, count(*) OVER () FROM products `+where+` ORDER BY id LIMIT $1 OFFSET $2`, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list products: %w", err)
+	}
+	defer rows.Close()
+	var out []product.Product
+	total := 0
+	for rows.Next() {
+		var p product.Product
+		var cents int64
+		if err := rows.Scan(&p.ID, &p.SKU, &p.Name, &p.Description, &cents, &p.Category, &p.CreatedAt, &p.UpdatedAt, &p.Version, &total); err != nil {
+			return nil, 0, fmt.Errorf("list products: %w", err)
+		}
+		p.Price = product.Price(cents)
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list products: %w", err)
+	}
+	if len(out) == 0 && o.Offset > 0 {
+		err := s.pool.QueryRow(ctx, `SELECT count(*) FROM products `+strings.Replace(where, "$3", "$1", 1), args[2:]...).Scan(&total)
+		if err != nil {
+			return nil, 0, fmt.Errorf("count products: %w", err)
+		}
+	}
+	return out, total, nil
+}
+
+// Get returns one product.
+func (s *Store) Get(ctx context.Context, id int64) (product.Product, error) {
+	p, err := Scan(s.pool.QueryRow(ctx, `SELECT `+Columns+` FROM products WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, ErrNotFound
+	}
+	if err != nil {
+		return p, fmt.Errorf("get product %d: %w", id, err)
+	}
+	return p, nil
+}
+
+// GetMany returns the products among ids that exist, keyed by id, in one query.
+func (s *Store) GetMany(ctx context.Context, ids []int64) (map[int64]product.Product, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+Columns+` FROM products WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("get %d products: %w", len(ids), err)
+	}
+	defer rows.Close()
+	out := make(map[int64]product.Product, len(ids))
+	for rows.Next() {
+		p, err := Scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("get %d products: %w", len(ids), err)
+		}
+		out[p.ID] = p
+	}
+	return out, rows.Err()
+}
+
+// Create validates and inserts a product.
+func (s *Store) Create(ctx context.Context, p product.Product) (product.Product, error) {
+	p.Normalize()
+	if err := p.Validate(); err != nil {
+		return p, err
+	}
+	created, err := Scan(s.pool.QueryRow(ctx, `INSERT INTO products (sku, name, description, price, category)
+		VALUES ($1, $2, $3, $4::numeric, $5) RETURNING `+Columns, p.SKU, p.Name, p.Description, p.Price.String(), p.Category))
+	if err != nil {
+		return p, constraintError("create product", err)
+	}
+	return created, nil
+}
+
+// Update validates and replaces a product's fields. When p.Version is not
+// zero it must be the current version (optimistic locking). An invalid edit
+// changes nothing.
+func (s *Store) Update(ctx context.Context, p product.Product) (product.Product, error) {
+	p.Normalize()
+	if err := p.Validate(); err != nil {
+		return p, err
+	}
+	updated, err := Scan(s.pool.QueryRow(ctx, `UPDATE products SET sku = $2, name = $3, description = $4, price = $5::numeric, category = $6
+		WHERE id = $1 AND ($7 = 0 OR version = $7) RETURNING `+Columns,
+		p.ID, p.SKU, p.Name, p.Description, p.Price.String(), p.Category, p.Version))
+	if errors.Is(err, pgx.ErrNoRows) {
+		if _, gerr := s.Get(ctx, p.ID); gerr != nil {
+			return p, gerr
+		}
+		return p, ErrConflict
+	}
+	if err != nil {
+		return p, constraintError(fmt.Sprintf("update product %d", p.ID), err)
+	}
+	return updated, nil
+}
+
+// Delete removes a product.
+func (s *Store) Delete(ctx context.Context, id int64) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM products WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("delete product %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Categories lists the categories in use, for filters.
+func (s *Store) Categories(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT category FROM products WHERE category <> '' ORDER BY 1`)
+	if err != nil {
+		return nil, fmt.Errorf("list categories: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// constraintError turns a unique or check violation into a field error.
+func constraintError(action string, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == "23505" && strings.Contains(pgErr.ConstraintName, "sku"):
+			return product.ValidationError{{Field: "sku", Message: "is already used by another product"}}
+		case pgErr.Code == "23514" && strings.Contains(pgErr.ConstraintName, "price"):
+			return product.ValidationError{{Field: "price", Message: "must not be negative"}}
+		}
+	}
+	return fmt.Errorf("%s: %w", action, err)
+}

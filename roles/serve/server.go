@@ -1,0 +1,189 @@
+// Package serve is the web role: the JSON API, the HTML UI, search, health
+// and metrics. Handlers stay thin; the work is in catalog, search and status.
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/refarch/refarch/catalog"
+	"github.com/refarch/refarch/product"
+)
+
+// Config is serve's own configuration.
+type Config struct {
+	Addr       string
+	AdminToken string
+}
+
+// Catalog is what serve needs of the products table.
+type Catalog interface {
+	List(ctx context.Context, o catalog.ListOptions) ([]product.Product, int, error)
+	Get(ctx context.Context, id int64) (product.Product, error)
+	Create(ctx context.Context, p product.Product) (product.Product, error)
+	Update(ctx context.Context, p product.Product) (product.Product, error)
+	Delete(ctx context.Context, id int64) error
+}
+
+// Deps are built by app for exactly this role.
+type Deps struct {
+	Catalog  Catalog
+	Log      *slog.Logger
+	Registry *prometheus.Registry
+	// Ready reports whether the database is reachable and its schema current.
+	Ready func(ctx context.Context) error
+}
+
+// Server is the serve role.
+type Server struct {
+	cfg      Config
+	deps     Deps
+	handler  http.Handler
+	requests *prometheus.HistogramVec
+}
+
+// New builds the server and its routes.
+func New(cfg Config, deps Deps) *Server {
+	s := &Server{cfg: cfg, deps: deps}
+	s.requests = promauto.With(deps.Registry).NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "refarch_http_request_duration_seconds",
+		Help:    "HTTP request latency by route and status.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+	}, []string{"route", "code"})
+	mux := http.NewServeMux()
+	s.routes(mux)
+	s.handler = mux
+	return s
+}
+
+func (s *Server) routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{Registry: s.deps.Registry}))
+	s.handle(mux, "GET /api/products", s.listProducts)
+	s.handle(mux, "POST /api/products", s.createProduct)
+	s.handle(mux, "GET /api/products/{id}", s.getProduct)
+	s.handle(mux, "PUT /api/products/{id}", s.updateProduct)
+	s.handle(mux, "DELETE /api/products/{id}", s.deleteProduct)
+}
+
+// handle registers a route with its latency metric.
+func (s *Server) handle(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		h(rec, r)
+		s.requests.WithLabelValues(pattern, strconv.Itoa(rec.code)).Observe(time.Since(start).Seconds())
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Handler exposes the routes, for tests and for embedding.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run serves until ctx is done, then drains in-flight requests.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on a listener the caller opened.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	s.deps.Log.InfoContext(ctx, "serving", "role", "serve", "url", "http://"+ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("shut down http: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if err := s.deps.Ready(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// apiError is the body of every API error.
+type apiError struct {
+	Error  string               `json:"error"`
+	Fields []product.FieldError `json:"fields,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v) //nolint:errcheck
+}
+
+// writeError maps domain errors to HTTP answers; unknown errors are logged
+// and hidden behind a 500.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if v, ok := product.AsValidation(err); ok {
+		writeJSON(w, http.StatusUnprocessableEntity, apiError{Error: v.Error(), Fields: v})
+		return
+	}
+	switch {
+	case errors.Is(err, catalog.ErrNotFound):
+		writeJSON(w, http.StatusNotFound, apiError{Error: err.Error()})
+	case errors.Is(err, catalog.ErrConflict):
+		writeJSON(w, http.StatusConflict, apiError{Error: err.Error() + "; reload and try again"})
+	case errors.Is(err, errBadRequest):
+		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
+	default:
+		s.deps.Log.ErrorContext(r.Context(), "request failed", "err", err, "path", r.URL.Path)
+		writeJSON(w, http.StatusInternalServerError, apiError{Error: "internal error"})
+	}
+}
+
+var errBadRequest = errors.New("bad request")
+
+func badRequest(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errBadRequest, fmt.Sprintf(format, args...))
+}
