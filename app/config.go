@@ -1,7 +1,6 @@
 package app
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -57,6 +56,10 @@ type Config struct {
 	EmuConcurrency      int
 	EmuBatchSize        int
 	EmuVisibility       time.Duration
+
+	// envErrs holds environment values that did not parse, so that Validate
+	// reports them with every other problem.
+	envErrs []string
 }
 
 // setting describes one configuration entry: its flag, its variable, and
@@ -121,9 +124,10 @@ func EnvName(flag string) string {
 }
 
 // ApplyEnv sets every flag the command line did not set from its REFARCH_*
-// variable (DATABASE_URL too), so that flags beat the environment.
-func ApplyEnv(fs *pflag.FlagSet, getenv func(string) string) error {
-	var errs []error
+// variable (DATABASE_URL too), so that flags beat the environment. Values
+// that do not parse are kept for Validate to report.
+func (c *Config) ApplyEnv(fs *pflag.FlagSet, getenv func(string) string) {
+	c.envErrs = nil
 	fs.VisitAll(func(f *pflag.Flag) {
 		if f.Changed {
 			return
@@ -136,10 +140,9 @@ func ApplyEnv(fs *pflag.FlagSet, getenv func(string) string) error {
 			return
 		}
 		if err := f.Value.Set(v); err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: %v", EnvName(f.Name), v, err))
+			c.envErrs = append(c.envErrs, fmt.Sprintf("%s=%q: %v", EnvName(f.Name), v, err))
 		}
 	})
-	return errors.Join(errs...)
 }
 
 // Print writes the effective configuration, one flag per line, with
@@ -199,7 +202,7 @@ func (c Config) DSN() string {
 // Validate reports every problem that matters for the selected roles at
 // once, before any network call.
 func (c Config) Validate(r Roles) error {
-	var errs []string
+	errs := append([]string(nil), c.envErrs...)
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	if c.DSN() == "" {
 		bad("no database: set DATABASE_URL (or --database-url, or REFARCH_DB_HOST and friends)")

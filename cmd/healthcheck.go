@@ -1,0 +1,35 @@
+package cmd
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/refarch/refarch/app"
+)
+
+func newHealthcheckCmd(cfg *app.Config) *cobra.Command {
+	return &cobra.Command{
+		Use:   "healthcheck",
+		Short: "Exit 0 when the local serve answers /healthz (for container HEALTHCHECK)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, port, err := net.SplitHostPort(cfg.Addr)
+			if err != nil {
+				return fmt.Errorf("address %q: %w", cfg.Addr, err)
+			}
+			client := &http.Client{Timeout: 3 * time.Second}
+			resp, err := client.Get("http://127.0.0.1:" + port + "/healthz")
+			if err != nil {
+				return fmt.Errorf("health check: %w", err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("health check: status %s", resp.Status)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,62 @@
+// Package cmd is the command line: one thin cobra file per subcommand that
+// binds flags and environment into app's Config and calls into app.
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/refarch/refarch/app"
+)
+
+// Execute runs the command line and returns the process exit code.
+func Execute() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRootCmd()
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "refarch:", err)
+		if errors.Is(err, context.Canceled) {
+			return 130
+		}
+		return 1
+	}
+	return 0
+}
+
+func newRootCmd() *cobra.Command {
+	cfg := &app.Config{}
+	root := &cobra.Command{
+		Use:   "refarch",
+		Short: "Semantic search over a Postgres table, kept in sync with a vector index",
+		Long: `refarch keeps a vector index in sync with the products table and serves semantic search.
+
+Roles (the same binary, deployed three times):
+  serve     the web UI, JSON API, search, health and metrics
+  pelican   moves every row, then every change, from Postgres onto the queue
+  emu       embeds products and writes vectors to the index
+
+Every flag is also a REFARCH_* environment variable (DATABASE_URL is honoured);
+flags beat the environment, which beats the defaults.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			cfg.ApplyEnv(cmd.Root().PersistentFlags(), os.Getenv)
+			return nil
+		},
+	}
+	cfg.Bind(root.PersistentFlags())
+	root.AddCommand(
+		newConfigCmd(cfg),
+		newMigrateCmd(cfg),
+		newServeCmd(cfg),
+		newHealthcheckCmd(cfg),
+	)
+	return root
+}
