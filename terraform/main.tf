@@ -1,0 +1,188 @@
+# refarch on AWS. Read top to bottom, this is the order in which a request and a change travel:
+# the network and its security groups, the stores (database, queue, vector index, secrets, image
+# registry), the three services, the load balancer in front of serve, then scaling and alarms.
+
+locals {
+  app_port     = 8080
+  db_port      = 5432
+  pinecone     = var.vector_store == "pinecone"
+  service_url  = var.domain_name != "" ? "https://${var.domain_name}" : "https://${module.loadbalancer.dns_name}"
+  image        = var.image != null ? var.image : (var.image_digest != null ? "${module.registry.repository_url}@${var.image_digest}" : "")
+  pinecone_reg = coalesce(var.pinecone_region, var.region)
+}
+
+module "network" {
+  source = "./modules/network"
+
+  name                = var.name
+  region              = var.region
+  cidr_block          = var.vpc_cidr
+  az_count            = var.az_count
+  single_nat_gateway  = var.single_nat_gateway
+  interface_endpoints = var.interface_endpoints
+}
+
+module "security" {
+  source = "./modules/security"
+
+  name     = var.name
+  vpc_id   = module.network.vpc_id
+  app_port = local.app_port
+  db_port  = local.db_port
+}
+
+module "database" {
+  source = "./modules/database"
+
+  name                  = var.name
+  subnet_ids            = module.network.private_subnet_ids
+  security_group_id     = module.security.database_security_group_id
+  engine_version        = var.db_engine_version
+  instance_class        = var.db_instance_class
+  allocated_storage     = var.db_allocated_storage
+  max_allocated_storage = var.db_max_allocated_storage
+  database_name         = "refarch"
+  master_username       = "refarch"
+  multi_az              = var.db_multi_az
+  deletion_protection   = var.deletion_protection
+  backup_retention_days = var.db_backup_retention_days
+  log_retention_days    = var.log_retention_days
+}
+
+module "queue" {
+  source = "./modules/queue"
+
+  name                       = "${var.name}-jobs"
+  visibility_timeout_seconds = var.queue_visibility_timeout_seconds
+  max_receive_count          = var.queue_max_receive_count
+  message_retention_seconds  = var.queue_message_retention_seconds
+}
+
+# Created before anything that could enqueue: the services take the index name from this module,
+# and also depend on it explicitly, so no task definition exists until the index does.
+module "pinecone_index" {
+  source = "./modules/pinecone_index"
+  count  = local.pinecone ? 1 : 0
+
+  name                = var.pinecone_index_name
+  dimension           = var.embedding_dimension
+  cloud               = var.pinecone_cloud
+  region              = local.pinecone_reg
+  deletion_protection = var.deletion_protection
+}
+
+module "secrets" {
+  source = "./modules/secrets"
+
+  name                 = var.name
+  pinecone_enabled     = local.pinecone
+  pinecone_api_key     = var.pinecone_api_key
+  secret_version       = var.secret_version
+  recovery_window_days = 7
+}
+
+module "registry" {
+  source = "./modules/registry"
+
+  name         = var.name
+  keep_images  = 30
+  force_delete = !var.deletion_protection
+}
+
+module "services" {
+  source = "./modules/services"
+
+  name                      = var.name
+  region                    = var.region
+  image                     = local.image
+  cpu_architecture          = var.cpu_architecture
+  subnet_ids                = module.network.private_subnet_ids
+  serve_security_group_id   = module.security.serve_security_group_id
+  workers_security_group_id = module.security.workers_security_group_id
+  target_group_arn          = module.loadbalancer.target_group_arn
+  app_port                  = local.app_port
+  log_retention_days        = var.log_retention_days
+
+  queue_url             = module.queue.queue_url
+  queue_arn             = module.queue.queue_arn
+  dead_letter_queue_url = module.queue.dead_letter_queue_url
+
+  db_host       = module.database.address
+  db_name       = module.database.database_name
+  db_secret_arn = module.database.master_user_secret_arn
+
+  admin_token_secret_arn      = module.secrets.admin_token_secret_arn
+  vector_store                = var.vector_store
+  pinecone_index              = one(module.pinecone_index[*].name)
+  pinecone_namespace          = var.pinecone_namespace
+  pinecone_api_key_secret_arn = module.secrets.pinecone_api_key_secret_arn
+  embedder                    = var.embedder
+  extra_environment           = var.extra_environment
+
+  roles                 = var.roles
+  wait_for_steady_state = var.wait_for_steady_state
+
+  depends_on = [module.pinecone_index]
+}
+
+module "loadbalancer" {
+  source = "./modules/loadbalancer"
+
+  name                = var.name
+  vpc_id              = module.network.vpc_id
+  subnet_ids          = module.network.public_subnet_ids
+  security_group_id   = module.security.alb_security_group_id
+  certificate_arn     = var.certificate_arn
+  ssl_policy          = var.ssl_policy
+  app_port            = local.app_port
+  health_check_path   = "/readyz"
+  deletion_protection = var.deletion_protection
+}
+
+resource "aws_route53_record" "service" {
+  count = var.route53_zone_id != "" && var.domain_name != "" ? 1 : 0
+
+  zone_id = var.route53_zone_id
+  name    = var.domain_name
+  type    = "A"
+
+  alias {
+    name                   = module.loadbalancer.dns_name
+    zone_id                = module.loadbalancer.zone_id
+    evaluate_target_health = true
+  }
+}
+
+module "autoscaling" {
+  source = "./modules/autoscaling"
+
+  cluster_name         = module.services.cluster_name
+  service_names        = module.services.service_names
+  queue_name           = module.queue.queue_name
+  serve_min_tasks      = var.roles.serve.count
+  serve_max_tasks      = var.serve_max_tasks
+  pelican_min_tasks    = var.roles.pelican.count
+  pelican_max_tasks    = var.pelican_max_tasks
+  emu_min_tasks        = var.roles.emu.count
+  emu_max_tasks        = var.emu_max_tasks
+  emu_backlog_per_task = var.emu_backlog_per_task
+  cpu_target_percent   = var.cpu_target_percent
+}
+
+module "observability" {
+  source = "./modules/observability"
+
+  name                                 = var.name
+  region                               = var.region
+  alarm_email                          = var.alarm_email
+  queue_name                           = module.queue.queue_name
+  dead_letter_queue_name               = module.queue.dead_letter_queue_name
+  oldest_message_age_threshold_seconds = var.index_lag_alarm_seconds
+  alb_arn_suffix                       = module.loadbalancer.arn_suffix
+  target_group_arn_suffix              = module.loadbalancer.target_group_arn_suffix
+  error_rate_threshold_percent         = var.error_rate_alarm_percent
+  db_instance_id                       = module.database.instance_id
+  db_cpu_threshold_percent             = var.db_cpu_alarm_percent
+  cluster_name                         = module.services.cluster_name
+  service_names                        = module.services.service_names
+}

@@ -1,0 +1,91 @@
+# Two roles per service. The execution role is what ECS itself uses to start the task: pull the
+# image, write logs and read exactly the secrets that role's container receives. The task role is
+# what the application code may do, and it is the least each role needs:
+#   serve   - nothing in AWS (it talks to Postgres and the vector store only);
+#   pelican - send messages to the job queue, nothing else;
+#   emu     - receive, delete and extend the visibility of job-queue messages, and read its depth.
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "execution" {
+  for_each = local.roles
+
+  name_prefix        = "${var.name}-${each.key}-exec-"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "execution" {
+  for_each = local.roles
+
+  role       = aws_iam_role.execution[each.key].name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+}
+
+data "aws_iam_policy_document" "execution_secrets" {
+  for_each = local.roles
+
+  statement {
+    sid     = "ReadOwnSecrets"
+    actions = ["secretsmanager:GetSecretValue"]
+    # A valueFrom may name a JSON key ("ARN:username::"); the policy needs the bare secret ARN,
+    # which is the first seven colon-separated fields.
+    resources = distinct([for s in each.value.secrets : join(":", slice(split(":", s.valueFrom), 0, 7))])
+  }
+}
+
+resource "aws_iam_role_policy" "execution_secrets" {
+  for_each = local.roles
+
+  name   = "read-secrets"
+  role   = aws_iam_role.execution[each.key].id
+  policy = data.aws_iam_policy_document.execution_secrets[each.key].json
+}
+
+resource "aws_iam_role" "task" {
+  for_each = local.roles
+
+  name_prefix        = "${var.name}-${each.key}-task-"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "pelican_task" {
+  statement {
+    sid       = "EnqueueJobs"
+    actions   = ["sqs:SendMessage"]
+    resources = [var.queue_arn]
+  }
+}
+
+data "aws_iam_policy_document" "emu_task" {
+  statement {
+    sid = "ConsumeJobs"
+    actions = [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:ChangeMessageVisibility",
+      "sqs:GetQueueAttributes",
+    ]
+    resources = [var.queue_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "pelican_task" {
+  name   = "enqueue-jobs"
+  role   = aws_iam_role.task["pelican"].id
+  policy = data.aws_iam_policy_document.pelican_task.json
+}
+
+resource "aws_iam_role_policy" "emu_task" {
+  name   = "consume-jobs"
+  role   = aws_iam_role.task["emu"].id
+  policy = data.aws_iam_policy_document.emu_task.json
+}

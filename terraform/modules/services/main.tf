@@ -1,0 +1,200 @@
+# One cluster, three services, one image. Each role is the image started with its subcommand
+# (`refarch serve`, `refarch pelican`, `refarch emu`) and differs only in size, task role, secrets
+# and whether the load balancer sends it traffic. Every task first runs `refarch migrate` in a
+# short-lived init container; the role's container starts only after it exits 0, so no role ever
+# meets an old schema (migrations are idempotent and serialised by the migrator, so tasks starting
+# together are safe).
+
+locals {
+  pinecone = var.vector_store == "pinecone"
+
+  environment = merge(
+    {
+      REFARCH_ADDR          = ":${var.app_port}"
+      REFARCH_QUEUE         = "sqs"
+      REFARCH_SQS_QUEUE_URL = var.queue_url
+      REFARCH_SQS_DLQ_URL   = var.dead_letter_queue_url
+      REFARCH_VECTOR_STORE  = var.vector_store
+      REFARCH_EMBEDDER      = var.embedder
+      REFARCH_DB_HOST       = var.db_host
+      REFARCH_DB_NAME       = var.db_name
+      PGSSLMODE             = "require"
+      AWS_REGION            = var.region
+    },
+    local.pinecone ? {
+      REFARCH_PINECONE_INDEX     = var.pinecone_index
+      REFARCH_PINECONE_NAMESPACE = var.pinecone_namespace
+    } : {},
+    var.extra_environment,
+  )
+
+  db_secrets = [
+    { name = "REFARCH_DB_USER", valueFrom = "${var.db_secret_arn}:username::" },
+    { name = "REFARCH_DB_PASSWORD", valueFrom = "${var.db_secret_arn}:password::" },
+  ]
+  pinecone_secrets = local.pinecone ? [
+    { name = "REFARCH_PINECONE_API_KEY", valueFrom = var.pinecone_api_key_secret_arn },
+  ] : []
+  admin_secrets = [
+    { name = "REFARCH_ADMIN_TOKEN", valueFrom = var.admin_token_secret_arn },
+  ]
+
+  # The role name is also its subcommand.
+  roles = {
+    serve = merge(var.roles.serve, {
+      security_group = var.serve_security_group_id
+      secrets        = concat(local.db_secrets, local.pinecone_secrets, local.admin_secrets)
+    })
+    pelican = merge(var.roles.pelican, {
+      security_group = var.workers_security_group_id
+      secrets        = concat(local.db_secrets, local.pinecone_secrets)
+    })
+    emu = merge(var.roles.emu, {
+      security_group = var.workers_security_group_id
+      secrets        = concat(local.db_secrets, local.pinecone_secrets)
+    })
+  }
+}
+
+resource "aws_ecs_cluster" "this" {
+  name = var.name
+
+  # Container Insights provides RunningTaskCount, which the emu backlog-per-task scaling divides by.
+  setting {
+    name  = "containerInsights"
+    value = "enabled"
+  }
+}
+
+resource "aws_ecs_cluster_capacity_providers" "this" {
+  cluster_name       = aws_ecs_cluster.this.name
+  capacity_providers = ["FARGATE"]
+
+  default_capacity_provider_strategy {
+    capacity_provider = "FARGATE"
+    weight            = 1
+  }
+}
+
+resource "aws_cloudwatch_log_group" "role" {
+  for_each = local.roles
+
+  name              = "/ecs/${var.name}/${each.key}"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_ecs_task_definition" "role" {
+  for_each = local.roles
+
+  family                   = "${var.name}-${each.key}"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = each.value.cpu
+  memory                   = each.value.memory
+  execution_role_arn       = aws_iam_role.execution[each.key].arn
+  task_role_arn            = aws_iam_role.task[each.key].arn
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = var.cpu_architecture
+  }
+
+  # The root filesystem is read-only; /tmp is the only writable path.
+  volume {
+    name = "tmp"
+  }
+
+  container_definitions = jsonencode([
+    {
+      name                   = "migrate"
+      image                  = var.image
+      command                = ["migrate"]
+      essential              = false
+      readonlyRootFilesystem = true
+      environment            = [for k, v in local.environment : { name = k, value = v }]
+      secrets                = local.db_secrets
+      mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp" }]
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.role[each.key].name
+          awslogs-region        = var.region
+          awslogs-stream-prefix = "migrate"
+        }
+      }
+    },
+    {
+      name                   = each.key
+      image                  = var.image
+      command                = [each.key]
+      essential              = true
+      readonlyRootFilesystem = true
+      stopTimeout            = 60
+      dependsOn              = [{ containerName = "migrate", condition = "SUCCESS" }]
+      portMappings           = [{ containerPort = var.app_port, protocol = "tcp" }]
+      environment            = [for k, v in local.environment : { name = k, value = v }]
+      secrets                = each.value.secrets
+      mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp" }]
+      linuxParameters        = { initProcessEnabled = true }
+      healthCheck = {
+        command     = ["CMD", "/usr/local/bin/refarch", "healthcheck"]
+        interval    = 15
+        timeout     = 5
+        retries     = 3
+        startPeriod = 30
+      }
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.role[each.key].name
+          awslogs-region        = var.region
+          awslogs-stream-prefix = each.key
+          mode                  = "non-blocking"
+          max-buffer-size       = "4m"
+        }
+      }
+    },
+  ])
+}
+
+resource "aws_ecs_service" "role" {
+  for_each = local.roles
+
+  name                               = each.key
+  cluster                            = aws_ecs_cluster.this.id
+  task_definition                    = aws_ecs_task_definition.role[each.key].arn
+  desired_count                      = each.value.count
+  launch_type                        = "FARGATE"
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+  health_check_grace_period_seconds  = each.key == "serve" ? 60 : null
+  enable_execute_command             = false
+  propagate_tags                     = "SERVICE"
+  wait_for_steady_state              = var.wait_for_steady_state
+
+  network_configuration {
+    subnets          = var.subnet_ids
+    security_groups  = [each.value.security_group]
+    assign_public_ip = false
+  }
+
+  dynamic "load_balancer" {
+    for_each = each.key == "serve" ? [var.target_group_arn] : []
+
+    content {
+      target_group_arn = load_balancer.value
+      container_name   = "serve"
+      container_port   = var.app_port
+    }
+  }
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  # Application Auto Scaling owns the task count after the first deployment.
+  lifecycle {
+    ignore_changes = [desired_count]
+  }
+}

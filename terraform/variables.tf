@@ -1,0 +1,334 @@
+# Every variable has a default except the certificate, so `refarch deploy` needs little more than a
+# certificate, an image and (for Pinecone) an API key. The defaults are sized for a small production
+# catalog; docs/deploy.md estimates what they cost.
+
+variable "name" {
+  type        = string
+  description = "Name of this deployment, the prefix of every resource (lower case, at most 20 characters)."
+  default     = "refarch"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,19}$", var.name))
+    error_message = "The name is 1-20 lower case letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "region" {
+  type        = string
+  description = "AWS region to deploy into."
+  default     = "us-east-1"
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Extra tags for every resource, for example a cost centre."
+  default     = {}
+}
+
+# ---- image ----
+
+variable "image_digest" {
+  type        = string
+  description = "Digest (sha256:...) of the image in this deployment's ECR repository that all three roles run."
+  default     = null
+
+  validation {
+    condition     = var.image_digest == null || can(regex("^sha256:[0-9a-f]{64}$", var.image_digest))
+    error_message = "The image digest looks like sha256: followed by 64 hex digits."
+  }
+}
+
+variable "image" {
+  type        = string
+  description = "Full image reference to run instead of this deployment's repository at image_digest (for example another registry)."
+  default     = null
+}
+
+variable "cpu_architecture" {
+  type        = string
+  description = "CPU architecture of the tasks and so of the image: ARM64 (Graviton, cheaper) or X86_64."
+  default     = "ARM64"
+}
+
+# ---- network ----
+
+variable "vpc_cidr" {
+  type        = string
+  description = "IPv4 range of the VPC (a /16 leaves room for /20 subnets in three zones)."
+  default     = "10.40.0.0/16"
+}
+
+variable "az_count" {
+  type        = number
+  description = "Availability zones to spread the subnets, tasks and database standby over."
+  default     = 2
+
+  validation {
+    condition     = var.az_count >= 2 && var.az_count <= 3
+    error_message = "Use 2 or 3 availability zones (the load balancer and RDS need at least 2)."
+  }
+}
+
+variable "single_nat_gateway" {
+  type        = bool
+  description = "One shared NAT gateway (cheaper) instead of one per zone (no cross-zone dependency)."
+  default     = true
+}
+
+variable "interface_endpoints" {
+  type        = list(string)
+  description = "AWS services the tasks reach through interface VPC endpoints rather than the NAT gateway."
+  default     = ["sqs", "ecr.api", "ecr.dkr", "logs", "secretsmanager"]
+}
+
+# ---- load balancer ----
+
+variable "certificate_arn" {
+  type        = string
+  description = "ARN of an issued ACM certificate in this region for the HTTPS listener."
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:acm:", var.certificate_arn))
+    error_message = "The certificate is an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)."
+  }
+}
+
+variable "domain_name" {
+  type        = string
+  description = "Domain the certificate covers and users visit; empty to use the load balancer's own name."
+  default     = ""
+}
+
+variable "route53_zone_id" {
+  type        = string
+  description = "Route 53 hosted zone in which to create an alias from domain_name to the load balancer; empty to manage DNS elsewhere."
+  default     = ""
+}
+
+variable "ssl_policy" {
+  type        = string
+  description = "TLS policy of the HTTPS listener."
+  default     = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+}
+
+# ---- database ----
+
+variable "db_engine_version" {
+  type        = string
+  description = "RDS PostgreSQL version (15 or later ships pgvector)."
+  default     = "16"
+}
+
+variable "db_instance_class" {
+  type        = string
+  description = "RDS instance class."
+  default     = "db.t4g.small"
+}
+
+variable "db_allocated_storage" {
+  type        = number
+  description = "Initial database storage in GiB."
+  default     = 20
+}
+
+variable "db_max_allocated_storage" {
+  type        = number
+  description = "Ceiling for database storage autoscaling in GiB."
+  default     = 100
+}
+
+variable "db_multi_az" {
+  type        = bool
+  description = "Keep a synchronous standby database in a second zone (doubles the database cost)."
+  default     = false
+}
+
+variable "db_backup_retention_days" {
+  type        = number
+  description = "Days of automated backups and point-in-time recovery."
+  default     = 7
+}
+
+variable "deletion_protection" {
+  type        = bool
+  description = "Protect the database, load balancer and Pinecone index from deletion; turn off before refarch destroy."
+  default     = true
+}
+
+# ---- queue ----
+
+variable "queue_visibility_timeout_seconds" {
+  type        = number
+  description = "How long a job stays invisible after an emu task receives it; longer than a batch takes."
+  default     = 120
+}
+
+variable "queue_max_receive_count" {
+  type        = number
+  description = "Failed deliveries after which a job moves to the dead-letter queue."
+  default     = 5
+}
+
+variable "queue_message_retention_seconds" {
+  type        = number
+  description = "How long an unprocessed job is kept (the outbox still holds the change after that)."
+  default     = 345600
+}
+
+# ---- application ----
+
+variable "vector_store" {
+  type        = string
+  description = "Where vectors live: pinecone (managed, created by this module) or pgvector (in the RDS database)."
+  default     = "pinecone"
+
+  validation {
+    condition     = contains(["pinecone", "pgvector"], var.vector_store)
+    error_message = "The vector store is pinecone or pgvector."
+  }
+}
+
+variable "embedder" {
+  type        = string
+  description = "Embedder: use (the model baked into the image, no extra service) or ollama (set its URL in extra_environment)."
+  default     = "use"
+
+  validation {
+    condition     = contains(["use", "ollama"], var.embedder)
+    error_message = "The embedder is use or ollama."
+  }
+}
+
+variable "embedding_dimension" {
+  type        = number
+  description = "Length of the embedding vectors (512 for the built-in model); fixes the Pinecone index dimension."
+  default     = 512
+}
+
+variable "pinecone_api_key" {
+  type        = string
+  description = "Pinecone API key (required when vector_store is pinecone); ephemeral: never in state or a plan."
+  sensitive   = true
+  ephemeral   = true
+  default     = null
+}
+
+variable "pinecone_index_name" {
+  type        = string
+  description = "Name of the Pinecone index to create."
+  default     = "refarch-products"
+}
+
+variable "pinecone_namespace" {
+  type        = string
+  description = "Pinecone namespace for the products."
+  default     = "products"
+}
+
+variable "pinecone_cloud" {
+  type        = string
+  description = "Cloud of the serverless Pinecone index."
+  default     = "aws"
+}
+
+variable "pinecone_region" {
+  type        = string
+  description = "Region of the serverless Pinecone index; null for the deployment's region."
+  default     = null
+}
+
+variable "extra_environment" {
+  type        = map(string)
+  description = "More REFARCH_* settings for every role (for example the Ollama URL)."
+  default     = {}
+}
+
+variable "secret_version" {
+  type        = number
+  description = "Bump to write a new Pinecone API key and admin token into Secrets Manager."
+  default     = 1
+}
+
+# ---- capacity ----
+
+variable "roles" {
+  type = object({
+    serve   = object({ cpu = number, memory = number, count = number })
+    pelican = object({ cpu = number, memory = number, count = number })
+    emu     = object({ cpu = number, memory = number, count = number })
+  })
+  description = "Fargate CPU units, memory (MiB) and initial task count of each role."
+  default = {
+    serve   = { cpu = 512, memory = 1024, count = 2 }
+    pelican = { cpu = 256, memory = 512, count = 1 }
+    emu     = { cpu = 1024, memory = 2048, count = 2 }
+  }
+}
+
+variable "serve_max_tasks" {
+  type        = number
+  description = "Most serve tasks under load (the fewest is roles.serve.count)."
+  default     = 6
+}
+
+variable "pelican_max_tasks" {
+  type        = number
+  description = "Most pelican tasks (the fewest is roles.pelican.count, at least 1)."
+  default     = 2
+}
+
+variable "emu_max_tasks" {
+  type        = number
+  description = "Most emu tasks (the fewest is roles.emu.count)."
+  default     = 8
+}
+
+variable "emu_backlog_per_task" {
+  type        = number
+  description = "Visible jobs per emu task that autoscaling holds: per-task throughput (jobs/s) times acceptable lag (s)."
+  default     = 100
+}
+
+variable "cpu_target_percent" {
+  type        = number
+  description = "Average CPU that serve and pelican scale to hold."
+  default     = 60
+}
+
+variable "wait_for_steady_state" {
+  type        = bool
+  description = "Make apply wait until every service runs its new tasks healthy, so a deploy ends when it works."
+  default     = true
+}
+
+# ---- observability ----
+
+variable "log_retention_days" {
+  type        = number
+  description = "How long task and database logs are kept."
+  default     = 30
+}
+
+variable "alarm_email" {
+  type        = string
+  description = "Address that receives the alarms (confirm the subscription mail); empty for none."
+  default     = ""
+}
+
+variable "index_lag_alarm_seconds" {
+  type        = number
+  description = "Alarm when the oldest job has waited longer than this."
+  default     = 300
+}
+
+variable "error_rate_alarm_percent" {
+  type        = number
+  description = "Alarm when more than this share of requests end in a 5xx."
+  default     = 5
+}
+
+variable "db_cpu_alarm_percent" {
+  type        = number
+  description = "Alarm when database CPU stays above this."
+  default     = 80
+}
