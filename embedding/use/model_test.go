@@ -1,0 +1,239 @@
+package use
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/refarch/refarch/embedding/use/usetest"
+)
+
+// fixture is testdata/fixture.json, made by tools/embedref/make-fixture.sh
+// with the JavaScript reference.
+type fixture struct {
+	Backend string `json:"backend"`
+	Entries []struct {
+		Text  string  `json:"text"`
+		IDs   []int   `json:"ids"`
+		Scale float32 `json:"scale"`
+		Q     string  `json:"q"`
+		Error string  `json:"error"`
+	} `json:"entries"`
+}
+
+func readFixture(t testing.TB) fixture {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "fixture.json"))
+	if err != nil {
+		t.Fatalf("read fixture: %v", err)
+	}
+	var f fixture
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatalf("decode fixture: %v", err)
+	}
+	if len(f.Entries) < 200 {
+		t.Fatalf("fixture has %d entries, want at least 200", len(f.Entries))
+	}
+	return f
+}
+
+// loadModel loads the model once per test binary; loading takes about a
+// second and the model is safe for concurrent use.
+var loadModel = sync.OnceValues(func() (*Model, error) {
+	return Load(os.Getenv(usetest.EnvModelDir))
+})
+
+func testModel(t testing.TB) *Model {
+	t.Helper()
+	usetest.ModelDir(t)
+	m, err := loadModel()
+	if err != nil {
+		t.Fatalf("load model: %v", err)
+	}
+	return m
+}
+
+func cosine(a, b []float32) float64 {
+	var ab, aa, bb float64
+	for i := range a {
+		ab += float64(a[i]) * float64(b[i])
+		aa += float64(a[i]) * float64(a[i])
+		bb += float64(b[i]) * float64(b[i])
+	}
+	return ab / math.Sqrt(aa*bb)
+}
+
+// TestTokenizerMatchesReference checks every fixture text's ids exactly.
+func TestTokenizerMatchesReference(t *testing.T) {
+	t.Parallel()
+	m := testModel(t)
+	for _, e := range readFixture(t).Entries {
+		got := m.tok.Encode(e.Text)
+		if !slices.Equal(got, e.IDs) && !(len(got) == 0 && len(e.IDs) == 0) {
+			t.Errorf("Encode(%q) = %v, want %v", e.Text, got, e.IDs)
+		}
+	}
+}
+
+// TestEmbedMatchesReference checks every fixture vector, embedding the
+// whole fixture as one batch (so padding and stacking are exercised) and
+// text by text.
+func TestEmbedMatchesReference(t *testing.T) {
+	t.Parallel()
+	m := testModel(t)
+	f := readFixture(t)
+	texts := make([]string, len(f.Entries))
+	for i, e := range f.Entries {
+		texts[i] = e.Text
+	}
+	batch, err := m.Embed(context.Background(), texts)
+	if err != nil {
+		t.Fatalf("embed fixture batch: %v", err)
+	}
+	if len(batch) != len(texts) {
+		t.Fatalf("embed returned %d vectors for %d texts", len(batch), len(texts))
+	}
+	worst := 1.0
+	for i, e := range f.Entries {
+		one, err := m.Embed(context.Background(), []string{e.Text})
+		if err != nil {
+			t.Fatalf("embed %q: %v", e.Text, err)
+		}
+		for _, v := range [][]float32{batch[i], one[0]} {
+			if len(v) != Dimension {
+				t.Fatalf("embed %q: dimension %d", e.Text, len(v))
+			}
+			if n := cosine(v, v); math.Abs(math.Sqrt(dotf(v, v))-1) > 1e-5 || math.IsNaN(n) {
+				t.Errorf("embed %q: norm %v, want 1", e.Text, math.Sqrt(dotf(v, v)))
+			}
+		}
+		if c := cosine(batch[i], one[0]); c < 0.99999 {
+			t.Errorf("embed %q: batch and single vectors differ, cosine %v", e.Text, c)
+		}
+		if e.Error != "" {
+			continue // the reference gives no vector; see TestEmptyText
+		}
+		q, err := base64.StdEncoding.DecodeString(e.Q)
+		if err != nil || len(q) != Dimension {
+			t.Fatalf("fixture vector for %q: %d bytes, %v", e.Text, len(q), err)
+		}
+		want := make([]float32, Dimension)
+		for j, b := range q {
+			want[j] = float32(int8(b)) * e.Scale
+		}
+		c := cosine(batch[i], want)
+		if c < 0.999 {
+			t.Errorf("embed %q: cosine to reference %.5f, want >= 0.999", e.Text, c)
+		}
+		worst = min(worst, c)
+	}
+	t.Logf("lowest cosine to the reference over %d texts: %.6f (kernel %s)", len(f.Entries), worst, m.Kernel())
+}
+
+func dotf(a, b []float32) float64 {
+	var s float64
+	for i := range a {
+		s += float64(a[i]) * float64(b[i])
+	}
+	return s
+}
+
+// TestEmptyText pins the behaviour for texts with no tokens: the reference
+// rejects them, the Go model returns the zero-length sequence's vector,
+// the same for every such text and in any batch position.
+func TestEmptyText(t *testing.T) {
+	t.Parallel()
+	m := testModel(t)
+	if ids := m.Tokenize(""); len(ids) != 0 {
+		t.Fatalf("Tokenize(\"\") = %v, want no ids", ids)
+	}
+	vecs, err := m.Embed(context.Background(), []string{"", "hello", ""})
+	if err != nil {
+		t.Fatalf("embed empty texts: %v", err)
+	}
+	want := make([]float32, Dimension)
+	var ss float64
+	for j, b := range m.tanhBias {
+		want[j] = float32(math.Tanh(float64(b)))
+		ss += float64(want[j]) * float64(want[j])
+	}
+	for j := range want {
+		want[j] /= float32(math.Sqrt(ss))
+	}
+	for _, i := range []int{0, 2} {
+		if c := cosine(vecs[i], want); c < 0.99999 {
+			t.Errorf("vector %d for empty text: cosine to normalized tanh(bias) %v", i, c)
+		}
+	}
+	if c := cosine(vecs[0], vecs[1]); c > 0.99 {
+		t.Errorf("empty text and \"hello\" share a vector (cosine %v)", c)
+	}
+}
+
+// TestTruncation checks that text past MaxTokens is ignored, for indexing
+// and queries alike.
+func TestTruncation(t *testing.T) {
+	t.Parallel()
+	m := testModel(t)
+	base := ""
+	for range 200 {
+		base += "garden hose "
+	}
+	ids := m.Tokenize(base)
+	if len(ids) != MaxTokens {
+		t.Fatalf("Tokenize(long) has %d ids, want %d", len(ids), MaxTokens)
+	}
+	vecs, err := m.Embed(context.Background(), []string{base, base + " completely different words about space rockets"})
+	if err != nil {
+		t.Fatalf("embed: %v", err)
+	}
+	if c := cosine(vecs[0], vecs[1]); c < 0.99999 {
+		t.Errorf("texts equal in their first %d tokens differ: cosine %v", MaxTokens, c)
+	}
+}
+
+// TestLoadErrors checks that a missing or broken model folder says how to
+// get the model.
+func TestLoadErrors(t *testing.T) {
+	t.Parallel()
+	empty := t.TempDir()
+	broken := t.TempDir()
+	if err := os.WriteFile(filepath.Join(broken, "vocab.json"), []byte(`[["a",0]]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	truncated := t.TempDir()
+	for _, tc := range []struct{ name, dir string }{
+		{"unset", ""},
+		{"empty folder", empty},
+		{"bad vocabulary", broken},
+		{"no such folder", filepath.Join(empty, "nope")},
+		{"truncated shard", truncated},
+	} {
+		if tc.name == "truncated shard" {
+			src := os.Getenv(usetest.EnvModelDir)
+			if src == "" {
+				continue
+			}
+			for _, f := range []string{"model.json", "vocab.json", "group1-shard1of7"} {
+				b, err := os.ReadFile(filepath.Join(src, f))
+				if err != nil {
+					t.Fatalf("copy model file: %v", err)
+				}
+				if err := os.WriteFile(filepath.Join(truncated, f), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		_, err := Load(tc.dir)
+		if !errors.Is(err, ErrModelMissing) {
+			t.Errorf("%s: Load error %v, want one wrapping ErrModelMissing", tc.name, err)
+		}
+	}
+}

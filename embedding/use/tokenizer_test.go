@@ -1,0 +1,72 @@
+package use
+
+import (
+	"slices"
+	"testing"
+	"unicode/utf8"
+)
+
+// smallVocab has the six reserved entries, then pieces that exercise ties,
+// a null score and a piece outside the Basic Multilingual Plane.
+const smallVocab = `[["\ufffd",0],["<s>",0],["</s>",0],["x1",0],["x2",0],["x3",0],
+["▁",-2],["a",-3],["b",-3],["▁a",-1],["ab",-2.5],["▁ab",-1.5],[":",null],["😀",-4],["c",-3]]`
+
+func TestTokenizerSmallVocab(t *testing.T) {
+	t.Parallel()
+	tok, err := NewTokenizer([]byte(smallVocab))
+	if err != nil {
+		t.Fatalf("NewTokenizer: %v", err)
+	}
+	for _, tc := range []struct {
+		text string
+		want []int
+	}{
+		{"", nil},
+		{"a", []int{9}},                 // "▁a" beats "▁" + "a"
+		{"ab", []int{11}},               // one piece for the whole word
+		{"ab b", []int{11, 6, 8}},       // a space is the separator
+		{"zz", []int{6, 0}},             // unknown characters collapse into one id
+		{"a:", []int{9, 12}},            // a null score counts as 0
+		{"ｃ", []int{6, 14}},             // NFKC folds full-width letters
+		{"b\u00a0b", []int{6, 8, 6, 8}}, // NFKC turns a no-break space into a space
+	} {
+		if got := tok.Encode(tc.text); !slices.Equal(got, tc.want) {
+			t.Errorf("Encode(%q) = %v, want %v", tc.text, got, tc.want)
+		}
+	}
+}
+
+func TestNewTokenizerRejectsBadVocabulary(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{``, `{}`, `[["a",0]]`, `[[1,0],[2,0],[3,0],[4,0],[5,0],[6,0],[7,0]]`, `[["a","b"],["a",0],["a",0],["a",0],["a",0],["a",0],["a",0]]`} {
+		if _, err := NewTokenizer([]byte(v)); err == nil {
+			t.Errorf("NewTokenizer(%q) accepted a bad vocabulary", v)
+		}
+	}
+}
+
+// FuzzTokenizer checks that any input, valid UTF-8 or not, yields ids in
+// the vocabulary, never two unknown ids in a row, and no panic.
+func FuzzTokenizer(f *testing.F) {
+	tok, err := NewTokenizer([]byte(smallVocab))
+	if err != nil {
+		f.Fatalf("NewTokenizer: %v", err)
+	}
+	for _, s := range []string{"", "a", "ab ab", "😀😀", "\xff\xfe", "e\u0301", "a:b:c", "ｃ"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ids := tok.Encode(s)
+		for i, id := range ids {
+			if id < 0 || id >= tok.VocabSize() {
+				t.Fatalf("Encode(%q) id %d out of range", s, id)
+			}
+			if i > 0 && id == unknownID && ids[i-1] == unknownID {
+				t.Fatalf("Encode(%q) = %v has consecutive unknown ids", s, ids)
+			}
+		}
+		if utf8.ValidString(s) && len(s) > 0 && len(normalize(s)) > 0 && len(ids) == 0 {
+			t.Fatalf("Encode(%q) gave no ids for non-empty text", s)
+		}
+	})
+}
