@@ -134,7 +134,7 @@ func build(tok *Tokenizer, w map[string]tensor) (*Model, error) {
 		enc := fmt.Sprintf("%sLayer_%d/TransformerLayer/", prefixEnc, i)
 		mod := fmt.Sprintf("%sLayer_%d/TransformerLayer/", prefixMod, i)
 		ts := fmt.Sprintf("%sLayer_%d/TransformerLayer/", prefixTS, i)
-		if s := get(ts+"MultiheadAttention/mul/y"); len(s) == 1 {
+		if s := get(ts + "MultiheadAttention/mul/y"); len(s) == 1 {
 			l.scale = s[0]
 		}
 		l.lnAttnScale = get(enc+"layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat", dIn)
