@@ -1,0 +1,75 @@
+# refarch: `make run` runs the product on a fresh machine, `make test` passes
+# the tests there. `make help` lists every target.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+GO        ?= go
+BIN       := bin/refarch
+ADDR      ?= 127.0.0.1:8080
+export REFARCH_MODEL_DIR ?= $(HOME)/.cache/refarch/models/use-lite-0.2.0
+# Loads the local database (and SQS server) settings written by scripts/*.sh.
+ENV := set -a; . ./.dev/env; if [ -f .dev/moto.env ]; then . ./.dev/moto.env; fi; set +a;
+TEMPL := $(GO) run github.com/a-h/templ/cmd/templ@v0.3.1100
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build bin/refarch
+	$(GO) build -o $(BIN) .
+
+.PHONY: db
+db: ## Start a local PostgreSQL with pgvector (installing what is missing); writes .dev/env
+	@scripts/db.sh
+
+.PHONY: db-stop
+db-stop: ## Stop the local PostgreSQL
+	@scripts/db.sh stop
+
+.PHONY: model
+model: ## Fetch and verify the embedding model into REFARCH_MODEL_DIR
+	@scripts/model.sh
+
+.PHONY: moto
+moto: ## Start a local SQS-protocol server (moto) for the SQS tests; writes .dev/moto.env
+	@scripts/moto.sh
+
+.PHONY: chromium
+chromium: ## Install headless Chromium for the browser tests
+	@scripts/chromium.sh
+
+.PHONY: run
+run: db model build ## Run everything locally: database, migrations, seeded catalog, serve --all
+	@$(ENV) $(BIN) migrate
+	@$(ENV) $(BIN) seed --if-empty
+	@echo "refarch: open http://$(ADDR)"
+	@$(ENV) exec $(BIN) serve --all --addr $(ADDR)
+
+.PHONY: test
+test: db model moto chromium ## Run every test against real Postgres, moto and Chromium
+	@$(ENV) $(GO) test -race -timeout 30m ./...
+
+.PHONY: bench
+bench: db model ## Run the benchmarks and print their figures
+	@$(ENV) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./...
+
+.PHONY: test-ollama
+test-ollama: ## Run the Ollama integration test against REFARCH_OLLAMA_TEST_HOST
+	@$(GO) test -run Ollama -v ./embedding/...
+
+.PHONY: generate
+generate: ## Regenerate templ components
+	$(TEMPL) generate
+
+.PHONY: lint
+lint: ## gofmt, go vet, generated code up to date, Terraform and Dockerfile checks
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+	$(TEMPL) generate >/dev/null && git diff --exit-code -- '*_templ.go'
+	@scripts/lint.sh
+
+.PHONY: clean
+clean: ## Remove build output (keeps the database)
+	rm -rf bin

@@ -1,0 +1,92 @@
+package app
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func parse(t *testing.T, env map[string]string, args ...string) (*Config, *pflag.FlagSet) {
+	t.Helper()
+	cfg := &Config{}
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	cfg.Bind(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	cfg.ApplyEnv(fs, func(k string) string { return env[k] })
+	return cfg, fs
+}
+
+func TestPrecedenceDefaultsEnvFlags(t *testing.T) {
+	cfg, _ := parse(t, nil)
+	if cfg.Addr != "127.0.0.1:8080" || cfg.EmuConcurrency != 2 {
+		t.Fatalf("defaults: addr %q concurrency %d", cfg.Addr, cfg.EmuConcurrency)
+	}
+	cfg, _ = parse(t, map[string]string{"REFARCH_ADDR": ":9000", "REFARCH_CONCURRENCY": "7"})
+	if cfg.Addr != ":9000" || cfg.EmuConcurrency != 7 {
+		t.Fatalf("env: addr %q concurrency %d", cfg.Addr, cfg.EmuConcurrency)
+	}
+	cfg, _ = parse(t, map[string]string{"REFARCH_ADDR": ":9000"}, "--addr", ":9100")
+	if cfg.Addr != ":9100" {
+		t.Fatalf("flag should beat env: addr %q", cfg.Addr)
+	}
+}
+
+func TestDatabaseURLHonoured(t *testing.T) {
+	cfg, _ := parse(t, map[string]string{"DATABASE_URL": "postgres://a@h/db"})
+	if cfg.DSN() != "postgres://a@h/db" {
+		t.Fatalf("DSN = %q", cfg.DSN())
+	}
+	cfg, _ = parse(t, map[string]string{"DATABASE_URL": "postgres://a@h/db", "REFARCH_DATABASE_URL": "postgres://b@h/db"})
+	if cfg.DSN() != "postgres://b@h/db" {
+		t.Fatalf("REFARCH_DATABASE_URL should beat DATABASE_URL: %q", cfg.DSN())
+	}
+	cfg, _ = parse(t, map[string]string{"REFARCH_DB_HOST": "db.internal", "REFARCH_DB_USER": "app", "REFARCH_DB_PASSWORD": "p@ss/word"})
+	if got := cfg.DSN(); !strings.HasPrefix(got, "postgres://app:p%40ss%2Fword@db.internal:5432/refarch?sslmode=require") {
+		t.Fatalf("DSN from parts = %q", got)
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	cfg, _ := parse(t, map[string]string{"REFARCH_CONCURRENCY": "many", "REFARCH_QUEUE": "kafka"},
+		"--vector-store", "pinecone", "--log-level", "loud")
+	err := cfg.Validate(Roles{Serve: true, Pelican: true, Emu: true})
+	if err == nil {
+		t.Fatal("Validate accepted a broken configuration")
+	}
+	for _, want := range []string{"no database", "REFARCH_CONCURRENCY", "queue \"kafka\"", "REFARCH_PINECONE_API_KEY", "log level"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestValidateOnlyWhatTheRolesNeed(t *testing.T) {
+	cfg, _ := parse(t, map[string]string{"DATABASE_URL": "postgres://a@h/db", "REFARCH_QUEUE": "sqs"})
+	if err := cfg.Validate(Roles{}); err != nil {
+		t.Errorf("migrate needs no queue, got %v", err)
+	}
+	if err := cfg.Validate(Roles{Pelican: true}); err == nil || !strings.Contains(err.Error(), "REFARCH_SQS_QUEUE_URL") {
+		t.Errorf("pelican on sqs without a URL: %v", err)
+	}
+}
+
+func TestPrintRedactsSecrets(t *testing.T) {
+	_, fs := parse(t, map[string]string{
+		"DATABASE_URL":             "postgres://app:hunter2@h/db",
+		"REFARCH_PINECONE_API_KEY": "pk-secret",
+		"REFARCH_ADMIN_TOKEN":      "tok-secret",
+		"REFARCH_DB_PASSWORD":      "pw-secret",
+	})
+	out := strings.Join(Print(fs), "\n")
+	for _, secret := range []string{"hunter2", "pk-secret", "tok-secret", "pw-secret"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("printed configuration shows %q:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "REFARCH_PINECONE_API_KEY=[redacted]") || !strings.Contains(out, "REFARCH_ADDR=127.0.0.1:8080") {
+		t.Errorf("printed configuration:\n%s", out)
+	}
+}
