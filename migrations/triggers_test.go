@@ -16,7 +16,6 @@ type outboxRow struct {
 	HasNew    bool
 }
 
-
 func TestTriggersVersionAndOutbox(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -107,6 +107,9 @@ module "services" {
   queue_arn             = module.queue.queue_arn
   dead_letter_queue_url = module.queue.dead_letter_queue_url
 
+  queue_max_receive_count          = var.queue_max_receive_count
+  queue_visibility_timeout_seconds = var.queue_visibility_timeout_seconds
+
   db_host       = module.database.address
   db_name       = module.database.database_name
   db_secret_arn = module.database.master_user_secret_arn

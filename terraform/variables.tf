@@ -190,7 +190,7 @@ variable "vector_store" {
 
 variable "embedder" {
   type        = string
-  description = "Embedder: use (the model baked into the image, no extra service) or ollama (set its URL in extra_environment)."
+  description = "Embedder: use (the model baked into the image, no extra service) or ollama (set REFARCH_OLLAMA_HOST and REFARCH_OLLAMA_MODEL in extra_environment)."
   default     = "use"
 
   validation {

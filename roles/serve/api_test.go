@@ -76,7 +76,9 @@ func TestHealthEndpoints(t *testing.T) {
 		t.Errorf("/metrics = %d, lacks the request histogram", r.Code)
 	}
 
-	down := newAPI(t, func(context.Context) error { return errors.New("database schema is at version 0: run `refarch migrate` first") })
+	down := newAPI(t, func(context.Context) error {
+		return errors.New("database schema is at version 0: run `refarch migrate` first")
+	})
 	if r := call(t, down, "GET", "/readyz", ""); r.Code != 503 || !strings.Contains(r.Raw, "refarch migrate") {
 		t.Errorf("/readyz when not ready = %d %s", r.Code, r.Raw)
 	}
@@ -179,4 +181,3 @@ func TestBadEditsNameTheFieldAndChangeNothing(t *testing.T) {
 		t.Errorf("form post to the JSON API = %d, want 400", resp.StatusCode)
 	}
 }
-

@@ -68,6 +68,16 @@ variable "queue_arn" {
   description = "ARN of the FIFO job queue."
 }
 
+variable "queue_max_receive_count" {
+  type        = number
+  description = "Deliveries before the queue dead-letters a message; the roles report against the same number."
+}
+
+variable "queue_visibility_timeout_seconds" {
+  type        = number
+  description = "Visibility timeout emu asks for on each receive."
+}
+
 variable "dead_letter_queue_url" {
   type        = string
   description = "URL of the dead-letter queue."
