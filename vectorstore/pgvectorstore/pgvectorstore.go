@@ -1,0 +1,459 @@
+// Package pgvectorstore is the embedded vector store: pgvector in the same
+// Postgres as the products, one table per model and dimension with an HNSW
+// cosine index, and the metadata in plain columns so that search filters run
+// inside the index scan instead of after it.
+package pgvectorstore
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/refarch/refarch/vectormeta"
+	"github.com/refarch/refarch/vectorstore"
+)
+
+// MaxDimension is the largest `vector` pgvector's HNSW index accepts.
+const MaxDimension = 2000
+
+// rowsPerStatement bounds one INSERT's arrays (about 2 MB at 512 dimensions)
+// so that huge batches do not build one huge message.
+const rowsPerStatement = 1000
+
+// Store is a vectorstore.Store on one pgvector table.
+type Store struct {
+	pool   *pgxpool.Pool
+	model  string
+	dim    int
+	table  string // unquoted
+	qtable string // quoted, safe to splice into SQL
+	vecOID uint32
+	arrOID uint32
+	codec  vectorCodec
+}
+
+var _ vectorstore.Store = (*Store)(nil)
+
+// TableName is the table New uses for a model and dimension: the model id
+// lowercased with every run of other characters turned into one underscore,
+// shortened with a hash suffix when it would not fit a Postgres identifier.
+func TableName(model string, dim int) string {
+	var b strings.Builder
+	under := false
+	for _, r := range strings.ToLower(model) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+			under = false
+		} else if !under {
+			b.WriteByte('_')
+			under = true
+		}
+	}
+	s := strings.Trim(b.String(), "_")
+	if s == "" {
+		s = "model"
+	}
+	// Leave room for the index suffixes (at most "_category") within 63 bytes.
+	const maxModel = 30
+	if len(s) > maxModel {
+		sum := sha256.Sum256([]byte(model))
+		s = s[:maxModel-9] + "_" + hex.EncodeToString(sum[:4])
+	}
+	return "vectors_" + s + "_" + strconv.Itoa(dim)
+}
+
+// New opens the store for model and dim, creating its table and indexes if
+// they are missing. Several processes may call it at once.
+func New(ctx context.Context, pool *pgxpool.Pool, model string, dim int) (*Store, error) {
+	if model == "" {
+		return nil, errors.New("open pgvector store: empty model id")
+	}
+	if dim < 1 || dim > MaxDimension {
+		return nil, fmt.Errorf("open pgvector store: dimension %d outside 1..%d (pgvector's HNSW limit)", dim, MaxDimension)
+	}
+	table := TableName(model, dim)
+	s := &Store{
+		pool:   pool,
+		model:  model,
+		dim:    dim,
+		table:  table,
+		qtable: pgx.Identifier{table}.Sanitize(),
+	}
+	if err := ensureExtension(ctx, pool); err != nil {
+		return nil, err
+	}
+	if err := s.ensureTable(ctx); err != nil {
+		return nil, err
+	}
+	err := pool.QueryRow(ctx, `SELECT 'vector'::regtype::oid, '_vector'::regtype::oid`).Scan(&s.vecOID, &s.arrOID)
+	if err != nil {
+		return nil, fmt.Errorf("look up pgvector type ids: %w", err)
+	}
+	return s, nil
+}
+
+// ensureExtension creates pgvector when allowed; a role without the right to
+// create extensions is fine as long as the extension is already there.
+func ensureExtension(ctx context.Context, pool *pgxpool.Pool) error {
+	_, err := pool.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS vector`)
+	if err == nil {
+		return nil
+	}
+	var exists bool
+	if qerr := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector')`).Scan(&exists); qerr == nil && exists {
+		return nil
+	}
+	return fmt.Errorf("create extension vector (install pgvector, or have an administrator run CREATE EXTENSION vector): %w", err)
+}
+
+// tableComment records which model a table belongs to, so that two model
+// ids that sanitize to the same name are caught instead of mixed.
+func (s *Store) tableComment() string {
+	return fmt.Sprintf("refarch vectors; model=%s; dim=%d", s.model, s.dim)
+}
+
+func (s *Store) ensureTable(ctx context.Context) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Serialize concurrent creators: CREATE ... IF NOT EXISTS still races on the catalog.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "refarch.vectorstore."+s.table); err != nil {
+			return fmt.Errorf("lock vector table %s: %w", s.table, err)
+		}
+		var comment *string
+		var exists bool
+		err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL, obj_description(to_regclass($1), 'pg_class')`, s.qtable).Scan(&exists, &comment)
+		if err != nil {
+			return fmt.Errorf("look up vector table %s: %w", s.table, err)
+		}
+		if exists {
+			if comment == nil || *comment != s.tableComment() {
+				got := "<none>"
+				if comment != nil {
+					got = *comment
+				}
+				return fmt.Errorf("open vector table %s: it belongs to another model (comment %q, want %q)", s.table, got, s.tableComment())
+			}
+			return nil
+		}
+		q := s.qtable
+		stmts := []string{
+			fmt.Sprintf(`CREATE TABLE %s (
+				id           text PRIMARY KEY,
+				embedding    vector(%d) NOT NULL,
+				product_id   bigint NOT NULL,
+				version      bigint NOT NULL,
+				content_hash text NOT NULL,
+				model        text NOT NULL,
+				category     text NOT NULL,
+				price        double precision NOT NULL,
+				updated_at   timestamptz NOT NULL DEFAULT now()
+			)`, q, s.dim),
+			fmt.Sprintf(`CREATE INDEX %s ON %s USING hnsw (embedding vector_cosine_ops)`, pgx.Identifier{s.table + "_hnsw"}.Sanitize(), q),
+			fmt.Sprintf(`CREATE INDEX %s ON %s (category, price)`, pgx.Identifier{s.table + "_category"}.Sanitize(), q),
+			fmt.Sprintf(`CREATE INDEX %s ON %s (price)`, pgx.Identifier{s.table + "_price"}.Sanitize(), q),
+			fmt.Sprintf(`COMMENT ON TABLE %s IS %s`, q, quoteLiteral(s.tableComment())),
+		}
+		for _, stmt := range stmts {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("create vector table %s: %w", s.table, err)
+			}
+		}
+		return nil
+	})
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// Table is the unquoted name of the store's table, for status and tests.
+func (s *Store) Table() string { return s.table }
+
+// Name describes the backend and table, e.g. "pgvector:vectors_use_lite_512".
+func (s *Store) Name() string { return "pgvector:" + s.table }
+
+// acquire returns a pooled connection that knows the vector type. The pool
+// belongs to the caller, so the codec is registered lazily per connection
+// rather than in an AfterConnect hook.
+func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, transient(fmt.Errorf("acquire connection: %w", err))
+	}
+	tm := c.Conn().TypeMap()
+	if t, ok := tm.TypeForOID(s.vecOID); !ok || t.Codec != pgtype.Codec(s.codec) {
+		vt := &pgtype.Type{Name: "vector", OID: s.vecOID, Codec: s.codec}
+		tm.RegisterType(vt)
+		tm.RegisterType(&pgtype.Type{Name: "_vector", OID: s.arrOID, Codec: &pgtype.ArrayCodec{ElementType: vt}})
+	}
+	return c, nil
+}
+
+func (s *Store) checkValues(v []float32) error {
+	if len(v) != s.dim {
+		return fmt.Errorf("vector has %d dimensions, the store holds %d", len(v), s.dim)
+	}
+	var norm float64
+	for i, f := range v {
+		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+			return fmt.Errorf("vector value %d is %v", i, f)
+		}
+		norm += float64(f) * float64(f)
+	}
+	if norm == 0 {
+		return errors.New("vector is all zeros, which has no cosine similarity")
+	}
+	return nil
+}
+
+// Upsert writes all vectors in one transaction, one INSERT ... ON CONFLICT per
+// 1,000 rows. Within a batch the last vector for an id wins, and rows are
+// written in id order so that concurrent upserts cannot deadlock.
+func (s *Store) Upsert(ctx context.Context, vectors []vectorstore.Vector) error {
+	if len(vectors) == 0 {
+		return nil
+	}
+	last := make(map[string]int, len(vectors))
+	for i, v := range vectors {
+		if err := s.checkValues(v.Values); err != nil {
+			return fmt.Errorf("upsert vector %s: %w", v.ID, err)
+		}
+		last[v.ID] = i
+	}
+	rows := make([]vectorstore.Vector, 0, len(last))
+	for i, v := range vectors {
+		if last[v.ID] == i {
+			rows = append(rows, v)
+		}
+	}
+	slices.SortFunc(rows, func(a, b vectorstore.Vector) int { return cmp.Compare(a.ID, b.ID) })
+
+	c, err := s.acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("upsert %d vectors into %s: %w", len(rows), s.table, err)
+	}
+	defer c.Release()
+	sql := `INSERT INTO ` + s.qtable + ` AS t (id, embedding, product_id, version, content_hash, model, category, price)
+		SELECT * FROM unnest($1::text[], $2::vector[], $3::int8[], $4::int8[], $5::text[], $6::text[], $7::text[], $8::float8[])
+		ON CONFLICT (id) DO UPDATE SET embedding = excluded.embedding, product_id = excluded.product_id,
+			version = excluded.version, content_hash = excluded.content_hash, model = excluded.model,
+			category = excluded.category, price = excluded.price, updated_at = now()`
+	err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+		for chunk := range slices.Chunk(rows, rowsPerStatement) {
+			n := len(chunk)
+			ids, vals := make([]string, n), make([][]float32, n)
+			pids, vers := make([]int64, n), make([]int64, n)
+			hashes, models, cats := make([]string, n), make([]string, n), make([]string, n)
+			prices := make([]float64, n)
+			for i, v := range chunk {
+				ids[i], vals[i] = v.ID, v.Values
+				pids[i], vers[i] = v.Meta.ProductID, v.Meta.Version
+				hashes[i], models[i], cats[i] = v.Meta.ContentHash, v.Meta.Model, v.Meta.Category
+				prices[i] = v.Meta.Price
+			}
+			if _, err := tx.Exec(ctx, sql, ids, vals, pids, vers, hashes, models, cats, prices); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("upsert %d vectors into %s: %w", len(rows), s.table, classify(err))
+	}
+	return nil
+}
+
+// UpdateMetadata rewrites the metadata columns only; the embedding column
+// and its index entries are left alone.
+func (s *Store) UpdateMetadata(ctx context.Context, metas []vectormeta.Metadata) error {
+	if len(metas) == 0 {
+		return nil
+	}
+	last := make(map[int64]vectormeta.Metadata, len(metas))
+	for _, m := range metas {
+		last[m.ProductID] = m
+	}
+	rows := slices.SortedFunc(func(yield func(vectormeta.Metadata) bool) {
+		for _, m := range last {
+			if !yield(m) {
+				return
+			}
+		}
+	}, func(a, b vectormeta.Metadata) int { return cmp.Compare(a.ProductID, b.ProductID) })
+	n := len(rows)
+	ids, pids, vers := make([]string, n), make([]int64, n), make([]int64, n)
+	hashes, models, cats, prices := make([]string, n), make([]string, n), make([]string, n), make([]float64, n)
+	for i, m := range rows {
+		ids[i], pids[i], vers[i] = vectormeta.VectorID(m.ProductID), m.ProductID, m.Version
+		hashes[i], models[i], cats[i], prices[i] = m.ContentHash, m.Model, m.Category, m.Price
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE `+s.qtable+` AS t SET product_id = u.product_id, version = u.version,
+			content_hash = u.content_hash, model = u.model, category = u.category, price = u.price, updated_at = now()
+		FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::float8[])
+			AS u(id, product_id, version, content_hash, model, category, price)
+		WHERE t.id = u.id`, ids, pids, vers, hashes, models, cats, prices)
+	if err != nil {
+		return fmt.Errorf("update metadata of %d vectors in %s: %w", n, s.table, classify(err))
+	}
+	return nil
+}
+
+// Delete removes vectors by id; unknown ids are ignored.
+func (s *Store) Delete(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM `+s.qtable+` WHERE id = ANY($1)`, ids); err != nil {
+		return fmt.Errorf("delete %d vectors from %s: %w", len(ids), s.table, classify(err))
+	}
+	return nil
+}
+
+// efSearch is the HNSW candidate list size for top-k: at least pgvector's
+// default of 40, twice k for larger k, within pgvector's limit of 1,000.
+func efSearch(k int) int { return min(max(40, 2*k), 1000) }
+
+// Query runs the filtered search in one transaction with iterative index
+// scans on: without them pgvector 0.8 stops after ef_search candidates and
+// a selective filter returns fewer than k rows. strict_order keeps results
+// in exact distance order.
+func (s *Store) Query(ctx context.Context, values []float32, k int, filter vectormeta.Filter) ([]vectorstore.Match, error) {
+	if k <= 0 {
+		return nil, nil
+	}
+	if err := s.checkValues(values); err != nil {
+		return nil, fmt.Errorf("query %s: %w", s.table, err)
+	}
+	args := []any{values}
+	var where []string
+	if filter.Category != "" {
+		args = append(args, filter.Category)
+		where = append(where, fmt.Sprintf("category = $%d", len(args)))
+	}
+	if filter.MinPrice != nil {
+		args = append(args, *filter.MinPrice)
+		where = append(where, fmt.Sprintf("price >= $%d", len(args)))
+	}
+	if filter.MaxPrice != nil {
+		args = append(args, *filter.MaxPrice)
+		where = append(where, fmt.Sprintf("price <= $%d", len(args)))
+	}
+	args = append(args, k)
+	sql := `SELECT id, 1 - (embedding <=> $1), product_id, version, content_hash, model, category, price FROM ` + s.qtable
+	if len(where) > 0 {
+		sql += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	sql += fmt.Sprintf(` ORDER BY embedding <=> $1 LIMIT $%d`, len(args))
+
+	c, err := s.acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", s.table, err)
+	}
+	defer c.Release()
+	var out []vectorstore.Match
+	err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `SELECT set_config('hnsw.iterative_scan', 'strict_order', true), set_config('hnsw.ef_search', $1, true)`, strconv.Itoa(efSearch(k)))
+		if err != nil {
+			return fmt.Errorf("set search options: %w", err)
+		}
+		rows, err := tx.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		out = make([]vectorstore.Match, 0, k)
+		var score float64
+		var m vectorstore.Match
+		_, err = pgx.ForEachRow(rows, []any{&m.ID, &score, &m.Meta.ProductID, &m.Meta.Version, &m.Meta.ContentHash, &m.Meta.Model, &m.Meta.Category, &m.Meta.Price}, func() error {
+			m.Score = float32(score)
+			out = append(out, m)
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", s.table, classify(err))
+	}
+	return out, nil
+}
+
+// Fetch returns the stored vectors among ids.
+func (s *Store) Fetch(ctx context.Context, ids []string) (map[string]vectorstore.Vector, error) {
+	out := make(map[string]vectorstore.Vector, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	c, err := s.acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %d vectors from %s: %w", len(ids), s.table, err)
+	}
+	defer c.Release()
+	rows, err := c.Query(ctx, `SELECT id, embedding, product_id, version, content_hash, model, category, price
+		FROM `+s.qtable+` WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %d vectors from %s: %w", len(ids), s.table, classify(err))
+	}
+	var v vectorstore.Vector
+	_, err = pgx.ForEachRow(rows, []any{&v.ID, &v.Values, &v.Meta.ProductID, &v.Meta.Version, &v.Meta.ContentHash, &v.Meta.Model, &v.Meta.Category, &v.Meta.Price}, func() error {
+		out[v.ID] = v
+		v.Values = nil // the next row scans into a fresh slice
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fetch %d vectors from %s: %w", len(ids), s.table, classify(err))
+	}
+	return out, nil
+}
+
+// Count returns the number of stored vectors.
+func (s *Store) Count(ctx context.Context) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM `+s.qtable).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count vectors in %s: %w", s.table, classify(err))
+	}
+	return n, nil
+}
+
+// transientError marks an error as worth retrying without changing its text.
+type transientError struct{ err error }
+
+func (e transientError) Error() string        { return e.err.Error() }
+func (e transientError) Unwrap() error        { return e.err }
+func (e transientError) Is(target error) bool { return target == vectorstore.ErrTransient }
+
+func transient(err error) error { return transientError{err} }
+
+// classify marks the Postgres failures a retry can fix: lost connections,
+// serialization failures and deadlocks, resource exhaustion, shutdowns.
+func classify(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
+			strings.HasPrefix(pgErr.Code, "40"),                                 // serialization failure, deadlock
+			strings.HasPrefix(pgErr.Code, "53"),                                 // insufficient resources
+			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03": // shutdown, cannot connect now
+			return transient(err)
+		}
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		return transient(err)
+	}
+	var netErr interface{ Temporary() bool }
+	if errors.As(err, &netErr) {
+		return transient(err)
+	}
+	return err
+}
