@@ -1,0 +1,228 @@
+// Package queuemsg is the message pelican sends and emu receives: a small,
+// versioned JSON document naming a product, the row version that changed and
+// the records before and after. It does no I/O. The decoder is strict, so a
+// message written by a newer or broken producer fails loudly (and ends in the
+// dead-letter queue) instead of being half understood.
+package queuemsg
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/refarch/refarch/product"
+	"github.com/refarch/refarch/queue"
+)
+
+// Version is the schema version this package writes and reads.
+const Version = 1
+
+// Op says what happened to the product.
+type Op string
+
+// The operations. Inserts and updates are both upserts: emu always indexes
+// the row as it is now, so it does not need to know which one it was.
+const (
+	OpUpsert Op = "upsert"
+	OpDelete Op = "delete"
+)
+
+// Source says why a message was sent, for logs, metrics and the DLQ listing.
+type Source string
+
+// The sources. An empty source is accepted for brevity in hand-written
+// messages (redrive tooling, tests).
+const (
+	SourceOutbox  Source = "outbox"  // a committed change, from sync_outbox
+	SourceCatchup Source = "catchup" // pelican's start-up catch-up (bootstrap)
+	SourceRepair  Source = "repair"  // reconcile --repair
+)
+
+// Message is one change of one product.
+type Message struct {
+	Op        Op
+	Source    Source
+	ProductID int64
+	// Version is the row version the change produced; a delete is one past
+	// the last version the row had, so it orders after every update.
+	Version   int64
+	ChangedAt time.Time
+	// New is the record after the change (nil for deletes); Old the record
+	// before it (nil for inserts and when unknown).
+	New *product.Product
+	Old *product.Product
+}
+
+// wire is the JSON layout. Pointers tell a missing field from a zero one.
+type wire struct {
+	V         *int            `json:"v"`
+	Op        *Op             `json:"op"`
+	Source    Source          `json:"source,omitempty"`
+	ProductID *int64          `json:"product_id"`
+	Version   *int64          `json:"version"`
+	ChangedAt *time.Time      `json:"changed_at"`
+	New       json.RawMessage `json:"new"`
+	Old       json.RawMessage `json:"old"`
+}
+
+// Group is the queue group of a product: one product's messages are
+// delivered in order, one at a time.
+func Group(productID int64) string { return strconv.FormatInt(productID, 10) }
+
+// DedupID names one version of one product, so the same change sent twice
+// (outbox and catch-up, or a resend after a failed commit) is dropped.
+func DedupID(productID, version int64) string {
+	return strconv.FormatInt(productID, 10) + "-" + strconv.FormatInt(version, 10)
+}
+
+// Validate reports the first structural problem with m.
+func (m Message) Validate() error {
+	switch m.Op {
+	case OpUpsert, OpDelete:
+	default:
+		return fmt.Errorf("op %q: want %q or %q", m.Op, OpUpsert, OpDelete)
+	}
+	switch m.Source {
+	case "", SourceOutbox, SourceCatchup, SourceRepair:
+	default:
+		return fmt.Errorf("source %q: want outbox, catchup or repair", m.Source)
+	}
+	if m.ProductID <= 0 {
+		return fmt.Errorf("product_id %d: must be positive", m.ProductID)
+	}
+	if m.Version <= 0 {
+		return fmt.Errorf("version %d: must be positive", m.Version)
+	}
+	if m.ChangedAt.IsZero() {
+		return errors.New("changed_at is missing")
+	}
+	if m.Op == OpUpsert && m.New == nil {
+		return errors.New("an upsert needs the new record")
+	}
+	if m.Op == OpDelete && m.New != nil {
+		return errors.New("a delete must not carry a new record")
+	}
+	for _, r := range []struct {
+		name string
+		p    *product.Product
+	}{{"new", m.New}, {"old", m.Old}} {
+		if r.p != nil && r.p.ID != m.ProductID {
+			return fmt.Errorf("%s record is product %d, message is about %d", r.name, r.p.ID, m.ProductID)
+		}
+	}
+	if m.New != nil && m.New.Version != m.Version {
+		return fmt.Errorf("new record is version %d, message says %d", m.New.Version, m.Version)
+	}
+	return nil
+}
+
+// Encode writes m as JSON after validating it.
+func Encode(m Message) ([]byte, error) {
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("encode message: %w", err)
+	}
+	w := wire{Source: m.Source}
+	v, op, id, ver, at := Version, m.Op, m.ProductID, m.Version, m.ChangedAt.UTC()
+	w.V, w.Op, w.ProductID, w.Version, w.ChangedAt = &v, &op, &id, &ver, &at
+	var err error
+	if w.New, err = raw(m.New); err != nil {
+		return nil, err
+	}
+	if w.Old, err = raw(m.Old); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(w)
+	if err != nil {
+		return nil, fmt.Errorf("encode message for product %d: %w", m.ProductID, err)
+	}
+	return b, nil
+}
+
+func raw(p *product.Product) (json.RawMessage, error) {
+	if p == nil {
+		return json.RawMessage("null"), nil
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode record of product %d: %w", p.ID, err)
+	}
+	return b, nil
+}
+
+// Outgoing encodes m for the queue with its group and deduplication id.
+func Outgoing(m Message) (queue.Outgoing, error) {
+	b, err := Encode(m)
+	if err != nil {
+		return queue.Outgoing{}, err
+	}
+	return queue.Outgoing{Group: Group(m.ProductID), DedupID: DedupID(m.ProductID, m.Version), Body: b}, nil
+}
+
+// Decode reads one message, rejecting unknown schema versions and fields,
+// missing fields, bad values and anything after the JSON object.
+func Decode(b []byte) (Message, error) {
+	var w wire
+	if err := strictUnmarshal(b, &w); err != nil {
+		return Message{}, fmt.Errorf("decode message: %w", err)
+	}
+	missing := func(name string) (Message, error) {
+		return Message{}, fmt.Errorf("decode message: field %q is missing", name)
+	}
+	switch {
+	case w.V == nil:
+		return missing("v")
+	case *w.V != Version:
+		return Message{}, fmt.Errorf("decode message: schema version %d is not supported (want %d)", *w.V, Version)
+	case w.Op == nil:
+		return missing("op")
+	case w.ProductID == nil:
+		return missing("product_id")
+	case w.Version == nil:
+		return missing("version")
+	case w.ChangedAt == nil:
+		return missing("changed_at")
+	case len(w.New) == 0:
+		return missing("new")
+	case len(w.Old) == 0:
+		return missing("old")
+	}
+	m := Message{Op: *w.Op, Source: w.Source, ProductID: *w.ProductID, Version: *w.Version, ChangedAt: *w.ChangedAt}
+	var err error
+	if m.New, err = record("new", w.New); err != nil {
+		return Message{}, err
+	}
+	if m.Old, err = record("old", w.Old); err != nil {
+		return Message{}, err
+	}
+	if err := m.Validate(); err != nil {
+		return Message{}, fmt.Errorf("decode message: %w", err)
+	}
+	return m, nil
+}
+
+func record(name string, r json.RawMessage) (*product.Product, error) {
+	if bytes.Equal(bytes.TrimSpace(r), []byte("null")) {
+		return nil, nil
+	}
+	var p product.Product
+	if err := strictUnmarshal(r, &p); err != nil {
+		return nil, fmt.Errorf("decode message: %s record: %w", name, err)
+	}
+	return &p, nil
+}
+
+func strictUnmarshal(b []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return errors.New("trailing data after the JSON object")
+	}
+	return nil
+}

@@ -1,0 +1,138 @@
+package queuemsg
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/refarch/refarch/product"
+)
+
+func sample() Message {
+	at := time.Date(2026, 11, 25, 22, 0, 0, 123456000, time.UTC)
+	p := &product.Product{ID: 7, SKU: "SKU-7", Name: "Lamp", Description: "A warm desk lamp", Price: 1999,
+		Category: "home", CreatedAt: at, UpdatedAt: at, Version: 3}
+	old := *p
+	old.Version = 2
+	old.Price = 1899
+	return Message{Op: OpUpsert, Source: SourceOutbox, ProductID: 7, Version: 3, ChangedAt: at, New: p, Old: &old}
+}
+
+func TestRoundTrip(t *testing.T) {
+	del := sample()
+	del.Op, del.New, del.Version = OpDelete, nil, 4
+	bare := del
+	bare.Old, bare.Source = nil, ""
+	for name, m := range map[string]Message{"upsert": sample(), "delete": del, "bare delete": bare} {
+		t.Run(name, func(t *testing.T) {
+			b, err := Encode(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Decode(b)
+			if err != nil {
+				t.Fatalf("decode %s: %v", b, err)
+			}
+			if got.Op != m.Op || got.Source != m.Source || got.ProductID != m.ProductID || got.Version != m.Version || !got.ChangedAt.Equal(m.ChangedAt) {
+				t.Fatalf("got %+v, want %+v", got, m)
+			}
+			if (got.New == nil) != (m.New == nil) || (got.Old == nil) != (m.Old == nil) {
+				t.Fatalf("records: got new=%v old=%v, want new=%v old=%v", got.New, got.Old, m.New, m.Old)
+			}
+			if m.New != nil && (got.New.Price != m.New.Price || got.New.Description != m.New.Description || !got.New.UpdatedAt.Equal(m.New.UpdatedAt)) {
+				t.Fatalf("new record: got %+v, want %+v", *got.New, *m.New)
+			}
+		})
+	}
+}
+
+func TestOutgoing(t *testing.T) {
+	o, err := Outgoing(sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Group != "7" || o.DedupID != "7-3" {
+		t.Fatalf("group %q dedup %q, want 7 and 7-3", o.Group, o.DedupID)
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	good, err := Encode(sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := string(good)
+	tests := []struct {
+		name, body, want string
+	}{
+		{"empty", ``, "decode message"},
+		{"not json", `hello`, "decode message"},
+		{"array", `[]`, "decode message"},
+		{"null", `null`, `"v" is missing`},
+		{"future version", strings.Replace(g, `"v":1`, `"v":2`, 1), "schema version 2 is not supported"},
+		{"no version", strings.Replace(g, `"v":1,`, ``, 1), `"v" is missing`},
+		{"no op", strings.Replace(g, `"op":"upsert",`, ``, 1), `"op" is missing`},
+		{"wrong op", strings.Replace(g, `"op":"upsert"`, `"op":"insert"`, 1), `op "insert"`},
+		{"wrong source", strings.Replace(g, `"source":"outbox"`, `"source":"magic"`, 1), `source "magic"`},
+		{"no product id", strings.Replace(g, `"product_id":7,`, ``, 1), `"product_id" is missing`},
+		{"zero product id", strings.Replace(g, `"product_id":7`, `"product_id":0`, 1), "must be positive"},
+		{"negative version", strings.Replace(g, `"version":3,"changed_at"`, `"version":-3,"changed_at"`, 1), "must be positive"},
+		{"string version", strings.Replace(g, `"version":3,"changed_at"`, `"version":"3","changed_at"`, 1), "decode message"},
+		{"no changed_at", strings.Replace(g, `"changed_at":"2026-11-25T22:00:00.123456Z",`, ``, 1), `"changed_at" is missing`},
+		{"bad changed_at", strings.Replace(g, `"changed_at":"2026-11-25T22:00:00.123456Z"`, `"changed_at":"yesterday"`, 1), "decode message"},
+		{"no new", strings.Replace(g, `"new":{`, `"newer":{`, 1), "unknown field"},
+		{"unknown field", strings.Replace(g, `{"v":1`, `{"v":1,"extra":true`, 1), "unknown field"},
+		{"unknown record field", strings.Replace(g, `"sku":"SKU-7"`, `"sku":"SKU-7","color":"red"`, 1), "unknown field"},
+		{"upsert without new", `{"v":1,"op":"upsert","product_id":7,"version":3,"changed_at":"2026-11-25T22:00:00Z","new":null,"old":null}`, "needs the new record"},
+		{"missing old", `{"v":1,"op":"delete","product_id":7,"version":3,"changed_at":"2026-11-25T22:00:00Z","new":null}`, `"old" is missing`},
+		{"delete with new", strings.Replace(g, `"op":"upsert"`, `"op":"delete"`, 1), "must not carry a new record"},
+		{"record of another product", strings.Replace(g, `"new":{"id":7`, `"new":{"id":8`, 1), "new record is product 8"},
+		{"record of another version", strings.Replace(g, `"version":3,"changed_at"`, `"version":5,"changed_at"`, 1), "new record is version 3"},
+		{"trailing data", g + ` {}`, "trailing data"},
+		{"trailing garbage", g + `x`, "trailing data"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.body == g {
+				t.Fatal("test case did not change the message")
+			}
+			_, err := Decode([]byte(tt.body))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Decode(%s) = %v, want error containing %q", tt.body, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestEncodeRejectsInvalid(t *testing.T) {
+	m := sample()
+	m.ProductID = 0
+	if _, err := Encode(m); err == nil {
+		t.Fatal("encoded a message without a product id")
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	good, _ := Encode(sample())
+	f.Add(good)
+	f.Add([]byte(`{"v":1,"op":"delete","product_id":1,"version":2,"changed_at":"2026-01-01T00:00:00Z","new":null,"old":null}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := Decode(b)
+		if err != nil {
+			return
+		}
+		// Whatever decodes must be valid and survive a round trip.
+		out, err := Encode(m)
+		if err != nil {
+			t.Fatalf("decoded message does not encode: %v", err)
+		}
+		again, err := Decode(out)
+		if err != nil {
+			t.Fatalf("re-encoded message does not decode: %v\n%s", err, out)
+		}
+		if again.ProductID != m.ProductID || again.Version != m.Version || again.Op != m.Op {
+			t.Fatalf("round trip changed the message: %+v vs %+v", again, m)
+		}
+	})
+}
