@@ -35,7 +35,9 @@ type opener func(ctx context.Context, o Options) (Embedder, error)
 
 // registry maps REFARCH_EMBEDDER names to backends.
 var registry = map[string]opener{
-	"hash": func(_ context.Context, o Options) (Embedder, error) { return NewHash(o.HashDim), nil },
+	"hash":   func(_ context.Context, o Options) (Embedder, error) { return NewHash(o.HashDim), nil },
+	"use":    openUse,
+	"ollama": openOllama,
 }
 
 // Names lists the backends Open accepts.

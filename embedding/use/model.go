@@ -207,3 +207,13 @@ func (m *Model) Embed(ctx context.Context, texts []string) ([][]float32, error) 
 	}
 	return m.EmbedTokens(ctx, seqs)
 }
+
+// DefaultDir is where scripts/model.sh puts the model when
+// REFARCH_MODEL_DIR is unset: $HOME/.cache/refarch/models/use-lite-0.2.0.
+func DefaultDir() string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".cache", "refarch", "models", "use-lite-0.2.0")
+}
