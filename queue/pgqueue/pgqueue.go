@@ -1,0 +1,488 @@
+// Package pgqueue is the embedded queue backend: SQS FIFO semantics on
+// Postgres tables (migrations/002_queue.up.sql), so a laptop, a test or a
+// small deployment needs nothing but the database it already has.
+//
+// Semantics, matching SQS FIFO:
+//   - Only the oldest live message of a group can be received, so a group has
+//     at most one message in flight and the next one waits behind it until it
+//     is acknowledged, released, expires and is received again, or is
+//     dead-lettered.
+//   - A receive hides a message for the visibility timeout and bumps its
+//     receive count; a message already received MaxReceives times is moved to
+//     the dead-letter table when it would be received again.
+//   - A DedupID seen within DedupWindow drops the later message.
+//   - Each delivery carries a fresh receive token in its receipt, so Ack and
+//     Extend with a receipt from an earlier delivery change nothing.
+//   - Receive long-polls: it waits for a NOTIFY on a dedicated connection and
+//     also polls, so a lost notification costs latency, never a message.
+package pgqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/refarch/refarch/queue"
+)
+
+// channel is the NOTIFY channel the queue_messages trigger and Ack use.
+const channel = "refarch_queue"
+
+// Options tune a Queue. Zero values take the defaults.
+type Options struct {
+	// MaxReceives is how many times a message may be received before the
+	// next receive dead-letters it (SQS maxReceiveCount). Default 5.
+	MaxReceives int
+	// DedupWindow is how long a DedupID suppresses repeats. Default 5 minutes, as SQS.
+	DedupWindow time.Duration
+	// PollInterval bounds how long a waiting Receive trusts NOTIFY alone
+	// before it looks at the table again. Default 1 s.
+	PollInterval time.Duration
+	// Logger reports listener reconnects. Default: discard.
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxReceives <= 0 {
+		o.MaxReceives = 5
+	}
+	if o.DedupWindow <= 0 {
+		o.DedupWindow = 5 * time.Minute
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Queue is the Postgres queue. It is safe for concurrent use; any number of
+// Queues (in any number of processes) may share the tables.
+type Queue struct {
+	pool *pgxpool.Pool
+	opts Options
+
+	mu        sync.Mutex
+	wake      chan struct{} // closed and replaced on every notification
+	listening bool
+	closed    bool
+	stop      context.CancelFunc
+	done      chan struct{}
+
+	lastSweep atomic.Int64 // unix nanoseconds of the last dedup sweep
+}
+
+var _ queue.Queue = (*Queue)(nil)
+
+// New returns a queue on pool's database, which must be migrated. It does no
+// I/O; the listening connection opens on the first waiting Receive.
+func New(pool *pgxpool.Pool, opts Options) *Queue {
+	return &Queue{pool: pool, opts: opts.withDefaults(), wake: make(chan struct{})}
+}
+
+// Name describes the backend for status pages.
+func (q *Queue) Name() string { return "postgres" }
+
+// Close stops the listening connection. Receive still works afterwards, by
+// polling only.
+func (q *Queue) Close() error {
+	q.mu.Lock()
+	q.closed = true
+	stop, done := q.stop, q.done
+	q.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
+	return nil
+}
+
+// Send enqueues msgs in order with one statement. A message whose DedupID was
+// sent within the window (or earlier in the same batch) is dropped.
+func (q *Queue) Send(ctx context.Context, msgs []queue.Outgoing) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	groups := make([]string, len(msgs))
+	dedups := make([]string, len(msgs))
+	bodies := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		if m.Group == "" {
+			return fmt.Errorf("send message %d: empty group", i)
+		}
+		groups[i], dedups[i], bodies[i] = m.Group, m.DedupID, m.Body
+		if bodies[i] == nil {
+			bodies[i] = []byte{}
+		}
+	}
+	q.sweepDedup(ctx)
+	_, err := q.pool.Exec(ctx, sendSQL, groups, dedups, bodies, q.opts.DedupWindow.Microseconds())
+	if err != nil {
+		return fmt.Errorf("send %d messages: %w", len(msgs), err)
+	}
+	return nil
+}
+
+// sendSQL records the batch's first use of each DedupID that is not already
+// live and inserts those messages (and the ones without a DedupID) in batch
+// order. Concurrent senders of one DedupID serialise on its row.
+const sendSQL = `
+WITH input AS (
+    SELECT grp, dedup, body, ord
+    FROM unnest($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS t(grp, dedup, body, ord)
+), firsts AS (
+    SELECT DISTINCT ON (dedup) dedup, ord FROM input WHERE dedup <> '' ORDER BY dedup, ord
+), fresh AS (
+    INSERT INTO queue_dedup AS d (dedup_id, expires_at)
+    SELECT dedup, now() + $4::bigint * interval '1 microsecond' FROM firsts ORDER BY dedup
+    ON CONFLICT (dedup_id) DO UPDATE SET expires_at = excluded.expires_at
+        WHERE d.expires_at <= now()
+    RETURNING dedup_id
+)
+INSERT INTO queue_messages (group_id, dedup_id, body)
+SELECT i.grp, i.dedup, i.body
+FROM input i
+WHERE i.dedup = ''
+   OR EXISTS (SELECT 1 FROM firsts f JOIN fresh ON fresh.dedup_id = f.dedup
+              WHERE f.dedup = i.dedup AND f.ord = i.ord)
+ORDER BY i.ord`
+
+// sweepDedup drops expired dedup ids about once a minute; failures only
+// delay the cleanup, so they are ignored.
+func (q *Queue) sweepDedup(ctx context.Context) {
+	now := time.Now().UnixNano()
+	last := q.lastSweep.Load()
+	if now-last < int64(time.Minute) || !q.lastSweep.CompareAndSwap(last, now) {
+		return
+	}
+	q.pool.Exec(ctx, `DELETE FROM queue_dedup WHERE expires_at <= now()`) //nolint:errcheck
+}
+
+// receiveSQL locks up to $1 receivable group heads, dead-letters those
+// already received $2 times and hides the rest for $3 microseconds. The
+// dead-lettered rows come back with receive_count -1 so the caller can
+// look again for more.
+const receiveSQL = `
+WITH picked AS (
+    SELECT m.id FROM queue_messages m
+    WHERE m.visible_at <= now()
+      AND NOT EXISTS (SELECT 1 FROM queue_messages o WHERE o.group_id = m.group_id AND o.id < m.id)
+    ORDER BY m.id
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+), dead AS (
+    DELETE FROM queue_messages m USING picked p
+    WHERE m.id = p.id AND m.receive_count >= $2
+    RETURNING m.id, m.group_id, m.dedup_id, m.body, m.sent_at, m.receive_count
+), buried AS (
+    INSERT INTO queue_dead (id, group_id, dedup_id, body, sent_at, receive_count)
+    SELECT id, group_id, dedup_id, body, sent_at, receive_count FROM dead
+), got AS (
+    UPDATE queue_messages m
+    SET visible_at = now() + $3::bigint * interval '1 microsecond',
+        receive_count = m.receive_count + 1,
+        receive_token = nextval('queue_receive_token_seq')
+    FROM picked p
+    WHERE m.id = p.id AND m.receive_count < $2
+    RETURNING m.id, m.receive_token, m.group_id, m.body, m.receive_count, m.sent_at
+)
+SELECT id, receive_token, group_id, body, receive_count, sent_at FROM got
+UNION ALL
+SELECT id, 0, group_id, NULL, -1, sent_at FROM dead
+ORDER BY id`
+
+// Receive waits up to wait for at most max messages (at most one per group)
+// and hides them for visibility. It returns ctx's error as soon as ctx ends.
+func (q *Queue) Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]queue.Message, error) {
+	if max <= 0 {
+		max = 1
+	}
+	if visibility < 0 {
+		visibility = 0
+	}
+	deadline := time.Now().Add(wait)
+	if wait > 0 {
+		if err := q.listen(ctx); err != nil {
+			return nil, err
+		}
+	}
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		// Take the wake-up channel before looking, so a notification that
+		// arrives while we look is not missed.
+		wake := q.wakeChan()
+		msgs, err := q.receiveOnce(ctx, max, visibility)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, err
+		}
+		if len(msgs) > 0 {
+			return msgs, nil
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, nil
+		}
+		d := min(left, q.opts.PollInterval)
+		if timer == nil {
+			timer = time.NewTimer(d)
+		} else {
+			timer.Reset(d)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-wake:
+			if !timer.Stop() {
+				<-timer.C
+			}
+		case <-timer.C:
+		}
+	}
+}
+
+// receiveOnce runs receiveSQL until it has max messages or dead-letters
+// nothing more (each dead-lettered head may uncover the next of its group).
+func (q *Queue) receiveOnce(ctx context.Context, max int, visibility time.Duration) ([]queue.Message, error) {
+	var out []queue.Message
+	for len(out) < max {
+		rows, err := q.pool.Query(ctx, receiveSQL, max-len(out), q.opts.MaxReceives, visibility.Microseconds())
+		if err != nil {
+			return out, fmt.Errorf("receive messages: %w", err)
+		}
+		buried := 0
+		for rows.Next() {
+			var (
+				id, token int64
+				m         queue.Message
+			)
+			if err := rows.Scan(&id, &token, &m.Group, &m.Body, &m.ReceiveCount, &m.SentAt); err != nil {
+				rows.Close()
+				return out, fmt.Errorf("read received message: %w", err)
+			}
+			if m.ReceiveCount < 0 {
+				buried++
+				continue
+			}
+			m.ID = strconv.FormatInt(id, 10)
+			m.Receipt = m.ID + ":" + strconv.FormatInt(token, 10)
+			out = append(out, m)
+		}
+		if err := rows.Err(); err != nil {
+			return out, fmt.Errorf("receive messages: %w", err)
+		}
+		if buried == 0 {
+			break
+		}
+	}
+	return out, nil
+}
+
+func parseReceipts(receipts []string) (ids, tokens []int64, err error) {
+	ids = make([]int64, len(receipts))
+	tokens = make([]int64, len(receipts))
+	for i, r := range receipts {
+		a, b, ok := strings.Cut(r, ":")
+		id, err1 := strconv.ParseInt(a, 10, 64)
+		tok, err2 := strconv.ParseInt(b, 10, 64)
+		if !ok || err1 != nil || err2 != nil {
+			return nil, nil, fmt.Errorf("parse receipt %q: not a pgqueue receipt", r)
+		}
+		ids[i], tokens[i] = id, tok
+	}
+	return ids, tokens, nil
+}
+
+// ackSQL deletes the messages whose delivery the receipts name and, when one
+// of them had a successor in its group, wakes receivers for it.
+const ackSQL = `
+WITH r AS (
+    SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS r(id, token)
+), d AS (
+    DELETE FROM queue_messages m USING r
+    WHERE m.id = r.id AND m.receive_token = r.token AND r.token <> 0
+    RETURNING m.id, m.group_id
+)
+SELECT count(*), (SELECT count(pg_notify('` + channel + `', '')) FROM (
+    SELECT 1 FROM d JOIN queue_messages n ON n.group_id = d.group_id AND n.id > d.id LIMIT 1) s)
+FROM d`
+
+// Ack deletes received messages. A receipt from an earlier delivery of a
+// message that has since been received again deletes nothing, so a slow
+// worker cannot drop the copy another worker holds.
+func (q *Queue) Ack(ctx context.Context, receipts []string) error {
+	if len(receipts) == 0 {
+		return nil
+	}
+	ids, tokens, err := parseReceipts(receipts)
+	if err != nil {
+		return fmt.Errorf("ack: %w", err)
+	}
+	var n, notified int64
+	if err := q.pool.QueryRow(ctx, ackSQL, ids, tokens).Scan(&n, &notified); err != nil {
+		return fmt.Errorf("ack %d messages: %w", len(receipts), err)
+	}
+	return nil
+}
+
+// Extend hides received messages for visibility from now; zero releases them
+// at once. Receipts from earlier deliveries change nothing.
+func (q *Queue) Extend(ctx context.Context, receipts []string, visibility time.Duration) error {
+	if len(receipts) == 0 {
+		return nil
+	}
+	if visibility < 0 {
+		visibility = 0
+	}
+	ids, tokens, err := parseReceipts(receipts)
+	if err != nil {
+		return fmt.Errorf("extend: %w", err)
+	}
+	tag, err := q.pool.Exec(ctx, `
+		UPDATE queue_messages m SET visible_at = now() + $3::bigint * interval '1 microsecond'
+		FROM unnest($1::bigint[], $2::bigint[]) AS r(id, token)
+		WHERE m.id = r.id AND m.receive_token = r.token AND r.token <> 0`,
+		ids, tokens, visibility.Microseconds())
+	if err != nil {
+		return fmt.Errorf("extend visibility of %d messages: %w", len(receipts), err)
+	}
+	if visibility == 0 && tag.RowsAffected() > 0 {
+		if _, err := q.pool.Exec(ctx, `SELECT pg_notify('`+channel+`', '')`); err != nil {
+			return fmt.Errorf("wake receivers after release: %w", err)
+		}
+	}
+	return nil
+}
+
+// Depth counts visible (including those waiting behind their group's
+// head), in-flight and dead messages.
+func (q *Queue) Depth(ctx context.Context) (queue.Depth, error) {
+	var d queue.Depth
+	err := q.pool.QueryRow(ctx, `
+		SELECT count(*) FILTER (WHERE visible_at <= now()),
+		       count(*) FILTER (WHERE visible_at > now()),
+		       (SELECT count(*) FROM queue_dead)
+		FROM queue_messages`).Scan(&d.Visible, &d.InFlight, &d.Dead)
+	if err != nil {
+		return d, fmt.Errorf("read queue depth: %w", err)
+	}
+	return d, nil
+}
+
+// Redrive moves every dead message back to the end of its group with a
+// fresh receive count, keeping its original send time.
+func (q *Queue) Redrive(ctx context.Context) (int, error) {
+	tag, err := q.pool.Exec(ctx, `
+		WITH d AS (DELETE FROM queue_dead RETURNING id, group_id, dedup_id, body, sent_at)
+		INSERT INTO queue_messages (group_id, dedup_id, body, sent_at)
+		SELECT group_id, dedup_id, body, sent_at FROM d ORDER BY id`)
+	if err != nil {
+		return 0, fmt.Errorf("redrive dead messages: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+func (q *Queue) wakeChan() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.wake
+}
+
+func (q *Queue) broadcast() {
+	q.mu.Lock()
+	close(q.wake)
+	q.wake = make(chan struct{})
+	q.mu.Unlock()
+}
+
+// listen starts the listening connection once. The first connection must
+// succeed (a wrong URL fails fast); later losses reconnect with backoff
+// while receivers fall back to polling.
+func (q *Queue) listen(ctx context.Context) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.listening || q.closed {
+		return nil
+	}
+	conn, err := q.connect(ctx)
+	if err != nil {
+		return err
+	}
+	lctx, stop := context.WithCancel(context.Background())
+	q.listening, q.stop, q.done = true, stop, make(chan struct{})
+	go q.listenLoop(lctx, conn)
+	return nil
+}
+
+func (q *Queue) connect(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, q.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return nil, fmt.Errorf("connect to listen for queue messages: %w", err)
+	}
+	if _, err := conn.Exec(ctx, `LISTEN `+channel); err != nil {
+		conn.Close(context.Background())
+		return nil, fmt.Errorf("listen for queue messages: %w", err)
+	}
+	return conn, nil
+}
+
+func (q *Queue) listenLoop(ctx context.Context, conn *pgx.Conn) {
+	defer close(q.done)
+	defer func() {
+		if conn != nil {
+			conn.Close(context.Background())
+		}
+	}()
+	const maxBackoff = 10 * time.Second
+	backoff := 100 * time.Millisecond
+	for {
+		if conn == nil {
+			c, err := q.connect(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				q.opts.Logger.WarnContext(ctx, "queue listener reconnect failed", "err", err, "retry_in", backoff)
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(backoff):
+				}
+				backoff = min(backoff*2, maxBackoff)
+				continue
+			}
+			conn, backoff = c, 100*time.Millisecond
+			q.opts.Logger.InfoContext(ctx, "queue listener reconnected")
+			q.broadcast() // notifications may have been missed meanwhile
+		}
+		_, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			conn.Close(context.Background())
+			conn = nil
+			if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+				return
+			}
+			q.opts.Logger.WarnContext(ctx, "queue listener lost its connection", "err", err)
+			continue
+		}
+		q.broadcast()
+	}
+}
