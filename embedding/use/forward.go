@@ -52,7 +52,10 @@ func (m *Model) forward(seqs [][]int) ([][]float32, error) {
 	// Input: twice the token embedding plus the timing signal. The graph
 	// adds the scattered embeddings to the scattered (embedding + signal),
 	// hence the factor of two.
-	x := make([]float32, rows*embedDim)
+	ws := m.pool.Get().(*workspace)
+	defer m.pool.Put(ws)
+	ws.in = grow(ws.in, rows*embedDim)
+	x := ws.in
 	half := embedDim / 2
 	for i, s := range seqs {
 		for pos, id := range s {
@@ -66,9 +69,10 @@ func (m *Model) forward(seqs [][]int) ([][]float32, error) {
 		}
 	}
 
-	var ws workspace
 	for li := range m.layers {
-		x = m.layer(&m.layers[li], x, n, offs, &ws)
+		ws.out[li] = grow(ws.out[li], rows*hiddenDim)
+		m.layer(&m.layers[li], ws.out[li], x, n, offs, ws)
+		x = ws.out[li]
 	}
 
 	// Mean over each text's tokens, then tanh(pooled x W + b), then L2.
@@ -109,9 +113,11 @@ func (m *Model) forward(seqs [][]int) ([][]float32, error) {
 	return vecs, nil
 }
 
-// workspace holds a forward pass's scratch buffers between layers.
+// workspace holds a forward pass's buffers; workspaces are pooled so that
+// a steady stream of batches does not churn the garbage collector.
 type workspace struct {
-	h, qkv, att, hid []float32
+	in, h, qkv, att, hid []float32
+	out                  [2][]float32
 }
 
 func grow(b []float32, n int) []float32 {
@@ -121,9 +127,9 @@ func grow(b []float32, n int) []float32 {
 	return b[:n]
 }
 
-// layer runs one transformer layer on n stacked tokens and returns its
-// output (n rows of hiddenDim, padded to whole tiles).
-func (m *Model) layer(l *layer, x []float32, n int, offs []int, ws *workspace) []float32 {
+// layer runs one transformer layer on n stacked tokens of x and writes its
+// output to y (n rows of hiddenDim, padded to whole tiles).
+func (m *Model) layer(l *layer, y, x []float32, n int, offs []int, ws *workspace) {
 	rows := roundRows(n)
 	ws.h = grow(ws.h, rows*l.dIn)
 	layerNorm(ws.h, x, n, l.dIn, l.lnAttnScale, l.lnAttnBias)
@@ -136,7 +142,6 @@ func (m *Model) layer(l *layer, x []float32, n int, offs []int, ws *workspace) [
 
 	// y = attention x Wo + bo + residual, where the residual is x itself or,
 	// when the width changes, a dense projection of it.
-	y := make([]float32, rows*l.dOut)
 	if l.residual != nil {
 		for i := 0; i < n; i++ {
 			row := y[i*l.dOut : (i+1)*l.dOut]
@@ -167,7 +172,6 @@ func (m *Model) layer(l *layer, x []float32, n int, offs []int, ws *workspace) [
 		addTo(y[i*l.dOut:(i+1)*l.dOut], l.ffn2Bias)
 	}
 	matmul(y, l.dOut, ws.hid, ffnDim, n, &l.ffn2, m.workers)
-	return y
 }
 
 // attention computes softmax(q k^T * scale) v for every text and head; qkv
@@ -274,7 +278,7 @@ func addTo(dst, src []float32) {
 	}
 }
 
-func dot(a, b []float32) float32 {
+func dotGo(a, b []float32) float32 {
 	b = b[:len(a)]
 	var s0, s1, s2, s3 float32
 	i := 0
@@ -290,7 +294,7 @@ func dot(a, b []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-func axpy(dst, src []float32, a float32) {
+func axpyGo(dst, src []float32, a float32) {
 	src = src[:len(dst)]
 	for i := range dst {
 		dst[i] += a * src[i]

@@ -1,6 +1,9 @@
 package use
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Register-blocking of the micro-kernel: it updates an mr x nr tile of C,
 // and nr columns of B are stored contiguously per row of a panel.
@@ -40,9 +43,15 @@ func pack(b []float32, k, m int) packed {
 // extra rows are scratch whose results are ignored.
 func roundRows(n int) int { return (n + mr - 1) / mr * mr }
 
+// groupPanels is how many panels (64 columns) one task covers: small
+// enough that a busy core's share can be taken over by the other, large
+// enough that each A block in L2 serves several panels.
+const groupPanels = 4
+
 // matmul adds a x B to c for the first rows rows (rounded up to mr; both a
 // and c must hold that many rows). lda and ldc are row strides in floats.
-// Columns are split across workers goroutines, each taking whole panels.
+// Groups of panels are handed out to up to workers goroutines as they
+// become free, so a core slowed by other load does less of the work.
 func matmul(c []float32, ldc int, a []float32, lda int, rows int, b *packed, workers int) {
 	if rows == 0 {
 		return
@@ -51,25 +60,31 @@ func matmul(c []float32, ldc int, a []float32, lda int, rows int, b *packed, wor
 	_ = a[(rows-1)*lda+b.k-1]
 	_ = c[(rows-1)*ldc+b.m-1]
 	panels := b.m / nr
-	workers = max(1, min(workers, panels))
+	groups := (panels + groupPanels - 1) / groupPanels
+	workers = max(1, min(workers, groups))
 	if workers == 1 {
 		matmulPanels(c, ldc, a, lda, rows, b, 0, panels)
 		return
 	}
-	var wg sync.WaitGroup
-	per := (panels + workers - 1) / workers
-	for w := 1; w < workers; w++ {
-		lo, hi := w*per, min(panels, (w+1)*per)
-		if lo >= hi {
-			continue
+	var next atomic.Int64
+	work := func() {
+		for {
+			g := int(next.Add(1) - 1)
+			if g >= groups {
+				return
+			}
+			matmulPanels(c, ldc, a, lda, rows, b, g*groupPanels, min(panels, (g+1)*groupPanels))
 		}
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			matmulPanels(c, ldc, a, lda, rows, b, lo, hi)
+			work()
 		}()
 	}
-	matmulPanels(c, ldc, a, lda, rows, b, 0, min(per, panels))
+	work()
 	wg.Wait()
 }
 

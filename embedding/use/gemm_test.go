@@ -79,3 +79,27 @@ func BenchmarkMatmul(b *testing.B) {
 		})
 	}
 }
+
+func TestDotAxpy(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{1, 7, 16, 64, 128, 130} {
+		a := make([]float32, n)
+		b := make([]float32, n)
+		for i := range a {
+			a[i], b[i] = rng.Float32()-0.5, rng.Float32()-0.5
+		}
+		if got, want := dot(a, b), dotGo(a, b); math.Abs(float64(got-want)) > 1e-5 {
+			t.Errorf("dot n=%d: %v, want %v", n, got, want)
+		}
+		got := append([]float32(nil), a...)
+		want := append([]float32(nil), a...)
+		axpy(got, b, 0.75)
+		axpyGo(want, b, 0.75)
+		for i := range got {
+			if math.Abs(float64(got[i]-want[i])) > 1e-6 {
+				t.Fatalf("axpy n=%d: [%d] = %v, want %v", n, i, got[i], want[i])
+			}
+		}
+	}
+}

@@ -32,3 +32,28 @@ func kernelName() string {
 	}
 	return "go"
 }
+
+//go:noescape
+func dotAVX2(a, b *float32, n int) float32
+
+//go:noescape
+func axpyAVX2(dst, src *float32, n int, a float32)
+
+// dot returns a . b (len(b) >= len(a)).
+func dot(a, b []float32) float32 {
+	if useAVX2() && len(a) > 0 && len(a)%16 == 0 {
+		_ = b[len(a)-1]
+		return dotAVX2(&a[0], &b[0], len(a))
+	}
+	return dotGo(a, b)
+}
+
+// axpy adds a*src to dst (len(src) >= len(dst)).
+func axpy(dst, src []float32, a float32) {
+	if useAVX2() && len(dst) > 0 && len(dst)%16 == 0 {
+		_ = src[len(dst)-1]
+		axpyAVX2(&dst[0], &src[0], len(dst), a)
+		return
+	}
+	axpyGo(dst, src, a)
+}

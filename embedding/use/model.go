@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 )
 
 // ModelID names the model and its version; it is stored with every vector.
@@ -68,6 +69,7 @@ type Model struct {
 	tanhW    packed
 	tanhBias []float32
 	workers  int
+	pool     sync.Pool // of *workspace
 }
 
 // Load reads the model from dir (model.json, vocab.json, weight shards).
@@ -92,6 +94,7 @@ func Load(dir string) (*Model, error) {
 		return nil, fmt.Errorf("load use model from %s: %w: %w", dir, ErrModelMissing, err)
 	}
 	m.workers = runtime.GOMAXPROCS(0)
+	m.pool.New = func() any { return new(workspace) }
 	return m, nil
 }
 

@@ -3,6 +3,7 @@
 //
 //   node embedref.js fixture TEXTS.json > fixture.json
 //   node embedref.js bench TEXTS.json SECONDS BATCH...
+//   node embedref.js texts CATALOG.csv COUNT > TEXTS.json
 //
 // TEXTS.json is a JSON array of strings. The fixture mode embeds each text on
 // its own and prints its token ids and its vector (int8 times a per-vector
@@ -15,6 +16,15 @@ const fs = require("fs");
 
 async function main() {
   const [mode, file, ...rest] = process.argv.slice(2);
+  if (mode === "texts") {
+    const rows = parseCSV(fs.readFileSync(file, "utf-8"));
+    const head = rows.shift();
+    const name = head.indexOf("name");
+    const desc = head.indexOf("description");
+    const out = rows.filter((r) => r.length > desc).slice(0, Number(rest[0] || 512)).map((r) => `${r[name].trim()}. ${r[desc].trim()}`);
+    process.stdout.write(JSON.stringify(out) + "\n");
+    return;
+  }
   const texts = JSON.parse(fs.readFileSync(file, "utf-8"));
   const model = await initModel(modelSource);
   if (mode === "fixture") {
@@ -68,6 +78,46 @@ async function main() {
     return;
   }
   throw new Error(`unknown mode ${mode}`);
+}
+
+// parseCSV reads RFC 4180 CSV: quoted fields may hold commas, quotes and
+// newlines.
+function parseCSV(s) {
+  const rows = [];
+  let row = [];
+  let field = "";
+  let quoted = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (quoted) {
+      if (c === '"' && s[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') {
+        quoted = false;
+      } else {
+        field += c;
+      }
+    } else if (c === '"') {
+      quoted = true;
+    } else if (c === ",") {
+      row.push(field);
+      field = "";
+    } else if (c === "\n" || c === "\r") {
+      if (c === "\r" && s[i + 1] === "\n") i++;
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = "";
+    } else {
+      field += c;
+    }
+  }
+  if (field !== "" || row.length) {
+    row.push(field);
+    rows.push(row);
+  }
+  return rows;
 }
 
 main().catch((err) => {
