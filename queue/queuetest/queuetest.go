@@ -62,6 +62,7 @@ func Run(t *testing.T, newQueue NewQueue, opts ...Option) {
 		{"SendReceiveAck", testSendReceiveAck},
 		{"BatchSend", testBatchSend},
 		{"Dedup", testDedup},
+		{"DedupOutlivesAck", testDedupOutlivesAck},
 		{"VisibilityTimeoutRedelivers", testVisibilityTimeout},
 		{"ExtendIsAHeartbeat", testExtendHeartbeat},
 		{"ExtendZeroReleases", testExtendZero},
@@ -267,6 +268,13 @@ func testDedup(t *testing.T, newQueue NewQueue) {
 		t.Fatalf("received %q, want %q", bodies(got), want)
 	}
 	ack(t, q, got...)
+	waitDepth(t, q, queue.Depth{})
+}
+
+func testDedupOutlivesAck(t *testing.T, newQueue NewQueue) {
+	q := newQueue(t, 5)
+	send(t, q, queue.Outgoing{Group: "a", DedupID: "a-1", Body: []byte("first")})
+	ack(t, q, receiveN(t, q, 1, 30*time.Second)...)
 	// The window outlives the message: a late repeat is still dropped.
 	send(t, q, queue.Outgoing{Group: "a", DedupID: "a-1", Body: []byte("late repeat")})
 	expectNone(t, q, time.Second, "a repeat within the dedup window was sent")

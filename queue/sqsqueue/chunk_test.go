@@ -1,0 +1,44 @@
+package sqsqueue
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestChunks(t *testing.T) {
+	kb := 1 << 10
+	for _, tc := range []struct {
+		name  string
+		sizes []int
+		want  []int
+	}{
+		{"empty", nil, nil},
+		{"one", []int{10}, []int{1}},
+		{"ten fit", make([]int, 10), []int{10}},
+		{"eleven split by count", make([]int, 11), []int{10, 11}},
+		{"bytes split", []int{100 * kb, 100 * kb, 100 * kb, 100 * kb}, []int{2, 4}},
+		{"exactly the limit", []int{128 * kb, 128 * kb, 1}, []int{2, 3}},
+		{"oversized alone", []int{1, 300 * kb, 1}, []int{1, 2, 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := chunks(tc.sizes); !slices.Equal(got, tc.want) {
+				t.Errorf("chunks(%v) = %v, want %v", tc.sizes, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSeconds(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want int32
+	}{
+		{-time.Second, 0}, {0, 0}, {time.Millisecond, 1}, {time.Second, 1},
+		{1500 * time.Millisecond, 2}, {time.Minute, 20},
+	} {
+		if got := seconds(tc.d, 20); got != tc.want {
+			t.Errorf("seconds(%v, 20) = %d, want %d", tc.d, got, tc.want)
+		}
+	}
+}
