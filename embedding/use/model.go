@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"unicode/utf8"
 )
 
 // ModelID names the model and its version; it is stored with every vector.
@@ -186,9 +187,21 @@ func (m *Model) MaxTokens() int { return MaxTokens }
 // Kernel names the matrix kernel in use ("avx2-fma" or "go").
 func (m *Model) Kernel() string { return kernelName() }
 
+// maxTextBytes caps the text handed to the tokenizer, so a huge input
+// costs bounded time. 128 tokens never span anywhere near 64 KiB, and the
+// segmentation of a text's start does not depend on text that far away.
+const maxTextBytes = 64 << 10
+
 // Tokenize returns the ids the model reads for text, already truncated to
 // MaxTokens.
 func (m *Model) Tokenize(text string) []int {
+	if len(text) > maxTextBytes {
+		cut := maxTextBytes
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+		text = text[:cut]
+	}
 	ids := m.tok.Encode(text)
 	if len(ids) > MaxTokens {
 		ids = ids[:MaxTokens]

@@ -138,7 +138,7 @@ func (t *Tokenizer) Encode(text string) []int {
 		}
 	}
 	var rev []int
-	for it := n; it > 0; it -= t.units[words[it]] {
+	for it := n; it > 0; it -= max(1, t.units[words[it]]) { // max: an empty piece would loop forever
 		rev = append(rev, words[it])
 	}
 	ids := make([]int, 0, len(rev))

@@ -70,3 +70,35 @@ func FuzzTokenizer(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNewTokenizer feeds arbitrary vocabulary files to the decoder: it must
+// return an error or a working tokenizer, never panic.
+func FuzzNewTokenizer(f *testing.F) {
+	f.Add([]byte(smallVocab))
+	f.Add([]byte(`[["a",0],["b",0],["c",0],["d",0],["e",0],["f",0],["",1],["g",null]]`))
+	f.Add([]byte(`[[]]`))
+	f.Fuzz(func(t *testing.T, vocab []byte) {
+		tok, err := NewTokenizer(vocab)
+		if err != nil {
+			return
+		}
+		for _, id := range tok.Encode("a bc 😀 g") {
+			if id < 0 || id >= tok.VocabSize() {
+				t.Fatalf("id %d out of range", id)
+			}
+		}
+	})
+}
+
+// TestEmptyUnknownPieceTerminates guards the walk back along the best path:
+// with an empty unknown piece it used to loop forever.
+func TestEmptyUnknownPieceTerminates(t *testing.T) {
+	t.Parallel()
+	tok, err := NewTokenizer([]byte(`[["",0],["b",0],["c",0],["d",0],["e",0],["f",0],["a",-1]]`))
+	if err != nil {
+		t.Fatalf("NewTokenizer: %v", err)
+	}
+	if got := tok.Encode("zz a"); len(got) == 0 {
+		t.Errorf("Encode gave no ids")
+	}
+}
