@@ -65,7 +65,7 @@ func TableName(model string, dim int) string {
 	if s == "" {
 		s = "model"
 	}
-	// Leave room for the index suffixes (at most "_category") within 63 bytes.
+	// Leave room for the index suffixes ("_hnsw" and a few more) within 63 bytes.
 	const maxModel = 30
 	if len(s) > maxModel {
 		sum := sha256.Sum256([]byte(model))
@@ -158,10 +158,8 @@ func (s *Store) ensureTable(ctx context.Context) error {
 				category     text NOT NULL,
 				price        double precision NOT NULL,
 				updated_at   timestamptz NOT NULL DEFAULT now()
-			)`, q, s.dim),
+			) WITH (fillfactor = 70)`, q, s.dim),
 			fmt.Sprintf(`CREATE INDEX %s ON %s USING hnsw (embedding vector_cosine_ops)`, pgx.Identifier{s.table + "_hnsw"}.Sanitize(), q),
-			fmt.Sprintf(`CREATE INDEX %s ON %s (category, price)`, pgx.Identifier{s.table + "_category"}.Sanitize(), q),
-			fmt.Sprintf(`CREATE INDEX %s ON %s (price)`, pgx.Identifier{s.table + "_price"}.Sanitize(), q),
 			fmt.Sprintf(`COMMENT ON TABLE %s IS %s`, q, quoteLiteral(s.tableComment())),
 		}
 		for _, stmt := range stmts {
@@ -217,7 +215,10 @@ func (s *Store) checkValues(v []float32) error {
 
 // Upsert writes all vectors in one transaction, one INSERT ... ON CONFLICT per
 // 1,000 rows. Within a batch the last vector for an id wins, and rows are
-// written in id order so that concurrent upserts cannot deadlock.
+// written in id order so that concurrent upserts cannot deadlock. A row that
+// is already stored exactly as given is not rewritten: redeliveries cost no
+// HNSW insert. (ON CONFLICT DO UPDATE is never a HOT update here, even when
+// the embedding is unchanged; metadata-only changes belong in UpdateMetadata.)
 func (s *Store) Upsert(ctx context.Context, vectors []vectorstore.Vector) error {
 	if len(vectors) == 0 {
 		return nil
@@ -244,9 +245,13 @@ func (s *Store) Upsert(ctx context.Context, vectors []vectorstore.Vector) error 
 	defer c.Release()
 	sql := `INSERT INTO ` + s.qtable + ` AS t (id, embedding, product_id, version, content_hash, model, category, price)
 		SELECT * FROM unnest($1::text[], $2::vector[], $3::int8[], $4::int8[], $5::text[], $6::text[], $7::text[], $8::float8[])
-		ON CONFLICT (id) DO UPDATE SET embedding = excluded.embedding, product_id = excluded.product_id,
-			version = excluded.version, content_hash = excluded.content_hash, model = excluded.model,
-			category = excluded.category, price = excluded.price, updated_at = now()`
+		ON CONFLICT (id) DO UPDATE SET
+			embedding = excluded.embedding,
+			product_id = excluded.product_id, version = excluded.version, content_hash = excluded.content_hash,
+			model = excluded.model, category = excluded.category, price = excluded.price, updated_at = now()
+		WHERE (t.embedding, t.product_id, t.version, t.content_hash, t.model, t.category, t.price)
+			IS DISTINCT FROM (excluded.embedding, excluded.product_id, excluded.version, excluded.content_hash,
+				excluded.model, excluded.category, excluded.price)`
 	err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 		for chunk := range slices.Chunk(rows, rowsPerStatement) {
 			n := len(chunk)
@@ -272,8 +277,10 @@ func (s *Store) Upsert(ctx context.Context, vectors []vectorstore.Vector) error 
 	return nil
 }
 
-// UpdateMetadata rewrites the metadata columns only; the embedding column
-// and its index entries are left alone.
+// UpdateMetadata rewrites the metadata columns only. The table has no index
+// on them and leaves free space in each page (fillfactor 70), so these are
+// HOT updates: the HNSW index, whose inserts cost milliseconds at 512
+// dimensions, is not touched. That is what makes a price edit cheap (G5).
 func (s *Store) UpdateMetadata(ctx context.Context, metas []vectormeta.Metadata) error {
 	if len(metas) == 0 {
 		return nil
@@ -300,7 +307,8 @@ func (s *Store) UpdateMetadata(ctx context.Context, metas []vectormeta.Metadata)
 			content_hash = u.content_hash, model = u.model, category = u.category, price = u.price, updated_at = now()
 		FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::float8[])
 			AS u(id, product_id, version, content_hash, model, category, price)
-		WHERE t.id = u.id`, ids, pids, vers, hashes, models, cats, prices)
+		WHERE t.id = u.id AND (t.product_id, t.version, t.content_hash, t.model, t.category, t.price)
+			IS DISTINCT FROM (u.product_id, u.version, u.content_hash, u.model, u.category, u.price)`, ids, pids, vers, hashes, models, cats, prices)
 	if err != nil {
 		return fmt.Errorf("update metadata of %d vectors in %s: %w", n, s.table, classify(err))
 	}
@@ -333,26 +341,7 @@ func (s *Store) Query(ctx context.Context, values []float32, k int, filter vecto
 	if err := s.checkValues(values); err != nil {
 		return nil, fmt.Errorf("query %s: %w", s.table, err)
 	}
-	args := []any{values}
-	var where []string
-	if filter.Category != "" {
-		args = append(args, filter.Category)
-		where = append(where, fmt.Sprintf("category = $%d", len(args)))
-	}
-	if filter.MinPrice != nil {
-		args = append(args, *filter.MinPrice)
-		where = append(where, fmt.Sprintf("price >= $%d", len(args)))
-	}
-	if filter.MaxPrice != nil {
-		args = append(args, *filter.MaxPrice)
-		where = append(where, fmt.Sprintf("price <= $%d", len(args)))
-	}
-	args = append(args, k)
-	sql := `SELECT id, 1 - (embedding <=> $1), product_id, version, content_hash, model, category, price FROM ` + s.qtable
-	if len(where) > 0 {
-		sql += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	sql += fmt.Sprintf(` ORDER BY embedding <=> $1 LIMIT $%d`, len(args))
+	sql, args := s.querySQL(values, k, filter)
 
 	c, err := s.acquire(ctx)
 	if err != nil {
@@ -383,6 +372,32 @@ func (s *Store) Query(ctx context.Context, values []float32, k int, filter vecto
 		return nil, fmt.Errorf("query %s: %w", s.table, classify(err))
 	}
 	return out, nil
+}
+
+// querySQL builds the search with only the filter conditions in use, so the
+// planner sees plain predicates it can push into the index scan.
+func (s *Store) querySQL(values []float32, k int, filter vectormeta.Filter) (string, []any) {
+	args := []any{values}
+	var where []string
+	if filter.Category != "" {
+		args = append(args, filter.Category)
+		where = append(where, fmt.Sprintf("category = $%d", len(args)))
+	}
+	if filter.MinPrice != nil {
+		args = append(args, *filter.MinPrice)
+		where = append(where, fmt.Sprintf("price >= $%d", len(args)))
+	}
+	if filter.MaxPrice != nil {
+		args = append(args, *filter.MaxPrice)
+		where = append(where, fmt.Sprintf("price <= $%d", len(args)))
+	}
+	args = append(args, k)
+	sql := `SELECT id, 1 - (embedding <=> $1), product_id, version, content_hash, model, category, price FROM ` + s.qtable
+	if len(where) > 0 {
+		sql += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	sql += fmt.Sprintf(` ORDER BY embedding <=> $1 LIMIT $%d`, len(args))
+	return sql, args
 }
 
 // Fetch returns the stored vectors among ids.

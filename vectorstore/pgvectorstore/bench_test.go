@@ -1,0 +1,133 @@
+package pgvectorstore
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/refarch/refarch/internal/pgtest"
+	"github.com/refarch/refarch/vectormeta"
+	"github.com/refarch/refarch/vectorstore"
+)
+
+var benchCategories = []string{"books", "garden", "kitchen", "toys", "sports", "music", "office", "beauty"}
+
+// BenchmarkPgvectorQuery searches 10,000 vectors of 512 dimensions for the
+// top 10, without a filter and with the filters search uses.
+func BenchmarkPgvectorQuery(b *testing.B) {
+	const n, dim, k = 10000, 512, 10
+	ctx := b.Context()
+	pool := pgtest.New(b)
+	s, err := New(ctx, pool, "bench-model", dim)
+	if err != nil {
+		b.Fatal(err)
+	}
+	vs := randomVectors(1, n, dim, benchCategories)
+	for chunk := range chunks(vs, 500) {
+		if err := s.Upsert(ctx, chunk); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := pool.Exec(ctx, "ANALYZE "+s.qtable); err != nil {
+		b.Fatal(err)
+	}
+	queries := randomVectors(2, 64, dim, benchCategories)
+	lo, hi := 50.0, 400.0
+	filters := []struct {
+		name string
+		f    vectormeta.Filter
+	}{
+		{"nofilter", vectormeta.Filter{}},
+		{"category", vectormeta.Filter{Category: "garden"}},
+		{"price", vectormeta.Filter{MinPrice: &lo, MaxPrice: &hi}},
+		{"category+price", vectormeta.Filter{Category: "garden", MinPrice: &lo, MaxPrice: &hi}},
+	}
+	for _, fc := range filters {
+		b.Run(fc.name, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				got, err := s.Query(ctx, queries[i%len(queries)].Values, k, fc.f)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(got) != k {
+					b.Fatalf("%d results, want %d", len(got), k)
+				}
+				i++
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+		})
+	}
+}
+
+// BenchmarkPgvectorUpsert writes batches of 100 vectors of 512 dimensions
+// into a table with an HNSW index (new ids each time, so every row is an
+// index insert), with the binary and the text codec.
+func BenchmarkPgvectorUpsert(b *testing.B) {
+	const dim, batch = 512, 100
+	for _, text := range []bool{false, true} {
+		name := "binary"
+		if text {
+			name = "text"
+		}
+		b.Run(name, func(b *testing.B) {
+			ctx := b.Context()
+			s, err := New(ctx, pgtest.New(b), "bench-model", dim)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.codec = vectorCodec{text: text}
+			pool := randomVectors(3, 2000, dim, benchCategories)
+			next := int64(0)
+			for b.Loop() {
+				vs := make([]vectorstore.Vector, batch)
+				for i := range vs {
+					next++
+					vs[i] = pool[int(next)%len(pool)]
+					vs[i].ID = vectormeta.VectorID(next)
+					vs[i].Meta.ProductID = next
+				}
+				if err := s.Upsert(ctx, vs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "vectors/s")
+		})
+	}
+}
+
+// BenchmarkPgvectorUpdateMetadata rewrites the metadata of 100 stored vectors
+// per call, the path a price-only edit takes.
+func BenchmarkPgvectorUpdateMetadata(b *testing.B) {
+	const dim, n, batch = 512, 2000, 100
+	ctx := b.Context()
+	s, err := New(ctx, pgtest.New(b), "bench-model", dim)
+	if err != nil {
+		b.Fatal(err)
+	}
+	vs := randomVectors(4, n, dim, benchCategories)
+	if err := s.Upsert(ctx, vs); err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(5, 5))
+	for b.Loop() {
+		metas := make([]vectormeta.Metadata, batch)
+		for i := range metas {
+			metas[i] = vs[r.IntN(n)].Meta
+			metas[i].Price = float64(r.IntN(10000)) / 100
+		}
+		if err := s.UpdateMetadata(ctx, metas); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "vectors/s")
+}
+
+func chunks(vs []vectorstore.Vector, n int) func(func([]vectorstore.Vector) bool) {
+	return func(yield func([]vectorstore.Vector) bool) {
+		for i := 0; i < len(vs); i += n {
+			if !yield(vs[i:min(i+n, len(vs))]) {
+				return
+			}
+		}
+	}
+}
