@@ -79,6 +79,11 @@ func Run(ctx context.Context, cfg Config, roles Roles, log *slog.Logger) error {
 	}
 	var rs []role
 	if roles.Serve {
+		searcher, emb, storeName, err := openSearch(ctx, cfg, pool)
+		if err != nil {
+			return err
+		}
+		_ = storeName
 		srv := serve.New(serve.Config{Addr: cfg.Addr, AdminToken: cfg.AdminToken}, serve.Deps{
 			Catalog:  catalog.NewStore(pool),
 			Log:      log,
@@ -89,6 +94,8 @@ func Run(ctx context.Context, cfg Config, roles Roles, log *slog.Logger) error {
 				}
 				return migrations.Check(ctx, pool)
 			},
+			Search:     searcher,
+			SyncStates: productStates(pool, emb.Model()),
 		})
 		rs = append(rs, role{"serve", srv.Run})
 	}

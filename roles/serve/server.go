@@ -34,6 +34,7 @@ type Catalog interface {
 	Create(ctx context.Context, p product.Product) (product.Product, error)
 	Update(ctx context.Context, p product.Product) (product.Product, error)
 	Delete(ctx context.Context, id int64) error
+	Categories(ctx context.Context) ([]string, error)
 }
 
 // Deps are built by app for exactly this role.
@@ -43,6 +44,12 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// Ready reports whether the database is reachable and its schema current.
 	Ready func(ctx context.Context) error
+	// Search answers /api/search and the UI's search box; nil disables search.
+	Search Searcher
+	// SyncStates fills the per-row sync badges; nil hides them.
+	SyncStates SyncStates
+	// Status feeds /status; nil shows only what serve itself knows.
+	Status StatusFunc
 }
 
 // Server is the serve role.
@@ -51,6 +58,7 @@ type Server struct {
 	deps     Deps
 	handler  http.Handler
 	requests *prometheus.HistogramVec
+	samples  sampler
 }
 
 // New builds the server and its routes.
@@ -63,7 +71,9 @@ func New(cfg Config, deps Deps) *Server {
 	}, []string{"route", "code"})
 	mux := http.NewServeMux()
 	s.routes(mux)
-	s.handler = mux
+	// Browsers say where a request comes from (Sec-Fetch-Site, Origin):
+	// a cross-site form post or fetch is refused before any handler runs.
+	s.handler = http.NewCrossOriginProtection().Handler(mux)
 	return s
 }
 
@@ -72,10 +82,13 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{Registry: s.deps.Registry}))
 	s.handle(mux, "GET /api/products", s.listProducts)
-	s.handle(mux, "POST /api/products", s.createProduct)
+	s.handle(mux, "POST /api/products", s.requireToken(s.createProduct))
 	s.handle(mux, "GET /api/products/{id}", s.getProduct)
-	s.handle(mux, "PUT /api/products/{id}", s.updateProduct)
-	s.handle(mux, "DELETE /api/products/{id}", s.deleteProduct)
+	s.handle(mux, "PUT /api/products/{id}", s.requireToken(s.updateProduct))
+	s.handle(mux, "DELETE /api/products/{id}", s.requireToken(s.deleteProduct))
+	s.handle(mux, "GET /api/search", s.apiSearch)
+	s.uiRoutes(mux)
+	s.handle(mux, "GET /status", s.statusPage)
 }
 
 // handle registers a route with its latency metric.
@@ -123,6 +136,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.deps.Log.InfoContext(ctx, "serving", "role", "serve", "url", "http://"+ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	sampleCtx, stopSampling := context.WithCancel(ctx)
+	defer stopSampling()
+	go s.sample(sampleCtx)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve http: %w", err)

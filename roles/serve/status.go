@@ -1,0 +1,126 @@
+package serve
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/refarch/refarch/web"
+)
+
+// Status is the pipeline's state as the status page shows it; app fills it
+// from status.Get.
+type Status struct {
+	Products      int64
+	Indexed       int64
+	Stale         int64
+	Outbox        int64
+	QueueVisible  int64
+	QueueInFlight int64
+	QueueDead     int64
+	// LagSeconds is the age of the oldest change not yet in the index.
+	LagSeconds float64
+	// IndexWrites counts vector writes ever made (index_state rows written);
+	// its growth between samples is the throughput.
+	IndexWrites int64
+	Model       string
+	VectorStore string
+}
+
+// StatusFunc reads the current status.
+type StatusFunc func(ctx context.Context) (Status, error)
+
+// Sampling of the status page's chart: one sample every few seconds, the
+// last ten minutes kept in memory (a restart clears it, which is fine for
+// a glance at recent throughput and lag).
+const (
+	sampleEvery = 5 * time.Second
+	sampleKeep  = 120
+)
+
+// sampler keeps a ring of recent status samples for the chart.
+type sampler struct {
+	mu      sync.Mutex
+	samples []web.Sample
+	last    Status
+	lastAt  time.Time
+}
+
+func (sm *sampler) add(now time.Time, st Status) {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	rate := 0.0
+	if !sm.lastAt.IsZero() {
+		if d := now.Sub(sm.lastAt).Seconds(); d > 0 && st.IndexWrites >= sm.last.IndexWrites {
+			rate = float64(st.IndexWrites-sm.last.IndexWrites) / d
+		}
+		sm.samples = append(sm.samples, web.Sample{At: now, Rate: rate, Lag: st.LagSeconds})
+		if len(sm.samples) > sampleKeep {
+			sm.samples = append(sm.samples[:0], sm.samples[len(sm.samples)-sampleKeep:]...)
+		}
+	}
+	sm.last, sm.lastAt = st, now
+}
+
+func (sm *sampler) snapshot() []web.Sample {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	return append([]web.Sample(nil), sm.samples...)
+}
+
+// sample runs until ctx is done.
+func (s *Server) sample(ctx context.Context) {
+	if s.deps.Status == nil {
+		return
+	}
+	t := time.NewTicker(sampleEvery)
+	defer t.Stop()
+	for {
+		qctx, cancel := context.WithTimeout(ctx, sampleEvery)
+		st, err := s.deps.Status(qctx)
+		cancel()
+		if err == nil {
+			s.samples.add(time.Now(), st)
+		} else if ctx.Err() == nil {
+			s.deps.Log.WarnContext(ctx, "sample status", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
+	sess := s.session(w, r)
+	view := web.StatusView{Samples: s.samples.snapshot()}
+	if s.deps.Status == nil {
+		view.Error = "The pipeline status is not available in this process."
+	} else {
+		st, err := s.deps.Status(r.Context())
+		if err != nil {
+			s.deps.Log.ErrorContext(r.Context(), "read status", "err", err)
+			view.Error = "Could not read the status right now; retrying on reload."
+		} else {
+			view.Stats = []web.Stat{
+				{Label: "Products", Value: st.Products},
+				{Label: "Indexed", Value: st.Indexed},
+				{Label: "Stale", Value: st.Stale, Warn: st.Stale > 0},
+				{Label: "Outbox", Value: st.Outbox},
+				{Label: "Queue visible", Value: st.QueueVisible},
+				{Label: "Queue in flight", Value: st.QueueInFlight},
+				{Label: "Dead letters", Value: st.QueueDead, Warn: st.QueueDead > 0},
+			}
+			view.LagSeconds = st.LagSeconds
+			view.Model = st.Model
+			view.VectorStore = st.VectorStore
+		}
+	}
+	if isHTMX(r) {
+		s.render(w, r, http.StatusOK, web.StatusBody(view))
+		return
+	}
+	s.render(w, r, http.StatusOK, web.StatusPage(sess, view))
+}

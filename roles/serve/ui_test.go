@@ -1,0 +1,412 @@
+package serve_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/refarch/refarch/catalog"
+	"github.com/refarch/refarch/embedding"
+	"github.com/refarch/refarch/internal/pgtest"
+	"github.com/refarch/refarch/product"
+	"github.com/refarch/refarch/roles/serve"
+	"github.com/refarch/refarch/search"
+	"github.com/refarch/refarch/vectormeta"
+	"github.com/refarch/refarch/vectorstore"
+	"github.com/refarch/refarch/vectorstore/pgvectorstore"
+)
+
+// uiEnv is a serve role on a real database with a directly driven index.
+type uiEnv struct {
+	ts    *httptest.Server
+	pool  *pgxpool.Pool
+	cat   *catalog.Store
+	emb   embedding.Embedder
+	store *pgvectorstore.Store
+}
+
+func newUI(t *testing.T, token string) uiEnv {
+	t.Helper()
+	pool := pgtest.New(t)
+	return newUIOn(t, pool, token, embedding.NewHash(256))
+}
+
+func newUIOn(t *testing.T, pool *pgxpool.Pool, token string, emb embedding.Embedder) uiEnv {
+	t.Helper()
+	store, err := pgvectorstore.New(context.Background(), pool, emb.Model(), emb.Dimension())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := catalog.NewStore(pool)
+	srv := serve.New(serve.Config{AdminToken: token}, serve.Deps{
+		Catalog:    cat,
+		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Registry:   prometheus.NewRegistry(),
+		Ready:      func(ctx context.Context) error { return pool.Ping(ctx) },
+		Search:     search.New(emb, store, cat, search.NewPGFullText(pool)),
+		SyncStates: testStates(pool, emb.Model()),
+	})
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return uiEnv{ts: ts, pool: pool, cat: cat, emb: emb, store: store}
+}
+
+// testStates reads badges from index_state, as status.ProductStates does.
+func testStates(pool *pgxpool.Pool, model string) serve.SyncStates {
+	return func(ctx context.Context, ids []int64) (map[int64]string, error) {
+		rows, err := pool.Query(ctx, `SELECT p.id, CASE WHEN s.version >= p.version THEN 'indexed' ELSE 'indexing' END
+			FROM products p LEFT JOIN index_state s ON s.model = $2 AND s.product_id = p.id WHERE p.id = ANY($1)`, ids, model)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		out := map[int64]string{}
+		for rows.Next() {
+			var id int64
+			var st string
+			if err := rows.Scan(&id, &st); err != nil {
+				return nil, err
+			}
+			out[id] = st
+		}
+		return out, rows.Err()
+	}
+}
+
+// indexAll plays emu: it brings the index up to date with the table.
+func (e uiEnv) indexAll(t testing.TB) {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := e.pool.Query(ctx, `SELECT `+catalog.Columns+` FROM products p
+		WHERE NOT EXISTS (SELECT 1 FROM index_state s WHERE s.model = $1 AND s.product_id = p.id AND s.version >= p.version)`, e.emb.Model())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps []product.Product
+	for rows.Next() {
+		p, err := catalog.Scan(rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	rows.Close()
+	for _, p := range ps {
+		vec, err := e.emb.Embed(ctx, []string{p.EmbedText()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hash := product.ContentHash(p.EmbedText())
+		if err := e.store.Upsert(ctx, []vectorstore.Vector{{ID: vectormeta.VectorID(p.ID), Values: vec[0], Meta: vectormeta.Metadata{
+			ProductID: p.ID, Version: p.Version, ContentHash: hash, Model: e.emb.Model(), Category: p.Category, Price: p.Price.Float()}}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.pool.Exec(ctx, `INSERT INTO index_state (model, product_id, version, content_hash, changed_at)
+			VALUES ($1, $2, $3, $4, now()) ON CONFLICT (model, product_id) DO UPDATE SET version = EXCLUDED.version,
+			content_hash = EXCLUDED.content_hash, indexed_at = now()`, e.emb.Model(), p.ID, p.Version, hash); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (e uiEnv) add(t testing.TB, ps ...product.Product) []product.Product {
+	t.Helper()
+	var out []product.Product
+	for _, p := range ps {
+		c, err := e.cat.Create(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func get(t *testing.T, c *http.Client, u string, hdr ...string) (int, string, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+func TestIndexPaginatesAndEscapes(t *testing.T) {
+	t.Parallel()
+	e := newUI(t, "")
+	var ps []product.Product
+	for i := range 30 {
+		ps = append(ps, product.Product{SKU: fmt.Sprintf("SKU-%02d", i), Name: fmt.Sprintf("Product %02d", i), Description: "plain", Price: 100, Category: "misc"})
+	}
+	ps[0].Name = `<script>alert(1)</script>`
+	e.add(t, ps...)
+	code, body, _ := get(t, http.DefaultClient, e.ts.URL+"/")
+	if code != 200 {
+		t.Fatalf("GET / = %d", code)
+	}
+	for _, want := range []string{"30 products", "Page 1 of 2", "SKU-01", `href="/?page=2"`, "&lt;script&gt;alert(1)&lt;/script&gt;"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page 1 lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "<script>alert(1)") {
+		t.Error("product name rendered unescaped")
+	}
+	if strings.Contains(body, "SKU-29") {
+		t.Error("page 1 shows a product of page 2")
+	}
+	_, body, _ = get(t, http.DefaultClient, e.ts.URL+"/?page=2")
+	if !strings.Contains(body, "SKU-29") || strings.Contains(body, "SKU-01<") || !strings.Contains(body, "Page 2 of 2") {
+		t.Error("page 2 is not the second page")
+	}
+}
+
+func TestSearchPageRendersWithoutJavaScript(t *testing.T) {
+	t.Parallel()
+	e := newUI(t, "")
+	e.add(t, product.Product{SKU: "K1", Name: "Electric kettle", Description: "boils water fast", Price: 2999, Category: "kitchen"},
+		product.Product{SKU: "R1", Name: "Tennis racket", Description: "graphite racket", Price: 9000, Category: "sports"})
+	e.indexAll(t)
+	_, body, _ := get(t, http.DefaultClient, e.ts.URL+"/?q=kettle+boils+water")
+	k, r := strings.Index(body, "Electric kettle"), strings.Index(body, "Tennis racket")
+	if k < 0 || (r >= 0 && r < k) {
+		t.Fatalf("kettle not ranked first (kettle at %d, racket at %d)", k, r)
+	}
+	if !strings.Contains(body, `value="kettle boils water"`) || !strings.Contains(body, "Score") {
+		t.Error("search page lacks the query in the box or the score column")
+	}
+	// htmx asks for the table only, and is told the address to show.
+	_, frag, hdr := get(t, http.DefaultClient, e.ts.URL+"/?q=kettle&min_price=&mode=", "HX-Request", "true", "HX-Trigger", "q")
+	if strings.Contains(frag, "<html") || !strings.Contains(frag, `id="results"`) {
+		t.Error("htmx request did not get the results fragment")
+	}
+	if got := hdr.Get("HX-Push-Url"); got != "/?q=kettle" {
+		t.Errorf("HX-Push-Url = %q, want /?q=kettle", got)
+	}
+	_, body, _ = get(t, http.DefaultClient, e.ts.URL+"/?q=kettle&min_price=9&max_price=1")
+	if !strings.Contains(body, "min_price must not be greater than max_price") {
+		t.Error("bad filter not explained on the page")
+	}
+}
+
+func TestAPISearch(t *testing.T) {
+	t.Parallel()
+	e := newUI(t, "")
+	e.add(t, product.Product{SKU: "K1", Name: "Electric kettle", Description: "boils water fast", Price: 2999, Category: "kitchen"},
+		product.Product{SKU: "R1", Name: "Tennis racket", Description: "graphite racket", Price: 9000, Category: "sports"},
+		product.Product{SKU: "B1", Name: "Tennis balls", Description: "three balls", Price: 500, Category: "sports"})
+	e.indexAll(t)
+	var body struct {
+		Results []struct {
+			ID    int64   `json:"id"`
+			SKU   string  `json:"sku"`
+			Score float64 `json:"score"`
+			Price float64 `json:"price"`
+		} `json:"results"`
+		TookMS  *float64 `json:"took_ms"`
+		Message string   `json:"message"`
+		Error   string   `json:"error"`
+	}
+	decode := func(raw string) int {
+		body.Results, body.Message, body.Error = nil, "", ""
+		code, b, _ := get(t, http.DefaultClient, e.ts.URL+"/api/search?"+raw)
+		if err := json.Unmarshal([]byte(b), &body); err != nil {
+			t.Fatalf("%s: %v in %s", raw, err, b)
+		}
+		return code
+	}
+	if code := decode("q=tennis+racket&k=3"); code != 200 {
+		t.Fatalf("search = %d %s", code, body.Error)
+	}
+	if len(body.Results) != 3 || body.Results[0].SKU != "R1" || body.TookMS == nil {
+		t.Fatalf("results %+v", body.Results)
+	}
+	for i := 1; i < len(body.Results); i++ {
+		if body.Results[i].Score > body.Results[i-1].Score {
+			t.Errorf("results not ordered by score: %+v", body.Results)
+		}
+	}
+	if code := decode("q=tennis&category=sports&max_price=10"); code != 200 || len(body.Results) != 1 || body.Results[0].SKU != "B1" {
+		t.Errorf("filtered search = %d %+v", code, body.Results)
+	}
+	if code := decode("q=tennis&category=none"); code != 200 || body.Results == nil || len(body.Results) != 0 || body.Message == "" {
+		t.Errorf("empty search = %d results %v message %q", code, body.Results, body.Message)
+	}
+	for _, bad := range []string{"", "q=a&k=0", "q=a&k=101", "q=" + strings.Repeat("x", 501), "q=a&mode=nope", "q=a&min_price=3&max_price=2"} {
+		if code := decode(bad); code != 400 || body.Error == "" {
+			t.Errorf("%q = %d %q, want 400 with an error", bad, code, body.Error)
+		}
+	}
+}
+
+// uiClient is a browser-like client: cookies, and the CSRF secret read from
+// the page.
+type uiClient struct {
+	c    *http.Client
+	base string
+	csrf string
+}
+
+func newClient(t *testing.T, base string) *uiClient {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	u := &uiClient{c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}, base: base}
+	_, body, _ := get(t, u.c, base+"/")
+	i := strings.Index(body, `X-CSRF-Token&#34;:&#34;`)
+	if i < 0 {
+		t.Fatal("page carries no CSRF token")
+	}
+	rest := body[i+len(`X-CSRF-Token&#34;:&#34;`):]
+	u.csrf = rest[:strings.Index(rest, "&#34;")]
+	return u
+}
+
+func (u *uiClient) post(t *testing.T, path string, form url.Values, hdr ...string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("HX-Request", "true")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := u.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestUIEditValidatesAndLeavesRowUnchanged(t *testing.T) {
+	t.Parallel()
+	e := newUI(t, "")
+	p := e.add(t, product.Product{SKU: "K1", Name: "Kettle", Description: "boils water", Price: 2999, Category: "kitchen"})[0]
+	u := newClient(t, e.ts.URL)
+	form := url.Values{"sku": {"K1"}, "name": {"Kettle"}, "description": {"boils water quickly"}, "price": {"-3x"}, "category": {"kitchen"}, "version": {"1"}}
+	code, body := u.post(t, fmt.Sprintf("/ui/products/%d", p.ID), form, "X-CSRF-Token", u.csrf)
+	if code != http.StatusUnprocessableEntity || !strings.Contains(body, "Price must be an amount like 19.99") {
+		t.Fatalf("bad price = %d, body lacks the field error:\n%s", code, body)
+	}
+	if !strings.Contains(body, `value="-3x"`) {
+		t.Error("the form lost what was typed")
+	}
+	after, _ := e.cat.Get(context.Background(), p.ID)
+	if after.Description != p.Description || after.Version != p.Version || after.Price != p.Price {
+		t.Fatalf("rejected edit changed the row: %+v", after)
+	}
+	form.Set("price", "31.50")
+	code, body = u.post(t, fmt.Sprintf("/ui/products/%d", p.ID), form, "X-CSRF-Token", u.csrf)
+	if code != 200 || !strings.Contains(body, "$31.50") || !strings.Contains(body, "badge-indexing") {
+		t.Fatalf("good edit = %d\n%s", code, body)
+	}
+}
+
+func TestUIWritesNeedCSRFAndSameSite(t *testing.T) {
+	t.Parallel()
+	e := newUI(t, "")
+	u := newClient(t, e.ts.URL)
+	form := url.Values{"sku": {"N1"}, "name": {"New"}, "description": {"d"}, "price": {"1"}}
+	if code, _ := u.post(t, "/ui/products", form); code != http.StatusForbidden {
+		t.Errorf("write without CSRF token = %d, want 403", code)
+	}
+	if code, _ := u.post(t, "/ui/products", form, "X-CSRF-Token", "0123456789abcdef0123456789abcdef0123"); code != http.StatusForbidden {
+		t.Errorf("write with a wrong CSRF token = %d, want 403", code)
+	}
+	if code, _ := u.post(t, "/ui/products", form, "X-CSRF-Token", u.csrf, "Sec-Fetch-Site", "cross-site"); code != http.StatusForbidden {
+		t.Errorf("cross-site write = %d, want 403", code)
+	}
+	if code, _ := u.post(t, "/ui/products", form, "X-CSRF-Token", u.csrf, "Origin", "http://evil.example"); code != http.StatusForbidden {
+		t.Errorf("write from another origin = %d, want 403", code)
+	}
+	if _, _, err := e.cat.List(context.Background(), catalog.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, total, _ := e.cat.List(context.Background(), catalog.ListOptions{}); total != 0 {
+		t.Fatalf("a refused write created %d products", total)
+	}
+	if code, body := u.post(t, "/ui/products", form, "X-CSRF-Token", u.csrf, "Sec-Fetch-Site", "same-origin"); code != 200 || !strings.Contains(body, "Added") {
+		t.Fatalf("same-site write = %d\n%s", code, body)
+	}
+}
+
+func TestAdminTokenProtectsWrites(t *testing.T) {
+	t.Parallel()
+	e := newUI(t, "s3cret-token")
+	p := e.add(t, product.Product{SKU: "K1", Name: "Kettle", Description: "boils water", Price: 2999})[0]
+	// Reads stay open.
+	if code, body, _ := get(t, http.DefaultClient, e.ts.URL+"/"); code != 200 || !strings.Contains(body, "Kettle") || strings.Contains(body, ">Edit<") {
+		t.Fatalf("anonymous read = %d (edit buttons must be hidden)", code)
+	}
+	// The API needs the bearer token.
+	api := func(tok string) int {
+		req, _ := http.NewRequest(http.MethodDelete, fmt.Sprintf("%s/api/products/%d", e.ts.URL, p.ID), nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := api(""); code != http.StatusUnauthorized {
+		t.Errorf("API delete without token = %d, want 401", code)
+	}
+	if code := api("wrong"); code != http.StatusUnauthorized {
+		t.Errorf("API delete with a wrong token = %d, want 401", code)
+	}
+	// The UI needs a signed-in session.
+	u := newClient(t, e.ts.URL)
+	path := fmt.Sprintf("/ui/products/%d/delete", p.ID)
+	if code, _ := u.post(t, path, nil, "X-CSRF-Token", u.csrf); code != http.StatusUnauthorized {
+		t.Errorf("UI delete before sign-in = %d, want 401", code)
+	}
+	if code, _ := u.post(t, "/login", url.Values{"token": {"wrong"}, "csrf": {u.csrf}}); code != http.StatusUnauthorized {
+		t.Errorf("sign-in with a wrong token = %d, want 401", code)
+	}
+	if code, _ := u.post(t, "/login", url.Values{"token": {"s3cret-token"}, "csrf": {u.csrf}}); code != http.StatusSeeOther {
+		t.Fatalf("sign-in = %d, want 303", code)
+	}
+	ck := u.c.Jar.Cookies(mustURL(e.ts.URL))
+	for _, c := range ck {
+		if c.Value == "s3cret-token" {
+			t.Fatal("the session cookie holds the token itself")
+		}
+	}
+	if _, err := e.cat.Get(context.Background(), p.ID); err != nil {
+		t.Fatal("refused writes deleted the product")
+	}
+	if code, _ := u.post(t, path, nil, "X-CSRF-Token", u.csrf); code != 200 {
+		t.Errorf("UI delete after sign-in = %d", code)
+	}
+	if _, err := e.cat.Get(context.Background(), p.ID); err == nil {
+		t.Error("product still there after a signed-in delete")
+	}
+	if code := api("s3cret-token"); code != http.StatusNotFound {
+		t.Errorf("API delete with the token = %d, want 404 (already gone)", code)
+	}
+}
+
+func mustURL(s string) *url.URL {
+	u, _ := url.Parse(s)
+	return u
+}
