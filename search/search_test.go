@@ -243,7 +243,9 @@ func TestParseQuery(t *testing.T) {
 		wantErr string
 		check   func(search.Query) bool
 	}{
-		{raw: "q=shoes", check: func(q search.Query) bool { return q.Text == "shoes" && q.K == search.DefaultK && q.Mode == search.ModeVector }},
+		{raw: "q=shoes", check: func(q search.Query) bool {
+			return q.Text == "shoes" && q.K == search.DefaultK && q.Mode == search.ModeVector
+		}},
 		{raw: "q=+shoes+&k=100&mode=hybrid", check: func(q search.Query) bool { return q.Text == "shoes" && q.K == 100 && q.Mode == search.ModeHybrid }},
 		{raw: "q=a&min_price=1.50&max_price=2", check: func(q search.Query) bool { return *q.Filter.MinPrice == 1.5 && *q.Filter.MaxPrice == 2 }},
 		{raw: "q=a&category=+sports+", check: func(q search.Query) bool { return q.Filter.Category == "sports" }},
