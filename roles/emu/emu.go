@@ -1,0 +1,485 @@
+// Package emu is the consumer role: workers receive batches of change
+// messages, read the current rows, embed what changed and write the vector
+// index, recording in index_state what the index now holds.
+//
+// Emu never trusts a message's copy of the record: it indexes the row as it
+// is when the batch is processed, and writes only when that row is newer
+// than what index_state records (G3), under a row lock on the index_state
+// rows so that two workers holding the same product (a redelivery after a
+// visibility timeout) cannot interleave their writes. A row whose embedded
+// text did not change gets a metadata-only update and no embedding call (G5).
+// Failures that hit everything (embedder or vector store down, rate limits)
+// are retried with backoff while the messages are held; failures that hit
+// one product are isolated and left to the queue's dead-letter policy (G6).
+package emu
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/refarch/refarch/embedding"
+	"github.com/refarch/refarch/queue"
+	"github.com/refarch/refarch/queuemsg"
+	"github.com/refarch/refarch/vectorstore"
+)
+
+// Config tunes an Emu.
+type Config struct {
+	// Concurrency is the number of workers. Default 2.
+	Concurrency int
+	// BatchSize is the most messages a worker receives at once. Default 64.
+	BatchSize int
+	// Visibility hides received messages from other workers; a heartbeat
+	// extends it while a batch is worked on. Default 60 s.
+	Visibility time.Duration
+	// Wait is the long-poll time of one receive. Default 2 s.
+	Wait time.Duration
+	// MinBackoff and MaxBackoff bound the jittered exponential delays after
+	// failures. Defaults 100 ms and 30 s.
+	MinBackoff, MaxBackoff time.Duration
+	// MaxReceives is the queue's dead-letter threshold; it is used only to
+	// count messages given up on in the metrics. Default 5.
+	MaxReceives int
+	// DepthInterval is how often the queue depth gauge is refreshed.
+	// Default 5 s; negative disables it.
+	DepthInterval time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Concurrency <= 0 {
+		c.Concurrency = 2
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 64
+	}
+	if c.Visibility <= 0 {
+		c.Visibility = 60 * time.Second
+	}
+	if c.Wait <= 0 {
+		c.Wait = 2 * time.Second
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = 100 * time.Millisecond
+	}
+	if c.MaxBackoff < c.MinBackoff {
+		c.MaxBackoff = max(30*time.Second, c.MinBackoff)
+	}
+	if c.MaxReceives <= 0 {
+		c.MaxReceives = 5
+	}
+	if c.DepthInterval == 0 {
+		c.DepthInterval = 5 * time.Second
+	}
+	return c
+}
+
+// Emu is the consumer role.
+type Emu struct {
+	pool  *pgxpool.Pool
+	q     queue.Queue
+	emb   embedding.Embedder
+	store vectorstore.Store
+	cfg   Config
+	model string
+	log   *slog.Logger
+	m     metrics
+}
+
+type metrics struct {
+	received, acked, dead, poison prometheus.Counter
+	embedded, metaOnly, deleted   prometheus.Counter
+	skipped                       prometheus.Counter
+	failures                      *prometheus.CounterVec
+	embedSeconds, writeSeconds    prometheus.Histogram
+	batch, embedBatch             prometheus.Histogram
+	freshness                     prometheus.Histogram
+	depth                         *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) metrics {
+	f := promauto.With(reg)
+	counter := func(name, help string) prometheus.Counter {
+		return f.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	}
+	sizes := prometheus.ExponentialBuckets(1, 2, 11)
+	return metrics{
+		received: counter("refarch_emu_messages_received_total", "Messages received from the queue."),
+		acked:    counter("refarch_emu_messages_acked_total", "Messages acknowledged (indexed, or already up to date)."),
+		dead:     counter("refarch_emu_messages_dead_total", "Messages given up on at their last allowed receive; the queue dead-letters them."),
+		poison:   counter("refarch_emu_messages_failed_total", "Messages released after a failure of their own (undecodable, embedder or store rejects the product)."),
+		embedded: counter("refarch_emu_products_embedded_total", "Products embedded and upserted."),
+		metaOnly: counter("refarch_emu_products_metadata_only_total", "Products whose embedded text was unchanged: metadata updated, no embedding call."),
+		deleted:  counter("refarch_emu_products_deleted_total", "Products deleted from the index."),
+		skipped:  counter("refarch_emu_products_skipped_total", "Products skipped because the index already held their version or a newer one."),
+		failures: f.NewCounterVec(prometheus.CounterOpts{Name: "refarch_emu_batch_failures_total",
+			Help: "Batch attempts that failed and were retried with backoff, by stage."}, []string{"stage"}),
+		embedSeconds: f.NewHistogram(prometheus.HistogramOpts{Name: "refarch_emu_embed_seconds",
+			Help: "Latency of one embedding call.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
+		writeSeconds: f.NewHistogram(prometheus.HistogramOpts{Name: "refarch_emu_upsert_seconds",
+			Help: "Latency of writing one batch to the vector store and index_state.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
+		batch: f.NewHistogram(prometheus.HistogramOpts{Name: "refarch_emu_batch_size",
+			Help: "Messages per received batch.", Buckets: sizes}),
+		embedBatch: f.NewHistogram(prometheus.HistogramOpts{Name: "refarch_emu_embed_batch_size",
+			Help: "Texts per embedding call.", Buckets: sizes}),
+		freshness: f.NewHistogram(prometheus.HistogramOpts{Name: "refarch_emu_freshness_seconds",
+			Help:    "Time from a committed change (outbox changed_at) to its vector being written.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
+		depth: f.NewGaugeVec(prometheus.GaugeOpts{Name: "refarch_queue_messages",
+			Help: "Queue depth by state (visible, in_flight, dead)."}, []string{"state"}),
+	}
+}
+
+// New returns an emu; it does no I/O until Run.
+func New(pool *pgxpool.Pool, q queue.Queue, emb embedding.Embedder, store vectorstore.Store, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Emu {
+	return &Emu{pool: pool, q: q, emb: emb, store: store, cfg: cfg.withDefaults(), model: emb.Model(),
+		log: log.With("role", "emu"), m: newMetrics(reg)}
+}
+
+// Run starts the workers and blocks until ctx is cancelled. Workers then
+// stop receiving, and a batch in flight is finished or released.
+func (e *Emu) Run(ctx context.Context) error {
+	e.log.InfoContext(ctx, "emu started", "model", e.model, "store", e.store.Name(), "queue", e.q.Name(),
+		"concurrency", e.cfg.Concurrency, "batch_size", e.cfg.BatchSize)
+	var wg sync.WaitGroup
+	for i := range e.cfg.Concurrency {
+		wg.Go(func() { e.worker(ctx, i) })
+	}
+	if e.cfg.DepthInterval > 0 {
+		wg.Go(func() { e.watchDepth(ctx) })
+	}
+	wg.Wait()
+	return nil
+}
+
+func (e *Emu) watchDepth(ctx context.Context) {
+	t := time.NewTicker(e.cfg.DepthInterval)
+	defer t.Stop()
+	for {
+		if d, err := e.q.Depth(ctx); err == nil {
+			e.m.depth.WithLabelValues("visible").Set(float64(d.Visible))
+			e.m.depth.WithLabelValues("in_flight").Set(float64(d.InFlight))
+			e.m.depth.WithLabelValues("dead").Set(float64(d.Dead))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (e *Emu) worker(ctx context.Context, n int) {
+	failures := 0
+	for ctx.Err() == nil {
+		msgs, err := e.q.Receive(ctx, e.cfg.BatchSize, e.cfg.Wait, e.cfg.Visibility)
+		if ctx.Err() != nil {
+			if len(msgs) > 0 {
+				e.release(msgs, 0)
+			}
+			return
+		}
+		if err != nil {
+			failures++
+			e.m.failures.WithLabelValues("receive").Inc()
+			e.log.ErrorContext(ctx, "receive messages", "err", err, "worker", n)
+			sleep(ctx, backoff(failures, e.cfg.MinBackoff, e.cfg.MaxBackoff))
+			continue
+		}
+		failures = 0
+		if len(msgs) == 0 {
+			continue
+		}
+		e.m.received.Add(float64(len(msgs)))
+		e.m.batch.Observe(float64(len(msgs)))
+		e.Handle(ctx, msgs)
+	}
+}
+
+// release makes messages visible again after d (zero: at once). It runs
+// with its own deadline because it is also called on shutdown.
+func (e *Emu) release(msgs []queue.Message, d time.Duration) {
+	if len(msgs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	receipts := make([]string, len(msgs))
+	for i, m := range msgs {
+		receipts[i] = m.Receipt
+	}
+	if err := e.q.Extend(ctx, receipts, d); err != nil {
+		// They become visible when their timeout expires anyway.
+		e.log.WarnContext(ctx, "release messages", "err", err, "count", len(msgs))
+	}
+}
+
+func (e *Emu) ack(ctx context.Context, msgs []queue.Message) {
+	if len(msgs) == 0 {
+		return
+	}
+	receipts := make([]string, len(msgs))
+	for i, m := range msgs {
+		receipts[i] = m.Receipt
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := e.q.Ack(ctx, receipts); err != nil {
+		// Redelivery is harmless: the index already holds the version, so
+		// the next delivery is skipped.
+		e.log.WarnContext(ctx, "acknowledge messages", "err", err, "count", len(msgs))
+		return
+	}
+	e.m.acked.Add(float64(len(msgs)))
+}
+
+// giveUp releases messages that failed on their own with a delay growing
+// with their receive count; at the queue's receive limit the next receive
+// dead-letters them.
+func (e *Emu) giveUp(items []*item, why error) {
+	for _, it := range items {
+		last := false
+		for _, m := range it.msgs {
+			e.m.poison.Inc()
+			if m.ReceiveCount >= e.cfg.MaxReceives {
+				e.m.dead.Inc()
+				last = true
+			}
+			e.log.Warn("product failed on its own, released for retry", "product_id", it.id,
+				"receive_count", m.ReceiveCount, "err", why)
+			e.release([]queue.Message{m}, backoff(m.ReceiveCount, e.cfg.MinBackoff, e.cfg.Visibility))
+		}
+		if last {
+			e.recordFailure(it, why)
+		}
+	}
+}
+
+// recordFailure notes a product given up on, for status and the UI; the
+// queue's own dead-letter listing may not be searchable by product (SQS).
+func (e *Emu) recordFailure(it *item, why error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rc := 0
+	for _, m := range it.msgs {
+		rc = max(rc, m.ReceiveCount)
+	}
+	_, err := e.pool.Exec(ctx, `INSERT INTO index_failures (model, product_id, version, error, receive_count)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (model, product_id) DO UPDATE SET version = excluded.version,
+			error = excluded.error, receive_count = excluded.receive_count, failed_at = now()`,
+		e.model, it.id, it.version, why.Error(), rc)
+	if err != nil {
+		e.log.WarnContext(ctx, "record index failure", "product_id", it.id, "err", err)
+	}
+}
+
+// heartbeat extends the visibility of the messages it holds until stopped.
+type heartbeat struct {
+	mu   sync.Mutex
+	held map[string]bool
+	stop chan struct{}
+	done chan struct{}
+}
+
+func (e *Emu) startHeartbeat(ctx context.Context, msgs []queue.Message) *heartbeat {
+	h := &heartbeat{held: make(map[string]bool, len(msgs)), stop: make(chan struct{}), done: make(chan struct{})}
+	for _, m := range msgs {
+		h.held[m.Receipt] = true
+	}
+	go func() {
+		defer close(h.done)
+		t := time.NewTicker(max(e.cfg.Visibility/3, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-h.stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			h.mu.Lock()
+			receipts := make([]string, 0, len(h.held))
+			for r := range h.held {
+				receipts = append(receipts, r)
+			}
+			h.mu.Unlock()
+			if len(receipts) == 0 {
+				continue
+			}
+			if err := e.q.Extend(ctx, receipts, e.cfg.Visibility); err != nil && ctx.Err() == nil {
+				e.log.WarnContext(ctx, "extend visibility", "err", err, "count", len(receipts))
+			}
+		}
+	}()
+	return h
+}
+
+func (h *heartbeat) drop(items []*item) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, it := range items {
+		for _, m := range it.msgs {
+			delete(h.held, m.Receipt)
+		}
+	}
+}
+
+func (h *heartbeat) end() {
+	close(h.stop)
+	<-h.done
+}
+
+// Handle works one received batch to the end: every message is acked,
+// released or (on shutdown) handed back.
+func (e *Emu) Handle(ctx context.Context, msgs []queue.Message) {
+	hb := e.startHeartbeat(ctx, msgs)
+	defer hb.end()
+	items, bad := group(msgs)
+	if len(bad) > 0 {
+		for _, b := range bad {
+			e.m.poison.Inc()
+			if b.msg.ReceiveCount >= e.cfg.MaxReceives {
+				e.m.dead.Inc()
+			}
+			e.log.ErrorContext(ctx, "undecodable message", "message_id", b.msg.ID, "receive_count", b.msg.ReceiveCount, "err", b.err)
+			hb.mu.Lock()
+			delete(hb.held, b.msg.Receipt)
+			hb.mu.Unlock()
+			e.release([]queue.Message{b.msg}, backoff(b.msg.ReceiveCount, e.cfg.MinBackoff, e.cfg.Visibility))
+		}
+	}
+	e.work(ctx, hb, items, true)
+}
+
+// work processes items until each is done or given up on, retrying whole
+// batch failures with backoff while holding the messages.
+func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item, canSplit bool) {
+	failures := 0
+	for len(items) > 0 {
+		res, err := e.process(ctx, items)
+		hb.drop(res.done)
+		e.ack(ctx, messagesOf(res.done))
+		hb.drop(res.poison)
+		e.giveUp(res.poison, res.poisonErr)
+		items = res.retry
+		if len(items) == 0 {
+			return
+		}
+		if ctx.Err() != nil {
+			hb.drop(items)
+			e.release(messagesOf(items), 0)
+			return
+		}
+		if err == nil {
+			continue // only conflicts: replan at once
+		}
+		var split splitError
+		if errors.As(err, &split) && canSplit && len(items) > 1 {
+			// A non-transient store error in a batch: find the product it
+			// is about by writing them one by one.
+			e.log.WarnContext(ctx, "batch write failed, retrying products one by one", "err", err, "products", len(items))
+			for _, it := range items {
+				e.work(ctx, hb, []*item{it}, false)
+			}
+			return
+		}
+		if errors.As(err, &split) {
+			hb.drop(items)
+			e.giveUp(items, err)
+			return
+		}
+		failures++
+		d := backoff(failures, e.cfg.MinBackoff, e.cfg.MaxBackoff)
+		e.log.WarnContext(ctx, "batch failed, backing off", "err", err, "products", len(items), "attempt", failures, "delay", d)
+		if !sleep(ctx, d) {
+			hb.drop(items)
+			e.release(messagesOf(items), 0)
+			return
+		}
+	}
+}
+
+func messagesOf(items []*item) []queue.Message {
+	var out []queue.Message
+	for _, it := range items {
+		out = append(out, it.msgs...)
+	}
+	return out
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// backoff is a jittered exponential delay: between half and all of
+// lo*2^attempt, capped at hi.
+func backoff(attempt int, lo, hi time.Duration) time.Duration {
+	d := hi
+	if attempt < 30 {
+		d = min(hi, lo<<attempt)
+	}
+	if d <= 0 {
+		return 0
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// item is one product of a batch with every message received for it.
+type item struct {
+	id        int64
+	msgs      []queue.Message
+	version   int64 // the highest message version
+	changedAt []time.Time
+}
+
+type badMessage struct {
+	msg queue.Message
+	err error
+}
+
+// group decodes messages and merges those about the same product.
+func group(msgs []queue.Message) ([]*item, []badMessage) {
+	byID := map[int64]*item{}
+	var items []*item
+	var bad []badMessage
+	for _, m := range msgs {
+		qm, err := queuemsg.Decode(m.Body)
+		if err != nil {
+			bad = append(bad, badMessage{m, err})
+			continue
+		}
+		it := byID[qm.ProductID]
+		if it == nil {
+			it = &item{id: qm.ProductID}
+			byID[qm.ProductID] = it
+			items = append(items, it)
+		}
+		it.msgs = append(it.msgs, m)
+		it.version = max(it.version, qm.Version)
+		if qm.Source == queuemsg.SourceOutbox {
+			it.changedAt = append(it.changedAt, qm.ChangedAt)
+		}
+	}
+	return items, bad
+}
+
+// splitError marks a failure that may be about one product of the batch.
+type splitError struct{ err error }
+
+func (s splitError) Error() string { return s.err.Error() }
+func (s splitError) Unwrap() error { return s.err }

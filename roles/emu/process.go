@@ -1,0 +1,388 @@
+package emu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/refarch/refarch/catalog"
+	"github.com/refarch/refarch/product"
+	"github.com/refarch/refarch/vectormeta"
+	"github.com/refarch/refarch/vectorstore"
+)
+
+// result sorts a batch's items after one attempt.
+type result struct {
+	done      []*item // indexed, or nothing to do: ack
+	poison    []*item // failed on their own: release, the queue counts receives
+	poisonErr error
+	retry     []*item // try again (after backoff if process returned an error)
+}
+
+// state is a product's index_state row.
+type state struct {
+	version int64
+	hash    string
+	deleted bool
+	exists  bool
+}
+
+type action int
+
+const (
+	actSkip action = iota
+	actDelete
+	actMeta
+	actEmbed
+)
+
+// plan is what one item needs.
+type plan struct {
+	it     *item
+	act    action
+	row    product.Product
+	hash   string
+	values []float32
+	// version is what index_state records once the write is done.
+	version int64
+}
+
+// process runs one attempt over items. A returned error means the attempt
+// failed as a whole (res.retry holds the items): an outage to back off from,
+// or a splitError.
+func (e *Emu) process(ctx context.Context, items []*item) (result, error) {
+	ids := make([]int64, len(items))
+	for i, it := range items {
+		ids[i] = it.id
+	}
+	rows, states, err := e.load(ctx, ids)
+	if err != nil {
+		e.m.failures.WithLabelValues("read").Inc()
+		return result{retry: items}, err
+	}
+	var res result
+	var plans []*plan
+	for _, it := range items {
+		p := &plan{it: it}
+		row, exists := rows[it.id]
+		st := states[it.id]
+		switch {
+		case !exists:
+			if st.exists && st.deleted && st.version >= it.version {
+				p.act = actSkip
+			} else {
+				p.act = actDelete
+				p.version = it.version
+			}
+		case st.exists && !st.deleted && row.Version <= st.version:
+			p.act = actSkip
+		default:
+			p.row, p.version = row, row.Version
+			p.hash = product.ContentHash(row.EmbedText())
+			if st.exists && !st.deleted && st.hash == p.hash {
+				p.act = actMeta
+			} else {
+				p.act = actEmbed
+			}
+		}
+		if p.act == actSkip {
+			e.m.skipped.Inc()
+			res.done = append(res.done, it)
+			continue
+		}
+		plans = append(plans, p)
+	}
+
+	plans, poison, err := e.embed(ctx, plans)
+	if err != nil {
+		e.m.failures.WithLabelValues("embed").Inc()
+		res.retry = append(res.retry, itemsOf(plans)...)
+		return res, err
+	}
+	if len(poison) > 0 {
+		res.poison, res.poisonErr = itemsOf(poison), errors.New("the embedder fails on this product's text")
+	}
+	if len(plans) == 0 {
+		return res, nil
+	}
+	written, conflicts, err := e.write(ctx, plans)
+	if err != nil {
+		e.m.failures.WithLabelValues("write").Inc()
+		res.retry = append(res.retry, itemsOf(plans)...)
+		return res, err
+	}
+	res.done = append(res.done, itemsOf(written)...)
+	res.retry = append(res.retry, itemsOf(conflicts)...)
+	now := time.Now()
+	for _, p := range written {
+		switch p.act {
+		case actDelete:
+			e.m.deleted.Inc()
+		case actMeta:
+			e.m.metaOnly.Inc()
+		case actEmbed:
+			e.m.embedded.Inc()
+		}
+		for _, at := range p.it.changedAt {
+			e.m.freshness.Observe(now.Sub(at).Seconds())
+		}
+	}
+	return res, nil
+}
+
+func itemsOf(plans []*plan) []*item {
+	out := make([]*item, len(plans))
+	for i, p := range plans {
+		out[i] = p.it
+	}
+	return out
+}
+
+// load reads the current rows and index_state of the products.
+func (e *Emu) load(ctx context.Context, ids []int64) (map[int64]product.Product, map[int64]state, error) {
+	rows, err := e.pool.Query(ctx, `SELECT `+catalog.Columns+` FROM products WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %d products: %w", len(ids), err)
+	}
+	products := make(map[int64]product.Product, len(ids))
+	for rows.Next() {
+		p, err := catalog.Scan(rows)
+		if err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("read products: %w", err)
+		}
+		products[p.ID] = p
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("read products: %w", err)
+	}
+	states, err := e.states(ctx, e.pool, ids)
+	return products, states, err
+}
+
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func (e *Emu) states(ctx context.Context, q querier, ids []int64) (map[int64]state, error) {
+	rows, err := q.Query(ctx, `SELECT product_id, version, content_hash, deleted FROM index_state
+		WHERE model = $1 AND product_id = ANY($2)`, e.model, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read index state of %d products: %w", len(ids), err)
+	}
+	defer rows.Close()
+	out := make(map[int64]state, len(ids))
+	for rows.Next() {
+		var id int64
+		s := state{exists: true}
+		if err := rows.Scan(&id, &s.version, &s.hash, &s.deleted); err != nil {
+			return nil, fmt.Errorf("read index state: %w", err)
+		}
+		out[id] = s
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read index state: %w", err)
+	}
+	return out, nil
+}
+
+// embed fills in the vectors of the plans that need one, with one call for
+// the batch. When that call fails, each text is tried alone: texts that fail
+// while others (or a probe) succeed are poison and returned apart; when
+// everything fails the embedder is down and the error is returned.
+func (e *Emu) embed(ctx context.Context, plans []*plan) (ok, poison []*plan, err error) {
+	var need []*plan
+	for _, p := range plans {
+		if p.act == actEmbed {
+			need = append(need, p)
+		}
+	}
+	if len(need) == 0 {
+		return plans, nil, nil
+	}
+	texts := make([]string, len(need))
+	for i, p := range need {
+		texts[i] = p.row.EmbedText()
+	}
+	vecs, err := e.embedCall(ctx, texts)
+	if err == nil {
+		for i, p := range need {
+			p.values = vecs[i]
+		}
+		return plans, nil, nil
+	}
+	if ctx.Err() != nil {
+		return plans, nil, ctx.Err()
+	}
+	batchErr := err
+	bad := map[*plan]bool{}
+	anyOK := false
+	for _, p := range need {
+		v, err := e.embedCall(ctx, []string{p.row.EmbedText()})
+		if ctx.Err() != nil {
+			return plans, nil, ctx.Err()
+		}
+		if err != nil {
+			bad[p] = true
+			continue
+		}
+		p.values, anyOK = v[0], true
+	}
+	if !anyOK {
+		if _, err := e.embedCall(ctx, []string{"embedder health probe"}); err != nil {
+			return plans, nil, fmt.Errorf("embed %d texts: %w", len(texts), batchErr)
+		}
+	}
+	for _, p := range plans {
+		if bad[p] {
+			poison = append(poison, p)
+		} else {
+			ok = append(ok, p)
+		}
+	}
+	e.log.WarnContext(ctx, "embedder rejects some products", "products", len(poison), "err", batchErr)
+	return ok, poison, nil
+}
+
+func (e *Emu) embedCall(ctx context.Context, texts []string) ([][]float32, error) {
+	start := time.Now()
+	vecs, err := e.emb.Embed(ctx, texts)
+	e.m.embedSeconds.Observe(time.Since(start).Seconds())
+	e.m.embedBatch.Observe(float64(len(texts)))
+	if err == nil && len(vecs) != len(texts) {
+		err = fmt.Errorf("embedder returned %d vectors for %d texts", len(vecs), len(texts))
+	}
+	return vecs, err
+}
+
+// write locks the products' index_state rows, re-checks them, writes the
+// vector store and records the new state, all while holding the locks, so a
+// slower worker with an older row can never overwrite a newer vector (G3).
+// It runs to the end even when ctx is cancelled (bounded by the visibility
+// timeout), so that a shutdown never abandons a vector write whose state is
+// not recorded. Plans found outdated under the lock are dropped as done;
+// plans whose assumptions changed (a metadata-only update whose text was
+// re-embedded meanwhile) come back as conflicts to re-plan.
+func (e *Emu) write(ctx context.Context, plans []*plan) (written, conflicts []*plan, err error) {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.Visibility)
+	defer cancel()
+	start := time.Now()
+	ids := make([]int64, len(plans))
+	for i, p := range plans {
+		ids[i] = p.it.id
+	}
+	err = pgx.BeginFunc(wctx, e.pool, func(tx pgx.Tx) error {
+		written, conflicts = nil, nil
+		// Placeholder rows (version 0) make a lock possible for products
+		// never indexed; ON CONFLICT DO UPDATE locks existing ones. Ids are
+		// locked in order so that overlapping batches cannot deadlock.
+		if _, err := tx.Exec(wctx, `INSERT INTO index_state (model, product_id, version, content_hash, changed_at)
+			SELECT $1, id, 0, '', now() FROM unnest($2::bigint[]) AS id ORDER BY id
+			ON CONFLICT (model, product_id) DO UPDATE SET version = index_state.version`, e.model, ids); err != nil {
+			return fmt.Errorf("lock index state: %w", err)
+		}
+		locked, err := e.states(wctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		var dels []string
+		var metas []vectormeta.Metadata
+		var vecs []vectorstore.Vector
+		var keep []*plan
+		var placeholders []int64
+		for _, p := range plans {
+			st := locked[p.it.id]
+			switch {
+			case p.act == actDelete && st.deleted && st.version >= p.version:
+				written = append(written, p) // someone else deleted it
+				continue
+			case p.act == actDelete:
+				p.version = max(p.version, st.version+1)
+				dels = append(dels, vectormeta.VectorID(p.it.id))
+			case st.version >= p.version:
+				written = append(written, p) // the index holds this or newer
+				continue
+			case p.act == actMeta && (st.deleted || st.hash != p.hash):
+				conflicts = append(conflicts, p)
+				if st.version == 0 {
+					placeholders = append(placeholders, p.it.id)
+				}
+				continue
+			case p.act == actMeta:
+				metas = append(metas, e.meta(p))
+			default:
+				vecs = append(vecs, vectorstore.Vector{ID: vectormeta.VectorID(p.it.id), Values: p.values, Meta: e.meta(p)})
+			}
+			keep = append(keep, p)
+		}
+		if len(placeholders) > 0 {
+			if _, err := tx.Exec(wctx, `DELETE FROM index_state WHERE model = $1 AND product_id = ANY($2) AND version = 0`, e.model, placeholders); err != nil {
+				return fmt.Errorf("drop index state placeholders: %w", err)
+			}
+		}
+		if err := e.writeStore(wctx, dels, metas, vecs); err != nil {
+			return err
+		}
+		if len(keep) == 0 {
+			return nil
+		}
+		n := len(keep)
+		pids, vers, hashes, deleted := make([]int64, n), make([]int64, n), make([]string, n), make([]bool, n)
+		changed := make([]time.Time, n)
+		for i, p := range keep {
+			pids[i], vers[i], hashes[i], deleted[i] = p.it.id, p.version, p.hash, p.act == actDelete
+			changed[i] = p.row.UpdatedAt
+			if p.act == actDelete {
+				changed[i] = time.Now()
+			}
+		}
+		if _, err := tx.Exec(wctx, `UPDATE index_state s SET version = u.version, content_hash = u.hash,
+				deleted = u.deleted, changed_at = u.changed_at, indexed_at = clock_timestamp()
+			FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bool[], $6::timestamptz[])
+				AS u(product_id, version, hash, deleted, changed_at)
+			WHERE s.model = $1 AND s.product_id = u.product_id AND s.version < u.version`,
+			e.model, pids, vers, hashes, deleted, changed); err != nil {
+			return fmt.Errorf("record index state of %d products: %w", n, err)
+		}
+		if _, err := tx.Exec(wctx, `DELETE FROM index_failures WHERE model = $1 AND product_id = ANY($2)`, e.model, pids); err != nil {
+			return fmt.Errorf("clear index failures: %w", err)
+		}
+		written = append(written, keep...)
+		return nil
+	})
+	e.m.writeSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return nil, nil, err
+	}
+	return written, conflicts, nil
+}
+
+func (e *Emu) meta(p *plan) vectormeta.Metadata {
+	return vectormeta.Metadata{ProductID: p.it.id, Version: p.version, ContentHash: p.hash, Model: e.model,
+		Category: p.row.Category, Price: p.row.Price.Float()}
+}
+
+// writeStore applies deletes, metadata updates and upserts. A transient
+// error (rate limit, 5xx, timeout) is returned as is, to back off from; any
+// other error may be about one product and is wrapped in splitError.
+func (e *Emu) writeStore(ctx context.Context, dels []string, metas []vectormeta.Metadata, vecs []vectorstore.Vector) error {
+	wrap := func(err error) error {
+		if errors.Is(err, vectorstore.ErrTransient) || ctx.Err() != nil {
+			return err
+		}
+		return splitError{err}
+	}
+	if err := e.store.Delete(ctx, dels); err != nil {
+		return wrap(fmt.Errorf("delete %d vectors: %w", len(dels), err))
+	}
+	if err := e.store.UpdateMetadata(ctx, metas); err != nil {
+		return wrap(fmt.Errorf("update metadata of %d vectors: %w", len(metas), err))
+	}
+	if err := e.store.Upsert(ctx, vecs); err != nil {
+		return wrap(fmt.Errorf("upsert %d vectors: %w", len(vecs), err))
+	}
+	return nil
+}

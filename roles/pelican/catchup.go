@@ -1,0 +1,183 @@
+package pelican
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/refarch/refarch/product"
+	"github.com/refarch/refarch/queuemsg"
+)
+
+// catchupLoop runs the catch-up until this replica finds no chunk left to
+// claim, retrying failures with backoff.
+func (p *Pelican) catchupLoop(ctx context.Context) {
+	start := time.Now()
+	total, failures := 0, 0
+	for {
+		pass, err := p.openPass(ctx)
+		if err == nil {
+			var n int
+			n, err = p.catchupPass(ctx, pass)
+			total += n
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			p.log.InfoContext(ctx, "catch-up done", "sent", total, "took", time.Since(start).Round(time.Millisecond))
+			return
+		}
+		p.m.errors.Inc()
+		failures++
+		p.log.ErrorContext(ctx, "catch-up", "err", err, "attempt", failures)
+		if !sleep(ctx, backoff(failures, p.cfg.MinBackoff, p.cfg.MaxBackoff)) {
+			return
+		}
+	}
+}
+
+// openPass joins the model's open catch-up pass or starts a new one,
+// splitting every known product id (in the table or in the index) into
+// chunks of BatchSize ids.
+func (p *Pelican) openPass(ctx context.Context) (int64, error) {
+	var id int64
+	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT id FROM catchup_passes WHERE model = $1 AND finished_at IS NULL`, p.cfg.Model).Scan(&id)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("find open catch-up pass: %w", err)
+		}
+		// Replicas starting together race here; the partial unique index
+		// lets one win and the others join its pass.
+		err = tx.QueryRow(ctx, `INSERT INTO catchup_passes (model) VALUES ($1)
+			ON CONFLICT (model) WHERE finished_at IS NULL DO NOTHING RETURNING id`, p.cfg.Model).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return tx.QueryRow(ctx, `SELECT id FROM catchup_passes WHERE model = $1 AND finished_at IS NULL`, p.cfg.Model).Scan(&id)
+		}
+		if err != nil {
+			return fmt.Errorf("start catch-up pass: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM catchup_passes WHERE model = $1 AND id <> $2`, p.cfg.Model, id); err != nil {
+			return fmt.Errorf("forget old catch-up passes: %w", err)
+		}
+		// Chunks tile the id space up to the largest known id; later ids
+		// come with outbox rows.
+		tag, err := tx.Exec(ctx, `INSERT INTO catchup_chunks (pass_id, lo, hi)
+			SELECT $1, coalesce(lag(hi) OVER (ORDER BY hi), 0) + 1, hi FROM (
+				SELECT max(id) AS hi FROM (
+					SELECT id, (row_number() OVER (ORDER BY id) - 1) / $2 AS chunk FROM (
+						SELECT id FROM products
+						UNION SELECT product_id FROM index_state WHERE model = $3 AND NOT deleted
+					) ids
+				) numbered GROUP BY chunk
+			) chunks`, id, p.cfg.BatchSize, p.cfg.Model)
+		if err != nil {
+			return fmt.Errorf("split catch-up pass into chunks: %w", err)
+		}
+		p.log.InfoContext(ctx, "catch-up pass started", "pass", id, "chunks", tag.RowsAffected())
+		return nil
+	})
+	return id, err
+}
+
+// catchupPass sends chunks of the pass until none is left to claim, then
+// closes the pass if every chunk is done. It returns how many messages it
+// sent.
+func (p *Pelican) catchupPass(ctx context.Context, pass int64) (int, error) {
+	total := 0
+	for {
+		n, err := p.CatchupChunk(ctx, pass)
+		if errors.Is(err, errNoChunk) {
+			break
+		}
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	var remaining int
+	err := p.pool.QueryRow(ctx, `WITH left AS (SELECT count(*) AS n FROM catchup_chunks WHERE pass_id = $1 AND done_at IS NULL),
+		closed AS (UPDATE catchup_passes SET finished_at = now() WHERE id = $1 AND finished_at IS NULL AND (SELECT n FROM left) = 0)
+		SELECT n FROM left`, pass).Scan(&remaining)
+	if err != nil {
+		return total, fmt.Errorf("close catch-up pass %d: %w", pass, err)
+	}
+	p.m.catchupDue.Set(float64(remaining))
+	return total, nil
+}
+
+// CatchupChunk claims one unsent chunk of the pass (skipping chunks other
+// replicas hold), sends an upsert for every product in it whose indexed
+// version is missing or behind and a delete for every indexed product that no
+// longer exists, and marks the chunk done in the same transaction. It returns
+// errNoChunk when nothing is left to claim.
+func (p *Pelican) CatchupChunk(ctx context.Context, pass int64) (int, error) {
+	sent := 0
+	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		var lo, hi int64
+		err := tx.QueryRow(ctx, `SELECT lo, hi FROM catchup_chunks WHERE pass_id = $1 AND done_at IS NULL
+			ORDER BY lo LIMIT 1 FOR UPDATE SKIP LOCKED`, pass).Scan(&lo, &hi)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errNoChunk
+		}
+		if err != nil {
+			return fmt.Errorf("claim catch-up chunk: %w", err)
+		}
+		now := time.Now()
+		rows, err := tx.Query(ctx, `SELECT p.id, p.sku, p.name, p.description, (p.price * 100)::bigint, p.category,
+				p.created_at, p.updated_at, p.version
+			FROM products p LEFT JOIN index_state s ON s.model = $1 AND s.product_id = p.id
+			WHERE p.id BETWEEN $2 AND $3 AND (s.product_id IS NULL OR s.deleted OR s.version < p.version)
+			ORDER BY p.id`, p.cfg.Model, lo, hi)
+		if err != nil {
+			return fmt.Errorf("find products behind the index in %d..%d: %w", lo, hi, err)
+		}
+		msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (queuemsg.Message, error) {
+			var pr product.Product
+			var cents int64
+			err := r.Scan(&pr.ID, &pr.SKU, &pr.Name, &pr.Description, &cents, &pr.Category, &pr.CreatedAt, &pr.UpdatedAt, &pr.Version)
+			pr.Price = product.Price(cents)
+			return queuemsg.Message{Op: queuemsg.OpUpsert, Source: queuemsg.SourceCatchup, ProductID: pr.ID,
+				Version: pr.Version, ChangedAt: pr.UpdatedAt, New: &pr}, err
+		})
+		if err != nil {
+			return fmt.Errorf("read products behind the index: %w", err)
+		}
+		rows, err = tx.Query(ctx, `SELECT s.product_id, s.version FROM index_state s
+			WHERE s.model = $1 AND NOT s.deleted AND s.product_id BETWEEN $2 AND $3
+			AND NOT EXISTS (SELECT 1 FROM products p WHERE p.id = s.product_id)`, p.cfg.Model, lo, hi)
+		if err != nil {
+			return fmt.Errorf("find deleted products still indexed in %d..%d: %w", lo, hi, err)
+		}
+		dels, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (queuemsg.Message, error) {
+			var id, v int64
+			err := r.Scan(&id, &v)
+			// The deleted row's last version is unknown; one past the
+			// indexed one orders the delete after what the index holds.
+			return queuemsg.Message{Op: queuemsg.OpDelete, Source: queuemsg.SourceCatchup, ProductID: id, Version: v + 1, ChangedAt: now}, err
+		})
+		if err != nil {
+			return fmt.Errorf("read deleted products still indexed: %w", err)
+		}
+		msgs = append(msgs, dels...)
+		for start := 0; start < len(msgs); start += p.cfg.BatchSize {
+			if err := p.send(ctx, msgs[start:min(len(msgs), start+p.cfg.BatchSize)]); err != nil {
+				return err
+			}
+		}
+		sent = len(msgs)
+		_, err = tx.Exec(ctx, `UPDATE catchup_chunks SET done_at = now(), sent = $3, done_by = $4 WHERE pass_id = $1 AND lo = $2`,
+			pass, lo, sent, p.cfg.Name)
+		if err != nil {
+			return fmt.Errorf("mark catch-up chunk %d..%d done: %w", lo, hi, err)
+		}
+		return nil
+	})
+	return sent, err
+}

@@ -1,0 +1,412 @@
+// Package pelican is the producer role: it moves every product that the
+// vector index does not hold yet, and then every committed change, from
+// Postgres onto the queue.
+//
+// Changes are captured by a trigger into sync_outbox in the changing
+// transaction, so none can be lost between commit and queue. NOTIFY on
+// refarch_outbox is only a wake-up; pelican also polls, so a missed
+// notification costs latency, never a change. Any number of pelicans may run:
+// they claim outbox rows and catch-up chunks with FOR UPDATE SKIP LOCKED, and
+// the queue drops repeats by deduplication id.
+package pelican
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/refarch/refarch/product"
+	"github.com/refarch/refarch/queue"
+	"github.com/refarch/refarch/queuemsg"
+)
+
+// Channel is the NOTIFY channel the products trigger wakes pelican on.
+const Channel = "refarch_outbox"
+
+// Config tunes a Pelican.
+type Config struct {
+	// Model is the embedding model whose index the catch-up compares with
+	// the table (index_state.model).
+	Model string
+	// BatchSize is the number of outbox rows per drain transaction and of
+	// product ids per catch-up chunk. Default 500.
+	BatchSize int
+	// PollInterval is how often the outbox is scanned when no NOTIFY
+	// arrives. Default 2 s.
+	PollInterval time.Duration
+	// Ready, when set, must succeed before anything is sent, so that a fresh
+	// deployment never enqueues into an index that does not exist yet. It is
+	// retried with backoff.
+	Ready func(ctx context.Context) error
+	// MinBackoff and MaxBackoff bound the retry delays (readiness, listener
+	// reconnects, failed batches). Defaults 100 ms and 10 s.
+	MinBackoff, MaxBackoff time.Duration
+	// Name identifies this replica in logs and in catchup_chunks.done_by.
+	// Default: host name and process id.
+	Name string
+	// SkipCatchup disables the start-up catch-up (tests of the outbox path).
+	SkipCatchup bool
+}
+
+func (c Config) withDefaults() Config {
+	if c.BatchSize <= 0 {
+		c.BatchSize = 500
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 2 * time.Second
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = 100 * time.Millisecond
+	}
+	if c.MaxBackoff < c.MinBackoff {
+		c.MaxBackoff = max(10*time.Second, c.MinBackoff)
+	}
+	if c.Name == "" {
+		host, _ := os.Hostname()
+		c.Name = host + ":" + strconv.Itoa(os.Getpid())
+	}
+	return c
+}
+
+// Pelican is the producer role.
+type Pelican struct {
+	pool *pgxpool.Pool
+	q    queue.Queue
+	cfg  Config
+	log  *slog.Logger
+	m    metrics
+}
+
+type metrics struct {
+	sent       *prometheus.CounterVec
+	batch      prometheus.Histogram
+	catchupDue prometheus.Gauge
+	reconnects prometheus.Counter
+	errors     prometheus.Counter
+}
+
+// New returns a pelican; it does no I/O until Run.
+func New(pool *pgxpool.Pool, q queue.Queue, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Pelican {
+	f := promauto.With(reg)
+	return &Pelican{
+		pool: pool, q: q, cfg: cfg.withDefaults(), log: log.With("role", "pelican"),
+		m: metrics{
+			sent: f.NewCounterVec(prometheus.CounterOpts{Name: "refarch_pelican_messages_sent_total",
+				Help: "Messages sent to the queue, by source (outbox or catchup) and op."}, []string{"source", "op"}),
+			batch: f.NewHistogram(prometheus.HistogramOpts{Name: "refarch_pelican_batch_size",
+				Help: "Messages per send.", Buckets: prometheus.ExponentialBuckets(1, 2, 12)}),
+			catchupDue: f.NewGauge(prometheus.GaugeOpts{Name: "refarch_pelican_catchup_chunks_remaining",
+				Help: "Catch-up chunks not yet sent in the open pass, as last seen by this replica."}),
+			reconnects: f.NewCounter(prometheus.CounterOpts{Name: "refarch_pelican_listener_reconnects_total",
+				Help: "Times the LISTEN connection was re-established."}),
+			errors: f.NewCounter(prometheus.CounterOpts{Name: "refarch_pelican_errors_total",
+				Help: "Failed drain or catch-up attempts (retried with backoff)."}),
+		},
+	}
+}
+
+// Run waits for the index, starts listening, catches up and drains the
+// outbox until ctx is cancelled. It returns an error only when the first
+// LISTEN connection cannot be made.
+func (p *Pelican) Run(ctx context.Context) error {
+	if err := p.waitReady(ctx); err != nil {
+		return err
+	}
+	wake := make(chan struct{}, 1)
+	conn, err := p.connect(ctx)
+	if err != nil {
+		return fmt.Errorf("listen for outbox notifications: %w", err)
+	}
+	p.log.InfoContext(ctx, "pelican started", "model", p.cfg.Model, "name", p.cfg.Name)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { p.listen(gctx, conn, wake); return nil })
+	if !p.cfg.SkipCatchup {
+		g.Go(func() error { p.catchupLoop(gctx); return nil })
+	}
+	g.Go(func() error { p.drainLoop(gctx, wake); return nil })
+	err = g.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func (p *Pelican) waitReady(ctx context.Context) error {
+	if p.cfg.Ready == nil {
+		return nil
+	}
+	for attempt := 0; ; attempt++ {
+		err := p.cfg.Ready(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if attempt%10 == 0 {
+			p.log.WarnContext(ctx, "vector index not ready, waiting before sending anything", "err", err)
+		}
+		if !sleep(ctx, backoff(attempt, p.cfg.MinBackoff, p.cfg.MaxBackoff)) {
+			return ctx.Err()
+		}
+	}
+}
+
+// connect opens the dedicated LISTEN connection.
+func (p *Pelican) connect(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, p.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
+		conn.Close(context.Background())
+		return nil, err
+	}
+	return conn, nil
+}
+
+// listen forwards notifications to wake, reconnecting with backoff. After a
+// reconnect it wakes the drainer, since notifications may have been missed.
+func (p *Pelican) listen(ctx context.Context, conn *pgx.Conn, wake chan<- struct{}) {
+	defer func() {
+		if conn != nil {
+			conn.Close(context.Background())
+		}
+	}()
+	attempt := 0
+	for {
+		if conn == nil {
+			if !sleep(ctx, backoff(attempt, p.cfg.MinBackoff, p.cfg.MaxBackoff)) {
+				return
+			}
+			c, err := p.connect(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				attempt++
+				p.log.WarnContext(ctx, "reconnect outbox listener", "err", err, "attempt", attempt)
+				continue
+			}
+			conn, attempt = c, 0
+			p.m.reconnects.Inc()
+			p.log.InfoContext(ctx, "outbox listener reconnected")
+			signal(wake)
+		}
+		_, err := conn.WaitForNotification(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			p.log.WarnContext(ctx, "outbox listener lost its connection", "err", err)
+			conn.Close(context.Background())
+			conn = nil
+			continue
+		}
+		signal(wake)
+	}
+}
+
+func signal(c chan<- struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// drainLoop drains the outbox whenever woken and at every poll interval,
+// and keeps going while batches come back full.
+func (p *Pelican) drainLoop(ctx context.Context, wake <-chan struct{}) {
+	t := time.NewTicker(p.cfg.PollInterval)
+	defer t.Stop()
+	failures := 0
+	for {
+		n, err := p.DrainOnce(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			p.m.errors.Inc()
+			p.log.ErrorContext(ctx, "drain outbox", "err", err)
+			failures++
+			if !sleep(ctx, backoff(failures, p.cfg.MinBackoff, p.cfg.MaxBackoff)) {
+				return
+			}
+			continue
+		}
+		failures = 0
+		if n >= p.cfg.BatchSize {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-t.C:
+		}
+	}
+}
+
+type outboxRow struct {
+	id, productID, version int64
+	op                     string
+	changedAt              time.Time
+	oldRow, newRow         []byte
+}
+
+// DrainOnce sends one batch of outbox rows and deletes them in the same
+// transaction, returning how many rows it took. Rows locked by another
+// pelican are skipped, so replicas split the outbox. When several rows of one
+// product are in the batch only the newest is sent: emu indexes the current
+// row anyway.
+func (p *Pelican) DrainOnce(ctx context.Context) (int, error) {
+	n := 0
+	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id, product_id, op, version, changed_at, old_row, new_row
+			FROM sync_outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, p.cfg.BatchSize)
+		if err != nil {
+			return fmt.Errorf("claim outbox rows: %w", err)
+		}
+		batch, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (outboxRow, error) {
+			var o outboxRow
+			err := r.Scan(&o.id, &o.productID, &o.op, &o.version, &o.changedAt, &o.oldRow, &o.newRow)
+			return o, err
+		})
+		if err != nil {
+			return fmt.Errorf("read outbox rows: %w", err)
+		}
+		n = len(batch)
+		if n == 0 {
+			return nil
+		}
+		newest := make(map[int64]outboxRow, n)
+		order := make([]int64, 0, n)
+		ids := make([]int64, n)
+		for i, o := range batch {
+			ids[i] = o.id
+			cur, seen := newest[o.productID]
+			if !seen {
+				order = append(order, o.productID)
+			}
+			if !seen || o.version > cur.version || (o.version == cur.version && o.id > cur.id) {
+				newest[o.productID] = o
+			}
+		}
+		msgs := make([]queuemsg.Message, 0, len(order))
+		for _, pid := range order {
+			m, err := outboxMessage(newest[pid])
+			if err != nil {
+				// A row this binary cannot read would block the outbox
+				// forever; send what the message needs and let emu read
+				// the current row.
+				p.log.ErrorContext(ctx, "outbox row has an unreadable record", "product_id", pid, "err", err)
+				o := newest[pid]
+				m = queuemsg.Message{Op: queuemsg.OpUpsert, Source: queuemsg.SourceOutbox, ProductID: pid, Version: o.version, ChangedAt: o.changedAt,
+					New: &product.Product{ID: pid, Version: o.version}}
+				if o.op == "delete" {
+					m.Op, m.New = queuemsg.OpDelete, nil
+				}
+			}
+			msgs = append(msgs, m)
+		}
+		if err := p.send(ctx, msgs); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM sync_outbox WHERE id = ANY($1)`, ids); err != nil {
+			return fmt.Errorf("delete %d sent outbox rows: %w", len(ids), err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func outboxMessage(o outboxRow) (queuemsg.Message, error) {
+	m := queuemsg.Message{Source: queuemsg.SourceOutbox, ProductID: o.productID, Version: o.version, ChangedAt: o.changedAt}
+	var err error
+	if m.Old, err = record(o.oldRow); err != nil {
+		return m, fmt.Errorf("old row: %w", err)
+	}
+	if o.op == "delete" {
+		m.Op = queuemsg.OpDelete
+		return m, m.Validate()
+	}
+	m.Op = queuemsg.OpUpsert
+	if m.New, err = record(o.newRow); err != nil {
+		return m, fmt.Errorf("new row: %w", err)
+	}
+	return m, m.Validate()
+}
+
+// record reads a to_jsonb(products row) copy from the outbox.
+func record(b []byte) (*product.Product, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var p product.Product
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+func (p *Pelican) send(ctx context.Context, msgs []queuemsg.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	out := make([]queue.Outgoing, 0, len(msgs))
+	for _, m := range msgs {
+		o, err := queuemsg.Outgoing(m)
+		if err != nil {
+			return err
+		}
+		out = append(out, o)
+	}
+	if err := p.q.Send(ctx, out); err != nil {
+		return fmt.Errorf("send %d messages: %w", len(out), err)
+	}
+	p.m.batch.Observe(float64(len(out)))
+	for _, m := range msgs {
+		p.m.sent.WithLabelValues(string(m.Source), string(m.Op)).Inc()
+	}
+	return nil
+}
+
+// sleep waits d or until ctx is done, reporting whether it waited the
+// whole time.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// backoff is a jittered exponential delay: between half and all of
+// min*2^attempt, capped at max.
+func backoff(attempt int, lo, hi time.Duration) time.Duration {
+	d := hi
+	if attempt < 30 {
+		d = min(hi, lo<<attempt)
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+var errNoChunk = errors.New("no chunk left to claim")

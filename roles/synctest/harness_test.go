@@ -1,0 +1,336 @@
+package synctest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/refarch/refarch/embedding"
+	"github.com/refarch/refarch/internal/pgtest"
+	"github.com/refarch/refarch/product"
+	"github.com/refarch/refarch/queue"
+	"github.com/refarch/refarch/queue/pgqueue"
+	"github.com/refarch/refarch/roles/emu"
+	"github.com/refarch/refarch/roles/pelican"
+	"github.com/refarch/refarch/status"
+	"github.com/refarch/refarch/vectormeta"
+	"github.com/refarch/refarch/vectorstore"
+	"github.com/refarch/refarch/vectorstore/pgvectorstore"
+)
+
+// env is one isolated database with a queue, a vector store and an embedder.
+type env struct {
+	t     testing.TB
+	pool  *pgxpool.Pool
+	q     *pgqueue.Queue
+	emb   embedding.Embedder
+	store vectorstore.Store
+	model string
+	log   *slog.Logger
+}
+
+const maxReceives = 4
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	q := pgqueue.New(pool, pgqueue.Options{MaxReceives: maxReceives, PollInterval: 200 * time.Millisecond})
+	t.Cleanup(func() { q.Close() })
+	emb := embedding.NewHash(32)
+	store, err := pgvectorstore.New(ctx, pool, emb.Model(), emb.Dimension())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w io.Writer = io.Discard
+	if os.Getenv("SYNCTEST_LOG") != "" {
+		w = os.Stderr
+	}
+	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return &env{t: t, pool: pool, q: q, emb: emb, store: store, model: emb.Model(), log: log}
+}
+
+// role runs something with Run(ctx) in the background until stopped.
+type role struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (r *role) stop() error {
+	r.cancel()
+	return <-r.done
+}
+
+func start(t testing.TB, run func(context.Context) error) *role {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &role{cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.done:
+		case <-time.After(30 * time.Second):
+			t.Errorf("role did not stop within 30s of cancel")
+		}
+	})
+	return r
+}
+
+func (e *env) pelicanConfig() pelican.Config {
+	return pelican.Config{Model: e.model, BatchSize: 100, PollInterval: 200 * time.Millisecond,
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}
+}
+
+func (e *env) emuConfig() emu.Config {
+	return emu.Config{Concurrency: 2, BatchSize: 32, Visibility: 5 * time.Second, Wait: 500 * time.Millisecond,
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, MaxReceives: maxReceives, DepthInterval: -1}
+}
+
+func (e *env) startPelican(cfg pelican.Config, q queue.Queue) *role {
+	if q == nil {
+		q = e.q
+	}
+	p := pelican.New(e.pool, q, cfg, e.log, nil)
+	return start(e.t, p.Run)
+}
+
+func (e *env) startEmu(cfg emu.Config, q queue.Queue, emb embedding.Embedder, store vectorstore.Store) *role {
+	if q == nil {
+		q = e.q
+	}
+	if emb == nil {
+		emb = e.emb
+	}
+	if store == nil {
+		store = e.store
+	}
+	m := emu.New(e.pool, q, emb, store, cfg, e.log, nil)
+	return start(e.t, m.Run)
+}
+
+var skuSeq atomic.Int64
+
+// insert adds n products and returns their ids.
+func (e *env) insert(ctx context.Context, n int, category string) []int64 {
+	e.t.Helper()
+	skus, names, descs := make([]string, n), make([]string, n), make([]string, n)
+	base := skuSeq.Add(int64(n))
+	for i := range n {
+		skus[i] = fmt.Sprintf("SKU-%d", base-int64(i))
+		names[i] = fmt.Sprintf("Product %d", base-int64(i))
+		descs[i] = fmt.Sprintf("A %s thing number %d with words %d", category, base-int64(i), (base-int64(i))%97)
+	}
+	rows, err := e.pool.Query(ctx, `INSERT INTO products (sku, name, description, price, category)
+		SELECT s, n, d, 9.99, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS u(s, n, d) RETURNING id`, skus, names, descs, category)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			e.t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		e.t.Fatal(err)
+	}
+	return ids
+}
+
+func (e *env) exec(ctx context.Context, sql string, args ...any) {
+	e.t.Helper()
+	if _, err := e.pool.Exec(ctx, sql, args...); err != nil {
+		e.t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// waitFor polls cond until it returns "" or the deadline passes; the last
+// explanation is the failure message.
+func waitFor(t testing.TB, d time.Duration, cond func() string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	last := ""
+	for {
+		last = cond()
+		if last == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s: %s", d, last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// status returns the pipeline status.
+func (e *env) status(ctx context.Context) status.Status {
+	e.t.Helper()
+	s, err := status.Get(ctx, e.pool, e.q, e.model)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s
+}
+
+// synced is a waitFor condition: status says in sync and the queue is empty.
+func (e *env) synced(ctx context.Context) func() string {
+	return func() string {
+		s, err := status.Get(ctx, e.pool, e.q, e.model)
+		if err != nil {
+			return err.Error()
+		}
+		if s.InSync() && s.Queue.Visible == 0 && s.Queue.InFlight == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%+v", s)
+	}
+}
+
+// diff compares the table with index_state and with the vector store: same
+// ids, versions, content hashes, metadata. It returns "" when they match.
+func (e *env) diff(ctx context.Context) string {
+	type rec struct {
+		version  int64
+		hash     string
+		category string
+		price    float64
+	}
+	table := map[int64]rec{}
+	rows, err := e.pool.Query(ctx, `SELECT id, name, description, version, category, (price*100)::bigint FROM products`)
+	if err != nil {
+		return err.Error()
+	}
+	for rows.Next() {
+		var id, v, cents int64
+		var name, desc, cat string
+		if err := rows.Scan(&id, &name, &desc, &v, &cat, &cents); err != nil {
+			return err.Error()
+		}
+		table[id] = rec{v, product.ContentHash(product.EmbedText(name, desc)), cat, product.Price(cents).Float()}
+	}
+	if rows.Err() != nil {
+		return rows.Err().Error()
+	}
+	state := map[int64]rec{}
+	rows, err = e.pool.Query(ctx, `SELECT product_id, version, content_hash FROM index_state WHERE model = $1 AND NOT deleted`, e.model)
+	if err != nil {
+		return err.Error()
+	}
+	for rows.Next() {
+		var id, v int64
+		var h string
+		if err := rows.Scan(&id, &v, &h); err != nil {
+			return err.Error()
+		}
+		state[id] = rec{version: v, hash: h}
+	}
+	if rows.Err() != nil {
+		return rows.Err().Error()
+	}
+	var problems []string
+	add := func(format string, args ...any) {
+		if len(problems) < 10 {
+			problems = append(problems, fmt.Sprintf(format, args...))
+		}
+	}
+	ids := make([]string, 0, len(table))
+	for id, r := range table {
+		s, ok := state[id]
+		switch {
+		case !ok:
+			add("product %d v%d not in index_state", id, r.version)
+		case s.version != r.version || s.hash != r.hash:
+			add("product %d: table v%d %s, index_state v%d %s", id, r.version, r.hash, s.version, s.hash)
+		}
+		ids = append(ids, vectormeta.VectorID(id))
+	}
+	for id := range state {
+		if _, ok := table[id]; !ok {
+			add("index_state holds deleted product %d", id)
+		}
+	}
+	slices.Sort(ids)
+	for chunk := range slices.Chunk(ids, 1000) {
+		vecs, err := e.store.Fetch(ctx, chunk)
+		if err != nil {
+			return err.Error()
+		}
+		for _, id := range chunk {
+			pid, _ := vectormeta.ParseVectorID(id)
+			r := table[pid]
+			v, ok := vecs[id]
+			switch {
+			case !ok:
+				add("product %d missing from the vector store", pid)
+			case v.Meta.Version != r.version || v.Meta.ContentHash != r.hash || v.Meta.Category != r.category || v.Meta.Price != r.price:
+				add("product %d: table v%d %s %s %.2f, vector %+v", pid, r.version, r.hash, r.category, r.price, v.Meta)
+			}
+		}
+	}
+	n, err := e.store.Count(ctx)
+	if err != nil {
+		return err.Error()
+	}
+	if n != len(table) {
+		add("vector store holds %d vectors, table has %d rows", n, len(table))
+	}
+	sort.Strings(problems)
+	return strings.Join(problems, "; ")
+}
+
+// converged waits until the pipeline is idle and the index equals the table.
+func (e *env) converged(ctx context.Context, d time.Duration) {
+	e.t.Helper()
+	waitFor(e.t, d, e.synced(ctx))
+	waitFor(e.t, d, func() string { return e.diff(ctx) })
+}
+
+// countingEmbedder counts texts embedded.
+type countingEmbedder struct {
+	embedding.Embedder
+	calls, texts atomic.Int64
+}
+
+func (c *countingEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	c.calls.Add(1)
+	c.texts.Add(int64(len(texts)))
+	return c.Embedder.Embed(ctx, texts)
+}
+
+// faultyEmbedder fails every call while down is set, and any call with a
+// text containing poison.
+type faultyEmbedder struct {
+	embedding.Embedder
+	down     atomic.Bool
+	poison   string
+	failures atomic.Int64
+}
+
+func (f *faultyEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	if f.down.Load() {
+		f.failures.Add(1)
+		return nil, fmt.Errorf("embedder unavailable")
+	}
+	for _, t := range texts {
+		if f.poison != "" && strings.Contains(t, f.poison) {
+			f.failures.Add(1)
+			return nil, fmt.Errorf("embedder cannot handle this text")
+		}
+	}
+	return f.Embedder.Embed(ctx, texts)
+}
+
+var _ sync.Locker = (*sync.Mutex)(nil)
