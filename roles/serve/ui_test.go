@@ -7,12 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -29,7 +30,7 @@ import (
 
 // uiEnv is a serve role on a real database with a directly driven index.
 type uiEnv struct {
-	ts    *httptest.Server
+	url   string
 	pool  *pgxpool.Pool
 	cat   *catalog.Store
 	emb   embedding.Embedder
@@ -57,9 +58,21 @@ func newUIOn(t *testing.T, pool *pgxpool.Pool, token string, emb embedding.Embed
 		Search:     search.New(emb, store, cat, search.NewPGFullText(pool)),
 		SyncStates: testStates(pool, emb.Model()),
 	})
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	return uiEnv{ts: ts, pool: pool, cat: cat, emb: emb, store: store}
+	// The real server on a loopback port, as a browser would reach it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return uiEnv{url: "http://" + ln.Addr().String(), pool: pool, cat: cat, emb: emb, store: store}
 }
 
 // testStates reads badges from index_state, as status.ProductStates does.
@@ -87,37 +100,38 @@ func testStates(pool *pgxpool.Pool, model string) serve.SyncStates {
 // indexAll plays emu: it brings the index up to date with the table.
 func (e uiEnv) indexAll(t testing.TB) {
 	t.Helper()
-	ctx := context.Background()
+	if err := e.indexOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e uiEnv) indexOnce(ctx context.Context) error {
 	rows, err := e.pool.Query(ctx, `SELECT `+catalog.Columns+` FROM products p
 		WHERE NOT EXISTS (SELECT 1 FROM index_state s WHERE s.model = $1 AND s.product_id = p.id AND s.version >= p.version)`, e.emb.Model())
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	var ps []product.Product
-	for rows.Next() {
-		p, err := catalog.Scan(rows)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ps = append(ps, p)
+	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (product.Product, error) { return catalog.Scan(r) })
+	if err != nil {
+		return err
 	}
-	rows.Close()
 	for _, p := range ps {
 		vec, err := e.emb.Embed(ctx, []string{p.EmbedText()})
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		hash := product.ContentHash(p.EmbedText())
 		if err := e.store.Upsert(ctx, []vectorstore.Vector{{ID: vectormeta.VectorID(p.ID), Values: vec[0], Meta: vectormeta.Metadata{
 			ProductID: p.ID, Version: p.Version, ContentHash: hash, Model: e.emb.Model(), Category: p.Category, Price: p.Price.Float()}}}); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		if _, err := e.pool.Exec(ctx, `INSERT INTO index_state (model, product_id, version, content_hash, changed_at)
 			VALUES ($1, $2, $3, $4, now()) ON CONFLICT (model, product_id) DO UPDATE SET version = EXCLUDED.version,
 			content_hash = EXCLUDED.content_hash, indexed_at = now()`, e.emb.Model(), p.ID, p.Version, hash); err != nil {
-			t.Fatal(err)
+			return err
 		}
 	}
+	return nil
 }
 
 func (e uiEnv) add(t testing.TB, ps ...product.Product) []product.Product {
@@ -157,7 +171,7 @@ func TestIndexPaginatesAndEscapes(t *testing.T) {
 	}
 	ps[0].Name = `<script>alert(1)</script>`
 	e.add(t, ps...)
-	code, body, _ := get(t, http.DefaultClient, e.ts.URL+"/")
+	code, body, _ := get(t, http.DefaultClient, e.url+"/")
 	if code != 200 {
 		t.Fatalf("GET / = %d", code)
 	}
@@ -172,7 +186,7 @@ func TestIndexPaginatesAndEscapes(t *testing.T) {
 	if strings.Contains(body, "SKU-29") {
 		t.Error("page 1 shows a product of page 2")
 	}
-	_, body, _ = get(t, http.DefaultClient, e.ts.URL+"/?page=2")
+	_, body, _ = get(t, http.DefaultClient, e.url+"/?page=2")
 	if !strings.Contains(body, "SKU-29") || strings.Contains(body, "SKU-01<") || !strings.Contains(body, "Page 2 of 2") {
 		t.Error("page 2 is not the second page")
 	}
@@ -184,7 +198,7 @@ func TestSearchPageRendersWithoutJavaScript(t *testing.T) {
 	e.add(t, product.Product{SKU: "K1", Name: "Electric kettle", Description: "boils water fast", Price: 2999, Category: "kitchen"},
 		product.Product{SKU: "R1", Name: "Tennis racket", Description: "graphite racket", Price: 9000, Category: "sports"})
 	e.indexAll(t)
-	_, body, _ := get(t, http.DefaultClient, e.ts.URL+"/?q=kettle+boils+water")
+	_, body, _ := get(t, http.DefaultClient, e.url+"/?q=kettle+boils+water")
 	k, r := strings.Index(body, "Electric kettle"), strings.Index(body, "Tennis racket")
 	if k < 0 || (r >= 0 && r < k) {
 		t.Fatalf("kettle not ranked first (kettle at %d, racket at %d)", k, r)
@@ -193,14 +207,14 @@ func TestSearchPageRendersWithoutJavaScript(t *testing.T) {
 		t.Error("search page lacks the query in the box or the score column")
 	}
 	// htmx asks for the table only, and is told the address to show.
-	_, frag, hdr := get(t, http.DefaultClient, e.ts.URL+"/?q=kettle&min_price=&mode=", "HX-Request", "true", "HX-Trigger", "q")
+	_, frag, hdr := get(t, http.DefaultClient, e.url+"/?q=kettle&min_price=&mode=", "HX-Request", "true", "HX-Trigger", "q")
 	if strings.Contains(frag, "<html") || !strings.Contains(frag, `id="results"`) {
 		t.Error("htmx request did not get the results fragment")
 	}
 	if got := hdr.Get("HX-Push-Url"); got != "/?q=kettle" {
 		t.Errorf("HX-Push-Url = %q, want /?q=kettle", got)
 	}
-	_, body, _ = get(t, http.DefaultClient, e.ts.URL+"/?q=kettle&min_price=9&max_price=1")
+	_, body, _ = get(t, http.DefaultClient, e.url+"/?q=kettle&min_price=9&max_price=1")
 	if !strings.Contains(body, "min_price must not be greater than max_price") {
 		t.Error("bad filter not explained on the page")
 	}
@@ -226,7 +240,7 @@ func TestAPISearch(t *testing.T) {
 	}
 	decode := func(raw string) int {
 		body.Results, body.Message, body.Error = nil, "", ""
-		code, b, _ := get(t, http.DefaultClient, e.ts.URL+"/api/search?"+raw)
+		code, b, _ := get(t, http.DefaultClient, e.url+"/api/search?"+raw)
 		if err := json.Unmarshal([]byte(b), &body); err != nil {
 			t.Fatalf("%s: %v in %s", raw, err, b)
 		}
@@ -299,7 +313,7 @@ func TestUIEditValidatesAndLeavesRowUnchanged(t *testing.T) {
 	t.Parallel()
 	e := newUI(t, "")
 	p := e.add(t, product.Product{SKU: "K1", Name: "Kettle", Description: "boils water", Price: 2999, Category: "kitchen"})[0]
-	u := newClient(t, e.ts.URL)
+	u := newClient(t, e.url)
 	form := url.Values{"sku": {"K1"}, "name": {"Kettle"}, "description": {"boils water quickly"}, "price": {"-3x"}, "category": {"kitchen"}, "version": {"1"}}
 	code, body := u.post(t, fmt.Sprintf("/ui/products/%d", p.ID), form, "X-CSRF-Token", u.csrf)
 	if code != http.StatusUnprocessableEntity || !strings.Contains(body, "Price must be an amount like 19.99") {
@@ -322,7 +336,7 @@ func TestUIEditValidatesAndLeavesRowUnchanged(t *testing.T) {
 func TestUIWritesNeedCSRFAndSameSite(t *testing.T) {
 	t.Parallel()
 	e := newUI(t, "")
-	u := newClient(t, e.ts.URL)
+	u := newClient(t, e.url)
 	form := url.Values{"sku": {"N1"}, "name": {"New"}, "description": {"d"}, "price": {"1"}}
 	if code, _ := u.post(t, "/ui/products", form); code != http.StatusForbidden {
 		t.Errorf("write without CSRF token = %d, want 403", code)
@@ -352,12 +366,12 @@ func TestAdminTokenProtectsWrites(t *testing.T) {
 	e := newUI(t, "s3cret-token")
 	p := e.add(t, product.Product{SKU: "K1", Name: "Kettle", Description: "boils water", Price: 2999})[0]
 	// Reads stay open.
-	if code, body, _ := get(t, http.DefaultClient, e.ts.URL+"/"); code != 200 || !strings.Contains(body, "Kettle") || strings.Contains(body, ">Edit<") {
+	if code, body, _ := get(t, http.DefaultClient, e.url+"/"); code != 200 || !strings.Contains(body, "Kettle") || strings.Contains(body, ">Edit<") {
 		t.Fatalf("anonymous read = %d (edit buttons must be hidden)", code)
 	}
 	// The API needs the bearer token.
 	api := func(tok string) int {
-		req, _ := http.NewRequest(http.MethodDelete, fmt.Sprintf("%s/api/products/%d", e.ts.URL, p.ID), nil)
+		req, _ := http.NewRequest(http.MethodDelete, fmt.Sprintf("%s/api/products/%d", e.url, p.ID), nil)
 		if tok != "" {
 			req.Header.Set("Authorization", "Bearer "+tok)
 		}
@@ -375,7 +389,7 @@ func TestAdminTokenProtectsWrites(t *testing.T) {
 		t.Errorf("API delete with a wrong token = %d, want 401", code)
 	}
 	// The UI needs a signed-in session.
-	u := newClient(t, e.ts.URL)
+	u := newClient(t, e.url)
 	path := fmt.Sprintf("/ui/products/%d/delete", p.ID)
 	if code, _ := u.post(t, path, nil, "X-CSRF-Token", u.csrf); code != http.StatusUnauthorized {
 		t.Errorf("UI delete before sign-in = %d, want 401", code)
@@ -386,7 +400,7 @@ func TestAdminTokenProtectsWrites(t *testing.T) {
 	if code, _ := u.post(t, "/login", url.Values{"token": {"s3cret-token"}, "csrf": {u.csrf}}); code != http.StatusSeeOther {
 		t.Fatalf("sign-in = %d, want 303", code)
 	}
-	ck := u.c.Jar.Cookies(mustURL(e.ts.URL))
+	ck := u.c.Jar.Cookies(mustURL(e.url))
 	for _, c := range ck {
 		if c.Value == "s3cret-token" {
 			t.Fatal("the session cookie holds the token itself")

@@ -1,0 +1,235 @@
+package serve_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/refarch/refarch/embedding"
+	"github.com/refarch/refarch/internal/pgtest"
+	"github.com/refarch/refarch/product"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// browserCatalog has products whose meanings are far apart, so that a query
+// about one of them must rank it first.
+var browserCatalog = []product.Product{
+	{SKU: "MUG-1", Name: "Stainless steel travel mug", Description: "Vacuum insulated travel mug that keeps coffee hot for twelve hours on the commute", Price: 2499, Category: "kitchen"},
+	{SKU: "SHOE-1", Name: "Trail running shoes", Description: "Lightweight running shoes with grippy soles for muddy mountain trails", Price: 11900, Category: "sports"},
+	{SKU: "HEAD-1", Name: "Noise cancelling headphones", Description: "Over-ear wireless headphones that block out airplane engine noise", Price: 19900, Category: "electronics"},
+	{SKU: "PAN-1", Name: "Cast iron skillet", Description: "Heavy cast iron frying pan for searing steak and baking cornbread", Price: 3900, Category: "kitchen"},
+	{SKU: "MAT-1", Name: "Yoga mat", Description: "Non-slip cushioned yoga mat for stretching, pilates and floor exercises", Price: 2900, Category: "sports"},
+	{SKU: "LAMP-1", Name: "Desk lamp", Description: "Dimmable LED desk lamp with a warm light for reading at night", Price: 4500, Category: "home"},
+	{SKU: "TENT-1", Name: "Two-person tent", Description: "Waterproof dome tent for backpacking and camping in the rain", Price: 15900, Category: "outdoors"},
+	{SKU: "KB-1", Name: "Mechanical keyboard", Description: "Compact mechanical keyboard with tactile switches for programmers", Price: 8900, Category: "electronics"},
+}
+
+// queries are one per embedder: the real model is asked by meaning, the
+// hash test embedder (which knows words, not meanings) by shared words.
+type queries struct{ mug, newMeaning, newDescription string }
+
+func browserQueries(semantic bool) queries {
+	if semantic {
+		return queries{
+			mug:            "something to keep my coffee warm while I travel",
+			newMeaning:     "charge my phone outdoors with sunlight",
+			newDescription: "Foldable solar panel that charges phones and power banks from sunshine while hiking",
+		}
+	}
+	return queries{
+		mug:            "keeps coffee hot travel mug",
+		newMeaning:     "solar panel charges phones",
+		newDescription: "Foldable solar panel that charges phones and power banks from sunshine while hiking",
+	}
+}
+
+// gate lets the test hold the fake pipeline back, so that the "indexing"
+// state is seen before it turns into "indexed".
+type gate struct{ open chan bool }
+
+func startIndexer(ctx context.Context, t *testing.T, e uiEnv) *gate {
+	g := &gate{open: make(chan bool, 1)}
+	paused := false
+	go func() {
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case p := <-g.open:
+				paused = !p
+			case <-tick.C:
+				if paused {
+					continue
+				}
+				if err := e.indexOnce(ctx); err != nil && ctx.Err() == nil {
+					t.Errorf("index: %v", err)
+				}
+			}
+		}
+	}()
+	return g
+}
+
+func (g *gate) pause()  { g.open <- false }
+func (g *gate) resume() { g.open <- true }
+
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Skipf("SKIPPING browser test: %s is absent (scripts/chromium.sh installs it)", chromiumPath)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.UserDataDir(t.TempDir()),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 860)); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	// Accept every confirmation (delete asks first).
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for _, err := range dialogs {
+			if err != nil {
+				return
+			}
+			chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true}) //nolint:errcheck
+		}
+	}()
+	return ctx
+}
+
+// waitJS waits until expr is truthy in the page, and fails the test with
+// what the page shows otherwise.
+func waitJS(t *testing.T, ctx context.Context, what, expr string) {
+	t.Helper()
+	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil {
+		body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#results')?.innerText ?? document.body.innerText`))
+		t.Fatalf("%s: %v\npage shows:\n%s", what, err, body)
+	}
+}
+
+func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func firstSKU(sku string) string {
+	return fmt.Sprintf(`document.querySelector('#results tbody tr')?.dataset.sku === %q`, sku)
+}
+
+func TestBrowserSearchEditDelete(t *testing.T) {
+	ctx := newBrowser(t)
+	pool := pgtest.New(t)
+	var emb embedding.Embedder = embedding.NewHash(256)
+	semantic := false
+	if dir := os.Getenv("REFARCH_MODEL_DIR"); dir != "" {
+		var err error
+		emb, err = embedding.Open(context.Background(), embedding.Options{Name: "use", ModelDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		semantic = true
+	}
+	t.Logf("embedder %s (semantic queries: %v)", emb.Model(), semantic)
+	qs := browserQueries(semantic)
+	e := newUIOn(t, pool, "", emb)
+	ps := e.add(t, browserCatalog...)
+	ids := map[string]int64{}
+	for _, p := range ps {
+		ids[p.SKU] = p.ID
+	}
+	e.indexAll(t)
+	ictx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	g := startIndexer(ictx, t, e)
+
+	// The first page is rendered by the server: the table is there at once.
+	do(t, ctx, "open the product table", chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(chromedp.CSS(`#results tbody tr`)))
+	waitJS(t, ctx, "all products listed", fmt.Sprintf(`document.querySelectorAll('#results tbody tr').length === %d`, len(browserCatalog)))
+
+	// Search as you type: the mug comes first and the URL holds the search.
+	do(t, ctx, "type a search", chromedp.SendKeys(chromedp.ID("q"), qs.mug))
+	waitJS(t, ctx, "the mug ranked first for "+qs.mug, firstSKU("MUG-1"))
+	waitJS(t, ctx, "the search is in the URL", `new URLSearchParams(location.search).get('q') === `+fmt.Sprintf("%q", qs.mug))
+	waitJS(t, ctx, "scores shown", `document.querySelector('#results tbody tr td.score')?.innerText.match(/^-?\d\.\d{3}$/) !== null`)
+	if os.Getenv("REFARCH_SCREENSHOT") != "" {
+		shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := os.Getenv("REFARCH_SCREENSHOT")
+		if err := os.WriteFile(dst, shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %s", filepath.Clean(dst))
+	}
+
+	// A bad price shows its error next to the field and changes nothing.
+	mat := ids["MAT-1"]
+	before, _ := e.cat.Get(context.Background(), mat)
+	do(t, ctx, "open the yoga mat for editing",
+		chromedp.Navigate(e.url+"/"),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#row-%d button[aria-label^="Edit"]`, mat))),
+		chromedp.WaitVisible(chromedp.ID(fmt.Sprintf("p%d-price", mat))),
+		chromedp.SetValue(chromedp.ID(fmt.Sprintf("p%d-price", mat)), "twelve"),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#row-%d button.primary`, mat))),
+	)
+	waitJS(t, ctx, "the price error is shown", fmt.Sprintf(`document.getElementById('p%d-price-error')?.innerText.includes('Price must be an amount')`, mat))
+	after, _ := e.cat.Get(context.Background(), mat)
+	if after.Version != before.Version || after.Price != before.Price {
+		t.Fatalf("a rejected edit changed the product: %+v -> %+v", before, after)
+	}
+
+	// A new description: the badge goes indexing, then indexed by itself,
+	// and the product is found by its new meaning.
+	g.pause()
+	do(t, ctx, "give the mat a new meaning",
+		chromedp.SetValue(chromedp.ID(fmt.Sprintf("p%d-price", mat)), "29.00"),
+		chromedp.SetValue(chromedp.ID(fmt.Sprintf("p%d-name", mat)), "Solar charger"),
+		chromedp.SetValue(chromedp.ID(fmt.Sprintf("p%d-description", mat)), qs.newDescription),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#row-%d button.primary`, mat))),
+	)
+	waitJS(t, ctx, "the edit is saved and indexing", fmt.Sprintf(`document.querySelector('#badge-%d.badge-indexing') !== null && !document.querySelector('#row-%d.editing')`, mat, mat))
+	g.resume()
+	waitJS(t, ctx, "the badge turns indexed by itself", fmt.Sprintf(`document.querySelector('#badge-%d.badge-indexed') !== null`, mat))
+	do(t, ctx, "search for the new meaning", chromedp.Navigate(e.url+"/?q="+strings.ReplaceAll(qs.newMeaning, " ", "+")))
+	waitJS(t, ctx, "the edited product ranked first for "+qs.newMeaning, firstSKU("MAT-1"))
+
+	// Delete with confirmation: the row goes, and searches no longer find it.
+	mug := ids["MUG-1"]
+	do(t, ctx, "find the mug", chromedp.Navigate(e.url+"/?q="+strings.ReplaceAll(qs.mug, " ", "+")))
+	waitJS(t, ctx, "the mug is first", firstSKU("MUG-1"))
+	do(t, ctx, "delete the mug", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#row-%d button.danger`, mug))))
+	waitJS(t, ctx, "the mug's row is gone", fmt.Sprintf(`document.getElementById('row-%d') === null`, mug))
+	do(t, ctx, "search for the mug again", chromedp.Navigate(e.url+"/?q="+strings.ReplaceAll(qs.mug, " ", "+")))
+	waitJS(t, ctx, "results shown", `document.querySelector('#results tbody tr') !== null`)
+	waitJS(t, ctx, "the deleted mug is not found", `document.querySelector('#results tr[data-sku="MUG-1"]') === null`)
+	if _, err := e.cat.Get(context.Background(), mug); err == nil {
+		t.Fatal("the mug is still in the table")
+	}
+}
