@@ -99,6 +99,14 @@ func Run(ctx context.Context, cfg Config, roles Roles, log *slog.Logger) error {
 		})
 		rs = append(rs, role{"serve", srv.Run})
 	}
+	pipeline, closePipeline, err := pipelineRoles(ctx, cfg, roles, pool, log, reg)
+	if err != nil {
+		return err
+	}
+	defer closePipeline()
+	for _, r := range pipeline {
+		rs = append(rs, role{r.name, r.run})
+	}
 	if len(rs) == 0 {
 		return errors.New("no role selected")
 	}

@@ -57,6 +57,11 @@ flags beat the environment, which beats the defaults.`,
 		newMigrateCmd(cfg),
 		newServeCmd(cfg),
 		newHealthcheckCmd(cfg),
+		newPelicanCmd(cfg),
+		newEmuCmd(cfg),
+		newStatusCmd(cfg),
+		newDLQCmd(cfg),
+		newReconcileCmd(cfg),
 	)
 	return root
 }

@@ -36,3 +36,14 @@ CREATE TABLE index_failures (
     failed_at     timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (model, product_id)
 );
+
+-- Vector indexes that exist and accept writes, registered by emu once its
+-- vector store is open (Pinecone creates the index then). Pelican waits for
+-- its model's row before sending anything, so a fresh deployment never
+-- enqueues into an index that does not exist yet, and pelican needs no
+-- vector store credentials.
+CREATE TABLE vector_indexes (
+    model     text        PRIMARY KEY,
+    store     text        NOT NULL,
+    ready_at  timestamptz NOT NULL DEFAULT now()
+);

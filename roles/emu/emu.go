@@ -16,6 +16,7 @@ package emu
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -146,6 +147,9 @@ func New(pool *pgxpool.Pool, q queue.Queue, emb embedding.Embedder, store vector
 // Run starts the workers and blocks until ctx is cancelled. Workers then
 // stop receiving, and a batch in flight is finished or released.
 func (e *Emu) Run(ctx context.Context) error {
+	if err := e.register(ctx); err != nil {
+		return err
+	}
 	e.log.InfoContext(ctx, "emu started", "model", e.model, "store", e.store.Name(), "queue", e.q.Name(),
 		"concurrency", e.cfg.Concurrency, "batch_size", e.cfg.BatchSize)
 	var wg sync.WaitGroup
@@ -156,6 +160,17 @@ func (e *Emu) Run(ctx context.Context) error {
 		wg.Go(func() { e.watchDepth(ctx) })
 	}
 	wg.Wait()
+	return nil
+}
+
+// register records that the vector index for the model exists (the store
+// was opened, which creates it), releasing pelicans waiting on IndexReady.
+func (e *Emu) register(ctx context.Context) error {
+	_, err := e.pool.Exec(ctx, `INSERT INTO vector_indexes (model, store) VALUES ($1, $2)
+		ON CONFLICT (model) DO UPDATE SET store = excluded.store`, e.model, e.store.Name())
+	if err != nil {
+		return fmt.Errorf("register vector index %s: %w", e.store.Name(), err)
+	}
 	return nil
 }
 

@@ -102,9 +102,9 @@ func (p *Pelican) catchupPass(ctx context.Context, pass int64) (int, error) {
 		total += n
 	}
 	var remaining int
-	err := p.pool.QueryRow(ctx, `WITH left AS (SELECT count(*) AS n FROM catchup_chunks WHERE pass_id = $1 AND done_at IS NULL),
-		closed AS (UPDATE catchup_passes SET finished_at = now() WHERE id = $1 AND finished_at IS NULL AND (SELECT n FROM left) = 0)
-		SELECT n FROM left`, pass).Scan(&remaining)
+	err := p.pool.QueryRow(ctx, `WITH remaining AS (SELECT count(*) AS n FROM catchup_chunks WHERE pass_id = $1 AND done_at IS NULL),
+		closed AS (UPDATE catchup_passes SET finished_at = now() WHERE id = $1 AND finished_at IS NULL AND (SELECT n FROM remaining) = 0)
+		SELECT n FROM remaining`, pass).Scan(&remaining)
 	if err != nil {
 		return total, fmt.Errorf("close catch-up pass %d: %w", pass, err)
 	}

@@ -410,3 +410,18 @@ func backoff(attempt int, lo, hi time.Duration) time.Duration {
 }
 
 var errNoChunk = errors.New("no chunk left to claim")
+
+// IndexReady is a Config.Ready that succeeds once an emu has opened (and so
+// created) the vector index of model and registered it in vector_indexes.
+func IndexReady(pool *pgxpool.Pool, model string) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		var ok bool
+		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM vector_indexes WHERE model = $1)`, model).Scan(&ok); err != nil {
+			return fmt.Errorf("check vector index of %s: %w", model, err)
+		}
+		if !ok {
+			return fmt.Errorf("vector index of model %s not created yet (emu creates it on start)", model)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,102 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/refarch/refarch/embedding"
+	"github.com/refarch/refarch/queue"
+	"github.com/refarch/refarch/queue/pgqueue"
+	"github.com/refarch/refarch/queue/sqsqueue"
+	"github.com/refarch/refarch/roles/emu"
+	"github.com/refarch/refarch/roles/pelican"
+	"github.com/refarch/refarch/vectorstore"
+	"github.com/refarch/refarch/vectorstore/pgvectorstore"
+)
+
+// namedRole is a role's blocking Run under its name.
+type namedRole struct {
+	name string
+	run  func(context.Context) error
+}
+
+// OpenEmbedder builds the configured embedder.
+func OpenEmbedder(ctx context.Context, cfg Config) (embedding.Embedder, error) {
+	return embedding.Open(ctx, embedding.Options{Name: cfg.Embedder, ModelDir: cfg.ModelDir,
+		OllamaHost: cfg.OllamaHost, OllamaModel: cfg.OllamaModel, HashDim: cfg.HashDim})
+}
+
+// OpenQueue builds the configured queue backend. The returned close func
+// stops its background listener, if any.
+func OpenQueue(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog.Logger) (queue.Queue, func(), error) {
+	switch cfg.Queue {
+	case "postgres":
+		q := pgqueue.New(pool, pgqueue.Options{MaxReceives: cfg.QueueMaxReceives, Logger: log})
+		return q, func() { q.Close() }, nil
+	case "sqs":
+		q, err := sqsqueue.New(ctx, sqsqueue.Options{QueueURL: cfg.SQSQueueURL, DLQURL: cfg.SQSDLQURL,
+			Endpoint: cfg.SQSEndpoint, Region: cfg.AWSRegion})
+		if err != nil {
+			return nil, nil, fmt.Errorf("open sqs queue: %w", err)
+		}
+		return q, func() {}, nil
+	default:
+		return nil, nil, fmt.Errorf("unknown queue backend %q", cfg.Queue)
+	}
+}
+
+// OpenVectors opens the configured vector store for emb's model, creating
+// the index (table or Pinecone index) when it does not exist yet.
+func OpenVectors(ctx context.Context, cfg Config, pool *pgxpool.Pool, emb embedding.Embedder) (vectorstore.Store, error) {
+	switch cfg.VectorStore {
+	case "pgvector":
+		return pgvectorstore.New(ctx, pool, emb.Model(), emb.Dimension())
+	default:
+		return nil, fmt.Errorf("vector store %q is not available in this build", cfg.VectorStore)
+	}
+}
+
+// pipelineRoles builds pelican and emu as selected, sharing one queue and
+// one embedder. The returned close func releases what was opened.
+func pipelineRoles(ctx context.Context, cfg Config, roles Roles, pool *pgxpool.Pool, log *slog.Logger, reg prometheus.Registerer) ([]namedRole, func(), error) {
+	if !roles.Pelican && !roles.Emu {
+		return nil, func() {}, nil
+	}
+	emb, err := OpenEmbedder(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	q, closeQueue, err := OpenQueue(ctx, cfg, pool, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	var rs []namedRole
+	if roles.Pelican {
+		p := pelican.New(pool, q, pelican.Config{
+			Model:        emb.Model(),
+			BatchSize:    cfg.PelicanBatchSize,
+			PollInterval: cfg.PelicanPollInterval,
+			Ready:        pelican.IndexReady(pool, emb.Model()),
+		}, log, reg)
+		rs = append(rs, namedRole{"pelican", p.Run})
+	}
+	if roles.Emu {
+		store, err := OpenVectors(ctx, cfg, pool, emb)
+		if err != nil {
+			closeQueue()
+			return nil, nil, err
+		}
+		e := emu.New(pool, q, emb, store, emu.Config{
+			Concurrency: cfg.EmuConcurrency,
+			BatchSize:   cfg.EmuBatchSize,
+			Visibility:  cfg.EmuVisibility,
+			MaxReceives: cfg.QueueMaxReceives,
+		}, log, reg)
+		rs = append(rs, namedRole{"emu", e.Run})
+	}
+	return rs, closeQueue, nil
+}

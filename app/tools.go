@@ -1,0 +1,110 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/refarch/refarch/embedding"
+	"github.com/refarch/refarch/migrations"
+	"github.com/refarch/refarch/queue"
+	"github.com/refarch/refarch/status"
+)
+
+// tools is what the operator commands (status, dlq, reconcile) need.
+type tools struct {
+	pool  *pgxpool.Pool
+	q     queue.Queue
+	emb   embedding.Embedder
+	close func()
+}
+
+func openTools(ctx context.Context, cfg Config) (*tools, error) {
+	// Queue and embedder settings are checked as for pelican, which needs
+	// the same two.
+	if err := cfg.Validate(Roles{Pelican: true}); err != nil {
+		return nil, err
+	}
+	pool, err := OpenDB(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrations.Check(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	emb, err := OpenEmbedder(ctx, cfg)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	q, closeQueue, err := OpenQueue(ctx, cfg, pool, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &tools{pool: pool, q: q, emb: emb, close: func() { closeQueue(); pool.Close() }}, nil
+}
+
+// Status computes `refarch status`.
+func Status(ctx context.Context, cfg Config) (status.Status, error) {
+	t, err := openTools(ctx, cfg)
+	if err != nil {
+		return status.Status{}, err
+	}
+	defer t.close()
+	return status.Get(ctx, t.pool, t.q, t.emb.Model())
+}
+
+// Redrive moves dead-lettered messages back to the queue.
+func Redrive(ctx context.Context, cfg Config) (int, error) {
+	t, err := openTools(ctx, cfg)
+	if err != nil {
+		return 0, err
+	}
+	defer t.close()
+	n, err := t.q.Redrive(ctx)
+	if err != nil {
+		return n, fmt.Errorf("redrive dead letters: %w", err)
+	}
+	return n, nil
+}
+
+// DeadLetters lists the products emu gave up on and the queue's depth.
+func DeadLetters(ctx context.Context, cfg Config, limit int) ([]status.Failure, queue.Depth, error) {
+	t, err := openTools(ctx, cfg)
+	if err != nil {
+		return nil, queue.Depth{}, err
+	}
+	defer t.close()
+	fs, err := status.Failures(ctx, t.pool, t.emb.Model(), limit)
+	if err != nil {
+		return nil, queue.Depth{}, err
+	}
+	d, err := t.q.Depth(ctx)
+	if err != nil {
+		return nil, queue.Depth{}, fmt.Errorf("read queue depth: %w", err)
+	}
+	return fs, d, nil
+}
+
+// Reconcile compares the table, index_state and the vector store, and with
+// repair enqueues fixes.
+func Reconcile(ctx context.Context, cfg Config, repair bool, progress func(status.Report)) (status.Report, error) {
+	if err := cfg.Validate(Roles{Emu: true}); err != nil {
+		return status.Report{}, err
+	}
+	t, err := openTools(ctx, cfg)
+	if err != nil {
+		return status.Report{}, err
+	}
+	defer t.close()
+	store, err := OpenVectors(ctx, cfg, t.pool, t.emb)
+	if err != nil {
+		return status.Report{}, err
+	}
+	return status.Reconcile(ctx, t.pool, store, t.q, t.emb.Model(), repair, 1000, progress)
+}

@@ -1,0 +1,48 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/refarch/refarch/app"
+)
+
+func newStatusCmd(cfg *app.Config) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show how far the vector index is behind the products table",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := app.Status(cmd.Context(), *cfg)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				return enc.Encode(s)
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintf(w, "model\t%s\n", s.Model)
+			fmt.Fprintf(w, "products\t%d\n", s.Products)
+			fmt.Fprintf(w, "indexed\t%d\n", s.Indexed)
+			fmt.Fprintf(w, "stale\t%d\n", s.Stale)
+			fmt.Fprintf(w, "missing\t%d\n", s.Missing)
+			fmt.Fprintf(w, "delete pending\t%d\n", s.DeletePending)
+			fmt.Fprintf(w, "failed\t%d\n", s.Failed)
+			fmt.Fprintf(w, "outbox\t%d\n", s.Outbox)
+			fmt.Fprintf(w, "queue (%s)\tvisible %d, in flight %d, dead %d\n", s.QueueBackend, s.Queue.Visible, s.Queue.InFlight, s.Queue.Dead)
+			fmt.Fprintf(w, "oldest unindexed change\t%.1fs ago\n", s.OldestUnindexedAgeSeconds)
+			sync := "yes"
+			if !s.InSync() {
+				sync = "no"
+			}
+			fmt.Fprintf(w, "in sync\t%s\n", sync)
+			return w.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
