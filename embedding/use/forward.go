@@ -56,15 +56,13 @@ func (m *Model) forward(seqs [][]int) ([][]float32, error) {
 	defer m.pool.Put(ws)
 	ws.in = grow(ws.in, rows*embedDim)
 	x := ws.in
-	half := embedDim / 2
 	for i, s := range seqs {
 		for pos, id := range s {
 			row := x[(offs[i]+pos)*embedDim : (offs[i]+pos+1)*embedDim]
 			e := m.emb[id*embedDim : (id+1)*embedDim]
-			for j := 0; j < half; j++ {
-				t := float32(pos) * m.timing[j]
-				row[j] = e[j] + (e[j] + float32(math.Sin(float64(t))))
-				row[half+j] = e[half+j] + (e[half+j] + float32(math.Cos(float64(t))))
+			sig := m.signal[pos*embedDim : (pos+1)*embedDim]
+			for j := range row {
+				row[j] = e[j] + (e[j] + sig[j])
 			}
 		}
 	}

@@ -65,7 +65,7 @@ type Model struct {
 	tok      *Tokenizer
 	emb      []float32 // vocab x embedDim
 	vocab    int
-	timing   []float32 // embedDim/2 inverse timescales
+	signal   []float32 // MaxTokens x embedDim timing signal: sin, then cos
 	layers   [2]layer
 	tanhW    packed
 	tanhBias []float32
@@ -129,7 +129,18 @@ func build(tok *Tokenizer, w map[string]tensor) (*Model, error) {
 	if m.vocab < tok.VocabSize() {
 		errs = append(errs, fmt.Errorf("embedding table has %d rows for %d vocabulary entries", m.vocab, tok.VocabSize()))
 	}
-	m.timing = get(prefixTS+"Layer_0/AddTimingSignal/TimingSignal/ExpandDims_1", 1, embedDim/2)
+	// The timing signal depends only on the position, so it is computed
+	// once: sin(pos * inv) then cos(pos * inv), the product in float32 as in
+	// the graph.
+	inv := get(prefixTS+"Layer_0/AddTimingSignal/TimingSignal/ExpandDims_1", 1, embedDim/2)
+	m.signal = make([]float32, MaxTokens*embedDim)
+	for pos := 0; pos < MaxTokens; pos++ {
+		for j, f := range inv {
+			t := float64(float32(pos) * f)
+			m.signal[pos*embedDim+j] = float32(math.Sin(t))
+			m.signal[pos*embedDim+embedDim/2+j] = float32(math.Cos(t))
+		}
+	}
 	for i := range m.layers {
 		dIn := []int{embedDim, hiddenDim}[i]
 		l := &m.layers[i]
