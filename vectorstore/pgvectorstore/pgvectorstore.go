@@ -158,7 +158,7 @@ func (s *Store) ensureTable(ctx context.Context) error {
 				category     text NOT NULL,
 				price        double precision NOT NULL,
 				updated_at   timestamptz NOT NULL DEFAULT now()
-			) WITH (fillfactor = 70)`, q, s.dim),
+			) WITH (fillfactor = 50)`, q, s.dim),
 			fmt.Sprintf(`CREATE INDEX %s ON %s USING hnsw (embedding vector_cosine_ops)`, pgx.Identifier{s.table + "_hnsw"}.Sanitize(), q),
 			fmt.Sprintf(`COMMENT ON TABLE %s IS %s`, q, quoteLiteral(s.tableComment())),
 		}
@@ -278,8 +278,8 @@ func (s *Store) Upsert(ctx context.Context, vectors []vectorstore.Vector) error 
 }
 
 // UpdateMetadata rewrites the metadata columns only. The table has no index
-// on them and leaves free space in each page (fillfactor 70), so these are
-// HOT updates: the HNSW index, whose inserts cost milliseconds at 512
+// on them and leaves free space in each page (fillfactor 50; rows are small
+// because the vectors live in TOAST), so these are nearly all HOT updates: the HNSW index, whose inserts cost milliseconds at 512
 // dimensions, is not touched. That is what makes a price edit cheap (G5).
 func (s *Store) UpdateMetadata(ctx context.Context, metas []vectormeta.Metadata) error {
 	if len(metas) == 0 {
