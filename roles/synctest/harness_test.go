@@ -42,11 +42,13 @@ type env struct {
 
 const maxReceives = 4
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvReceives(t, maxReceives) }
+
+func newEnvReceives(t testing.TB, receives int) *env {
 	t.Helper()
 	pool := pgtest.New(t)
 	ctx := context.Background()
-	q := pgqueue.New(pool, pgqueue.Options{MaxReceives: maxReceives, PollInterval: 200 * time.Millisecond})
+	q := pgqueue.New(pool, pgqueue.Options{MaxReceives: receives, PollInterval: 200 * time.Millisecond})
 	t.Cleanup(func() { q.Close() })
 	emb := embedding.NewHash(32)
 	store, err := pgvectorstore.New(ctx, pool, emb.Model(), emb.Dimension())
@@ -315,8 +317,15 @@ func (c *countingEmbedder) Embed(ctx context.Context, texts []string) ([][]float
 type faultyEmbedder struct {
 	embedding.Embedder
 	down     atomic.Bool
+	mu       sync.Mutex
 	poison   string
 	failures atomic.Int64
+}
+
+func (f *faultyEmbedder) setPoison(s string) {
+	f.mu.Lock()
+	f.poison = s
+	f.mu.Unlock()
 }
 
 func (f *faultyEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
@@ -324,8 +333,11 @@ func (f *faultyEmbedder) Embed(ctx context.Context, texts []string) ([][]float32
 		f.failures.Add(1)
 		return nil, fmt.Errorf("embedder unavailable")
 	}
+	f.mu.Lock()
+	poison := f.poison
+	f.mu.Unlock()
 	for _, t := range texts {
-		if f.poison != "" && strings.Contains(t, f.poison) {
+		if poison != "" && strings.Contains(t, poison) {
 			f.failures.Add(1)
 			return nil, fmt.Errorf("embedder cannot handle this text")
 		}
@@ -333,4 +345,98 @@ func (f *faultyEmbedder) Embed(ctx context.Context, texts []string) ([][]float32
 	return f.Embedder.Embed(ctx, texts)
 }
 
-var _ sync.Locker = (*sync.Mutex)(nil)
+// flakyStore answers ErrTransient (as a rate limit would) to the next
+// limited calls that write.
+type flakyStore struct {
+	vectorstore.Store
+	limited atomic.Int64
+	refused atomic.Int64
+}
+
+func (f *flakyStore) refuse() error {
+	if f.limited.Add(-1) >= 0 {
+		f.refused.Add(1)
+		return fmt.Errorf("429 too many requests: %w", vectorstore.ErrTransient)
+	}
+	return nil
+}
+
+func (f *flakyStore) Upsert(ctx context.Context, v []vectorstore.Vector) error {
+	if err := f.refuse(); err != nil {
+		return err
+	}
+	return f.Store.Upsert(ctx, v)
+}
+
+func (f *flakyStore) UpdateMetadata(ctx context.Context, m []vectormeta.Metadata) error {
+	if err := f.refuse(); err != nil {
+		return err
+	}
+	return f.Store.UpdateMetadata(ctx, m)
+}
+
+// monitorStore records every successful write and flags any that takes a
+// vector back to an older version, or brings a deleted one back (G3, G4).
+type monitorStore struct {
+	vectorstore.Store
+	mu         sync.Mutex
+	latest     map[string]int64
+	deleted    map[string]bool
+	violations []string
+}
+
+func newMonitor(s vectorstore.Store) *monitorStore {
+	return &monitorStore{Store: s, latest: map[string]int64{}, deleted: map[string]bool{}}
+}
+
+func (m *monitorStore) note(id string, v int64) {
+	if m.deleted[id] {
+		m.violations = append(m.violations, fmt.Sprintf("vector %s written (v%d) after its delete", id, v))
+	}
+	if prev, ok := m.latest[id]; ok && v < prev {
+		m.violations = append(m.violations, fmt.Sprintf("vector %s went back from v%d to v%d", id, prev, v))
+	}
+	m.latest[id] = max(m.latest[id], v)
+}
+
+func (m *monitorStore) Upsert(ctx context.Context, vs []vectorstore.Vector) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.Store.Upsert(ctx, vs); err != nil {
+		return err
+	}
+	for _, v := range vs {
+		m.note(v.ID, v.Meta.Version)
+	}
+	return nil
+}
+
+func (m *monitorStore) UpdateMetadata(ctx context.Context, ms []vectormeta.Metadata) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.Store.UpdateMetadata(ctx, ms); err != nil {
+		return err
+	}
+	for _, x := range ms {
+		m.note(vectormeta.VectorID(x.ProductID), x.Version)
+	}
+	return nil
+}
+
+func (m *monitorStore) Delete(ctx context.Context, ids []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.Store.Delete(ctx, ids); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		m.deleted[id] = true
+	}
+	return nil
+}
+
+func (m *monitorStore) problems() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.violations)
+}
