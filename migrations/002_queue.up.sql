@@ -14,7 +14,7 @@ CREATE TABLE queue_messages (
     visible_at    timestamptz NOT NULL DEFAULT now(),
     receive_count integer     NOT NULL DEFAULT 0,
     receive_token bigint      NOT NULL DEFAULT 0
-);
+) WITH (fillfactor = 80); -- room for HOT updates: every receive rewrites a row
 
 -- The head test (is there an older message of my group?) runs for every
 -- candidate on every receive.

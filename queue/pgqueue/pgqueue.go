@@ -169,13 +169,23 @@ func (q *Queue) sweepDedup(ctx context.Context) {
 	q.pool.Exec(ctx, `DELETE FROM queue_dedup WHERE expires_at <= now()`) //nolint:errcheck
 }
 
+// asyncCommit is a CTE that turns off synchronous commit for the statement
+// it is part of (joined once as "async"). Receive, Ack and Extend use it: a
+// crash can lose only their last few milliseconds, which redelivers
+// messages, as at-least-once allows, and never loses one. Send keeps
+// synchronous commit, and since WAL is flushed in order, any later
+// synchronous commit (such as pelican deleting its outbox rows) also makes
+// the earlier asynchronous ones durable. It saves a WAL flush per call.
+const asyncCommit = `async AS (SELECT set_config('synchronous_commit', 'off', true))`
+
 // receiveSQL locks up to $1 receivable group heads, dead-letters those
 // already received $2 times and hides the rest for $3 microseconds. The
 // dead-lettered rows come back with receive_count -1 so the caller can
-// look again for more.
+// look again for more. The conditions test picked's receive_count so the
+// planner drives the DELETE and UPDATE from the few picked rows.
 const receiveSQL = `
-WITH picked AS (
-    SELECT m.id FROM queue_messages m
+WITH ` + asyncCommit + `, picked AS (
+    SELECT m.id, m.receive_count FROM queue_messages m
     WHERE m.visible_at <= now()
       AND NOT EXISTS (SELECT 1 FROM queue_messages o WHERE o.group_id = m.group_id AND o.id < m.id)
     ORDER BY m.id
@@ -183,7 +193,7 @@ WITH picked AS (
     FOR UPDATE SKIP LOCKED
 ), dead AS (
     DELETE FROM queue_messages m USING picked p
-    WHERE m.id = p.id AND m.receive_count >= $2
+    WHERE m.id = p.id AND p.receive_count >= $2
     RETURNING m.id, m.group_id, m.dedup_id, m.body, m.sent_at, m.receive_count
 ), buried AS (
     INSERT INTO queue_dead (id, group_id, dedup_id, body, sent_at, receive_count)
@@ -193,8 +203,8 @@ WITH picked AS (
     SET visible_at = now() + $3::bigint * interval '1 microsecond',
         receive_count = m.receive_count + 1,
         receive_token = nextval('queue_receive_token_seq')
-    FROM picked p
-    WHERE m.id = p.id AND m.receive_count < $2
+    FROM picked p, async
+    WHERE m.id = p.id AND p.receive_count < $2
     RETURNING m.id, m.receive_token, m.group_id, m.body, m.receive_count, m.sent_at
 )
 SELECT id, receive_token, group_id, body, receive_count, sent_at FROM got
@@ -314,8 +324,8 @@ func parseReceipts(receipts []string) (ids, tokens []int64, err error) {
 // ackSQL deletes the messages whose delivery the receipts name and, when one
 // of them had a successor in its group, wakes receivers for it.
 const ackSQL = `
-WITH r AS (
-    SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS r(id, token)
+WITH ` + asyncCommit + `, r AS (
+    SELECT r.* FROM async, unnest($1::bigint[], $2::bigint[]) AS r(id, token)
 ), d AS (
     DELETE FROM queue_messages m USING r
     WHERE m.id = r.id AND m.receive_token = r.token AND r.token <> 0
@@ -357,8 +367,9 @@ func (q *Queue) Extend(ctx context.Context, receipts []string, visibility time.D
 		return fmt.Errorf("extend: %w", err)
 	}
 	tag, err := q.pool.Exec(ctx, `
+		WITH `+asyncCommit+`
 		UPDATE queue_messages m SET visible_at = now() + $3::bigint * interval '1 microsecond'
-		FROM unnest($1::bigint[], $2::bigint[]) AS r(id, token)
+		FROM async, unnest($1::bigint[], $2::bigint[]) AS r(id, token)
 		WHERE m.id = r.id AND m.receive_token = r.token AND r.token <> 0`,
 		ids, tokens, visibility.Microseconds())
 	if err != nil {
