@@ -1,0 +1,368 @@
+// Package deploy drives Terraform (through terraform-exec) to create, update and tear down the AWS
+// deployment in terraform/: init against the remote state, plan into a saved plan file, show the
+// plan while it streams, ask, apply exactly that plan, and print the service URL. It exists so
+// that a laptop and the release pipeline run the same steps with the same checks, and so that a
+// missing tool or credential fails in the first second with a message that says what to do.
+package deploy
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+)
+
+// Errors a caller may want to tell apart (the command line prints them with their hints).
+var (
+	ErrTerraformNotFound = errors.New("terraform not found")
+	ErrTerraformTooOld   = errors.New("terraform too old")
+	ErrNoCredentials     = errors.New("no AWS credentials")
+	ErrCancelled         = errors.New("cancelled")
+)
+
+// The oldest Terraform the modules accept: 1.11 added the write-only arguments that keep secrets
+// out of state.
+const minMajor, minMinor = 1, 11
+
+// Config is everything one deploy or destroy needs. Vars are Terraform input variables by their
+// Terraform names (certificate_arn, image_digest, vector_store, ...); only the ones given are
+// passed, so the module's defaults apply to the rest.
+type Config struct {
+	// Dir is the Terraform root module (the repository's terraform/ folder).
+	Dir string
+	// Terraform is the terraform executable; empty means the one on PATH.
+	Terraform string
+	// Vars are Terraform input variables.
+	Vars map[string]string
+	// PineconeAPIKey is passed as the ephemeral variable pinecone_api_key through a private
+	// variables file, never on the command line, in the plan file or in state.
+	PineconeAPIKey string
+	// Backend holds -backend-config pairs (bucket, key, region); empty keeps local state, which
+	// only suits modules without a backend block (tests, experiments).
+	Backend map[string]string
+	// PlanOnly stops after the plan.
+	PlanOnly bool
+	// AutoApprove applies without asking (the release pipeline); otherwise the answer is read
+	// from Stdin and only "yes" goes on.
+	AutoApprove bool
+	// Stdin, Stdout and Stderr default to the process's own.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// digestPattern is how an image digest looks; anything else is a typo or a tag.
+var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// Validate reports every problem with the configuration at once, before any process starts.
+// destroy relaxes the checks that only matter when creating things.
+func (c Config) Validate(destroy bool) error {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	if c.Dir == "" {
+		bad("no Terraform directory: pass --dir")
+	} else if _, err := os.Stat(filepath.Join(c.Dir, "main.tf")); err != nil {
+		bad("no Terraform root module at %s (run from a clone of refarch or pass --dir): %v", c.Dir, err)
+	}
+	if !destroy {
+		if c.Vars["certificate_arn"] == "" {
+			bad("no certificate: pass --certificate-arn with an issued ACM certificate in the target region")
+		}
+		if d := c.Vars["image_digest"]; d != "" && !digestPattern.MatchString(d) {
+			bad("image digest %q is not sha256:<64 hex digits>", d)
+		}
+	}
+	store := c.Vars["vector_store"]
+	if store == "" {
+		store = c.defaultVectorStore()
+	}
+	if store == "pinecone" && c.PineconeAPIKey == "" {
+		bad("the vector store is Pinecone but REFARCH_PINECONE_API_KEY is empty (or choose --set vector_store=pgvector)")
+	}
+	for k := range c.Vars {
+		if !validName.MatchString(k) {
+			bad("%q is not a Terraform variable name", k)
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("invalid deploy configuration:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+// defaultVectorStore reads the module's default for vector_store, so that the API key check
+// follows the module rather than a copy of its default kept here.
+func (c Config) defaultVectorStore() string {
+	b, err := os.ReadFile(filepath.Join(c.Dir, "variables.tf"))
+	if err != nil {
+		return ""
+	}
+	m := defaultStorePattern.FindSubmatch(b)
+	if m == nil {
+		return ""
+	}
+	return string(m[1])
+}
+
+var defaultStorePattern = regexp.MustCompile(`(?s)variable "vector_store" \{.*?default\s*=\s*"([a-z]+)"`)
+
+var validName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+
+// Runner runs Terraform for one Config.
+type Runner struct {
+	cfg Config
+	tf  *tfexec.Terraform
+	// credentials checks that AWS credentials resolve; replaced in tests of modules without AWS.
+	credentials func(ctx context.Context, region string) error
+	minVersion  [2]int
+	now         func() time.Time
+}
+
+// New finds Terraform, checks its version and prepares a Runner. It fails fast, with an
+// install hint, when Terraform is missing or too old.
+func New(ctx context.Context, cfg Config) (*Runner, error) {
+	if cfg.Stdin == nil {
+		cfg.Stdin = os.Stdin
+	}
+	if cfg.Stdout == nil {
+		cfg.Stdout = os.Stdout
+	}
+	if cfg.Stderr == nil {
+		cfg.Stderr = os.Stderr
+	}
+	r := &Runner{cfg: cfg, credentials: CheckAWSCredentials, minVersion: [2]int{minMajor, minMinor}, now: time.Now}
+	path, err := findTerraform(cfg.Terraform)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("resolve terraform directory %s: %w", cfg.Dir, err)
+	}
+	r.tf, err = tfexec.NewTerraform(dir, path)
+	if err != nil {
+		return nil, fmt.Errorf("prepare terraform in %s: %w", dir, err)
+	}
+	return r, nil
+}
+
+// findTerraform resolves the executable, or says how to get one.
+func findTerraform(explicit string) (string, error) {
+	if explicit != "" {
+		if _, err := os.Stat(explicit); err != nil {
+			return "", fmt.Errorf("%w at %s: %v", ErrTerraformNotFound, explicit, err)
+		}
+		return explicit, nil
+	}
+	path, err := exec.LookPath("terraform")
+	if err != nil {
+		return "", fmt.Errorf("%w on PATH: install Terraform %d.%d or later (see docs/deploy.md) or pass --terraform",
+			ErrTerraformNotFound, minMajor, minMinor)
+	}
+	return path, nil
+}
+
+// checkVersion refuses a Terraform older than the modules need, before it prints confusing
+// errors about unknown arguments.
+func (r *Runner) checkVersion(ctx context.Context) error {
+	v, _, err := r.tf.Version(ctx, true)
+	if err != nil {
+		return fmt.Errorf("run terraform version: %w", err)
+	}
+	seg := v.Segments()
+	if seg[0] < r.minVersion[0] || seg[0] == r.minVersion[0] && seg[1] < r.minVersion[1] {
+		return fmt.Errorf("%w: found %s, need %d.%d or later (write-only secrets)", ErrTerraformTooOld, v, r.minVersion[0], r.minVersion[1])
+	}
+	return nil
+}
+
+// Deploy plans and, unless PlanOnly, applies; it returns the service URL (empty after a plan).
+func (r *Runner) Deploy(ctx context.Context) (string, error) {
+	if err := r.cfg.Validate(false); err != nil {
+		return "", err
+	}
+	if err := r.run(ctx, false); err != nil {
+		return "", err
+	}
+	if r.cfg.PlanOnly {
+		return "", nil
+	}
+	outputs, err := r.tf.Output(ctx)
+	if err != nil {
+		return "", fmt.Errorf("read terraform outputs: %w", err)
+	}
+	var url string
+	if o, ok := outputs["service_url"]; ok {
+		if err := json.Unmarshal(o.Value, &url); err != nil {
+			return "", fmt.Errorf("decode service_url output: %w", err)
+		}
+	}
+	if url == "" {
+		return "", errors.New("read terraform outputs: no service_url")
+	}
+	fmt.Fprintf(r.cfg.Stdout, "\nrefarch is deployed: %s\n", url)
+	return url, nil
+}
+
+// Destroy plans the removal of everything and, unless PlanOnly, carries it out.
+func (r *Runner) Destroy(ctx context.Context) error {
+	if err := r.cfg.Validate(true); err != nil {
+		return err
+	}
+	if _, ok := r.cfg.Vars["certificate_arn"]; !ok {
+		// Destroying evaluates the configuration, so every required variable needs a value;
+		// the certificate is only referenced by the listener being deleted, so any valid-looking
+		// ARN does.
+		r.cfg.Vars = withVar(r.cfg.Vars, "certificate_arn", "arn:aws:acm:us-east-1:000000000000:certificate/destroy")
+	}
+	if err := r.run(ctx, true); err != nil {
+		return err
+	}
+	if !r.cfg.PlanOnly {
+		fmt.Fprintln(r.cfg.Stdout, "\nrefarch is destroyed")
+	}
+	return nil
+}
+
+func withVar(vars map[string]string, k, v string) map[string]string {
+	out := make(map[string]string, len(vars)+1)
+	for key, val := range vars {
+		out[key] = val
+	}
+	out[k] = v
+	return out
+}
+
+// run is the shared flow: checks, init, plan to a file, confirm, apply that file.
+func (r *Runner) run(ctx context.Context, destroy bool) error {
+	start := r.now()
+	step := func(format string, args ...any) {
+		fmt.Fprintf(r.cfg.Stdout, "==> [%s] %s\n", elapsed(r.now().Sub(start)), fmt.Sprintf(format, args...))
+	}
+
+	step("checking terraform and credentials")
+	if err := r.checkVersion(ctx); err != nil {
+		return err
+	}
+	region := r.cfg.Vars["region"]
+	if err := r.credentials(ctx, region); err != nil {
+		return err
+	}
+
+	work, err := os.MkdirTemp("", "refarch-deploy-")
+	if err != nil {
+		return fmt.Errorf("create work folder: %w", err)
+	}
+	defer os.RemoveAll(work)
+
+	step("terraform init")
+	initOut := &linePrefixer{w: r.cfg.Stdout, prefix: "    "}
+	r.tf.SetStdout(initOut)
+	r.tf.SetStderr(initOut)
+	initOpts := []tfexec.InitOption{tfexec.Upgrade(false), tfexec.Reconfigure(true)}
+	for _, k := range sortedKeys(r.cfg.Backend) {
+		initOpts = append(initOpts, tfexec.BackendConfig(k+"="+r.cfg.Backend[k]))
+	}
+	err = r.tf.Init(ctx, initOpts...)
+	initOut.Flush()
+	r.tf.SetStdout(io.Discard)
+	r.tf.SetStderr(io.Discard)
+	if err != nil {
+		return fmt.Errorf("terraform init: %w", err)
+	}
+
+	var varFile string
+	if r.cfg.PineconeAPIKey != "" {
+		varFile = filepath.Join(work, "secrets.auto.tfvars.json")
+		b, _ := json.Marshal(map[string]string{"pinecone_api_key": r.cfg.PineconeAPIKey})
+		if err := os.WriteFile(varFile, b, 0o600); err != nil {
+			return fmt.Errorf("write secret variables: %w", err)
+		}
+	}
+
+	verb := "deploy"
+	if destroy {
+		verb = "destroy"
+	}
+	step("terraform plan (%s)", verb)
+	planFile := filepath.Join(work, "refarch.tfplan")
+	planOpts := []tfexec.PlanOption{tfexec.Out(planFile), tfexec.Destroy(destroy)}
+	for _, k := range sortedKeys(r.cfg.Vars) {
+		planOpts = append(planOpts, tfexec.Var(k+"="+r.cfg.Vars[k]))
+	}
+	if varFile != "" {
+		planOpts = append(planOpts, tfexec.VarFile(varFile))
+	}
+	plan := newProgress(r.cfg.Stdout, start, r.now)
+	changed, err := r.tf.PlanJSON(ctx, plan, planOpts...)
+	plan.Flush()
+	if err != nil {
+		return fmt.Errorf("terraform plan: %w%s", err, plan.errorSummary())
+	}
+	if !changed {
+		step("no changes: the deployment already matches the configuration")
+		return nil
+	}
+	if r.cfg.PlanOnly {
+		step("plan only: %s; nothing was changed", plan.changes)
+		return nil
+	}
+	if !r.cfg.AutoApprove {
+		if err := r.confirm(verb, plan.changes); err != nil {
+			return err
+		}
+	}
+
+	step("terraform apply (%s)", verb)
+	applyOpts := []tfexec.ApplyOption{tfexec.DirOrPlan(planFile)}
+	if varFile != "" {
+		applyOpts = append(applyOpts, tfexec.VarFile(varFile))
+	}
+	apply := newProgress(r.cfg.Stdout, start, r.now)
+	err = r.tf.ApplyJSON(ctx, apply, applyOpts...)
+	apply.Flush()
+	if err != nil {
+		return fmt.Errorf("terraform apply: %w%s", err, apply.errorSummary())
+	}
+	step("done: %s", apply.changes)
+	return nil
+}
+
+// confirm asks before anything changes; only "yes" goes on, as with terraform apply itself.
+func (r *Runner) confirm(verb string, changes changeSummary) error {
+	fmt.Fprintf(r.cfg.Stdout, "\n%s: %s. Type yes to go on: ", verb, changes)
+	line, err := bufio.NewReader(r.cfg.Stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read confirmation: %w", err)
+	}
+	if strings.TrimSpace(line) != "yes" {
+		return fmt.Errorf("%s %w: nothing was changed (pass --yes to skip the question)", verb, ErrCancelled)
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// elapsed formats a duration as a fixed-width minutes:seconds stamp.
+func elapsed(d time.Duration) string {
+	s := int(d.Round(time.Second) / time.Second)
+	return fmt.Sprintf("%2dm%02ds", s/60, s%60)
+}

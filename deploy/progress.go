@@ -1,0 +1,184 @@
+package deploy
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// progress renders Terraform's machine-readable UI (-json, one message per line) as short,
+// time-stamped lines while the plan or apply runs, and remembers the change counts and error
+// diagnostics for the final message. Lines that are not JSON are passed through unchanged.
+type progress struct {
+	w       io.Writer
+	start   time.Time
+	now     func() time.Time
+	buf     []byte
+	changes changeSummary
+	errors  []string
+}
+
+func newProgress(w io.Writer, start time.Time, now func() time.Time) *progress {
+	return &progress{w: w, start: start, now: now}
+}
+
+// changeSummary counts what a plan would do or an apply did.
+type changeSummary struct {
+	Add    int `json:"add"`
+	Change int `json:"change"`
+	Remove int `json:"remove"`
+	Seen   bool
+}
+
+func (c changeSummary) String() string {
+	if !c.Seen {
+		return "changes unknown"
+	}
+	return fmt.Sprintf("%d to add, %d to change, %d to destroy", c.Add, c.Change, c.Remove)
+}
+
+// uiMessage is the part of a Terraform JSON UI message that progress reads.
+type uiMessage struct {
+	Level   string `json:"@level"`
+	Message string `json:"@message"`
+	Type    string `json:"type"`
+	Change  *struct {
+		Resource struct {
+			Addr string `json:"addr"`
+		} `json:"resource"`
+		Action string `json:"action"`
+	} `json:"change"`
+	Changes *struct {
+		Add       int    `json:"add"`
+		Change    int    `json:"change"`
+		Remove    int    `json:"remove"`
+		Operation string `json:"operation"`
+	} `json:"changes"`
+	Diagnostic *struct {
+		Severity string `json:"severity"`
+		Summary  string `json:"summary"`
+		Detail   string `json:"detail"`
+		Address  string `json:"address"`
+	} `json:"diagnostic"`
+}
+
+var actionSymbols = map[string]string{
+	"create": "+", "update": "~", "delete": "-", "replace": "-/+", "read": "<=", "move": "->", "import": "<-",
+}
+
+func (p *progress) Write(b []byte) (int, error) {
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexByte(p.buf, '\n')
+		if i < 0 {
+			break
+		}
+		p.line(p.buf[:i])
+		p.buf = p.buf[i+1:]
+	}
+	return len(b), nil
+}
+
+// Flush renders a last line that had no newline.
+func (p *progress) Flush() {
+	if len(p.buf) > 0 {
+		p.line(p.buf)
+		p.buf = nil
+	}
+}
+
+func (p *progress) line(raw []byte) {
+	raw = bytes.TrimRight(raw, "\r")
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return
+	}
+	var m uiMessage
+	if raw[0] != '{' || json.Unmarshal(raw, &m) != nil {
+		p.print("%s", raw)
+		return
+	}
+	switch m.Type {
+	case "version", "outputs", "refresh_start", "refresh_complete":
+		return
+	case "planned_change":
+		if m.Change == nil || m.Change.Action == "noop" {
+			return
+		}
+		sym, ok := actionSymbols[m.Change.Action]
+		if !ok {
+			sym = m.Change.Action
+		}
+		p.print("  %s %s", sym, m.Change.Resource.Addr)
+	case "change_summary":
+		if m.Changes != nil {
+			p.changes = changeSummary{Add: m.Changes.Add, Change: m.Changes.Change, Remove: m.Changes.Remove, Seen: true}
+		}
+		p.print("%s", m.Message)
+	case "diagnostic":
+		if m.Diagnostic == nil {
+			p.print("%s", m.Message)
+			return
+		}
+		d := m.Diagnostic
+		text := d.Summary
+		if d.Address != "" {
+			text = d.Address + ": " + text
+		}
+		if d.Detail != "" {
+			text += ": " + strings.Join(strings.Fields(d.Detail), " ")
+		}
+		if d.Severity == "error" {
+			p.errors = append(p.errors, text)
+		}
+		p.print("%s: %s", d.Severity, text)
+	default:
+		if m.Message != "" {
+			p.print("%s", m.Message)
+		}
+	}
+}
+
+func (p *progress) print(format string, args ...any) {
+	fmt.Fprintf(p.w, "    [%s] %s\n", elapsed(p.now().Sub(p.start)), fmt.Sprintf(format, args...))
+}
+
+// errorSummary appends the error diagnostics to a failure, so the returned error says why.
+func (p *progress) errorSummary() string {
+	if len(p.errors) == 0 {
+		return ""
+	}
+	return "\n  " + strings.Join(p.errors, "\n  ")
+}
+
+// linePrefixer indents a child process's plain output under the current step.
+type linePrefixer struct {
+	w      io.Writer
+	prefix string
+	buf    []byte
+}
+
+func (l *linePrefixer) Write(b []byte) (int, error) {
+	l.buf = append(l.buf, b...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			break
+		}
+		if line := bytes.TrimRight(l.buf[:i], "\r"); len(bytes.TrimSpace(line)) > 0 {
+			fmt.Fprintf(l.w, "%s%s\n", l.prefix, line)
+		}
+		l.buf = l.buf[i+1:]
+	}
+	return len(b), nil
+}
+
+// Flush writes a last line that had no newline.
+func (l *linePrefixer) Flush() {
+	if len(bytes.TrimSpace(l.buf)) > 0 {
+		fmt.Fprintf(l.w, "%s%s\n", l.prefix, l.buf)
+	}
+	l.buf = nil
+}

@@ -1,0 +1,1 @@
+# Only read by the tests of the API key check.

@@ -1,0 +1,5 @@
+variable "vector_store" {
+  type        = string
+  description = "Where vectors live."
+  default     = "pinecone"
+}
