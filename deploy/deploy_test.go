@@ -282,7 +282,7 @@ func TestDeployAndDestroyRunTerraform(t *testing.T) {
 			t.Fatalf("New: %v", err)
 		}
 		r.credentials = func(context.Context, string) error { return nil } // no AWS in this module
-		r.minVersion = [2]int{1, 5}                                          // the module needs nothing newer
+		r.minVersion = [2]int{1, 5}                                        // the module needs nothing newer
 		return r, &out
 	}
 	vars := map[string]string{"name": "demo", "certificate_arn": "arn:aws:acm:us-east-1:1:certificate/x"}
