@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs moto's server, a local stand-in for SQS that speaks the current AWS
 # JSON protocol, so the sqsqueue conformance suite runs against a real client.
-# Installs moto 5.1.1 from Debian 13 into .dev/moto (dpkg -x, not into the
-# system, since Debian 12 lacks it) and its dependencies from the machine's
-# own release, starts it on a free port on 127.0.0.1 and writes .dev/moto.env
+# Installs moto 5.1.1 from Debian 13 into ~/.cache/refarch (dpkg -x, not into
+# the system, since Debian 12 lacks it; outside the clone, so CI's fresh
+# clones reuse it) and its dependencies from the machine's own release, starts it on a free port on 127.0.0.1 and writes .dev/moto.env
 # with TEST_SQS_ENDPOINT. Safe and fast to re-run.
 #   scripts/moto.sh        start (installing if needed)
 #   scripts/moto.sh stop   stop the server
@@ -11,11 +11,11 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 dev="$top/.dev"
-dir="$dev/moto"
+want=5.1.1
+dir="${XDG_CACHE_HOME:-$HOME/.cache}/refarch/moto-$want"
 pidfile="$dev/moto.pid"
 log="$dev/moto.log"
 envfile="$dev/moto.env"
-want=5.1.1
 # The system interpreter: a pyenv python first on PATH has none of the
 # Debian packages moto needs.
 py=/usr/bin/python3
