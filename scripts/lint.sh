@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Offline checks of the deployment files: Terraform formatting, tflint with its bundled terraform
-# ruleset, and dockerfilelint. Missing tools are built or installed once into caches outside the
-# clone (terraform and tflint from the Go module proxy into $(go env GOPATH)/bin, about 3 minutes
-# each on first use; dockerfilelint from npm into ~/.cache/refarch/npm, a few seconds), so later
-# runs take about two seconds. `terraform init`, `validate` and `plan` are not run: they need the
+# ruleset, dockerfilelint and actionlint (the release workflow). Missing tools are built or
+# installed once into caches outside the clone (terraform, tflint and actionlint from the Go module
+# proxy into $(go env GOPATH)/bin, 3-9 minutes for terraform and tflint each on a first run and
+# about one for actionlint; dockerfilelint from npm into ~/.cache/refarch/npm, a few seconds), so
+# later runs take about two seconds. `terraform init`, `validate` and `plan` are not run: they need the
 # AWS provider, which cannot be downloaded here (see docs/deploy.md). go vet and the Go tests of
 # terraform/ (go test ./terraform/...) run with the rest of the Go checks.
 set -euo pipefail
 
 TERRAFORM_VERSION="v1.7.5" # later versions carry replace directives and refuse `go install`
 TFLINT_VERSION="v0.64.0"
+ACTIONLINT_VERSION="v1.7.7"
 DOCKERFILELINT_VERSION="1.8.0"
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -78,6 +80,10 @@ fi
 # image name, so the flag is stripped from the copy it reads; every other line is linted as written.
 step "dockerfilelint Dockerfile" \
 	bash -c 'sed -E "s/^FROM --platform=[^ ]+ /FROM /" "$1" | "$2" -' _ "$root/Dockerfile" "$dockerfilelint"
+
+actionlint=$(go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION")
+step "actionlint .github/workflows" \
+	bash -c 'cd "$1" && "$2" .github/workflows/*.yml' _ "$root" "$actionlint"
 
 if ((failed)); then
 	die "some checks failed"
