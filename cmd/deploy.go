@@ -20,7 +20,7 @@ type deployFlags struct {
 	image, imageDigest     string
 	stateBucket, stateKey  string
 	stateRegion            string
-	sets                   []string
+	sets, targets          []string
 	planOnly, yes          bool
 }
 
@@ -47,6 +47,7 @@ func (f *deployFlags) bind(fs *pflag.FlagSet, destroy bool) {
 	fs.StringVar(&f.stateKey, "state-key", "", "object key of the state in the bucket (env REFARCH_STATE_KEY; default: NAME/terraform.tfstate)")
 	fs.StringVar(&f.stateRegion, "state-region", "", "region of the state bucket (default: --region)")
 	fs.StringArrayVar(&f.sets, "set", nil, "any other Terraform variable, NAME=VALUE (repeatable; see terraform/variables.tf)")
+	fs.StringArrayVar(&f.targets, "target", nil, "limit the run to a module or resource, e.g. module.registry (repeatable)")
 	fs.BoolVar(&f.planOnly, "plan", false, "show the plan and stop; nothing is changed")
 	fs.BoolVar(&f.yes, "yes", false, "apply without asking (for pipelines)")
 	if !destroy {
@@ -129,6 +130,7 @@ func (f *deployFlags) config(cmd *cobra.Command, getenv func(string) string) (de
 		Vars:           vars,
 		PineconeAPIKey: apiKey,
 		Backend:        map[string]string{"bucket": f.stateBucket, "key": key, "region": stateRegion},
+		Targets:        f.targets,
 		PlanOnly:       f.planOnly,
 		AutoApprove:    f.yes,
 		Stdin:          cmd.InOrStdin(),
@@ -152,7 +154,8 @@ func NewDeployCmd() *cobra.Command {
   5. prints the service URL.
 
 With --plan it stops after step 3 and changes nothing. The image must already be pushed to the
-deployment's ECR repository (docs/deploy.md shows the two-step first deploy). Settings come from
+deployment's ECR repository: the first time, create the repository alone with
+--target module.registry, push, then deploy everything (docs/deploy.md). Settings come from
 flags, then environment variables (REFARCH_CERTIFICATE_ARN, REFARCH_IMAGE_DIGEST,
 REFARCH_STATE_BUCKET, AWS_REGION, REFARCH_VECTOR_STORE, REFARCH_EMBEDDER); any other Terraform
 variable is set with --set NAME=VALUE. The Pinecone API key is read from REFARCH_PINECONE_API_KEY

@@ -51,6 +51,9 @@ type Config struct {
 	// Backend holds -backend-config pairs (bucket, key, region); empty keeps local state, which
 	// only suits modules without a backend block (tests, experiments).
 	Backend map[string]string
+	// Targets limit the plan to some resources or modules (the first deploy creates
+	// module.registry alone, so that the image can be pushed before the services need it).
+	Targets []string
 	// PlanOnly stops after the plan.
 	PlanOnly bool
 	// AutoApprove applies without asking (the release pipeline); otherwise the answer is read
@@ -209,6 +212,10 @@ func (r *Runner) Deploy(ctx context.Context) (string, error) {
 		}
 	}
 	if url == "" {
+		if len(r.cfg.Targets) > 0 {
+			fmt.Fprintf(r.cfg.Stdout, "\napplied %s; run deploy without --target to create the rest\n", strings.Join(r.cfg.Targets, ", "))
+			return "", nil
+		}
 		return "", errors.New("read terraform outputs: no service_url")
 	}
 	fmt.Fprintf(r.cfg.Stdout, "\nrefarch is deployed: %s\n", url)
@@ -300,6 +307,9 @@ func (r *Runner) run(ctx context.Context, destroy bool) error {
 	planOpts := []tfexec.PlanOption{tfexec.Out(planFile), tfexec.Destroy(destroy)}
 	for _, k := range sortedKeys(r.cfg.Vars) {
 		planOpts = append(planOpts, tfexec.Var(k+"="+r.cfg.Vars[k]))
+	}
+	for _, target := range r.cfg.Targets {
+		planOpts = append(planOpts, tfexec.Target(target))
 	}
 	if varFile != "" {
 		planOpts = append(planOpts, tfexec.VarFile(varFile))

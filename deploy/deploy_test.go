@@ -291,11 +291,20 @@ func TestDeployAndDestroyRunTerraform(t *testing.T) {
 	if _, err := r.Deploy(ctx); !errors.Is(err, ErrCancelled) {
 		t.Fatalf("Deploy answered no: %v, want ErrCancelled\n%s", err, out)
 	}
-	if !strings.Contains(out.String(), "+ terraform_data.marker") || !strings.Contains(out.String(), "1 to add, 0 to change, 0 to destroy") {
+	if !strings.Contains(out.String(), "+ terraform_data.marker") || !strings.Contains(out.String(), "2 to add, 0 to change, 0 to destroy") {
 		t.Errorf("the plan was not shown before the question:\n%s", out)
 	}
 	if n := stateResources(t, dir); n != 0 {
 		t.Fatalf("a cancelled deploy left %d resources", n)
+	}
+
+	r, out = runner("yes\n", false, false, vars)
+	r.cfg.Targets = []string{"terraform_data.other"}
+	if _, err := r.Deploy(ctx); err != nil {
+		t.Fatalf("targeted Deploy: %v\n%s", err, out)
+	}
+	if n := stateResources(t, dir); n != 1 || strings.Contains(out.String(), "+ terraform_data.marker") {
+		t.Fatalf("a deploy targeting one resource left %d resources:\n%s", n, out)
 	}
 
 	r, out = runner("yes\n", false, false, vars)
@@ -311,8 +320,8 @@ func TestDeployAndDestroyRunTerraform(t *testing.T) {
 			t.Errorf("deploy output lacks %q:\n%s", want, out)
 		}
 	}
-	if n := stateResources(t, dir); n != 1 {
-		t.Fatalf("state holds %d resources after deploy, want 1", n)
+	if n := stateResources(t, dir); n != 2 {
+		t.Fatalf("state holds %d resources after deploy, want 2", n)
 	}
 
 	r, out = runner("", true, false, vars)
@@ -330,7 +339,8 @@ func TestDeployAndDestroyRunTerraform(t *testing.T) {
 	if err := r.Destroy(ctx); err != nil {
 		t.Fatalf("Destroy: %v\n%s", err, out)
 	}
-	if !strings.Contains(out.String(), "- terraform_data.marker") || !strings.Contains(out.String(), "refarch is destroyed") {
+	if !strings.Contains(out.String(), "- terraform_data.marker") || !strings.Contains(out.String(), "0 to add, 0 to change, 2 to destroy") ||
+		!strings.Contains(out.String(), "refarch is destroyed") {
 		t.Errorf("destroy output:\n%s", out)
 	}
 	if n := stateResources(t, dir); n != 0 {

@@ -7,3 +7,7 @@ resource "terraform_data" "marker" {
 output "service_url" {
   value = "https://${var.name}.example.test"
 }
+
+resource "terraform_data" "other" {
+  input = "unchanged"
+}
