@@ -3,8 +3,9 @@
 # JSON protocol, so the sqsqueue conformance suite runs against a real client.
 # Installs moto 5.1.1 from Debian 13 into ~/.cache/refarch (dpkg -x, not into
 # the system, since Debian 12 lacks it; outside the clone, so CI's fresh
-# clones reuse it) and its dependencies from the machine's own release, starts it on a free port on 127.0.0.1 and writes .dev/moto.env
-# with TEST_SQS_ENDPOINT. Safe and fast to re-run.
+# clones reuse it) and its dependencies from the machine's own release,
+# starts it on a free port on 127.0.0.1 and writes .dev/moto.env with
+# TEST_SQS_ENDPOINT. Safe and fast to re-run.
 #   scripts/moto.sh        start (installing if needed)
 #   scripts/moto.sh stop   stop the server
 set -euo pipefail
