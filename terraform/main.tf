@@ -118,6 +118,8 @@ module "services" {
   vector_store                = var.vector_store
   pinecone_index              = one(module.pinecone_index[*].name)
   pinecone_namespace          = var.pinecone_namespace
+  pinecone_cloud              = var.pinecone_cloud
+  pinecone_region             = local.pinecone_reg
   pinecone_api_key_secret_arn = module.secrets.pinecone_api_key_secret_arn
   embedder                    = var.embedder
   extra_environment           = var.extra_environment

@@ -38,7 +38,7 @@ data "aws_iam_policy_document" "execution_secrets" {
     actions = ["secretsmanager:GetSecretValue"]
     # A valueFrom may name a JSON key ("ARN:username::"); the policy needs the bare secret ARN,
     # which is the first seven colon-separated fields.
-    resources = distinct([for s in each.value.secrets : join(":", slice(split(":", s.valueFrom), 0, 7))])
+    resources = distinct([for s in each.value.secrets : join(":", slice(split(":", s.valueFrom), 0, min(7, length(split(":", s.valueFrom)))))])
   }
 }
 

@@ -27,6 +27,8 @@ locals {
     local.pinecone ? {
       REFARCH_PINECONE_INDEX     = var.pinecone_index
       REFARCH_PINECONE_NAMESPACE = var.pinecone_namespace
+      REFARCH_PINECONE_CLOUD     = var.pinecone_cloud
+      REFARCH_PINECONE_REGION    = var.pinecone_region
     } : {},
     var.extra_environment,
   )
@@ -42,19 +44,33 @@ locals {
     { name = "REFARCH_ADMIN_TOKEN", valueFrom = var.admin_token_secret_arn },
   ]
 
+  # serve answers /healthz on app_port; `refarch healthcheck` asks it. pelican and emu are
+  # checked by ECS only through their process staying up (and by the alarms) until they serve
+  # /healthz too; then give them the same check.
+  http_health_check = {
+    command     = ["CMD", "/usr/local/bin/refarch", "healthcheck"]
+    interval    = 15
+    timeout     = 5
+    retries     = 3
+    startPeriod = 30
+  }
+
   # The role name is also its subcommand.
   roles = {
     serve = merge(var.roles.serve, {
       security_group = var.serve_security_group_id
       secrets        = concat(local.db_secrets, local.pinecone_secrets, local.admin_secrets)
+      health_check   = local.http_health_check
     })
     pelican = merge(var.roles.pelican, {
       security_group = var.workers_security_group_id
       secrets        = concat(local.db_secrets, local.pinecone_secrets)
+      health_check   = null
     })
     emu = merge(var.roles.emu, {
       security_group = var.workers_security_group_id
       secrets        = concat(local.db_secrets, local.pinecone_secrets)
+      health_check   = null
     })
   }
 }
@@ -126,7 +142,7 @@ resource "aws_ecs_task_definition" "role" {
         }
       }
     },
-    {
+    merge({
       name                   = each.key
       image                  = var.image
       command                = [each.key]
@@ -139,13 +155,6 @@ resource "aws_ecs_task_definition" "role" {
       secrets                = each.value.secrets
       mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp" }]
       linuxParameters        = { initProcessEnabled = true }
-      healthCheck = {
-        command     = ["CMD", "/usr/local/bin/refarch", "healthcheck"]
-        interval    = 15
-        timeout     = 5
-        retries     = 3
-        startPeriod = 30
-      }
       logConfiguration = {
         logDriver = "awslogs"
         options = {
@@ -156,7 +165,10 @@ resource "aws_ecs_task_definition" "role" {
           max-buffer-size       = "4m"
         }
       }
-    },
+      },
+      # ECS rejects a null healthCheck, so the key is left out where there is none.
+      { for k, v in { healthCheck = each.value.health_check } : k => v if v != null },
+    ),
   ])
 }
 

@@ -119,6 +119,16 @@ variable "pinecone_namespace" {
   description = "Pinecone namespace of the products."
 }
 
+variable "pinecone_cloud" {
+  type        = string
+  description = "Cloud of the serverless Pinecone index."
+}
+
+variable "pinecone_region" {
+  type        = string
+  description = "Region of the serverless Pinecone index."
+}
+
 variable "pinecone_api_key_secret_arn" {
   type        = string
   description = "Secret with the Pinecone API key; null when the vector store is pgvector."
