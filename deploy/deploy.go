@@ -258,6 +258,14 @@ func (r *Runner) run(ctx context.Context, destroy bool) error {
 		fmt.Fprintf(r.cfg.Stdout, "==> [%s] %s\n", elapsed(r.now().Sub(start)), fmt.Sprintf(format, args...))
 	}
 
+	var settings []string
+	for _, k := range sortedKeys(r.cfg.Vars) {
+		settings = append(settings, k+"="+r.cfg.Vars[k])
+	}
+	if len(settings) == 0 {
+		settings = append(settings, "the module's defaults")
+	}
+	step("variables: %s", strings.Join(settings, " "))
 	step("checking terraform and credentials")
 	if err := r.checkVersion(ctx); err != nil {
 		return err

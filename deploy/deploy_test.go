@@ -315,7 +315,7 @@ func TestDeployAndDestroyRunTerraform(t *testing.T) {
 	if url != "https://demo.example.test" || !strings.Contains(out.String(), "refarch is deployed: https://demo.example.test") {
 		t.Errorf("Deploy returned %q; output:\n%s", url, out)
 	}
-	for _, want := range []string{"==> [", "terraform init", "terraform_data.marker: Creation complete", "done: 1 to add"} {
+	for _, want := range []string{"==> [", "variables: certificate_arn=arn:aws:acm:us-east-1:1:certificate/x name=demo", "terraform init", "terraform_data.marker: Creation complete", "done: 1 to add"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("deploy output lacks %q:\n%s", want, out)
 		}
