@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refarch/refarch/queue"
@@ -111,6 +112,21 @@ func (q *Queue) Close() error {
 // Send enqueues msgs in order with one statement. A message whose DedupID was
 // sent within the window (or earlier in the same batch) is dropped.
 func (q *Queue) Send(ctx context.Context, msgs []queue.Outgoing) error {
+	return q.send(ctx, q.pool, msgs)
+}
+
+// SendTx is Send inside the caller's transaction, so that a producer can
+// enqueue and delete its outbox rows atomically: the messages become
+// visible (and receivers are woken) only when tx commits.
+func (q *Queue) SendTx(ctx context.Context, tx pgx.Tx, msgs []queue.Outgoing) error {
+	return q.send(ctx, tx, msgs)
+}
+
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+func (q *Queue) send(ctx context.Context, db execer, msgs []queue.Outgoing) error {
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -127,7 +143,7 @@ func (q *Queue) Send(ctx context.Context, msgs []queue.Outgoing) error {
 		}
 	}
 	q.sweepDedup(ctx)
-	_, err := q.pool.Exec(ctx, sendSQL, groups, dedups, bodies, q.opts.DedupWindow.Microseconds())
+	_, err := db.Exec(ctx, sendSQL, groups, dedups, bodies, q.opts.DedupWindow.Microseconds())
 	if err != nil {
 		return fmt.Errorf("send %d messages: %w", len(msgs), err)
 	}

@@ -205,3 +205,46 @@ func receiptsOf(msgs []queue.Message) []string {
 	}
 	return r
 }
+
+// TestSendTx enqueues inside a caller's transaction: nothing is visible
+// before commit, and a rollback enqueues nothing and leaves the DedupID
+// unused.
+func TestSendTx(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool := pgtest.New(t)
+	q := pgqueue.New(pool, pgqueue.Options{})
+	defer q.Close()
+	depth := func() queue.Depth {
+		t.Helper()
+		d, err := q.Depth(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	for _, commit := range []bool{false, true} {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.SendTx(ctx, tx, []queue.Outgoing{{Group: "p", DedupID: "p-1", Body: []byte("x")}}); err != nil {
+			t.Fatal(err)
+		}
+		if d := depth(); d.Visible != 0 {
+			t.Fatalf("before commit depth is %+v, want nothing visible", d)
+		}
+		if commit {
+			err = tx.Commit(ctx)
+		} else {
+			err = tx.Rollback(ctx)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := depth(); d.Visible != 1 {
+		t.Fatalf("after a rollback and a commit depth is %+v, want 1 visible", d)
+	}
+}
