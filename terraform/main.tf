@@ -106,6 +106,7 @@ module "services" {
   queue_url             = module.queue.queue_url
   queue_arn             = module.queue.queue_arn
   dead_letter_queue_url = module.queue.dead_letter_queue_url
+  dead_letter_queue_arn = module.queue.dead_letter_queue_arn
 
   queue_max_receive_count          = var.queue_max_receive_count
   queue_visibility_timeout_seconds = var.queue_visibility_timeout_seconds

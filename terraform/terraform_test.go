@@ -254,22 +254,25 @@ func TestDatabaseIsPrivateEncryptedAndManaged(t *testing.T) {
 	}
 }
 
-// sqsGrant is one Allow statement that mentions SQS.
-type sqsGrant struct {
-	document  string
-	actions   []string
-	resources []string
+// grant is one Allow statement: its sorted actions and its resources as written.
+type grant struct {
+	actions   string
+	resources string
 }
 
 // iamProblems lists every grant beyond what each role needs: pelican may only send to the job
-// queue, emu may only consume from it, and nothing else may touch SQS or use wildcards.
+// queue; emu may only consume from it and read the depth of it and of the dead-letter queue;
+// nothing else may touch SQS or use wildcards.
 func iamProblems(cfg config) []string {
-	allowed := map[string][]string{
-		"pelican_task": {"sqs:SendMessage"},
-		"emu_task":     {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
+	allowed := map[string][]grant{
+		"pelican_task": {{"sqs:SendMessage", "[var.queue_arn]"}},
+		"emu_task": {
+			{"sqs:ChangeMessageVisibility sqs:DeleteMessage sqs:GetQueueAttributes sqs:ReceiveMessage", "[var.queue_arn]"},
+			{"sqs:GetQueueAttributes", "[var.dead_letter_queue_arn]"},
+		},
 	}
 	var p []string
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	for _, d := range cfg.find("data", "aws_iam_policy_document") {
 		name := d.labels[1]
 		for _, st := range nested(d.body, "statement") {
@@ -287,39 +290,40 @@ func iamProblems(cfg config) []string {
 				continue
 			}
 			sort.Strings(actions)
-			var sqs []string
+			usesSQS := false
 			for _, act := range actions {
 				if strings.Contains(act, "*") {
 					p = append(p, fmt.Sprintf("%s allows the wildcard %s", d, act))
 				}
-				if strings.HasPrefix(act, "sqs:") {
-					sqs = append(sqs, act)
-				}
+				usesSQS = usesSQS || strings.HasPrefix(act, "sqs:")
 			}
-			if len(sqs) == 0 {
+			if !usesSQS {
 				continue
 			}
 			want, ok := allowed[name]
 			if !ok {
-				p = append(p, fmt.Sprintf("%s allows %v; only pelican and emu may use SQS", d, sqs))
+				p = append(p, fmt.Sprintf("%s allows %v; only pelican and emu may use SQS", d, actions))
 				continue
 			}
-			seen[name] = true
-			if !slices.Equal(actions, want) {
-				p = append(p, fmt.Sprintf("%s allows %v, want exactly %v", d, actions, want))
+			var resources string
+			if r, ok := st.Body.Attributes["resources"]; ok {
+				resources = text(d.src, r.Expr)
 			}
-			if r, ok := st.Body.Attributes["resources"]; !ok || text(d.src, r.Expr) != "[var.queue_arn]" {
-				p = append(p, fmt.Sprintf("%s: resources must be exactly [var.queue_arn]", d))
+			g := grant{strings.Join(actions, " "), resources}
+			if !slices.Contains(want, g) {
+				p = append(p, fmt.Sprintf("%s allows %v on %s, want exactly one of %v", d, actions, resources, want))
+				continue
 			}
+			seen[name]++
 		}
 	}
-	for name := range allowed {
-		if !seen[name] {
-			p = append(p, fmt.Sprintf("no policy document %s grants its SQS actions", name))
+	for name, want := range allowed {
+		if seen[name] != len(want) {
+			p = append(p, fmt.Sprintf("policy document %s has %d of its %d statements", name, seen[name], len(want)))
 		}
 	}
 	// Which document reaches which task role.
-	want := map[string]string{
+	attach := map[string]string{
 		"pelican_task": `aws_iam_role.task["pelican"].id`,
 		"emu_task":     `aws_iam_role.task["emu"].id`,
 	}
@@ -329,7 +333,7 @@ func iamProblems(cfg config) []string {
 			continue
 		}
 		doc := strings.TrimSuffix(strings.TrimPrefix(rp.attr("policy"), "data.aws_iam_policy_document."), ".json")
-		if want[doc] != role {
+		if attach[doc] != role {
 			p = append(p, fmt.Sprintf("%s attaches %s to %s", rp, doc, role))
 		}
 	}
@@ -361,6 +365,10 @@ data "aws_iam_policy_document" "emu_task" {
   statement {
     actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
     resources = [var.queue_arn]
+  }
+  statement {
+    actions   = ["sqs:GetQueueAttributes"]
+    resources = [var.dead_letter_queue_arn]
   }
 }
 resource "aws_iam_role_policy" "pelican_task" {
@@ -411,8 +419,26 @@ resource "aws_iam_role_policy_attachment" "oops" {
 	t.Run("emu sends", func(t *testing.T) {
 		t.Parallel()
 		bad := strings.Replace(good, `"sqs:GetQueueAttributes"]`, `"sqs:GetQueueAttributes", "sqs:SendMessage"]`, 1)
-		if got := strings.Join(iamProblems(parseSnippet(t, bad)), "\n"); !strings.Contains(got, "want exactly") {
+		if got := strings.Join(iamProblems(parseSnippet(t, bad)), "\n"); !strings.Contains(got, "want exactly one of") {
 			t.Errorf("problems %q, want emu's extra action reported", got)
+		}
+	})
+	t.Run("emu receives from the dead-letter queue", func(t *testing.T) {
+		t.Parallel()
+		bad := strings.Replace(good, `actions   = ["sqs:GetQueueAttributes"]
+    resources = [var.dead_letter_queue_arn]`, `actions   = ["sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
+    resources = [var.dead_letter_queue_arn]`, 1)
+		if got := strings.Join(iamProblems(parseSnippet(t, bad)), "\n"); !strings.Contains(got, "ReceiveMessage] on [var.dead_letter_queue_arn], want exactly one of") {
+			t.Errorf("problems %q, want the dead-letter receive reported", got)
+		}
+	})
+	t.Run("pelican sends anywhere", func(t *testing.T) {
+		t.Parallel()
+		bad := strings.Replace(good, `actions   = ["sqs:SendMessage"]
+    resources = [var.queue_arn]`, `actions   = ["sqs:SendMessage"]
+    resources = [var.queue_arn, var.dead_letter_queue_arn]`, 1)
+		if got := strings.Join(iamProblems(parseSnippet(t, bad)), "\n"); !strings.Contains(got, "pelican_task allows [sqs:SendMessage] on [var.queue_arn, var.dead_letter_queue_arn]") {
+			t.Errorf("problems %q, want pelican's extra resource reported", got)
 		}
 	})
 }

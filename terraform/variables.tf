@@ -171,8 +171,8 @@ variable "queue_max_receive_count" {
 
 variable "queue_message_retention_seconds" {
   type        = number
-  description = "How long an unprocessed job is kept (the outbox still holds the change after that)."
-  default     = 345600
+  description = "How long an unprocessed job is kept; the SQS maximum (14 days) outlasts any outage emu is expected to have."
+  default     = 1209600
 }
 
 # ---- application ----
@@ -221,8 +221,8 @@ variable "pinecone_index_name" {
 
 variable "pinecone_namespace" {
   type        = string
-  description = "Pinecone namespace for the products."
-  default     = "products"
+  description = "Pinecone namespace for the products; empty lets the roles use the embedding model's id, so vectors of different models never mix."
+  default     = ""
 }
 
 variable "pinecone_cloud" {

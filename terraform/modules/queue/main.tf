@@ -13,7 +13,7 @@ resource "aws_sqs_queue" "dead_letter" {
 resource "aws_sqs_queue" "jobs" {
   name                        = "${var.name}.fifo"
   fifo_queue                  = true
-  content_based_deduplication = true
+  content_based_deduplication = false # the roles set MessageDeduplicationId themselves
   deduplication_scope         = "messageGroup"
   fifo_throughput_limit       = "perMessageGroupId"
   sqs_managed_sse_enabled     = true

@@ -3,7 +3,8 @@
 # what the application code may do, and it is the least each role needs:
 #   serve   - nothing in AWS (it talks to Postgres and the vector store only);
 #   pelican - send messages to the job queue, nothing else;
-#   emu     - receive, delete and extend the visibility of job-queue messages, and read its depth.
+#   emu     - receive, delete and extend the visibility of job-queue messages, and read the
+#             depth of the job and dead-letter queues.
 
 data "aws_iam_policy_document" "ecs_tasks_assume" {
   statement {
@@ -75,6 +76,13 @@ data "aws_iam_policy_document" "emu_task" {
       "sqs:GetQueueAttributes",
     ]
     resources = [var.queue_arn]
+  }
+
+  # emu reports the dead-letter count in its metrics; reading a counter is all it may do there.
+  statement {
+    sid       = "ReadDeadLetterDepth"
+    actions   = ["sqs:GetQueueAttributes"]
+    resources = [var.dead_letter_queue_arn]
   }
 }
 

@@ -25,11 +25,11 @@ locals {
       REFARCH_DB_SSLMODE         = "require"
     },
     local.pinecone ? {
-      REFARCH_PINECONE_INDEX     = var.pinecone_index
-      REFARCH_PINECONE_NAMESPACE = var.pinecone_namespace
-      REFARCH_PINECONE_CLOUD     = var.pinecone_cloud
-      REFARCH_PINECONE_REGION    = var.pinecone_region
+      REFARCH_PINECONE_INDEX  = var.pinecone_index
+      REFARCH_PINECONE_CLOUD  = var.pinecone_cloud
+      REFARCH_PINECONE_REGION = var.pinecone_region
     } : {},
+    local.pinecone && var.pinecone_namespace != "" ? { REFARCH_PINECONE_NAMESPACE = var.pinecone_namespace } : {},
     var.extra_environment,
   )
 

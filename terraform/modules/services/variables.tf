@@ -78,6 +78,11 @@ variable "queue_visibility_timeout_seconds" {
   description = "Visibility timeout emu asks for on each receive."
 }
 
+variable "dead_letter_queue_arn" {
+  type        = string
+  description = "ARN of the dead-letter queue, whose depth emu may read."
+}
+
 variable "dead_letter_queue_url" {
   type        = string
   description = "URL of the dead-letter queue."
@@ -116,7 +121,7 @@ variable "pinecone_index" {
 
 variable "pinecone_namespace" {
   type        = string
-  description = "Pinecone namespace of the products."
+  description = "Pinecone namespace of the products; empty for the roles' default (the model id)."
 }
 
 variable "pinecone_cloud" {
