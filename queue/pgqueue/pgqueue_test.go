@@ -248,3 +248,54 @@ func TestSendTx(t *testing.T) {
 		t.Fatalf("after a rollback and a commit depth is %+v, want 1 visible", d)
 	}
 }
+
+// TestListenerReconnects kills the listening connection and checks that a
+// new one takes its place and wakes receivers again.
+func TestListenerReconnects(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool := pgtest.New(t)
+	q := pgqueue.New(pool, pgqueue.Options{PollInterval: time.Hour})
+	defer q.Close()
+	if _, err := q.Receive(ctx, 1, time.Millisecond, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	listener := func() int {
+		var pid int
+		err := pool.QueryRow(ctx, `SELECT coalesce(max(pid), 0) FROM pg_stat_activity
+			WHERE datname = current_database() AND query = 'LISTEN refarch_queue'`).Scan(&pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pid
+	}
+	old := listener()
+	if old == 0 {
+		t.Fatal("no listening connection after a waiting Receive")
+	}
+	if _, err := pool.Exec(ctx, `SELECT pg_terminate_backend($1)`, old); err != nil {
+		t.Fatal(err)
+	}
+	for pid := listener(); pid == 0 || pid == old; pid = listener() {
+		if ctx.Err() != nil {
+			t.Fatal("the listener did not reconnect")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	done := make(chan []queue.Message, 1)
+	go func() {
+		msgs, err := q.Receive(ctx, 1, 45*time.Second, time.Minute)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- msgs
+	}()
+	time.Sleep(200 * time.Millisecond) // let it block; not an assertion
+	if err := q.Send(ctx, []queue.Outgoing{{Group: "g", DedupID: "g-1", Body: []byte("x")}}); err != nil {
+		t.Fatal(err)
+	}
+	if msgs := <-done; len(msgs) != 1 {
+		t.Fatalf("after reconnecting, a waiting receive got %d messages, want the one sent", len(msgs))
+	}
+}
