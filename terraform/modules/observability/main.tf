@@ -2,9 +2,43 @@
 # cannot be indexed), an old oldest message (lag), a high 5xx rate and a busy database. They all
 # notify one SNS topic. The dashboard shows the same signals side by side with the task counts.
 
+# CloudWatch cannot publish to a topic encrypted with the AWS-managed SNS key (its key policy does
+# not admit CloudWatch), so the topic gets its own key whose policy does.
+data "aws_caller_identity" "current" {}
+
+data "aws_iam_policy_document" "alarm_key" {
+  statement {
+    sid       = "AccountAdministersTheKey"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchPublishesAlarms"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_kms_key" "alarms" {
+  description         = "${var.name} alarm notifications"
+  enable_key_rotation = true
+  policy              = data.aws_iam_policy_document.alarm_key.json
+}
+
 resource "aws_sns_topic" "alarms" {
   name              = "${var.name}-alarms"
-  kms_master_key_id = "alias/aws/sns"
+  kms_master_key_id = aws_kms_key.alarms.arn
 }
 
 resource "aws_sns_topic_subscription" "email" {
