@@ -287,39 +287,52 @@ func (q *Queue) Receive(ctx context.Context, max int, wait, visibility time.Dura
 
 // receiveOnce runs receiveSQL until it has max messages or dead-letters
 // nothing more (each dead-lettered head may uncover the next of its group).
+// Once it holds messages, a failing round returns them rather than the
+// error, since they are hidden until their timeout either way.
 func (q *Queue) receiveOnce(ctx context.Context, max int, visibility time.Duration) ([]queue.Message, error) {
 	var out []queue.Message
 	for len(out) < max {
-		rows, err := q.pool.Query(ctx, receiveSQL, max-len(out), q.opts.MaxReceives, visibility.Microseconds())
+		got, buried, err := q.receiveRound(ctx, max-len(out), visibility)
 		if err != nil {
-			return out, fmt.Errorf("receive messages: %w", err)
-		}
-		buried := 0
-		for rows.Next() {
-			var (
-				id, token int64
-				m         queue.Message
-			)
-			if err := rows.Scan(&id, &token, &m.Group, &m.Body, &m.ReceiveCount, &m.SentAt); err != nil {
-				rows.Close()
-				return out, fmt.Errorf("read received message: %w", err)
+			if len(out) > 0 {
+				return out, nil
 			}
-			if m.ReceiveCount < 0 {
-				buried++
-				continue
-			}
-			m.ID = strconv.FormatInt(id, 10)
-			m.Receipt = m.ID + ":" + strconv.FormatInt(token, 10)
-			out = append(out, m)
+			return nil, err
 		}
-		if err := rows.Err(); err != nil {
-			return out, fmt.Errorf("receive messages: %w", err)
-		}
+		out = append(out, got...)
 		if buried == 0 {
 			break
 		}
 	}
 	return out, nil
+}
+
+func (q *Queue) receiveRound(ctx context.Context, max int, visibility time.Duration) (out []queue.Message, buried int, err error) {
+	rows, err := q.pool.Query(ctx, receiveSQL, max, q.opts.MaxReceives, visibility.Microseconds())
+	if err != nil {
+		return nil, 0, fmt.Errorf("receive messages: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id, token int64
+			m         queue.Message
+		)
+		if err := rows.Scan(&id, &token, &m.Group, &m.Body, &m.ReceiveCount, &m.SentAt); err != nil {
+			return nil, 0, fmt.Errorf("read received message: %w", err)
+		}
+		if m.ReceiveCount < 0 {
+			buried++
+			continue
+		}
+		m.ID = strconv.FormatInt(id, 10)
+		m.Receipt = m.ID + ":" + strconv.FormatInt(token, 10)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("receive messages: %w", err)
+	}
+	return out, buried, nil
 }
 
 func parseReceipts(receipts []string) (ids, tokens []int64, err error) {
