@@ -194,8 +194,9 @@ func NewDestroyCmd() *cobra.Command {
 		Long: `destroy deletes everything deploy created: it plans the removal, shows it, asks for "yes"
 (unless --yes) and carries it out. With --plan it only shows what would be deleted.
 
-The database, load balancer and Pinecone index are protected by default. Turn the protection off
-first with a deploy, which also lets the image repository be deleted with its images:
+The database, load balancer and Pinecone index are protected by default, and destroy refuses to
+start (changing nothing) while any of them still is. Turn the protection off first with a deploy,
+which also lets the image repository be deleted with its images:
   refarch deploy ... --set deletion_protection=false
 RDS keeps a final snapshot of the database. If the deployment used pgvector, pass
 --set vector_store=pgvector here too; for Pinecone, REFARCH_PINECONE_API_KEY must be set so the

@@ -297,6 +297,21 @@ func (r *Runner) run(ctx context.Context, destroy bool) error {
 		return fmt.Errorf("terraform init: %w", err)
 	}
 
+	if destroy {
+		state, err := r.tf.StatePull(ctx)
+		if err != nil {
+			return fmt.Errorf("read terraform state: %w", err)
+		}
+		protected, err := protectedResources(state)
+		if err != nil {
+			return err
+		}
+		if len(protected) > 0 {
+			return fmt.Errorf("%w for %s: nothing was deleted; lift it first with "+
+				"`refarch deploy ... --set deletion_protection=false`, then destroy", ErrProtected, strings.Join(protected, ", "))
+		}
+	}
+
 	var varFile string
 	if r.cfg.PineconeAPIKey != "" {
 		varFile = filepath.Join(work, "secrets.auto.tfvars.json")

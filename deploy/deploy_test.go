@@ -381,3 +381,34 @@ resource "terraform_data" "guard" {
 		t.Fatalf("Deploy: %v, want the precondition's message\n%s", err, out.String())
 	}
 }
+
+func TestDestroyRefusesProtectedResources(t *testing.T) {
+	tfPath := findTerraformForTest(t)
+	t.Setenv("CHECKPOINT_DISABLE", "1")
+	t.Setenv("TF_CLI_CONFIG_FILE", os.DevNull)
+	dir := copyModule(t, "module")
+	// A state whose one resource claims deletion protection, as a deployed database would.
+	state := `{"version":4,"terraform_version":"1.5.0","serial":1,"lineage":"6a1c1b9e-0000-4000-8000-000000000001","outputs":{},
+"resources":[{"mode":"managed","type":"terraform_data","name":"marker","provider":"provider[\"terraform.io/builtin/terraform\"]",
+"instances":[{"schema_version":0,"attributes":{"id":"x","input":null,"output":null,"triggers_replace":null,"deletion_protection":true}}]}]}`
+	if err := os.WriteFile(filepath.Join(dir, "terraform.tfstate"), []byte(state), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r, err := New(context.Background(), Config{Dir: dir, Terraform: tfPath, AutoApprove: true, Stdout: &out, Stderr: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.credentials = func(context.Context, string) error { return nil }
+	r.minVersion = [2]int{1, 5}
+	err = r.Destroy(context.Background())
+	if !errors.Is(err, ErrProtected) || !strings.Contains(err.Error(), "terraform_data.marker") {
+		t.Fatalf("Destroy of a protected resource: %v, want ErrProtected naming it\n%s", err, out.String())
+	}
+	if strings.Contains(out.String(), "terraform plan") {
+		t.Errorf("destroy planned despite the protection:\n%s", out.String())
+	}
+	if n := stateResources(t, dir); n != 1 {
+		t.Errorf("state holds %d resources, want the protected one untouched", n)
+	}
+}
