@@ -28,7 +28,8 @@ type rawState struct {
 }
 
 // protectedResources lists the addresses of managed resources whose deletion protection is on:
-// a boolean true (RDS, load balancers) or the string "enabled" (Pinecone indexes). An empty
+// deletion_protection true (RDS), enable_deletion_protection true (load balancers) or
+// deletion_protection "enabled" (Pinecone indexes). An empty
 // state (nothing deployed yet) has none.
 func protectedResources(state string) ([]string, error) {
 	if strings.TrimSpace(state) == "" {
@@ -44,7 +45,11 @@ func protectedResources(state string) ([]string, error) {
 			continue
 		}
 		for _, inst := range r.Instances {
-			switch v := inst.Attributes["deletion_protection"].(type) {
+			flag, ok := inst.Attributes["deletion_protection"]
+			if !ok {
+				flag = inst.Attributes["enable_deletion_protection"] // load balancers
+			}
+			switch v := flag.(type) {
 			case bool:
 				if !v {
 					continue

@@ -20,7 +20,7 @@ func TestProtectedResources(t *testing.T) {
 			{"module":"module.pinecone_index[0]","mode":"managed","type":"pinecone_index","name":"this","instances":[{"attributes":{"deletion_protection":"enabled"}}]},
 			{"module":"module.loadbalancer","mode":"managed","type":"aws_lb","name":"this","instances":[{"attributes":{"enable_deletion_protection":true}}]},
 			{"mode":"managed","type":"aws_db_instance","name":"other","instances":[{"index_key":1,"attributes":{"deletion_protection":true}},{"index_key":"b","attributes":{"deletion_protection":true}}]}
-		]}`, []string{`aws_db_instance.other["b"]`, "aws_db_instance.other[1]", "module.database.aws_db_instance.this", "module.pinecone_index[0].pinecone_index.this"}, false},
+		]}`, []string{`aws_db_instance.other["b"]`, "aws_db_instance.other[1]", "module.database.aws_db_instance.this", "module.loadbalancer.aws_lb.this", "module.pinecone_index[0].pinecone_index.this"}, false},
 		{"protection lifted", `{"version":4,"resources":[
 			{"module":"module.database","mode":"managed","type":"aws_db_instance","name":"this","instances":[{"attributes":{"deletion_protection":false}}]},
 			{"mode":"managed","type":"pinecone_index","name":"this","instances":[{"attributes":{"deletion_protection":"disabled"}}]},
