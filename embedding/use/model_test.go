@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -235,5 +236,53 @@ func TestLoadErrors(t *testing.T) {
 		if !errors.Is(err, ErrModelMissing) {
 			t.Errorf("%s: Load error %v, want one wrapping ErrModelMissing", tc.name, err)
 		}
+	}
+}
+
+// TestConcurrentEmbed checks that concurrent callers, which share the
+// model and its pool of workspaces, get the same vectors as one caller.
+func TestConcurrentEmbed(t *testing.T) {
+	t.Parallel()
+	m := testModel(t)
+	texts := []string{"wireless headphones", "garden hose with spray nozzle", "AI", "a longer text about camping tents and sleeping bags for the whole family"}
+	want, err := m.Embed(context.Background(), texts)
+	if err != nil {
+		t.Fatalf("embed: %v", err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each caller sends the texts in a different order and batch size.
+			for i := range texts {
+				j := (i + g) % len(texts)
+				got, err := m.Embed(context.Background(), texts[j:])
+				if err != nil {
+					errs <- err
+					return
+				}
+				if c := cosine(got[0], want[j]); c < 0.99999 {
+					errs <- fmt.Errorf("caller %d text %d: cosine %v", g, j, c)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestEmbedCancelled(t *testing.T) {
+	t.Parallel()
+	m := testModel(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := m.Embed(ctx, []string{"hello"}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Embed with a cancelled context: %v, want context.Canceled", err)
 	}
 }
