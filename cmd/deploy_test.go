@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/refarch/refarch/deploy"
 )
 
@@ -133,5 +135,30 @@ func TestDeployWithoutTerraformSaysSo(t *testing.T) {
 	err := cmd.Execute()
 	if !errors.Is(err, deploy.ErrTerraformNotFound) {
 		t.Fatalf("deploy without terraform: %v, want ErrTerraformNotFound", err)
+	}
+}
+
+// TestDeployUnderRoot runs deploy and destroy as subcommands of the real root, whose persistent
+// flags (--vector-store, --embedder, ...) must not clash with theirs.
+func TestDeployUnderRoot(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv("REFARCH_VECTOR_STORE", "pgvector")
+	root := newRootCmd()
+	for _, c := range []func() *cobra.Command{NewDeployCmd, NewDestroyCmd} {
+		cmd := c()
+		if found, _, err := root.Find([]string{cmd.Name()}); err != nil || found == root {
+			root.AddCommand(cmd)
+		}
+	}
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs([]string{"deploy", "--help"})
+	if err := root.Execute(); err != nil || !strings.Contains(out.String(), "--certificate-arn") {
+		t.Fatalf("refarch deploy --help: %v\n%s", err, out.String())
+	}
+	root.SetArgs([]string{"destroy", "--dir", "../terraform", "--state-bucket", "b", "--plan"})
+	if err := root.Execute(); !errors.Is(err, deploy.ErrTerraformNotFound) {
+		t.Fatalf("refarch destroy --plan without terraform: %v", err)
 	}
 }
