@@ -88,12 +88,14 @@ func matmul(c []float32, ldc int, a []float32, lda int, rows int, b *packed, wor
 	wg.Wait()
 }
 
-// matmulPanels runs the blocked loops over panels [lo, hi) of b.
+// matmulPanels runs the blocked loops over panels [lo, hi) of b. A block
+// of mc rows is finished across all of k before the next one, so its C
+// tiles (mc x 64 floats) stay in L1 between k blocks.
 func matmulPanels(c []float32, ldc int, a []float32, lda int, rows int, b *packed, lo, hi int) {
-	for k0 := 0; k0 < b.k; k0 += kc {
-		kn := min(kc, b.k-k0)
-		for i0 := 0; i0 < rows; i0 += mc {
-			i1 := min(rows, i0+mc)
+	for i0 := 0; i0 < rows; i0 += mc {
+		i1 := min(rows, i0+mc)
+		for k0 := 0; k0 < b.k; k0 += kc {
+			kn := min(kc, b.k-k0)
 			for p := lo; p < hi; p++ {
 				bp := b.data[(p*b.k+k0)*nr:]
 				for i := i0; i < i1; i += mr {
