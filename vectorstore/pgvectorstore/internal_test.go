@@ -120,6 +120,7 @@ func TestHNSWPlanAndRecall(t *testing.T) {
 	}
 }
 
+// explain shows the plan Query gets, with the same transaction settings.
 func explain(t *testing.T, s *Store, sql string, args []any) string {
 	t.Helper()
 	c, err := s.acquire(t.Context())
@@ -127,15 +128,50 @@ func explain(t *testing.T, s *Store, sql string, args []any) string {
 		t.Fatal(err)
 	}
 	defer c.Release()
-	rows, err := c.Query(t.Context(), "EXPLAIN "+sql, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	var lines []string
+	err = pgx.BeginFunc(t.Context(), c, func(tx pgx.Tx) error {
+		if err := setSearchOptions(t.Context(), tx, 10); err != nil {
+			return err
+		}
+		rows, err := tx.Query(t.Context(), "EXPLAIN "+sql, args...)
+		if err != nil {
+			return err
+		}
+		lines, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestPlanUsesHNSWWithToastedVectors covers the case the planner gets wrong
+// on its own: 512-dimension vectors live in TOAST, the main table looks
+// cheap to scan, and without setSearchOptions it sorts the whole table.
+func TestPlanUsesHNSWWithToastedVectors(t *testing.T) {
+	t.Parallel()
+	const n, dim = 400, 512
+	ctx := t.Context()
+	pool := pgtest.New(t)
+	s, err := New(ctx, pool, "plan-model", dim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := randomVectors(5, n, dim, []string{"a", "b", "c"})
+	if err := s.Upsert(ctx, vs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "ANALYZE "+s.qtable); err != nil {
+		t.Fatal(err)
+	}
+	lo := 10.0
+	for _, f := range []vectormeta.Filter{{}, {Category: "b"}, {MinPrice: &lo}} {
+		sql, args := s.querySQL(vs[0].Values, 10, f)
+		if plan := explain(t, s, sql, args); !strings.Contains(plan, s.table+"_hnsw") {
+			t.Errorf("search with filter %+v does not use the HNSW index:\n%s", f, plan)
+		}
+	}
 }
 
 func TestNewConcurrentAndCollision(t *testing.T) {
