@@ -46,8 +46,19 @@ func newEnv(t testing.TB) *env { return newEnvReceives(t, maxReceives) }
 
 func newEnvReceives(t testing.TB, receives int) *env {
 	t.Helper()
-	pool := pgtest.New(t)
 	ctx := context.Background()
+	// Pelican and emu each hold a transaction while the queue or the vector
+	// store uses another connection, so the pool must be roomy.
+	pcfg, err := pgxpool.ParseConfig(pgtest.NewURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg.MaxConns = 48
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
 	q := pgqueue.New(pool, pgqueue.Options{MaxReceives: receives, PollInterval: 200 * time.Millisecond})
 	t.Cleanup(func() { q.Close() })
 	emb := embedding.NewHash(32)
@@ -66,18 +77,25 @@ func newEnvReceives(t testing.TB, receives int) *env {
 // role runs something with Run(ctx) in the background until stopped.
 type role struct {
 	cancel context.CancelFunc
-	done   chan error
+	done   chan struct{}
+	err    error
 }
 
+// stop cancels the role and waits for Run to return; it may be called
+// more than once.
 func (r *role) stop() error {
 	r.cancel()
-	return <-r.done
+	<-r.done
+	return r.err
 }
 
 func start(t testing.TB, run func(context.Context) error) *role {
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &role{cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- run(ctx) }()
+	r := &role{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		r.err = run(ctx)
+		close(r.done)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
