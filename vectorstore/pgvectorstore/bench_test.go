@@ -131,3 +131,42 @@ func chunks(vs []vectorstore.Vector, n int) func(func([]vectorstore.Vector) bool
 		}
 	}
 }
+
+// BenchmarkPgvectorLoad loads 10,000 vectors of 512 dimensions in batches of
+// 500, into a table with its HNSW index and into one without it followed by
+// CreateIndex (the bootstrap path), reporting vectors/s for the whole load.
+func BenchmarkPgvectorLoad(b *testing.B) {
+	const n, dim = 10000, 512
+	vs := randomVectors(6, n, dim, benchCategories)
+	for _, deferIndex := range []bool{false, true} {
+		name := "with-index"
+		if deferIndex {
+			name = "index-after"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				ctx := b.Context()
+				s, err := New(ctx, pgtest.New(b), "bench-model", dim)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				if deferIndex {
+					if err := s.DropIndex(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for chunk := range chunks(vs, 500) {
+					if err := s.Upsert(ctx, chunk); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := s.CreateIndex(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "vectors/s")
+		})
+	}
+}

@@ -348,3 +348,43 @@ func TestMetadataUpdatesSkipHNSW(t *testing.T) {
 		t.Errorf("fetch after metadata writes = %+v, %v; want %+v", got[vs[0].ID].Meta, err, vs[0].Meta)
 	}
 }
+
+func TestDropAndCreateIndex(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := pgtest.New(t)
+	s, err := New(ctx, pool, "bulk-model", 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasIndex := func() bool {
+		var ok bool
+		if err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, s.indexName()).Scan(&ok); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if err := s.DropIndex(ctx); err != nil || hasIndex() {
+		t.Fatalf("DropIndex = %v, index still there: %v", err, hasIndex())
+	}
+	if err := s.DropIndex(ctx); err != nil {
+		t.Errorf("second DropIndex: %v", err)
+	}
+	vs := randomVectors(8, 200, 16, []string{"a"})
+	if err := s.Upsert(ctx, vs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Query(ctx, vs[3].Values, 1, vectormeta.Filter{})
+	if err != nil || len(got) != 1 || got[0].ID != vs[3].ID {
+		t.Errorf("query without the index = %+v, %v; want %s", got, err, vs[3].ID)
+	}
+	for range 2 {
+		if err := s.CreateIndex(ctx); err != nil || !hasIndex() {
+			t.Fatalf("CreateIndex = %v, index there: %v", err, hasIndex())
+		}
+	}
+	got, err = s.Query(ctx, vs[3].Values, 1, vectormeta.Filter{})
+	if err != nil || len(got) != 1 || got[0].ID != vs[3].ID {
+		t.Errorf("query after CreateIndex = %+v, %v; want %s", got, err, vs[3].ID)
+	}
+}

@@ -159,7 +159,7 @@ func (s *Store) ensureTable(ctx context.Context) error {
 				price        double precision NOT NULL,
 				updated_at   timestamptz NOT NULL DEFAULT now()
 			) WITH (fillfactor = 50)`, q, s.dim),
-			fmt.Sprintf(`CREATE INDEX %s ON %s USING hnsw (embedding vector_cosine_ops)`, pgx.Identifier{s.table + "_hnsw"}.Sanitize(), q),
+			s.createIndexSQL(),
 			fmt.Sprintf(`COMMENT ON TABLE %s IS %s`, q, quoteLiteral(s.tableComment())),
 		}
 		for _, stmt := range stmts {
@@ -169,6 +169,33 @@ func (s *Store) ensureTable(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+func (s *Store) indexName() string { return pgx.Identifier{s.table + "_hnsw"}.Sanitize() }
+
+func (s *Store) createIndexSQL() string {
+	return fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s USING hnsw (embedding vector_cosine_ops)`, s.indexName(), s.qtable)
+}
+
+// DropIndex removes the HNSW index so that a bulk load (the first
+// deployment's bootstrap) does not pay an index insert per row; inserting
+// into HNSW costs 2-4 ms per 512-dimension vector on two cores, building the
+// index afterwards is several times cheaper. Searches stay correct without
+// the index but scan the whole table. Call CreateIndex when the load is done.
+func (s *Store) DropIndex(ctx context.Context) error {
+	if _, err := s.pool.Exec(ctx, `DROP INDEX IF EXISTS `+s.indexName()); err != nil {
+		return fmt.Errorf("drop HNSW index of %s: %w", s.table, classify(err))
+	}
+	return nil
+}
+
+// CreateIndex builds the HNSW index if it is missing. It blocks writes to
+// the table while it runs (seconds for tens of thousands of vectors).
+func (s *Store) CreateIndex(ctx context.Context) error {
+	if _, err := s.pool.Exec(ctx, s.createIndexSQL()); err != nil {
+		return fmt.Errorf("create HNSW index of %s: %w", s.table, classify(err))
+	}
+	return nil
 }
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
