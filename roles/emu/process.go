@@ -264,8 +264,9 @@ func (e *Emu) embedCall(ctx context.Context, texts []string) ([][]float32, error
 // It runs to the end even when ctx is cancelled (bounded by the visibility
 // timeout), so that a shutdown never abandons a vector write whose state is
 // not recorded. Plans found outdated under the lock are dropped as done;
-// plans whose assumptions changed (a metadata-only update whose text was
-// re-embedded meanwhile) come back as conflicts to re-plan.
+// plans whose assumptions changed (the row was deleted since it was read, or
+// a metadata-only update whose text was re-embedded meanwhile) come back as
+// conflicts to re-plan.
 func (e *Emu) write(ctx context.Context, plans []*plan) (written, conflicts []*plan, err error) {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.Visibility)
 	defer cancel()
@@ -288,6 +289,24 @@ func (e *Emu) write(ctx context.Context, plans []*plan) (written, conflicts []*p
 		if err != nil {
 			return err
 		}
+		// A row read before it was deleted must not be written once the
+		// delete has been indexed: re-check existence under the lock.
+		rows, err := tx.Query(wctx, `SELECT id FROM products WHERE id = ANY($1)`, ids)
+		if err != nil {
+			return fmt.Errorf("recheck products: %w", err)
+		}
+		exists := make(map[int64]bool, len(ids))
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return fmt.Errorf("recheck products: %w", err)
+			}
+			exists[id] = true
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("recheck products: %w", err)
+		}
 		var dels []string
 		var metas []vectormeta.Metadata
 		var vecs []vectorstore.Vector
@@ -305,7 +324,7 @@ func (e *Emu) write(ctx context.Context, plans []*plan) (written, conflicts []*p
 			case st.version >= p.version:
 				written = append(written, p) // the index holds this or newer
 				continue
-			case p.act == actMeta && (st.deleted || st.hash != p.hash):
+			case !exists[p.it.id] || (p.act == actMeta && (st.deleted || st.hash != p.hash)):
 				conflicts = append(conflicts, p)
 				if st.version == 0 {
 					placeholders = append(placeholders, p.it.id)

@@ -49,9 +49,13 @@ func TestG6PoisonIsIsolatedAndRedriven(t *testing.T) {
 	e.startEmu(e.emuConfig(), nil, emb, nil)
 	e.startPelican(e.pelicanConfig(), nil)
 
-	ids := e.insert(ctx, 30, "toys")
-	e.exec(ctx, `UPDATE products SET description = 'this one is POISON to the embedder' WHERE id = $1`, ids[7])
-	poison := ids[7]
+	ids := e.insert(ctx, 15, "toys")
+	var poison int64
+	if err := e.pool.QueryRow(ctx, `INSERT INTO products (sku, name, description, price, category)
+		VALUES ('POISON-1', 'Trouble', 'this one is POISON to the embedder', 1, 'toys') RETURNING id`).Scan(&poison); err != nil {
+		t.Fatal(err)
+	}
+	ids = append(ids, e.insert(ctx, 15, "toys")...)
 
 	waitFor(t, 60*time.Second, func() string {
 		s := e.status(ctx)
