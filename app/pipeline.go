@@ -16,6 +16,7 @@ import (
 	"github.com/refarch/refarch/roles/pelican"
 	"github.com/refarch/refarch/vectorstore"
 	"github.com/refarch/refarch/vectorstore/pgvectorstore"
+	"github.com/refarch/refarch/vectorstore/pineconestore"
 )
 
 // namedRole is a role's blocking Run under its name.
@@ -55,6 +56,20 @@ func OpenVectors(ctx context.Context, cfg Config, pool *pgxpool.Pool, emb embedd
 	switch cfg.VectorStore {
 	case "pgvector":
 		return pgvectorstore.New(ctx, pool, emb.Model(), emb.Dimension())
+	case "pinecone":
+		// New creates the index (or waits for it to be ready), so emu
+		// registers it only once it exists.
+		return pineconestore.New(ctx, pineconestore.Options{
+			APIKey:      cfg.PineconeAPIKey,
+			ControlHost: cfg.PineconeControlHost,
+			IndexName:   cfg.PineconeIndex,
+			Namespace:   cfg.PineconeNamespace,
+			Model:       emb.Model(),
+			Dimension:   emb.Dimension(),
+			Cloud:       cfg.PineconeCloud,
+			Region:      cfg.PineconeRegion,
+			IndexHost:   cfg.PineconeIndexHost,
+		})
 	default:
 		return nil, fmt.Errorf("vector store %q is not available in this build", cfg.VectorStore)
 	}
@@ -73,6 +88,12 @@ func pipelineRoles(ctx context.Context, cfg Config, roles Roles, pool *pgxpool.P
 	q, closeQueue, err := OpenQueue(ctx, cfg, pool, log)
 	if err != nil {
 		return nil, nil, err
+	}
+	// Every emu worker holds a transaction while the vector store and the
+	// queue use other connections, and pelican does the same; a pool
+	// smaller than that can starve itself.
+	if need := 2*cfg.EmuConcurrency + 8; roles.Emu && int(pool.Config().MaxConns) < need {
+		log.WarnContext(ctx, "database pool may be too small for emu's concurrency", "max_conns", pool.Config().MaxConns, "want", need)
 	}
 	var rs []namedRole
 	if roles.Pelican {
