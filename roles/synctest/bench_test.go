@@ -1,0 +1,190 @@
+package synctest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/refarch/refarch/catalog"
+	"github.com/refarch/refarch/roles/emu"
+	"github.com/refarch/refarch/roles/pelican"
+	"github.com/refarch/refarch/vectorstore/pgvectorstore"
+)
+
+// seedCSV finds ../shared/data/seed-products.csv above the package, or
+// REFARCH_SEED_CSV.
+func seedCSV(b *testing.B) string {
+	if p := os.Getenv("REFARCH_SEED_CSV"); p != "" {
+		return p
+	}
+	dir, _ := os.Getwd()
+	for ; dir != "/"; dir = filepath.Dir(dir) {
+		p := filepath.Join(dir, "..", "shared", "data", "seed-products.csv")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	b.Skip("seed-products.csv not found (set REFARCH_SEED_CSV)")
+	return ""
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// benchConfigs are the pipeline settings the benchmarks run with; the
+// BENCH_* variables override them for tuning.
+func benchConfigs(e *env) (pelican.Config, emu.Config) {
+	p := pelican.Config{Model: e.model, BatchSize: envInt("BENCH_PELICAN_BATCH", 1000), PollInterval: time.Second}
+	m := emu.Config{Concurrency: envInt("BENCH_EMU_CONCURRENCY", 2), BatchSize: envInt("BENCH_EMU_BATCH", 250),
+		Visibility: 30 * time.Second, Wait: 2 * time.Second, DepthInterval: -1}
+	return p, m
+}
+
+// indexedCount is how many rows the index holds at their current version.
+func (e *env) indexedCount(ctx context.Context) (products, indexed int) {
+	e.t.Helper()
+	err := e.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM products),
+		(SELECT count(*) FROM products p JOIN index_state s ON s.model = $1 AND s.product_id = p.id AND s.version = p.version AND NOT s.deleted)`,
+		e.model).Scan(&products, &indexed)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return products, indexed
+}
+
+// BenchmarkBootstrapSeedCSV imports the seed system's 9,999-row CSV into an
+// empty catalog with pelican and emu (hash embedder, Postgres queue,
+// pgvector) already running, and times import → every row indexed (rows/s),
+// and separately the part after the import committed (after-import-rows/s).
+// BENCH_DEFER_INDEX=1 drops pgvector's HNSW index for the load and rebuilds
+// it at the end (timed), as a bulk bootstrap could; BENCH_EMU_BATCH,
+// BENCH_EMU_CONCURRENCY and BENCH_PELICAN_BATCH tune the pipeline.
+func BenchmarkBootstrapSeedCSV(b *testing.B) {
+	path := seedCSV(b)
+	ctx := context.Background()
+	var rows, secs, pipeSecs float64
+	for b.Loop() {
+		b.StopTimer()
+		e := newEnv(b)
+		pcfg, ecfg := benchConfigs(e)
+		deferIndex := os.Getenv("BENCH_DEFER_INDEX") != ""
+		if deferIndex {
+			if err := e.store.(*pgvectorstore.Store).DropIndex(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		e.startEmu(ecfg, nil, nil, nil)
+		pcfg.Ready = pelican.IndexReady(e.pool, e.model)
+		e.startPelican(pcfg, nil)
+		f, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		res, err := catalog.ImportCSV(ctx, e.pool, f, catalog.ImportOptions{SkipInvalid: true})
+		f.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		imported := time.Since(start)
+		last := time.Now()
+		for {
+			n, done := e.indexedCount(ctx)
+			if n > 0 && done == n {
+				break
+			}
+			if os.Getenv("BENCH_VERBOSE") != "" && time.Since(last) > time.Second {
+				last = time.Now()
+				b.Logf("%s: %+v", time.Since(start).Round(time.Millisecond), e.status(ctx))
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if deferIndex {
+			b.Logf("indexed without HNSW after %s", time.Since(start).Round(time.Millisecond))
+			if err := e.store.(*pgvectorstore.Store).CreateIndex(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		took := time.Since(start)
+		b.StopTimer()
+		n, _ := e.indexedCount(ctx)
+		b.Logf("imported %d rows (%d read) in %s, all indexed after %s", n, res.Read, imported.Round(time.Millisecond), took.Round(time.Millisecond))
+		rows += float64(n)
+		secs += took.Seconds()
+		pipeSecs += (took - imported).Seconds()
+		b.StartTimer()
+	}
+	b.ReportMetric(rows/secs, "rows/s")
+	b.ReportMetric(rows/pipeSecs, "after-import-rows/s")
+}
+
+// BenchmarkFreshness makes 1,000 single-row description edits, one every
+// 5 ms, against an indexed catalog, and reports the time from each edit's
+// commit to its vector being written (index_state.indexed_at, stamped with
+// clock_timestamp() right after the vector store write, minus the row's
+// updated_at, stamped by the edit's one-statement transaction).
+func BenchmarkFreshness(b *testing.B) {
+	ctx := context.Background()
+	edits := envInt("BENCH_EDITS", 1000)
+	var all []float64
+	for b.Loop() {
+		b.StopTimer()
+		e := newEnv(b)
+		pcfg, ecfg := benchConfigs(e)
+		e.startEmu(ecfg, nil, nil, nil)
+		e.startPelican(pcfg, nil)
+		ids := e.insert(ctx, edits, "fresh")
+		for {
+			n, done := e.indexedCount(ctx)
+			if done == n {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		b.StartTimer()
+		tick := time.NewTicker(5 * time.Millisecond)
+		for i, id := range ids {
+			<-tick.C
+			if _, err := e.pool.Exec(ctx, `UPDATE products SET description = $2 WHERE id = $1`, id, "edited text number "+strconv.Itoa(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		tick.Stop()
+		for {
+			n, done := e.indexedCount(ctx)
+			if done == n {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		b.StopTimer()
+		rows, err := e.pool.Query(ctx, `SELECT extract(epoch FROM s.indexed_at - p.updated_at)::float8 * 1000
+			FROM products p JOIN index_state s ON s.model = $1 AND s.product_id = p.id WHERE p.id = ANY($2)`, e.model, ids)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for rows.Next() {
+			var ms float64
+			if err := rows.Scan(&ms); err != nil {
+				b.Fatal(err)
+			}
+			all = append(all, ms)
+		}
+		rows.Close()
+		b.StartTimer()
+	}
+	slices.Sort(all)
+	q := func(p float64) float64 { return all[min(len(all)-1, int(p*float64(len(all))))] }
+	b.ReportMetric(q(0.50), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(all[len(all)-1], "max-ms")
+}
