@@ -1,0 +1,85 @@
+package status_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/refarch/refarch/internal/pgtest"
+	"github.com/refarch/refarch/status"
+)
+
+func TestGetAndProductStates(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	const model = "m1"
+	var ids []int64
+	rows, err := pool.Query(ctx, `INSERT INTO products (sku, name, description, price)
+		SELECT 'S' || g, 'N' || g, 'D' || g, 1 FROM generate_series(1, 6) g RETURNING id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	exec(`UPDATE products SET name = name || 'x' WHERE id = $1`, ids[2]) // version 2
+	exec(`INSERT INTO index_state (model, product_id, version, content_hash, changed_at) VALUES
+		($1, $2, 1, 'h', now()), ($1, $3, 1, 'h', now()), ($1, $4, 1, 'h', now()), ($1, $5, 0, '', now()),
+		($1, 999999, 3, 'h', now()), ('other', $6, 1, 'h', now())`, model, ids[0], ids[1], ids[2], ids[3], ids[5])
+	exec(`INSERT INTO index_failures (model, product_id, version, error, receive_count) VALUES ($1, $2, 1, 'boom', 5)`, model, ids[4])
+
+	s, err := status.Get(ctx, pool, nil, model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := status.Status{Model: model, Products: 6, Indexed: 2, Stale: 1, Missing: 3, DeletePending: 1, Failed: 1, Outbox: 7}
+	got := s
+	got.OldestUnindexedAgeSeconds = 0
+	if got != want {
+		t.Fatalf("status\n got %+v\nwant %+v", got, want)
+	}
+	if s.OldestUnindexedAgeSeconds <= 0 || s.InSync() {
+		t.Fatalf("age %v, in sync %v: want a positive age, out of sync", s.OldestUnindexedAgeSeconds, s.InSync())
+	}
+
+	// The JSON object keeps the names tools and tests rely on.
+	b, _ := json.Marshal(s)
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	for _, k := range []string{"products", "indexed", "stale", "outbox", "queue", "oldest_unindexed_age_seconds"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("status JSON %s lacks %q", b, k)
+		}
+	}
+	q, _ := m["queue"].(map[string]any)
+	for _, k := range []string{"visible", "in_flight", "dead"} {
+		if _, ok := q[k]; !ok {
+			t.Errorf("status JSON queue %v lacks %q", q, k)
+		}
+	}
+
+	states, err := status.ProductStates(ctx, pool, model, append(ids, 424242))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStates := map[int64]string{ids[0]: "indexed", ids[1]: "indexed", ids[2]: "indexing", ids[3]: "indexing",
+		ids[4]: "failed", ids[5]: "indexing"}
+	if len(states) != len(wantStates) {
+		t.Fatalf("states %v, want %v", states, wantStates)
+	}
+	for id, w := range wantStates {
+		if states[id] != w {
+			t.Errorf("product %d is %q, want %q", id, states[id], w)
+		}
+	}
+}
