@@ -4,7 +4,39 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/refarch/refarch/roles/emu"
+	"github.com/refarch/refarch/roles/pelican"
 )
+
+// metrics checks that each named counter (or histogram's sample count)
+// reached at least its minimum.
+func metrics(t *testing.T, reg *prometheus.Registry, atLeast map[string]float64) {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			switch f.GetType() {
+			case dto.MetricType_COUNTER:
+				got[f.GetName()] += m.GetCounter().GetValue()
+			case dto.MetricType_HISTOGRAM:
+				got[f.GetName()] += float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	for name, min := range atLeast {
+		if got[name] < min {
+			t.Errorf("metric %s = %v, want at least %v", name, got[name], min)
+		}
+	}
+}
 
 // G1: edits made while pelican is down all reach the index once it starts,
 // and a change whose NOTIFY is missed is still picked up by polling.
@@ -12,7 +44,8 @@ func TestG1EditsWhilePelicanDown(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t)
-	e.startEmu(e.emuConfig(), nil, nil, nil)
+	reg := prometheus.NewRegistry()
+	start(t, emu.New(e.pool, e.q, e.emb, e.store, e.emuConfig(), e.log, reg).Run)
 
 	ids := e.insert(ctx, 300, "garden")
 	e.exec(ctx, `UPDATE products SET description = description || ' revised' WHERE id = ANY($1)`, ids[:100])
@@ -23,8 +56,19 @@ func TestG1EditsWhilePelicanDown(t *testing.T) {
 	// Without the catch-up, only the outbox can carry these changes.
 	cfg := e.pelicanConfig()
 	cfg.SkipCatchup = true
-	e.startPelican(cfg, nil)
+	start(t, pelican.New(e.pool, e.q, cfg, e.log, reg).Run)
 	e.converged(ctx, 60*time.Second)
+	metrics(t, reg, map[string]float64{
+		"refarch_pelican_messages_sent_total": 250, // 300 inserts less 50 deleted, collapsed per product
+		"refarch_emu_products_deleted_total":  50,
+		"refarch_emu_freshness_seconds":       250,
+		"refarch_emu_embed_seconds":           1,
+		"refarch_emu_upsert_seconds":          1,
+		"refarch_emu_batch_size":              1,
+		"refarch_emu_messages_acked_total":    250,
+		"refarch_emu_products_embedded_total": 250,
+		"refarch_emu_messages_received_total": 250,
+	})
 
 	// A change committed with the notification suppressed: NOTIFY is only a
 	// wake-up, polling must still find it.
