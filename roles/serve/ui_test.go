@@ -43,7 +43,7 @@ func newUI(t *testing.T, token string) uiEnv {
 	return newUIOn(t, pool, token, embedding.NewHash(256))
 }
 
-func newUIOn(t *testing.T, pool *pgxpool.Pool, token string, emb embedding.Embedder) uiEnv {
+func newUIOn(t testing.TB, pool *pgxpool.Pool, token string, emb embedding.Embedder) uiEnv {
 	t.Helper()
 	store, err := pgvectorstore.New(context.Background(), pool, emb.Model(), emb.Dimension())
 	if err != nil {
