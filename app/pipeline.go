@@ -116,6 +116,10 @@ func pipelineRoles(ctx context.Context, cfg Config, roles Roles, pool *pgxpool.P
 			BatchSize:   cfg.EmuBatchSize,
 			Visibility:  cfg.EmuVisibility,
 			MaxReceives: cfg.QueueMaxReceives,
+			// A bootstrap of thousands of products into an empty pgvector
+			// table builds the HNSW index once at the end instead of
+			// inserting into it row by row.
+			BulkThreshold: 5000,
 		}, log, reg)
 		rs = append(rs, namedRole{"emu", e.Run})
 	}

@@ -52,6 +52,10 @@ type Config struct {
 	// DepthInterval is how often the queue depth gauge is refreshed.
 	// Default 5 s; negative disables it.
 	DepthInterval time.Duration
+	// BulkThreshold is the queue backlog from which a store that is a
+	// BulkIndexer has its search index deferred until the backlog drains
+	// (see watchBulk). Zero disables bulk loads.
+	BulkThreshold int
 }
 
 func (c Config) withDefaults() Config {
@@ -158,6 +162,9 @@ func (e *Emu) Run(ctx context.Context) error {
 	}
 	if e.cfg.DepthInterval > 0 {
 		wg.Go(func() { e.watchDepth(ctx) })
+	}
+	if bi, ok := e.store.(BulkIndexer); ok && e.cfg.BulkThreshold > 0 {
+		wg.Go(func() { e.watchBulk(ctx, bi) })
 	}
 	wg.Wait()
 	return nil

@@ -44,8 +44,20 @@ func envInt(name string, def int) int {
 func benchConfigs(e *env) (pelican.Config, emu.Config) {
 	p := pelican.Config{Model: e.model, BatchSize: envInt("BENCH_PELICAN_BATCH", 1000), PollInterval: time.Second}
 	m := emu.Config{Concurrency: envInt("BENCH_EMU_CONCURRENCY", 2), BatchSize: envInt("BENCH_EMU_BATCH", 250),
-		Visibility: 30 * time.Second, Wait: 2 * time.Second, DepthInterval: -1}
+		Visibility: 30 * time.Second, Wait: 2 * time.Second, DepthInterval: -1, BulkThreshold: envInt("BENCH_BULK_THRESHOLD", 5000)}
 	return p, m
+}
+
+// searchIndexExists reports whether pgvector's HNSW index is in place (a
+// bulk load drops it and builds it at the end).
+func (e *env) searchIndexExists(ctx context.Context) bool {
+	e.t.Helper()
+	var ok bool
+	err := e.pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, e.store.(*pgvectorstore.Store).Table()+"_hnsw").Scan(&ok)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ok
 }
 
 // indexedCount is how many rows the index holds at their current version.
@@ -64,8 +76,11 @@ func (e *env) indexedCount(ctx context.Context) (products, indexed int) {
 // empty catalog with pelican and emu (hash embedder, Postgres queue,
 // pgvector) already running, and times import → every row indexed (rows/s),
 // and separately the part after the import committed (after-import-rows/s).
-// BENCH_DEFER_INDEX=1 drops pgvector's HNSW index for the load and rebuilds
-// it at the end (timed), as a bulk bootstrap could; BENCH_EMU_BATCH,
+// BENCH_BULK_THRESHOLD=N (default 5000, as the app; a huge value disables
+// it) lets emu defer pgvector's HNSW index while the
+// backlog is at least N (emu.Config.BulkThreshold); BENCH_DEFER_INDEX=1
+// drops it before the load and rebuilds it at the end by hand (both timed).
+// BENCH_EMU_BATCH,
 // BENCH_EMU_CONCURRENCY and BENCH_PELICAN_BATCH tune the pipeline.
 func BenchmarkBootstrapSeedCSV(b *testing.B) {
 	path := seedCSV(b)
@@ -99,7 +114,7 @@ func BenchmarkBootstrapSeedCSV(b *testing.B) {
 		last := time.Now()
 		for {
 			n, done := e.indexedCount(ctx)
-			if n > 0 && done == n {
+			if n > 0 && done == n && e.searchIndexExists(ctx) {
 				break
 			}
 			if os.Getenv("BENCH_VERBOSE") != "" && time.Since(last) > time.Second {

@@ -1,0 +1,56 @@
+package synctest
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/refarch/refarch/vectorstore/pgvectorstore"
+)
+
+// bulkSpy counts the search index being dropped and built.
+type bulkSpy struct {
+	*pgvectorstore.Store
+	drops, creates atomic.Int64
+}
+
+func (b *bulkSpy) DropIndex(ctx context.Context) error {
+	b.drops.Add(1)
+	return b.Store.DropIndex(ctx)
+}
+
+func (b *bulkSpy) CreateIndex(ctx context.Context) error {
+	b.creates.Add(1)
+	return b.Store.CreateIndex(ctx)
+}
+
+// A large backlog against a nearly empty index is loaded with the HNSW
+// index deferred, and the index is back once the backlog is drained.
+func TestBulkLoadDefersSearchIndex(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	spy := &bulkSpy{Store: e.store.(*pgvectorstore.Store)}
+	e.insert(ctx, 3000, "bulk")
+	e.startPelican(e.pelicanConfig(), nil)
+	waitFor(t, 30*time.Second, func() string {
+		if s := e.status(ctx); s.Outbox != 0 || s.Queue.Visible < 3000 {
+			return "waiting for the backlog"
+		}
+		return ""
+	})
+	cfg := e.emuConfig()
+	cfg.BulkThreshold = 1000
+	e.startEmu(cfg, nil, nil, spy)
+	e.converged(ctx, 60*time.Second)
+	waitFor(t, 30*time.Second, func() string {
+		if !e.searchIndexExists(ctx) {
+			return "HNSW index not rebuilt"
+		}
+		return ""
+	})
+	if spy.drops.Load() != 1 || spy.creates.Load() < 2 {
+		t.Fatalf("index dropped %d times, built %d times; want 1 drop, a build at start and after the load", spy.drops.Load(), spy.creates.Load())
+	}
+}
