@@ -79,11 +79,11 @@ func Run(ctx context.Context, cfg Config, roles Roles, log *slog.Logger) error {
 	}
 	var rs []role
 	if roles.Serve {
-		searcher, emb, storeName, err := openSearch(ctx, cfg, pool)
+		extras, err := openServeExtras(ctx, cfg, pool, log)
 		if err != nil {
 			return err
 		}
-		_ = storeName
+		defer extras.close()
 		srv := serve.New(serve.Config{Addr: cfg.Addr, AdminToken: cfg.AdminToken}, serve.Deps{
 			Catalog:  catalog.NewStore(pool),
 			Log:      log,
@@ -94,8 +94,9 @@ func Run(ctx context.Context, cfg Config, roles Roles, log *slog.Logger) error {
 				}
 				return migrations.Check(ctx, pool)
 			},
-			Search:     searcher,
-			SyncStates: productStates(pool, emb.Model()),
+			Search:     extras.search,
+			SyncStates: extras.syncStates,
+			Status:     extras.status,
 		})
 		rs = append(rs, role{"serve", srv.Run})
 	}

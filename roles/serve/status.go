@@ -15,15 +15,17 @@ type Status struct {
 	Products      int64
 	Indexed       int64
 	Stale         int64
+	Missing       int64
+	Failed        int64
 	Outbox        int64
 	QueueVisible  int64
 	QueueInFlight int64
 	QueueDead     int64
 	// LagSeconds is the age of the oldest change not yet in the index.
 	LagSeconds float64
-	// IndexWrites counts vector writes ever made (index_state rows written);
-	// its growth between samples is the throughput.
-	IndexWrites int64
+	// IndexRate is the throughput: products written to the index per
+	// second, over the last few seconds.
+	IndexRate float64
 	Model       string
 	VectorStore string
 }
@@ -43,24 +45,15 @@ const (
 type sampler struct {
 	mu      sync.Mutex
 	samples []web.Sample
-	last    Status
-	lastAt  time.Time
 }
 
 func (sm *sampler) add(now time.Time, st Status) {
 	sm.mu.Lock()
 	defer sm.mu.Unlock()
-	rate := 0.0
-	if !sm.lastAt.IsZero() {
-		if d := now.Sub(sm.lastAt).Seconds(); d > 0 && st.IndexWrites >= sm.last.IndexWrites {
-			rate = float64(st.IndexWrites-sm.last.IndexWrites) / d
-		}
-		sm.samples = append(sm.samples, web.Sample{At: now, Rate: rate, Lag: st.LagSeconds})
-		if len(sm.samples) > sampleKeep {
-			sm.samples = append(sm.samples[:0], sm.samples[len(sm.samples)-sampleKeep:]...)
-		}
+	sm.samples = append(sm.samples, web.Sample{At: now, Rate: st.IndexRate, Lag: st.LagSeconds})
+	if len(sm.samples) > sampleKeep {
+		sm.samples = append(sm.samples[:0], sm.samples[len(sm.samples)-sampleKeep:]...)
 	}
-	sm.last, sm.lastAt = st, now
 }
 
 func (sm *sampler) snapshot() []web.Sample {
@@ -108,6 +101,8 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 				{Label: "Products", Value: st.Products},
 				{Label: "Indexed", Value: st.Indexed},
 				{Label: "Stale", Value: st.Stale, Warn: st.Stale > 0},
+				{Label: "Not yet indexed", Value: st.Missing},
+				{Label: "Failed", Value: st.Failed, Warn: st.Failed > 0},
 				{Label: "Outbox", Value: st.Outbox},
 				{Label: "Queue visible", Value: st.QueueVisible},
 				{Label: "Queue in flight", Value: st.QueueInFlight},

@@ -23,6 +23,7 @@ import (
 	"github.com/refarch/refarch/product"
 	"github.com/refarch/refarch/roles/serve"
 	"github.com/refarch/refarch/search"
+	"github.com/refarch/refarch/status"
 	"github.com/refarch/refarch/vectormeta"
 	"github.com/refarch/refarch/vectorstore"
 	"github.com/refarch/refarch/vectorstore/pgvectorstore"
@@ -57,6 +58,11 @@ func newUIOn(t testing.TB, pool *pgxpool.Pool, token string, emb embedding.Embed
 		Ready:      func(ctx context.Context) error { return pool.Ping(ctx) },
 		Search:     search.New(emb, store, cat, search.NewPGFullText(pool)),
 		SyncStates: testStates(pool, emb.Model()),
+		Status: func(ctx context.Context) (serve.Status, error) {
+			st, err := status.Get(ctx, pool, nil, emb.Model())
+			return serve.Status{Products: st.Products, Indexed: st.Indexed, Stale: st.Stale, Missing: st.Missing,
+				Outbox: st.Outbox, LagSeconds: st.OldestUnindexedAgeSeconds, Model: emb.Model(), VectorStore: store.Name()}, err
+		},
 	})
 	// The real server on a loopback port, as a browser would reach it.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -423,4 +429,21 @@ func TestAdminTokenProtectsWrites(t *testing.T) {
 func mustURL(s string) *url.URL {
 	u, _ := url.Parse(s)
 	return u
+}
+
+func TestStatusPage(t *testing.T) {
+	t.Parallel()
+	e := newUI(t, "")
+	e.add(t, product.Product{SKU: "A", Name: "A", Description: "a", Price: 1}, product.Product{SKU: "B", Name: "B", Description: "b", Price: 1})
+	e.indexAll(t)
+	e.add(t, product.Product{SKU: "C", Name: "C", Description: "c", Price: 1})
+	code, body, _ := get(t, http.DefaultClient, e.url+"/status")
+	if code != 200 {
+		t.Fatalf("GET /status = %d", code)
+	}
+	for _, want := range []string{"<dt>Products</dt><dd>3</dd>", "<dt>Indexed</dt><dd>2</dd>", "<dt>Not yet indexed</dt><dd>1</dd>", e.emb.Model(), e.store.Name()} {
+		if !strings.Contains(body, want) {
+			t.Errorf("status page lacks %q", want)
+		}
+	}
 }
