@@ -25,7 +25,7 @@ type Status struct {
 	LagSeconds float64
 	// IndexRate is the throughput: products written to the index per
 	// second, over the last few seconds.
-	IndexRate float64
+	IndexRate   float64
 	Model       string
 	VectorStore string
 }
