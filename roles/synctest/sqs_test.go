@@ -1,0 +1,85 @@
+package synctest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/refarch/refarch/queue/sqsqueue"
+	"github.com/refarch/refarch/status"
+)
+
+// The pipeline over SQS FIFO (moto in development and CI): changes sync,
+// deletes propagate, a poison product is dead-lettered after the redrive
+// policy's receive count, shows as failed, and redrive heals it once fixed.
+func TestSQSPipeline(t *testing.T) {
+	endpoint := os.Getenv("TEST_SQS_ENDPOINT")
+	if endpoint == "" {
+		t.Skip("TEST_SQS_ENDPOINT is not set, so the pipeline did not run over SQS: start moto with " +
+			"`scripts/moto.sh && source .dev/moto.env`")
+	}
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	opts := sqsqueue.Options{Endpoint: endpoint, Region: "us-east-1", AccessKeyID: "test", SecretAccessKey: "test"}
+	client, err := sqsqueue.NewClient(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	url, dlq, err := sqsqueue.CreateQueues(ctx, client, "refarch-sync-"+hex.EncodeToString(b[:]), maxReceives)
+	if err != nil {
+		t.Fatalf("create queues: %v", err)
+	}
+	t.Cleanup(func() { sqsqueue.DeleteQueues(context.Background(), client, url, dlq) })
+	opts.QueueURL, opts.DLQURL = url, dlq
+	q, err := sqsqueue.New(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb := &faultyEmbedder{Embedder: e.emb, poison: "POISON"}
+	cfg := e.emuConfig()
+	cfg.Wait = time.Second
+	e.startEmu(cfg, q, emb, nil)
+	e.startPelican(e.pelicanConfig(), q)
+
+	ids := e.insert(ctx, 60, "sqs")
+	var poison int64
+	if err := e.pool.QueryRow(ctx, `INSERT INTO products (sku, name, description, price, category)
+		VALUES ('SQS-POISON', 'Trouble', 'POISON for the embedder', 1, 'sqs') RETURNING id`).Scan(&poison); err != nil {
+		t.Fatal(err)
+	}
+	e.exec(ctx, `UPDATE products SET price = 5 WHERE id = ANY($1)`, ids[:10])
+	e.exec(ctx, `DELETE FROM products WHERE id = ANY($1)`, ids[10:20])
+	get := func() (status.Status, error) { return status.Get(ctx, e.pool, q, e.model) }
+	waitFor(t, 90*time.Second, func() string {
+		s, err := get()
+		if err != nil {
+			return err.Error()
+		}
+		if s.Queue.Dead == 1 && s.Failed == 1 && s.Indexed == s.Products-1 && s.DeletePending == 0 && s.Queue.Visible == 0 && s.Queue.InFlight == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%+v", s)
+	})
+	emb.setPoison("")
+	if n, err := q.Redrive(ctx); err != nil || n != 1 {
+		t.Fatalf("redrive: %d, %v; want 1", n, err)
+	}
+	waitFor(t, 60*time.Second, func() string {
+		s, err := get()
+		if err != nil {
+			return err.Error()
+		}
+		if s.InSync() && s.Queue.Dead == 0 && s.Queue.Visible == 0 && s.Queue.InFlight == 0 && s.Failed == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%+v", s)
+	})
+	waitFor(t, 30*time.Second, func() string { return e.diff(ctx) })
+}
