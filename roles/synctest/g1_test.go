@@ -70,6 +70,22 @@ func TestG1EditsWhilePelicanDown(t *testing.T) {
 		"refarch_emu_messages_received_total": 250,
 	})
 
+	// The listening connection dies: pelican reconnects with backoff and
+	// keeps going.
+	e.exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = current_database() AND query = 'LISTEN refarch_outbox'`)
+	waitFor(t, 30*time.Second, func() string {
+		families, _ := reg.Gather()
+		for _, f := range families {
+			if f.GetName() == "refarch_pelican_listener_reconnects_total" && f.GetMetric()[0].GetCounter().GetValue() >= 1 {
+				return ""
+			}
+		}
+		return "listener not reconnected"
+	})
+	e.exec(ctx, `UPDATE products SET name = name || ' after reconnect' WHERE id = $1`, ids[201])
+	e.converged(ctx, 30*time.Second)
+
 	// A change committed with the notification suppressed: NOTIFY is only a
 	// wake-up, polling must still find it.
 	tx, err := e.pool.Begin(ctx)
