@@ -74,7 +74,7 @@ type InvalidRowsError struct {
 
 func (e *InvalidRowsError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d invalid rows, nothing was imported (use skip-invalid to load the valid rows):", len(e.Rows))
+	fmt.Fprintf(&b, "%d invalid rows, nothing was imported (--skip-invalid loads the valid ones):", len(e.Rows))
 	for i, r := range e.Rows {
 		if i == csvErrorListCap {
 			fmt.Fprintf(&b, "\n  ... and %d more", len(e.Rows)-i)
