@@ -2,19 +2,29 @@ package serve_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refarch/refarch/embedding"
 	"github.com/refarch/refarch/internal/pgtest"
 	"github.com/refarch/refarch/product"
+	"github.com/refarch/refarch/queue/pgqueue"
+	"github.com/refarch/refarch/roles/emu"
+	"github.com/refarch/refarch/roles/pelican"
+	"github.com/refarch/refarch/vectorstore"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -51,37 +61,60 @@ func browserQueries(semantic bool) queries {
 	}
 }
 
-// gate lets the test hold the fake pipeline back, so that the "indexing"
-// state is seen before it turns into "indexed".
-type gate struct{ open chan bool }
-
-func startIndexer(ctx context.Context, t *testing.T, e uiEnv) *gate {
-	g := &gate{open: make(chan bool, 1)}
-	paused := false
-	go func() {
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case p := <-g.open:
-				paused = !p
-			case <-tick.C:
-				if paused {
-					continue
-				}
-				if err := e.indexOnce(ctx); err != nil && ctx.Err() == nil {
-					t.Errorf("index: %v", err)
-				}
-			}
-		}
-	}()
-	return g
+// pipeline is the real pelican and emu on the test database, so that edits
+// reach the index the way they do in production. Emu can be paused, so that
+// the test sees a change waiting for the index however fast emu is.
+type pipeline struct {
+	t       *testing.T
+	newEmu  func() *emu.Emu
+	stopEmu func()
 }
 
-func (g *gate) pause()  { g.open <- false }
-func (g *gate) resume() { g.open <- true }
+func startPipeline(t *testing.T, pool *pgxpool.Pool, emb embedding.Embedder, store vectorstore.Store) *pipeline {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	q := pgqueue.New(pool, pgqueue.Options{MaxReceives: 4, PollInterval: 200 * time.Millisecond})
+	t.Cleanup(func() { q.Close() })
+	p := pelican.New(pool, q, pelican.Config{Model: emb.Model(), BatchSize: 100, PollInterval: 200 * time.Millisecond}, log, nil)
+	pl := &pipeline{t: t, newEmu: func() *emu.Emu {
+		return emu.New(pool, q, emb, store, emu.Config{Concurrency: 2, BatchSize: 32, Visibility: 5 * time.Second,
+			Wait: 300 * time.Millisecond, MaxReceives: 4, DepthInterval: -1}, log, nil)
+	}}
+	stopPelican := run(t, "pelican", p.Run)
+	t.Cleanup(stopPelican)
+	pl.resumeEmu()
+	t.Cleanup(func() { pl.pauseEmu() })
+	return pl
+}
+
+// run starts a role and returns a func that stops it and waits for it.
+func run(t *testing.T, name string, f func(context.Context) error) func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f(ctx) }()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("%s: %v", name, err)
+			}
+		})
+	}
+}
+
+func (p *pipeline) pauseEmu() {
+	if p.stopEmu != nil {
+		p.stopEmu()
+		p.stopEmu = nil
+	}
+}
+
+func (p *pipeline) resumeEmu() {
+	if p.stopEmu == nil {
+		p.stopEmu = run(p.t, "emu", p.newEmu().Run)
+	}
+}
 
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
@@ -144,7 +177,16 @@ func firstSKU(sku string) string {
 
 func TestBrowserSearchEditDelete(t *testing.T) {
 	ctx := newBrowser(t)
-	pool := pgtest.New(t)
+	pcfg, err := pgxpool.ParseConfig(pgtest.NewURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg.MaxConns = 32 // serve, pelican, emu and the queue each hold connections
+	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
 	var emb embedding.Embedder = embedding.NewHash(256)
 	semantic := false
 	if dir := os.Getenv("REFARCH_MODEL_DIR"); dir != "" {
@@ -163,14 +205,13 @@ func TestBrowserSearchEditDelete(t *testing.T) {
 	for _, p := range ps {
 		ids[p.SKU] = p.ID
 	}
-	e.indexAll(t)
-	ictx, stop := context.WithCancel(context.Background())
-	t.Cleanup(stop)
-	g := startIndexer(ictx, t, e)
+	pl := startPipeline(t, pool, emb, e.store)
 
-	// The first page is rendered by the server: the table is there at once.
+	// The first page is rendered by the server: the table is there at once,
+	// and the badges turn indexed by themselves as the pipeline catches up.
 	do(t, ctx, "open the product table", chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(chromedp.CSS(`#results tbody tr`)))
 	waitJS(t, ctx, "all products listed", fmt.Sprintf(`document.querySelectorAll('#results tbody tr').length === %d`, len(browserCatalog)))
+	waitJS(t, ctx, "every badge indexed", fmt.Sprintf(`document.querySelectorAll('#results .badge-indexed').length === %d`, len(browserCatalog)))
 
 	// Search as you type: the mug comes first and the URL holds the search.
 	do(t, ctx, "type a search", chromedp.SendKeys(chromedp.ID("q"), qs.mug))
@@ -207,16 +248,33 @@ func TestBrowserSearchEditDelete(t *testing.T) {
 
 	// A new description: the badge goes indexing, then indexed by itself,
 	// and the product is found by its new meaning.
-	g.pause()
+	// Emu is paused so that the change visibly waits for the index; a
+	// recorder notes every state the badge shows.
+	pl.pauseEmu()
+	do(t, ctx, "record badge states", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+		window.badgeStates = [];
+		const note = () => { const b = document.getElementById('badge-%d');
+			const s = b && [...b.classList].find(c => c.startsWith('badge-'));
+			if (s && window.badgeStates[window.badgeStates.length-1] !== s) window.badgeStates.push(s); };
+		new MutationObserver(note).observe(document.getElementById('results'), {subtree: true, childList: true, attributes: true});
+	})()`, mat)))
 	do(t, ctx, "give the mat a new meaning",
 		chromedp.SetValue(chromedp.ID(fmt.Sprintf("p%d-price", mat)), "29.00"),
 		chromedp.SetValue(chromedp.ID(fmt.Sprintf("p%d-name", mat)), "Solar charger"),
 		chromedp.SetValue(chromedp.ID(fmt.Sprintf("p%d-description", mat)), qs.newDescription),
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#row-%d button.primary`, mat))),
 	)
-	waitJS(t, ctx, "the edit is saved and indexing", fmt.Sprintf(`document.querySelector('#badge-%d.badge-indexing') !== null && !document.querySelector('#row-%d.editing')`, mat, mat))
-	g.resume()
+	waitJS(t, ctx, "the edit is saved and waits for the index", fmt.Sprintf(`document.querySelector('#row-%d:not(.editing) #badge-%d.badge-indexing') !== null`, mat, mat))
+	pl.resumeEmu()
 	waitJS(t, ctx, "the badge turns indexed by itself", fmt.Sprintf(`document.querySelector('#badge-%d.badge-indexed') !== null`, mat))
+	seen, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.badgeStates`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("badge states seen: %v", seen)
+	if i := slices.Index(seen, "badge-indexing"); i < 0 || !slices.Contains(seen[i:], "badge-indexed") {
+		t.Fatalf("badge went through %v, want indexing then indexed", seen)
+	}
 	do(t, ctx, "search for the new meaning", chromedp.Navigate(e.url+"/?q="+strings.ReplaceAll(qs.newMeaning, " ", "+")))
 	waitJS(t, ctx, "the edited product ranked first for "+qs.newMeaning, firstSKU("MAT-1"))
 

@@ -81,25 +81,10 @@ func newUIOn(t testing.TB, pool *pgxpool.Pool, token string, emb embedding.Embed
 	return uiEnv{url: "http://" + ln.Addr().String(), pool: pool, cat: cat, emb: emb, store: store}
 }
 
-// testStates reads badges from index_state, as status.ProductStates does.
+// testStates reads badges the way app wires them.
 func testStates(pool *pgxpool.Pool, model string) serve.SyncStates {
 	return func(ctx context.Context, ids []int64) (map[int64]string, error) {
-		rows, err := pool.Query(ctx, `SELECT p.id, CASE WHEN s.version >= p.version THEN 'indexed' ELSE 'indexing' END
-			FROM products p LEFT JOIN index_state s ON s.model = $2 AND s.product_id = p.id WHERE p.id = ANY($1)`, ids, model)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		out := map[int64]string{}
-		for rows.Next() {
-			var id int64
-			var st string
-			if err := rows.Scan(&id, &st); err != nil {
-				return nil, err
-			}
-			out[id] = st
-		}
-		return out, rows.Err()
+		return status.ProductStates(ctx, pool, model, ids)
 	}
 }
 
