@@ -16,8 +16,8 @@ type BulkIndexer interface {
 
 // watchBulk defers the store's search index during a bulk load: when the
 // queue's backlog reaches BulkThreshold and the store holds fewer vectors
-// than that backlog (a first deployment, or a new model), it drops the
-// index; once the backlog has fallen below a tenth of the threshold it
+// than the threshold and the backlog (a first deployment, or a new model),
+// it drops the index; once the backlog has fallen below a tenth of the threshold it
 // builds it again. Searches stay correct meanwhile, only slower. On start it
 // builds a missing index (a crash may have left one dropped) and on shutdown
 // it rebuilds one it dropped.
@@ -53,7 +53,10 @@ func (e *Emu) watchBulk(ctx context.Context, bi BulkIndexer) {
 		switch {
 		case !bulk && d.Visible >= e.cfg.BulkThreshold:
 			n, err := e.store.Count(ctx)
-			if err != nil || n >= d.Visible {
+			// Only a nearly empty index (a first deployment or a new
+			// model): a live index keeps serving searches at full speed
+			// through any mass update.
+			if err != nil || n >= d.Visible || n >= e.cfg.BulkThreshold {
 				continue
 			}
 			if err := bi.DropIndex(ctx); err != nil {
