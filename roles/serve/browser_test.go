@@ -16,6 +16,7 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refarch/refarch/embedding"
@@ -238,7 +239,8 @@ func TestBrowserSearchEditDelete(t *testing.T) {
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#row-%d button[aria-label^="Edit"]`, mat))),
 		chromedp.WaitVisible(chromedp.ID(fmt.Sprintf("p%d-price", mat))),
 		chromedp.SetValue(chromedp.ID(fmt.Sprintf("p%d-price", mat)), "twelve"),
-		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#row-%d button.primary`, mat))),
+		// Enter in a field saves, as a keyboard user expects.
+		chromedp.SendKeys(chromedp.ID(fmt.Sprintf("p%d-price", mat)), kb.Enter),
 	)
 	waitJS(t, ctx, "the price error is shown", fmt.Sprintf(`document.getElementById('p%d-price-error')?.innerText.includes('Price must be an amount')`, mat))
 	after, _ := e.cat.Get(context.Background(), mat)
