@@ -5,6 +5,9 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
 	"github.com/refarch/refarch/product"
 	"github.com/refarch/refarch/search"
 )
@@ -12,6 +15,39 @@ import (
 // Searcher answers ranked queries (search.Service).
 type Searcher interface {
 	Search(ctx context.Context, q search.Query) (search.Response, error)
+}
+
+// searchMetrics watch search from the API and the UI alike.
+type searchMetrics struct {
+	duration *prometheus.HistogramVec
+	empty    *prometheus.CounterVec
+}
+
+func newSearchMetrics(reg prometheus.Registerer) searchMetrics {
+	return searchMetrics{
+		duration: promauto.With(reg).NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "refarch_search_duration_seconds",
+			Help:    "Time to answer a search (embed, vector query, row load) by mode.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 12),
+		}, []string{"mode"}),
+		empty: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
+			Name: "refarch_search_empty_total",
+			Help: "Searches that found nothing, by mode: a rising rate hints at an empty or lagging index.",
+		}, []string{"mode"}),
+	}
+}
+
+// search runs q and records its metrics.
+func (s *Server) search(ctx context.Context, q search.Query) (search.Response, error) {
+	resp, err := s.deps.Search.Search(ctx, q)
+	if err != nil {
+		return resp, err
+	}
+	s.searches.duration.WithLabelValues(string(q.Mode)).Observe(resp.Took.Seconds())
+	if len(resp.Results) == 0 {
+		s.searches.empty.WithLabelValues(string(q.Mode)).Inc()
+	}
+	return resp, nil
 }
 
 // searchHit is one result of GET /api/search.
@@ -43,7 +79,7 @@ func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) {
 		s.writeSearchError(w, r, err)
 		return
 	}
-	resp, err := s.deps.Search.Search(r.Context(), q)
+	resp, err := s.search(r.Context(), q)
 	if err != nil {
 		s.writeSearchError(w, r, err)
 		return

@@ -59,6 +59,7 @@ type Server struct {
 	handler  http.Handler
 	requests *prometheus.HistogramVec
 	samples  sampler
+	searches searchMetrics
 }
 
 // New builds the server and its routes.
@@ -69,6 +70,7 @@ func New(cfg Config, deps Deps) *Server {
 		Help:    "HTTP request latency by route and status.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 	}, []string{"route", "code"})
+	s.searches = newSearchMetrics(deps.Registry)
 	mux := http.NewServeMux()
 	s.routes(mux)
 	// Browsers say where a request comes from (Sec-Fetch-Site, Origin):

@@ -91,7 +91,7 @@ func (s *Server) results(ctx context.Context, st web.State) (web.Results, error)
 			res.Error = strings.TrimPrefix(err.Error(), search.ErrInvalid.Error()+": ")
 			return res, nil
 		}
-		resp, err := s.deps.Search.Search(ctx, q)
+		resp, err := s.search(ctx, q)
 		if err != nil {
 			if errors.Is(err, search.ErrInvalid) {
 				res.Error = strings.TrimPrefix(err.Error(), search.ErrInvalid.Error()+": ")

@@ -254,6 +254,12 @@ func TestAPISearch(t *testing.T) {
 	if code := decode("q=tennis&category=none"); code != 200 || body.Results == nil || len(body.Results) != 0 || body.Message == "" {
 		t.Errorf("empty search = %d results %v message %q", code, body.Results, body.Message)
 	}
+	_, metrics, _ := get(t, http.DefaultClient, e.url+"/metrics")
+	for _, want := range []string{`refarch_search_empty_total{mode="vector"} 1`, `refarch_search_duration_seconds_count{mode="vector"} 3`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 	for _, bad := range []string{"", "q=a&k=0", "q=a&k=101", "q=" + strings.Repeat("x", 501), "q=a&mode=nope", "q=a&min_price=3&max_price=2"} {
 		if code := decode(bad); code != 400 || body.Error == "" {
 			t.Errorf("%q = %d %q, want 400 with an error", bad, code, body.Error)
