@@ -1,0 +1,62 @@
+package emu
+
+import (
+	"testing"
+	"time"
+
+	"github.com/refarch/refarch/queue"
+	"github.com/refarch/refarch/queuemsg"
+)
+
+func TestBackoffBounds(t *testing.T) {
+	tests := []struct {
+		attempt      int
+		lo, hi, want time.Duration // want: the un-jittered delay
+	}{
+		{0, 100 * time.Millisecond, 10 * time.Second, 100 * time.Millisecond},
+		{3, 100 * time.Millisecond, 10 * time.Second, 800 * time.Millisecond},
+		{10, 100 * time.Millisecond, 10 * time.Second, 10 * time.Second},
+		{200, 100 * time.Millisecond, 10 * time.Second, 10 * time.Second},
+		{5, 0, 0, 0},
+	}
+	for _, tt := range tests {
+		for range 50 {
+			d := backoff(tt.attempt, tt.lo, tt.hi)
+			if d < tt.want/2 || d > tt.want {
+				t.Fatalf("backoff(%d, %s, %s) = %s, want within [%s, %s]", tt.attempt, tt.lo, tt.hi, d, tt.want/2, tt.want)
+			}
+		}
+	}
+}
+
+func TestGroupMergesAndRejects(t *testing.T) {
+	at := time.Now()
+	msg := func(id, version int64, src queuemsg.Source) queue.Message {
+		m := queuemsg.Message{Op: queuemsg.OpDelete, Source: src, ProductID: id, Version: version, ChangedAt: at}
+		b, err := queuemsg.Encode(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return queue.Message{Receipt: "r" + queuemsg.DedupID(id, version), Body: b}
+	}
+	msgs := []queue.Message{
+		msg(1, 2, queuemsg.SourceOutbox),
+		msg(2, 1, queuemsg.SourceCatchup),
+		{Receipt: "bad", Body: []byte(`{"v":9}`)},
+		msg(1, 5, queuemsg.SourceOutbox),
+		msg(1, 3, queuemsg.SourceCatchup),
+	}
+	items, bad := group(msgs)
+	if len(bad) != 1 || bad[0].msg.Receipt != "bad" {
+		t.Fatalf("bad messages %+v, want the one with schema version 9", bad)
+	}
+	if len(items) != 2 || items[0].id != 1 || items[1].id != 2 {
+		t.Fatalf("items %+v, want products 1 and 2 in arrival order", items)
+	}
+	if it := items[0]; len(it.msgs) != 3 || it.version != 5 || len(it.changedAt) != 2 {
+		t.Fatalf("product 1: %d messages, version %d, %d outbox times; want 3, 5, 2", len(it.msgs), it.version, len(it.changedAt))
+	}
+	if it := items[1]; len(it.msgs) != 1 || it.version != 1 || len(it.changedAt) != 0 {
+		t.Fatalf("product 2: %+v", it)
+	}
+}
