@@ -91,15 +91,38 @@ type Response struct {
 
 // Service runs searches.
 type Service struct {
-	emb  Embedder
-	vec  Vectors
-	rows Rows
-	fts  FullText
+	emb   Embedder
+	vec   Vectors
+	rows  Rows
+	fts   FullText
+	cache *queryCache
 }
+
+// queryCacheSize bounds the query vector cache: 2,048 vectors of 512
+// floats are 4 MB.
+const queryCacheSize = 2048
 
 // New builds a Service; fts may be nil, and then hybrid mode is refused.
 func New(emb Embedder, vec Vectors, rows Rows, fts FullText) *Service {
-	return &Service{emb: emb, vec: vec, rows: rows, fts: fts}
+	return &Service{emb: emb, vec: vec, rows: rows, fts: fts, cache: newQueryCache(queryCacheSize)}
+}
+
+// embed returns the query's vector, from the cache when the same text was
+// embedded recently. The model is fixed for a Service, so the text alone is
+// the key.
+func (s *Service) embed(ctx context.Context, text string) ([]float32, error) {
+	if v, ok := s.cache.get(text); ok {
+		return v, nil
+	}
+	vecs, err := s.emb.Embed(ctx, []string{text})
+	if err != nil {
+		return nil, fmt.Errorf("embed query: %w", err)
+	}
+	if len(vecs) != 1 {
+		return nil, fmt.Errorf("embed query: got %d vectors for 1 text", len(vecs))
+	}
+	s.cache.put(text, vecs[0])
+	return vecs[0], nil
 }
 
 // Model names the embedding model queries are embedded with.
@@ -184,12 +207,9 @@ func (s *Service) Search(ctx context.Context, q Query) (Response, error) {
 	if q.Mode == ModeHybrid && s.fts == nil {
 		return Response{}, invalid("hybrid mode is not available on this server")
 	}
-	vecs, err := s.emb.Embed(ctx, []string{q.Text})
+	qvec, err := s.embed(ctx, q.Text)
 	if err != nil {
-		return Response{}, fmt.Errorf("embed query: %w", err)
-	}
-	if len(vecs) != 1 {
-		return Response{}, fmt.Errorf("embed query: got %d vectors for 1 text", len(vecs))
+		return Response{}, err
 	}
 	candidates := q.K
 	if q.Mode == ModeHybrid {
@@ -197,7 +217,7 @@ func (s *Service) Search(ctx context.Context, q Query) (Response, error) {
 		// one and moderately by the other can still make the cut.
 		candidates = min(2*q.K, 2*MaxK)
 	}
-	matches, err := s.vec.Query(ctx, vecs[0], candidates, q.Filter)
+	matches, err := s.vec.Query(ctx, qvec, candidates, q.Filter)
 	if err != nil {
 		return Response{}, fmt.Errorf("query vector store: %w", err)
 	}
