@@ -62,6 +62,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, c temp
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Referrer-Policy", "same-origin")
 	w.Header().Set("X-Frame-Options", "DENY")
+	// Scripts only from this server; htmx evaluates its trigger filters
+	// (hx-trigger="keydown[key=='Enter']"), hence unsafe-eval.
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "+
+		"img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 	w.WriteHeader(code)
 	w.Write([]byte(b.String())) //nolint:errcheck
 }
@@ -115,8 +119,11 @@ func (s *Server) results(ctx context.Context, st web.State) (web.Results, error)
 		for _, p := range ps {
 			res.Rows = append(res.Rows, web.Row{Product: p})
 		}
-		if total == 0 && st.Category != "" {
+		switch {
+		case total == 0 && st.Category != "":
 			res.Message = "No products in category “" + st.Category + "”."
+		case len(ps) == 0 && total > 0:
+			res.Message = fmt.Sprintf("Page %d is past the end: there are %d pages.", st.Page, res.Pages)
 		}
 	}
 	ids := make([]int64, len(res.Rows))

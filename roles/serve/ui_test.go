@@ -177,6 +177,10 @@ func TestIndexPaginatesAndEscapes(t *testing.T) {
 	if strings.Contains(body, "SKU-29") {
 		t.Error("page 1 shows a product of page 2")
 	}
+	_, body, _ = get(t, http.DefaultClient, e.url+"/?page=9")
+	if !strings.Contains(body, "Page 9 is past the end: there are 2 pages.") {
+		t.Error("a page past the end is not explained")
+	}
 	_, body, _ = get(t, http.DefaultClient, e.url+"/?page=2")
 	if !strings.Contains(body, "SKU-29") || strings.Contains(body, "SKU-01<") || !strings.Contains(body, "Page 2 of 2") {
 		t.Error("page 2 is not the second page")
