@@ -128,7 +128,7 @@ func TestG8BootstrapSplitsResumesAndWaitsForIndex(t *testing.T) {
 
 	// Two replicas resume the pass and split what is left.
 	a, b := newRecorder(e.q), newRecorder(e.q)
-	a.delay, b.delay = 10*time.Millisecond, 10*time.Millisecond
+	a.delay, b.delay = 40*time.Millisecond, 40*time.Millisecond // ~1 s of work, so both get a share
 	cfgA, cfgB := cfg, cfg
 	cfgA.Name, cfgB.Name = "a", "b"
 	e.startPelican(cfgA, a)
