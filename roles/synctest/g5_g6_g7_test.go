@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/status"
 )
 
@@ -135,4 +136,26 @@ func TestG7OutagesHeal(t *testing.T) {
 	if s := e.status(ctx); s.Queue.Dead != 0 {
 		t.Fatalf("rate limits dead-lettered messages: %+v", s)
 	}
+}
+
+// G6 for messages emu cannot even read: an undecodable message is
+// dead-lettered after the receive limit and products keep syncing.
+func TestG6UndecodableMessageIsDeadLettered(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	e.startEmu(e.emuConfig(), nil, nil, nil)
+	e.startPelican(e.pelicanConfig(), nil)
+	if err := e.q.Send(ctx, []queue.Outgoing{{Group: "424242", DedupID: "garbage", Body: []byte(`{"v":2,"op":"explode"}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	e.insert(ctx, 20, "misc")
+	waitFor(t, 60*time.Second, func() string {
+		s := e.status(ctx)
+		if s.Queue.Dead == 1 && s.InSync() && s.Queue.Visible == 0 && s.Queue.InFlight == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%+v", s)
+	})
+	e.converged(ctx, 10*time.Second)
 }
