@@ -141,6 +141,15 @@ func newBrowser(t *testing.T) context.Context {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 860)); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
+	// Every page records script errors and content security policy
+	// violations, so that the test sees what a person's console would.
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
+		window.pageProblems = [];
+		document.addEventListener('securitypolicyviolation', e => window.pageProblems.push('CSP ' + e.violatedDirective + ' ' + e.blockedURI));
+		window.addEventListener('error', e => window.pageProblems.push('error ' + e.message));
+		document.addEventListener('htmx:responseError', e => window.pageProblems.push('htmx ' + e.detail.xhr.status + ' ' + e.detail.pathInfo.requestPath));`}); err != nil {
+		t.Fatalf("install problem recorder: %v", err)
+	}
 	// Accept every confirmation (delete asks first).
 	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
 	go func() {
@@ -169,6 +178,19 @@ func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action
 	t.Helper()
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// noProblems fails the test if the current page saw script errors, policy
+// violations or failed htmx requests.
+func noProblems(t *testing.T, ctx context.Context, where string) {
+	t.Helper()
+	probs, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.pageProblems || []`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(probs) > 0 {
+		t.Errorf("%s: the page reported %v", where, probs)
 	}
 }
 
@@ -231,6 +253,8 @@ func TestBrowserSearchEditDelete(t *testing.T) {
 		t.Logf("wrote %s", filepath.Clean(dst))
 	}
 
+	noProblems(t, ctx, "search as you type")
+
 	// A bad price shows its error next to the field and changes nothing.
 	mat := ids["MAT-1"]
 	before, _ := e.cat.Get(context.Background(), mat)
@@ -277,6 +301,7 @@ func TestBrowserSearchEditDelete(t *testing.T) {
 	if i := slices.Index(seen, "badge-indexing"); i < 0 || !slices.Contains(seen[i:], "badge-indexed") {
 		t.Fatalf("badge went through %v, want indexing then indexed", seen)
 	}
+	noProblems(t, ctx, "editing")
 	do(t, ctx, "search for the new meaning", chromedp.Navigate(e.url+"/?q="+strings.ReplaceAll(qs.newMeaning, " ", "+")))
 	waitJS(t, ctx, "the edited product ranked first for "+qs.newMeaning, firstSKU("MAT-1"))
 
@@ -286,6 +311,7 @@ func TestBrowserSearchEditDelete(t *testing.T) {
 	waitJS(t, ctx, "the mug is first", firstSKU("MUG-1"))
 	do(t, ctx, "delete the mug", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#row-%d button.danger`, mug))))
 	waitJS(t, ctx, "the mug's row is gone", fmt.Sprintf(`document.getElementById('row-%d') === null`, mug))
+	noProblems(t, ctx, "deleting")
 	do(t, ctx, "search for the mug again", chromedp.Navigate(e.url+"/?q="+strings.ReplaceAll(qs.mug, " ", "+")))
 	waitJS(t, ctx, "results shown", `document.querySelector('#results tbody tr') !== null`)
 	waitJS(t, ctx, "the deleted mug is not found", `document.querySelector('#results tr[data-sku="MUG-1"]') === null`)
