@@ -255,6 +255,17 @@ func TestBrowserSearchEditDelete(t *testing.T) {
 
 	noProblems(t, ctx, "search as you type")
 
+	// Hybrid ranking and a category filter are one click each, and land in
+	// the URL too.
+	do(t, ctx, "switch to hybrid", chromedp.Click(chromedp.ID("mode")))
+	waitJS(t, ctx, "hybrid is in the URL", `new URLSearchParams(location.search).get('mode') === 'hybrid'`)
+	waitJS(t, ctx, "the mug still ranked first in hybrid mode", firstSKU("MUG-1"))
+	do(t, ctx, "filter to sports", chromedp.SetValue(chromedp.ID("category"), "sports"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('category').dispatchEvent(new Event('change', {bubbles: true}))`))
+	waitJS(t, ctx, "only sports products", `(() => { const cs = [...document.querySelectorAll('#results tbody td.category')].map(td => td.innerText);
+		return cs.length === 2 && cs.every(c => c === 'sports') && new URLSearchParams(location.search).get('category') === 'sports'; })()`)
+	noProblems(t, ctx, "filters")
+
 	// A bad price shows its error next to the field and changes nothing.
 	mat := ids["MAT-1"]
 	before, _ := e.cat.Get(context.Background(), mat)
