@@ -110,7 +110,7 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) web.Session {
 		rand.Read(b[:])
 		tok = hex.EncodeToString(b[:])
 		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: tok, Path: "/", HttpOnly: true,
-			SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+			SameSite: http.SameSiteStrictMode, Secure: isHTTPS(r)})
 	}
 	return web.Session{CSRF: tok, AuthEnabled: s.authEnabled(), CanWrite: s.canWriteUI(r)}
 }
@@ -136,7 +136,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.sessionValue(), Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 12 * 3600})
+		SameSite: http.SameSiteStrictMode, Secure: isHTTPS(r), MaxAge: 12 * 3600})
 	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
 }
 
@@ -167,4 +167,10 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, code int, msg st
 		return
 	}
 	s.render(w, r, code, web.ErrorPage(s.session(w, r), http.StatusText(code), msg))
+}
+
+// isHTTPS reports whether the browser reached us over HTTPS, directly or
+// through the load balancer that terminates TLS, so cookies are marked Secure.
+func isHTTPS(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
