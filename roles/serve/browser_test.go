@@ -329,4 +329,24 @@ func TestBrowserSearchEditDelete(t *testing.T) {
 	if _, err := e.cat.Get(context.Background(), mug); err == nil {
 		t.Fatal("the mug is still in the table")
 	}
+	noProblems(t, ctx, "searching after the delete")
+
+	// Create: a missing name is explained, then the product appears in the
+	// table and is indexed by itself.
+	do(t, ctx, "open the create form", chromedp.Navigate(e.url+"/?category=kitchen"),
+		chromedp.Click(chromedp.CSS(`#create summary`)),
+		chromedp.SetValue(chromedp.ID("new-sku"), "POT-1"),
+		chromedp.SetValue(chromedp.ID("new-category"), "kitchen"),
+		chromedp.SetValue(chromedp.ID("new-price"), "18.50"),
+		chromedp.SetValue(chromedp.ID("new-description"), "Enamel teapot that brews loose leaf tea"),
+		chromedp.Click(chromedp.CSS(`#create button[type=submit]`)),
+	)
+	waitJS(t, ctx, "the missing name is explained", `document.getElementById('new-name-error')?.innerText.includes('Name is required')`)
+	do(t, ctx, "name the product and add it",
+		chromedp.SetValue(chromedp.ID("new-name"), "Enamel teapot"),
+		chromedp.Click(chromedp.CSS(`#create button[type=submit]`)),
+	)
+	waitJS(t, ctx, "the new product is listed", `document.querySelector('#results tr[data-sku="POT-1"]') !== null && document.querySelector('#create .notice')?.innerText.includes('Added')`)
+	waitJS(t, ctx, "the new product is indexed", `document.querySelector('#results tr[data-sku="POT-1"] .badge-indexed') !== null`)
+	noProblems(t, ctx, "creating")
 }
