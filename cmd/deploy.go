@@ -139,8 +139,8 @@ func (f *deployFlags) config(cmd *cobra.Command, getenv func(string) string) (de
 	}, nil
 }
 
-// NewDeployCmd returns `refarch deploy`.
-func NewDeployCmd() *cobra.Command {
+// newDeployCmd returns `refarch deploy`.
+func newDeployCmd() *cobra.Command {
 	var f deployFlags
 	cmd := &cobra.Command{
 		Use:   "deploy",
@@ -185,8 +185,8 @@ only; it reaches Secrets Manager without ever being written to the Terraform sta
 	return cmd
 }
 
-// NewDestroyCmd returns `refarch destroy`.
-func NewDestroyCmd() *cobra.Command {
+// newDestroyCmd returns `refarch destroy`.
+func newDestroyCmd() *cobra.Command {
 	var f deployFlags
 	cmd := &cobra.Command{
 		Use:   "destroy",

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spf13/cobra"
-
 	"github.com/refarch/refarch/deploy"
 )
 
@@ -20,9 +18,9 @@ func TestDeployHelpExplainsTheFlow(t *testing.T) {
 		{"deploy", []string{"terraform init", "terraform plan", `asks for "yes"`, "prints the service URL", "--plan", "--state-bucket", "REFARCH_PINECONE_API_KEY"}},
 		{"destroy", []string{"deletion_protection=false", "--plan", "final snapshot"}},
 	} {
-		cmd := NewDeployCmd()
+		cmd := newDeployCmd()
 		if c.name == "destroy" {
-			cmd = NewDestroyCmd()
+			cmd = newDestroyCmd()
 		}
 		var out bytes.Buffer
 		cmd.SetOut(&out)
@@ -94,7 +92,7 @@ func TestDeployFlagsEnvironmentAndSets(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var f deployFlags
-			cmd := NewDeployCmd()
+			cmd := newDeployCmd()
 			cmd.ResetFlags()
 			f.bind(cmd.Flags(), false)
 			if err := cmd.ParseFlags(tt.args); err != nil {
@@ -127,7 +125,7 @@ func TestDeployFlagsEnvironmentAndSets(t *testing.T) {
 func TestDeployWithoutTerraformSaysSo(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	t.Setenv("REFARCH_VECTOR_STORE", "pgvector")
-	cmd := NewDeployCmd()
+	cmd := newDeployCmd()
 	cmd.SetArgs([]string{"--dir", "../terraform", "--state-bucket", "b", "--certificate-arn", "arn:aws:acm:us-east-1:1:certificate/x"})
 	var out bytes.Buffer
 	cmd.SetOut(&out)
@@ -144,12 +142,6 @@ func TestDeployUnderRoot(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	t.Setenv("REFARCH_VECTOR_STORE", "pgvector")
 	root := newRootCmd()
-	for _, c := range []func() *cobra.Command{NewDeployCmd, NewDestroyCmd} {
-		cmd := c()
-		if found, _, err := root.Find([]string{cmd.Name()}); err != nil || found == root {
-			root.AddCommand(cmd)
-		}
-	}
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&out)

@@ -55,6 +55,8 @@ flags beat the environment, which beats the defaults.`,
 	root.AddCommand(
 		newConfigCmd(cfg),
 		newMigrateCmd(cfg),
+		newSeedCmd(cfg),
+		newImportCmd(cfg),
 		newServeCmd(cfg),
 		newHealthcheckCmd(cfg),
 		newPelicanCmd(cfg),
@@ -62,6 +64,8 @@ flags beat the environment, which beats the defaults.`,
 		newStatusCmd(cfg),
 		newDLQCmd(cfg),
 		newReconcileCmd(cfg),
+		newDeployCmd(),
+		newDestroyCmd(),
 	)
 	return root
 }
