@@ -17,9 +17,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/refarch/refarch/catalog"
+	"github.com/refarch/refarch/embedding"
 	"github.com/refarch/refarch/migrations"
+	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/roles/serve"
+	"github.com/refarch/refarch/vectorstore"
 )
 
 // NewLogger builds the process logger.
@@ -36,13 +38,17 @@ func NewLogger(cfg Config, w io.Writer) *slog.Logger {
 // OpenDB connects to Postgres and checks the connection, so that a wrong URL
 // fails at start with a clear message rather than at the first request.
 func OpenDB(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
+	return openDB(ctx, cfg, 16)
+}
+
+// openDB is OpenDB with a pool of at least minConns connections (a
+// pool_max_conns in the URL may raise it further).
+func openDB(ctx context.Context, cfg Config, minConns int32) (*pgxpool.Pool, error) {
 	pcfg, err := pgxpool.ParseConfig(cfg.DSN())
 	if err != nil {
 		return nil, fmt.Errorf("parse database URL %s: %w", RedactURL(cfg.DSN()), err)
 	}
-	if pcfg.MaxConns < 16 {
-		pcfg.MaxConns = 16
-	}
+	pcfg.MaxConns = max(pcfg.MaxConns, minConns)
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", RedactURL(cfg.DSN()), err)
@@ -56,13 +62,33 @@ func OpenDB(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
+// poolSize is how many connections the roles need at most: every emu worker
+// holds a transaction while the vector store and the queue use other
+// connections, pelican does the same, and serve answers requests beside them.
+// A pool smaller than that can starve itself.
+func poolSize(cfg Config, roles Roles) int32 {
+	n := 16
+	if roles.Emu {
+		n = max(n, 2*cfg.EmuConcurrency+8)
+		if roles.Serve {
+			n += 8
+		}
+	}
+	return int32(n)
+}
+
 // Run starts the selected roles and blocks until ctx is cancelled or one
-// of them fails.
+// of them fails. Whatever roles run, the process answers /healthz, /readyz
+// and /metrics on cfg.Addr: serve among its routes, pelican and emu alone
+// on a server of just those three.
 func Run(ctx context.Context, cfg Config, roles Roles, log *slog.Logger) error {
 	if err := cfg.Validate(roles); err != nil {
 		return err
 	}
-	pool, err := OpenDB(ctx, cfg)
+	if !roles.Serve && !roles.Pelican && !roles.Emu {
+		return errors.New("no role selected")
+	}
+	pool, err := openDB(ctx, cfg, poolSize(cfg, roles))
 	if err != nil {
 		return err
 	}
@@ -73,44 +99,30 @@ func Run(ctx context.Context, cfg Config, roles Roles, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	type role struct {
-		name string
-		run  func(context.Context) error
-	}
-	var rs []role
-	if roles.Serve {
-		extras, err := openServeExtras(ctx, cfg, pool, log)
-		if err != nil {
-			return err
-		}
-		defer extras.close()
-		srv := serve.New(serve.Config{Addr: cfg.Addr, AdminToken: cfg.AdminToken}, serve.Deps{
-			Catalog:  catalog.NewStore(pool),
-			Log:      log,
-			Registry: reg,
-			Ready: func(ctx context.Context) error {
-				if err := pool.Ping(ctx); err != nil {
-					return fmt.Errorf("database unreachable: %w", err)
-				}
-				return migrations.Check(ctx, pool)
-			},
-			Search:     extras.search,
-			SyncStates: extras.syncStates,
-			Status:     extras.status,
-		})
-		rs = append(rs, role{"serve", srv.Run})
-	}
-	pipeline, closePipeline, err := pipelineRoles(ctx, cfg, roles, pool, log, reg)
+	sh, err := openShared(ctx, cfg, roles, pool, log)
 	if err != nil {
 		return err
 	}
-	defer closePipeline()
-	for _, r := range pipeline {
-		rs = append(rs, role{r.name, r.run})
+	defer sh.close()
+
+	ready := func(ctx context.Context) error {
+		if err := pool.Ping(ctx); err != nil {
+			return fmt.Errorf("database unreachable: %w", err)
+		}
+		return migrations.Check(ctx, pool)
 	}
-	if len(rs) == 0 {
-		return errors.New("no role selected")
+	var rs []namedRole
+	if roles.Serve {
+		deps := serveDeps(pool, sh)
+		deps.Log, deps.Registry, deps.Ready = log, reg, ready
+		srv := serve.New(serve.Config{Addr: cfg.Addr, AdminToken: cfg.AdminToken}, deps)
+		rs = append(rs, namedRole{"serve", srv.Run})
+	} else {
+		ops := serve.NewOps(cfg.Addr, serve.Deps{Log: log, Registry: reg, Ready: ready})
+		rs = append(rs, namedRole{"health", ops.Run})
 	}
+	rs = append(rs, pipelineRoles(cfg, roles, pool, sh, log, reg)...)
+
 	g, gctx := errgroup.WithContext(ctx)
 	for _, r := range rs {
 		g.Go(func() error {
@@ -125,4 +137,35 @@ func Run(ctx context.Context, cfg Config, roles Roles, log *slog.Logger) error {
 		})
 	}
 	return g.Wait()
+}
+
+// shared is what several roles use, opened once per process: in
+// serve --all, search embeds queries with the very embedder emu indexes
+// with and reads the same store, and every role shares one queue.
+type shared struct {
+	emb   embedding.Embedder
+	q     queue.Queue
+	store vectorstore.Store // nil when only pelican runs: it never touches vectors
+	close func()
+}
+
+func openShared(ctx context.Context, cfg Config, roles Roles, pool *pgxpool.Pool, log *slog.Logger) (*shared, error) {
+	emb, err := OpenEmbedder(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	q, closeQueue, err := OpenQueue(ctx, cfg, pool, log)
+	if err != nil {
+		return nil, err
+	}
+	sh := &shared{emb: emb, q: q, close: closeQueue}
+	if roles.Serve || roles.Emu {
+		// For Pinecone this creates the index (or waits for it), so
+		// nothing is written or searched before it exists.
+		if sh.store, err = OpenVectors(ctx, cfg, pool, emb); err != nil {
+			closeQueue()
+			return nil, err
+		}
+	}
+	return sh, nil
 }

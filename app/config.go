@@ -81,7 +81,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&c.DBName, "db-name", "refarch", "Postgres database")
 	fs.StringVar(&c.DBSSLMode, "db-sslmode", "require", "Postgres sslmode when built from --db-* parts")
 
-	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "HTTP listen address of serve")
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "HTTP listen address: serve's UI and API, or /healthz, /readyz and /metrics of pelican and emu")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.AdminToken, "admin-token", "", "when set, writes need this token (reads stay open)")
@@ -263,8 +263,8 @@ func (c Config) Validate(r Roles) error {
 			bad("hash dimension %d: want 2 to 4096", c.HashDim)
 		}
 	}
-	if r.Serve && c.Addr == "" {
-		bad("serve needs an address (--addr)")
+	if (r.Serve || r.Pelican || r.Emu) && c.Addr == "" {
+		bad("every role needs an HTTP address for health and metrics (--addr)")
 	}
 	if r.Pelican {
 		if c.PelicanBatchSize < 1 || c.PelicanBatchSize > 10000 {

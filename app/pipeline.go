@@ -75,43 +75,21 @@ func OpenVectors(ctx context.Context, cfg Config, pool *pgxpool.Pool, emb embedd
 	}
 }
 
-// pipelineRoles builds pelican and emu as selected, sharing one queue and
-// one embedder. The returned close func releases what was opened.
-func pipelineRoles(ctx context.Context, cfg Config, roles Roles, pool *pgxpool.Pool, log *slog.Logger, reg prometheus.Registerer) ([]namedRole, func(), error) {
-	if !roles.Pelican && !roles.Emu {
-		return nil, func() {}, nil
-	}
-	emb, err := OpenEmbedder(ctx, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	q, closeQueue, err := OpenQueue(ctx, cfg, pool, log)
-	if err != nil {
-		return nil, nil, err
-	}
-	// Every emu worker holds a transaction while the vector store and the
-	// queue use other connections, and pelican does the same; a pool
-	// smaller than that can starve itself.
-	if need := 2*cfg.EmuConcurrency + 8; roles.Emu && int(pool.Config().MaxConns) < need {
-		log.WarnContext(ctx, "database pool may be too small for emu's concurrency", "max_conns", pool.Config().MaxConns, "want", need)
-	}
+// pipelineRoles builds pelican and emu as selected, on the process's shared
+// embedder, queue and vector store.
+func pipelineRoles(cfg Config, roles Roles, pool *pgxpool.Pool, sh *shared, log *slog.Logger, reg prometheus.Registerer) []namedRole {
 	var rs []namedRole
 	if roles.Pelican {
-		p := pelican.New(pool, q, pelican.Config{
-			Model:        emb.Model(),
+		p := pelican.New(pool, sh.q, pelican.Config{
+			Model:        sh.emb.Model(),
 			BatchSize:    cfg.PelicanBatchSize,
 			PollInterval: cfg.PelicanPollInterval,
-			Ready:        pelican.IndexReady(pool, emb.Model()),
+			Ready:        pelican.IndexReady(pool, sh.emb.Model()),
 		}, log, reg)
 		rs = append(rs, namedRole{"pelican", p.Run})
 	}
 	if roles.Emu {
-		store, err := OpenVectors(ctx, cfg, pool, emb)
-		if err != nil {
-			closeQueue()
-			return nil, nil, err
-		}
-		e := emu.New(pool, q, emb, store, emu.Config{
+		e := emu.New(pool, sh.q, sh.emb, sh.store, emu.Config{
 			Concurrency: cfg.EmuConcurrency,
 			BatchSize:   cfg.EmuBatchSize,
 			Visibility:  cfg.EmuVisibility,
@@ -123,5 +101,5 @@ func pipelineRoles(ctx context.Context, cfg Config, roles Roles, pool *pgxpool.P
 		}, log, reg)
 		rs = append(rs, namedRole{"emu", e.Run})
 	}
-	return rs, closeQueue, nil
+	return rs
 }

@@ -582,9 +582,6 @@ func TestThreeServicesFromOneImage(t *testing.T) {
 	}
 	commands := map[string]string{}
 	for _, c := range list.Exprs {
-		if call, ok := c.(*hclsyntax.FunctionCallExpr); ok && call.Name == "merge" && len(call.Args) > 0 {
-			c = call.Args[0] // the container, merged with its optional health check
-		}
 		name := text(td.src, field(c, "name"))
 		if img := field(c, "image"); img == nil || text(td.src, img) != "var.image" {
 			t.Errorf("container %s does not run var.image", name)
@@ -594,6 +591,9 @@ func TestThreeServicesFromOneImage(t *testing.T) {
 			t.Errorf("container %s has a writable root filesystem", name)
 		}
 		if name == "each.key" {
+			if hc := field(c, "healthCheck"); hc == nil || text(td.src, hc) != "local.http_health_check" {
+				t.Error("the role container (serve, pelican and emu alike) has no healthCheck")
+			}
 			if dep := field(c, "dependsOn"); dep == nil || !strings.Contains(text(td.src, dep), `containerName = "migrate", condition = "SUCCESS"`) {
 				t.Error("the role container does not wait for migrate to succeed")
 			}

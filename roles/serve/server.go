@@ -79,10 +79,26 @@ func New(cfg Config, deps Deps) *Server {
 	return s
 }
 
-func (s *Server) routes(mux *http.ServeMux) {
+// NewOps is the HTTP server of a process that runs pelican or emu without
+// serve: only /healthz, /readyz and /metrics, so that container health
+// checks and metric scrapers treat every role alike. deps needs only Log,
+// Registry and Ready.
+func NewOps(addr string, deps Deps) *Server {
+	s := &Server{cfg: Config{Addr: addr}, deps: deps}
+	mux := http.NewServeMux()
+	s.healthRoutes(mux)
+	s.handler = mux
+	return s
+}
+
+func (s *Server) healthRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{Registry: s.deps.Registry}))
+}
+
+func (s *Server) routes(mux *http.ServeMux) {
+	s.healthRoutes(mux)
 	s.handle(mux, "GET /api/products", s.listProducts)
 	s.handle(mux, "POST /api/products", s.requireToken(s.createProduct))
 	s.handle(mux, "GET /api/products/{id}", s.getProduct)
@@ -120,7 +136,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+		return fmt.Errorf("listen on %s (another refarch process? give each its own --addr): %w", s.cfg.Addr, err)
 	}
 	return s.Serve(ctx, ln)
 }
@@ -135,7 +151,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       120 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	s.deps.Log.InfoContext(ctx, "serving", "role", "serve", "url", "http://"+ln.Addr().String())
+	s.deps.Log.InfoContext(ctx, "http listening", "url", "http://"+ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	sampleCtx, stopSampling := context.WithCancel(ctx)

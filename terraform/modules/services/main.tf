@@ -44,9 +44,8 @@ locals {
     { name = "REFARCH_ADMIN_TOKEN", valueFrom = var.admin_token_secret_arn },
   ]
 
-  # serve answers /healthz on app_port; `refarch healthcheck` asks it. pelican and emu are
-  # checked by ECS only through their process staying up (and by the alarms) until they serve
-  # /healthz too; then give them the same check.
+  # Every role answers /healthz on app_port (serve among its routes, pelican and emu on a
+  # server of just /healthz, /readyz and /metrics); `refarch healthcheck` asks it.
   http_health_check = {
     command     = ["CMD", "/usr/local/bin/refarch", "healthcheck"]
     interval    = 15
@@ -60,17 +59,14 @@ locals {
     serve = merge(var.roles.serve, {
       security_group = var.serve_security_group_id
       secrets        = concat(local.db_secrets, local.pinecone_secrets, local.admin_secrets)
-      health_check   = local.http_health_check
     })
     pelican = merge(var.roles.pelican, {
       security_group = var.workers_security_group_id
       secrets        = concat(local.db_secrets, local.pinecone_secrets)
-      health_check   = null
     })
     emu = merge(var.roles.emu, {
       security_group = var.workers_security_group_id
       secrets        = concat(local.db_secrets, local.pinecone_secrets)
-      health_check   = null
     })
   }
 }
@@ -142,7 +138,7 @@ resource "aws_ecs_task_definition" "role" {
         }
       }
     },
-    merge({
+    {
       name                   = each.key
       image                  = var.image
       command                = [each.key]
@@ -155,6 +151,7 @@ resource "aws_ecs_task_definition" "role" {
       secrets                = each.value.secrets
       mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp" }]
       linuxParameters        = { initProcessEnabled = true }
+      healthCheck            = local.http_health_check
       logConfiguration = {
         logDriver = "awslogs"
         options = {
@@ -165,10 +162,7 @@ resource "aws_ecs_task_definition" "role" {
           max-buffer-size       = "4m"
         }
       }
-      },
-      # ECS rejects a null healthCheck, so the key is left out where there is none.
-      { for k, v in { healthCheck = each.value.health_check } : k => v if v != null },
-    ),
+    },
   ])
 }
 

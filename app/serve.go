@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -13,37 +12,19 @@ import (
 	"github.com/refarch/refarch/status"
 )
 
-// serveExtras are the dependencies of serve beyond the catalog: search with
-// the same embedder and vector store emu writes with, the per-row sync
-// badges and the status page.
-type serveExtras struct {
-	search     *search.Service
-	syncStates serve.SyncStates
-	status     serve.StatusFunc
-	close      func()
-}
-
-func openServeExtras(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog.Logger) (serveExtras, error) {
-	emb, err := OpenEmbedder(ctx, cfg)
-	if err != nil {
-		return serveExtras{}, err
-	}
-	store, err := OpenVectors(ctx, cfg, pool, emb)
-	if err != nil {
-		return serveExtras{}, err
-	}
-	q, closeQueue, err := OpenQueue(ctx, cfg, pool, log)
-	if err != nil {
-		return serveExtras{}, err
-	}
-	model, storeName := emb.Model(), store.Name()
-	return serveExtras{
-		search: search.New(emb, store, catalog.NewStore(pool), search.NewPGFullText(pool)),
-		syncStates: func(ctx context.Context, ids []int64) (map[int64]string, error) {
+// serveDeps builds serve's dependencies beyond logging, metrics and
+// readiness: the catalog, search with the same embedder and vector store
+// emu writes with, the per-row sync badges and the status page.
+func serveDeps(pool *pgxpool.Pool, sh *shared) serve.Deps {
+	model, storeName := sh.emb.Model(), sh.store.Name()
+	return serve.Deps{
+		Catalog: catalog.NewStore(pool),
+		Search:  search.New(sh.emb, sh.store, catalog.NewStore(pool), search.NewPGFullText(pool)),
+		SyncStates: func(ctx context.Context, ids []int64) (map[int64]string, error) {
 			return status.ProductStates(ctx, pool, model, ids)
 		},
-		status: func(ctx context.Context) (serve.Status, error) {
-			st, err := status.Get(ctx, pool, q, model)
+		Status: func(ctx context.Context) (serve.Status, error) {
+			st, err := status.Get(ctx, pool, sh.q, model)
 			if err != nil {
 				return serve.Status{}, err
 			}
@@ -59,8 +40,7 @@ func openServeExtras(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *s
 				IndexRate: float64(recent) / rateWindow, Model: model, VectorStore: storeName,
 			}, nil
 		},
-		close: closeQueue,
-	}, nil
+	}
 }
 
 // rateWindow is the window, in seconds, of the status page's throughput.
