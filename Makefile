@@ -52,12 +52,18 @@ test: db model moto chromium ## Run every test against real Postgres, moto and C
 	@$(ENV) $(GO) test -race -timeout 30m ./...
 
 .PHONY: bench
-bench: db model ## Run the benchmarks and print their figures
-	@$(ENV) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./...
+bench: db model ## Run the benchmarks and print their figures (and the use embedder against its JavaScript reference)
+	@# Each benchmark measures a whole workload once (seed, import, bootstrap,
+	@# freshness, search under load) and reports its own figures.
+	@$(ENV) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m $$($(GO) list ./... | grep -v /embedding/use)
+	@$(GO) test -run '^$$' -bench . -benchtime 2s ./embedding/use
+	@scripts/bench-embed.sh
 
 .PHONY: test-ollama
-test-ollama: ## Run the Ollama integration test against REFARCH_OLLAMA_TEST_HOST
-	@$(GO) test -run Ollama -v ./embedding/...
+test-ollama: ## Test the ollama embedder against a real server (OLLAMA_TEST_HOST, OLLAMA_TEST_MODEL)
+	REFARCH_OLLAMA_TEST_HOST=$${OLLAMA_TEST_HOST:-http://127.0.0.1:11434} \
+	REFARCH_OLLAMA_TEST_MODEL=$${OLLAMA_TEST_MODEL:-nomic-embed-text} \
+	$(GO) test -run TestOllamaIntegration -count=1 -v ./embedding/
 
 .PHONY: generate
 generate: ## Regenerate templ components
