@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1.7
 # One image for all three roles: the task definition picks the role with the command
 # (`serve`, `pelican`, `emu`; `migrate` runs before each of them). Build for the tasks' architecture:
-#   docker buildx build --platform linux/arm64 -t refarch .
+#   docker buildx build --platform linux/amd64 -t refarch .
 # Both build stages run on the build machine's own platform and cross-compile, so a multi-platform
 # build needs no emulation.
 

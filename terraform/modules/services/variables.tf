@@ -20,7 +20,7 @@ variable "image" {
 
 variable "cpu_architecture" {
   type        = string
-  description = "CPU architecture of the Fargate tasks: ARM64 (Graviton, about 20% cheaper) or X86_64."
+  description = "CPU architecture of the Fargate tasks: X86_64 or ARM64 (Graviton, about 20% cheaper; the use embedder has vectorized kernels only on X86_64)."
 
   validation {
     condition     = contains(["ARM64", "X86_64"], var.cpu_architecture)
