@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -27,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/refarch/refarch/embedding"
+	"github.com/refarch/refarch/internal/backoff"
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/queuemsg"
 	"github.com/refarch/refarch/vectorstore"
@@ -212,7 +212,7 @@ func (e *Emu) worker(ctx context.Context, n int) {
 			failures++
 			e.m.failures.WithLabelValues("receive").Inc()
 			e.log.ErrorContext(ctx, "receive messages", "err", err, "worker", n)
-			sleep(ctx, backoff(failures, e.cfg.MinBackoff, e.cfg.MaxBackoff))
+			backoff.Sleep(ctx, backoff.Delay(failures, e.cfg.MinBackoff, e.cfg.MaxBackoff))
 			continue
 		}
 		failures = 0
@@ -276,7 +276,7 @@ func (e *Emu) giveUp(items []*item, why error) {
 			}
 			e.log.Warn("product failed on its own, released for retry", "product_id", it.id,
 				"receive_count", m.ReceiveCount, "err", why)
-			e.release([]queue.Message{m}, backoff(m.ReceiveCount, e.cfg.MinBackoff, e.cfg.Visibility))
+			e.release([]queue.Message{m}, backoff.Delay(m.ReceiveCount, e.cfg.MinBackoff, e.cfg.Visibility))
 		}
 		if last {
 			e.recordFailure(it, why)
@@ -375,7 +375,7 @@ func (e *Emu) Handle(ctx context.Context, msgs []queue.Message) {
 			hb.mu.Lock()
 			delete(hb.held, b.msg.Receipt)
 			hb.mu.Unlock()
-			e.release([]queue.Message{b.msg}, backoff(b.msg.ReceiveCount, e.cfg.MinBackoff, e.cfg.Visibility))
+			e.release([]queue.Message{b.msg}, backoff.Delay(b.msg.ReceiveCount, e.cfg.MinBackoff, e.cfg.Visibility))
 		}
 	}
 	e.work(ctx, hb, items, true)
@@ -419,9 +419,9 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item, canSplit b
 			return
 		}
 		failures++
-		d := backoff(failures, e.cfg.MinBackoff, e.cfg.MaxBackoff)
+		d := backoff.Delay(failures, e.cfg.MinBackoff, e.cfg.MaxBackoff)
 		e.log.WarnContext(ctx, "batch failed, backing off", "err", err, "products", len(items), "attempt", failures, "delay", d)
-		if !sleep(ctx, d) {
+		if !backoff.Sleep(ctx, d) {
 			hb.drop(items)
 			e.release(messagesOf(items), 0)
 			return
@@ -435,30 +435,6 @@ func messagesOf(items []*item) []queue.Message {
 		out = append(out, it.msgs...)
 	}
 	return out
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-// backoff is a jittered exponential delay: between half and all of
-// lo*2^attempt, capped at hi.
-func backoff(attempt int, lo, hi time.Duration) time.Duration {
-	d := hi
-	if attempt < 30 {
-		d = min(hi, lo<<attempt)
-	}
-	if d <= 0 {
-		return 0
-	}
-	return d/2 + rand.N(d/2+1)
 }
 
 // item is one product of a batch with every message received for it.

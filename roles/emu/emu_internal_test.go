@@ -8,27 +8,6 @@ import (
 	"github.com/refarch/refarch/queuemsg"
 )
 
-func TestBackoffBounds(t *testing.T) {
-	tests := []struct {
-		attempt      int
-		lo, hi, want time.Duration // want: the un-jittered delay
-	}{
-		{0, 100 * time.Millisecond, 10 * time.Second, 100 * time.Millisecond},
-		{3, 100 * time.Millisecond, 10 * time.Second, 800 * time.Millisecond},
-		{10, 100 * time.Millisecond, 10 * time.Second, 10 * time.Second},
-		{200, 100 * time.Millisecond, 10 * time.Second, 10 * time.Second},
-		{5, 0, 0, 0},
-	}
-	for _, tt := range tests {
-		for range 50 {
-			d := backoff(tt.attempt, tt.lo, tt.hi)
-			if d < tt.want/2 || d > tt.want {
-				t.Fatalf("backoff(%d, %s, %s) = %s, want within [%s, %s]", tt.attempt, tt.lo, tt.hi, d, tt.want/2, tt.want)
-			}
-		}
-	}
-}
-
 func TestGroupMergesAndRejects(t *testing.T) {
 	at := time.Now()
 	msg := func(id, version int64, src queuemsg.Source) queue.Message {

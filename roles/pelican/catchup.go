@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/refarch/refarch/internal/backoff"
 	"github.com/refarch/refarch/product"
 	"github.com/refarch/refarch/queuemsg"
 )
@@ -34,7 +35,7 @@ func (p *Pelican) catchupLoop(ctx context.Context) {
 		p.m.errors.Inc()
 		failures++
 		p.log.ErrorContext(ctx, "catch-up", "err", err, "attempt", failures)
-		if !sleep(ctx, backoff(failures, p.cfg.MinBackoff, p.cfg.MaxBackoff)) {
+		if !backoff.Sleep(ctx, backoff.Delay(failures, p.cfg.MinBackoff, p.cfg.MaxBackoff)) {
 			return
 		}
 	}

@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"strconv"
 	"time"
@@ -27,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/refarch/refarch/internal/backoff"
 	"github.com/refarch/refarch/product"
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/queuemsg"
@@ -158,7 +158,7 @@ func (p *Pelican) waitReady(ctx context.Context) error {
 		if attempt%10 == 0 {
 			p.log.WarnContext(ctx, "vector index not ready, waiting before sending anything", "err", err)
 		}
-		if !sleep(ctx, backoff(attempt, p.cfg.MinBackoff, p.cfg.MaxBackoff)) {
+		if !backoff.Sleep(ctx, backoff.Delay(attempt, p.cfg.MinBackoff, p.cfg.MaxBackoff)) {
 			return ctx.Err()
 		}
 	}
@@ -188,7 +188,7 @@ func (p *Pelican) listen(ctx context.Context, conn *pgx.Conn, wake chan<- struct
 	attempt := 0
 	for {
 		if conn == nil {
-			if !sleep(ctx, backoff(attempt, p.cfg.MinBackoff, p.cfg.MaxBackoff)) {
+			if !backoff.Sleep(ctx, backoff.Delay(attempt, p.cfg.MinBackoff, p.cfg.MaxBackoff)) {
 				return
 			}
 			c, err := p.connect(ctx)
@@ -241,7 +241,7 @@ func (p *Pelican) drainLoop(ctx context.Context, wake <-chan struct{}) {
 			p.m.errors.Inc()
 			p.log.ErrorContext(ctx, "drain outbox", "err", err)
 			failures++
-			if !sleep(ctx, backoff(failures, p.cfg.MinBackoff, p.cfg.MaxBackoff)) {
+			if !backoff.Sleep(ctx, backoff.Delay(failures, p.cfg.MinBackoff, p.cfg.MaxBackoff)) {
 				return
 			}
 			continue
@@ -384,29 +384,6 @@ func (p *Pelican) send(ctx context.Context, msgs []queuemsg.Message) error {
 		p.m.sent.WithLabelValues(string(m.Source), string(m.Op)).Inc()
 	}
 	return nil
-}
-
-// sleep waits d or until ctx is done, reporting whether it waited the
-// whole time.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-// backoff is a jittered exponential delay: between half and all of
-// min*2^attempt, capped at max.
-func backoff(attempt int, lo, hi time.Duration) time.Duration {
-	d := hi
-	if attempt < 30 {
-		d = min(hi, lo<<attempt)
-	}
-	return d/2 + rand.N(d/2+1)
 }
 
 var errNoChunk = errors.New("no chunk left to claim")

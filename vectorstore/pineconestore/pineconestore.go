@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/refarch/refarch/internal/backoff"
 	"github.com/refarch/refarch/vectormeta"
 	"github.com/refarch/refarch/vectorstore"
 )
@@ -215,8 +215,8 @@ func (s *Store) ensureIndex(ctx context.Context, client *pinecone.Client) (strin
 		}
 		if idx != nil {
 			s.log.InfoContext(ctx, "waiting for pinecone index", "index", name)
-			if err := sleep(ctx, s.opts.PollInterval); err != nil {
-				return "", fmt.Errorf("wait for pinecone index %s: %w", name, err)
+			if !backoff.Sleep(ctx, s.opts.PollInterval) {
+				return "", fmt.Errorf("wait for pinecone index %s: %w", name, ctx.Err())
 			}
 		}
 		err := s.retry(ctx, "describe index", func(ctx context.Context) error {
@@ -285,7 +285,6 @@ func retryable(ctx context.Context, err error) bool {
 // caller can back off at its own level.
 func (s *Store) retry(ctx context.Context, what string, call func(context.Context) error) error {
 	r := s.opts.Retry
-	delay := r.BaseDelay
 	for attempt := 1; ; attempt++ {
 		err := call(ctx)
 		if err == nil {
@@ -297,23 +296,11 @@ func (s *Store) retry(ctx context.Context, what string, call func(context.Contex
 		if attempt >= r.MaxAttempts {
 			return transientError{fmt.Errorf("giving up after %d attempts: %w", attempt, err)}
 		}
-		wait := delay/2 + rand.N(delay/2+1)
+		wait := backoff.Delay(attempt-1, r.BaseDelay, r.MaxDelay)
 		s.log.WarnContext(ctx, "pinecone call failed, retrying", "call", what, "attempt", attempt, "wait", wait, "err", err)
-		if err := sleep(ctx, wait); err != nil {
-			return err
+		if !backoff.Sleep(ctx, wait) {
+			return ctx.Err()
 		}
-		delay = min(2*delay, r.MaxDelay)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 
