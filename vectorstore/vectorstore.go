@@ -5,6 +5,7 @@ package vectorstore
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/refarch/refarch/vectormeta"
 )
@@ -45,3 +46,23 @@ type Store interface {
 
 // ErrTransient marks errors worth retrying (rate limits, 5xx, timeouts).
 var ErrTransient = errors.New("transient vector store error")
+
+// LastPerID checks every vector's values with check and returns the vectors
+// with only the last one of each id, in their order: within one Upsert the
+// last vector given for an id wins. Every backend's Upsert starts with it.
+func LastPerID(vectors []Vector, check func([]float32) error) ([]Vector, error) {
+	last := make(map[string]int, len(vectors))
+	for i, v := range vectors {
+		if err := check(v.Values); err != nil {
+			return nil, fmt.Errorf("upsert vector %s: %w", v.ID, err)
+		}
+		last[v.ID] = i
+	}
+	out := make([]Vector, 0, len(last))
+	for i, v := range vectors {
+		if last[v.ID] == i {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}

@@ -270,18 +270,9 @@ func (s *Store) Upsert(ctx context.Context, vectors []vectorstore.Vector) error 
 	if len(vectors) == 0 {
 		return nil
 	}
-	last := make(map[string]int, len(vectors))
-	for i, v := range vectors {
-		if err := s.checkValues(v.Values); err != nil {
-			return fmt.Errorf("upsert vector %s: %w", v.ID, err)
-		}
-		last[v.ID] = i
-	}
-	rows := make([]vectorstore.Vector, 0, len(last))
-	for i, v := range vectors {
-		if last[v.ID] == i {
-			rows = append(rows, v)
-		}
+	rows, err := vectorstore.LastPerID(vectors, s.checkValues)
+	if err != nil {
+		return err
 	}
 	slices.SortFunc(rows, func(a, b vectorstore.Vector) int { return cmp.Compare(a.ID, b.ID) })
 

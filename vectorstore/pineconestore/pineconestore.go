@@ -363,12 +363,9 @@ func (s *Store) Upsert(ctx context.Context, vectors []vectorstore.Vector) error 
 	if len(vectors) == 0 {
 		return nil
 	}
-	last := make(map[string]int, len(vectors))
-	for i, v := range vectors {
-		if err := s.checkValues(v.Values); err != nil {
-			return fmt.Errorf("upsert vector %s: %w", v.ID, err)
-		}
-		last[v.ID] = i
+	vectors, err := vectorstore.LastPerID(vectors, s.checkValues)
+	if err != nil {
+		return err
 	}
 	var batch []*pinecone.Vector
 	size := 0
@@ -386,10 +383,7 @@ func (s *Store) Upsert(ctx context.Context, vectors []vectorstore.Vector) error 
 		batch, size = batch[:0], 0
 		return nil
 	}
-	for i, v := range vectors {
-		if last[v.ID] != i {
-			continue
-		}
+	for _, v := range vectors {
 		n := estimateSize(v)
 		if len(batch) == maxVectorsPerRequest || (len(batch) > 0 && size+n > maxRequestBytes) {
 			if err := flush(); err != nil {
