@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/refarch/refarch/catalog"
+	"github.com/refarch/refarch/embedding"
+	"github.com/refarch/refarch/embedding/use"
+	"github.com/refarch/refarch/embedding/use/usetest"
 	"github.com/refarch/refarch/roles/emu"
 	"github.com/refarch/refarch/roles/pelican"
 	"github.com/refarch/refarch/vectorstore/pgvectorstore"
@@ -82,13 +85,34 @@ func (e *env) indexedCount(ctx context.Context) (products, indexed int) {
 // drops it before the load and rebuilds it at the end by hand (both timed).
 // BENCH_EMU_BATCH,
 // BENCH_EMU_CONCURRENCY and BENCH_PELICAN_BATCH tune the pipeline.
+//
+// The embedder=use variant runs the default backends end to end: the same,
+// with the in-process use model instead of the hash embedder (skipped
+// without REFARCH_MODEL_DIR).
 func BenchmarkBootstrapSeedCSV(b *testing.B) {
+	b.Run("embedder=hash", func(b *testing.B) {
+		benchmarkBootstrap(b, func() embedding.Embedder { return embedding.NewHash(32) })
+	})
+	b.Run("embedder=use", func(b *testing.B) {
+		dir := usetest.ModelDir(b)
+		benchmarkBootstrap(b, func() embedding.Embedder {
+			m, err := use.Load(dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return m
+		})
+	})
+}
+
+func benchmarkBootstrap(b *testing.B, newEmbedder func() embedding.Embedder) {
 	path := seedCSV(b)
 	ctx := context.Background()
+	emb := newEmbedder()
 	var rows, secs, pipeSecs float64
 	for b.Loop() {
 		b.StopTimer()
-		e := newEnv(b)
+		e := newEnvWith(b, maxReceives, emb)
 		pcfg, ecfg := benchConfigs(e)
 		deferIndex := os.Getenv("BENCH_DEFER_INDEX") != ""
 		if deferIndex {

@@ -46,6 +46,12 @@ func newEnv(t testing.TB) *env { return newEnvReceives(t, maxReceives) }
 
 func newEnvReceives(t testing.TB, receives int) *env {
 	t.Helper()
+	return newEnvWith(t, receives, embedding.NewHash(32))
+}
+
+// newEnvWith is an environment whose pipeline embeds with emb.
+func newEnvWith(t testing.TB, receives int, emb embedding.Embedder) *env {
+	t.Helper()
 	ctx := context.Background()
 	// Pelican and emu each hold a transaction while the queue or the vector
 	// store uses another connection, so the pool must be roomy.
@@ -61,7 +67,6 @@ func newEnvReceives(t testing.TB, receives int) *env {
 	t.Cleanup(pool.Close)
 	q := pgqueue.New(pool, pgqueue.Options{MaxReceives: receives, PollInterval: 200 * time.Millisecond})
 	t.Cleanup(func() { q.Close() })
-	emb := embedding.NewHash(32)
 	store, err := pgvectorstore.New(ctx, pool, emb.Model(), emb.Dimension())
 	if err != nil {
 		t.Fatal(err)
