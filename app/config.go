@@ -140,7 +140,10 @@ func (c *Config) ApplyEnv(fs *pflag.FlagSet, getenv func(string) string) {
 			return
 		}
 		if err := f.Value.Set(v); err != nil {
-			c.envErrs = append(c.envErrs, fmt.Sprintf("%s=%q: %v", EnvName(f.Name), v, err))
+			// Some flag types zero themselves on a bad value: keep the
+			// default, so that Validate reports only the real problem.
+			f.Value.Set(f.DefValue) //nolint:errcheck // the default parsed once already
+			c.envErrs = append(c.envErrs, fmt.Sprintf("%s=%q: not a valid %s", EnvName(f.Name), v, f.Value.Type()))
 		}
 	})
 }

@@ -56,10 +56,14 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	if err == nil {
 		t.Fatal("Validate accepted a broken configuration")
 	}
-	for _, want := range []string{"no database", "REFARCH_CONCURRENCY", "queue \"kafka\"", "REFARCH_PINECONE_API_KEY", "log level"} {
+	for _, want := range []string{"no database", `REFARCH_CONCURRENCY="many": not a valid int`, "queue \"kafka\"", "REFARCH_PINECONE_API_KEY", "log level"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate error lacks %q:\n%v", want, err)
 		}
+	}
+	// The bad value is reported once, not again as the zero it parsed to.
+	if strings.Contains(err.Error(), "concurrency 0") || cfg.EmuConcurrency != 2 {
+		t.Errorf("a bad REFARCH_CONCURRENCY left concurrency %d:\n%v", cfg.EmuConcurrency, err)
 	}
 }
 
