@@ -29,16 +29,13 @@ number; with --skip-invalid the valid rows are loaded and the bad ones listed.`,
 			if file == "" {
 				return errors.New("--csv FILE is required")
 			}
-			if err := cfg.Validate(app.Roles{}); err != nil {
-				return err
-			}
 			f, err := os.Open(file)
 			if err != nil {
 				return fmt.Errorf("open csv: %w", err)
 			}
 			defer f.Close()
 			ctx := cmd.Context()
-			pool, err := app.OpenDB(ctx, *cfg)
+			pool, err := openDB(cmd, cfg)
 			if err != nil {
 				return err
 			}

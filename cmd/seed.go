@@ -23,11 +23,8 @@ func newSeedCmd(cfg *app.Config) *cobra.Command {
 			if count < 1 || count > 10_000_000 {
 				return fmt.Errorf("--count %d: want 1 to 10000000", count)
 			}
-			if err := cfg.Validate(app.Roles{}); err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			pool, err := app.OpenDB(ctx, *cfg)
+			pool, err := openDB(cmd, cfg)
 			if err != nil {
 				return err
 			}
