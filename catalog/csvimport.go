@@ -117,18 +117,15 @@ func ImportCSV(ctx context.Context, pool *pgxpool.Pool, r io.Reader, o ImportOpt
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after commit
 
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE csv_stage (
-		line bigint, sku text, name text, description text, price_cents bigint, category text
-	) ON COMMIT DROP`); err != nil {
-		return res, fmt.Errorf("import csv: create staging table: %w", err)
+	if err := createStage(ctx, tx, "csv_stage"); err != nil {
+		return res, fmt.Errorf("import csv: %w", err)
 	}
-	cols := []string{"line", "sku", "name", "description", "price_cents", "category"}
 	rows := make([][]any, 0, batch)
 	flush := func() error {
 		if len(rows) == 0 {
 			return nil
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"csv_stage"}, cols, pgx.CopyFromRows(rows)); err != nil {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"csv_stage"}, stageColumns, pgx.CopyFromRows(rows)); err != nil {
 			return fmt.Errorf("import csv: copy %d rows before line %d: %w", len(rows), rows[len(rows)-1][0], err)
 		}
 		rows = rows[:0]
@@ -151,7 +148,7 @@ func ImportCSV(ctx context.Context, pool *pgxpool.Pool, r io.Reader, o ImportOpt
 			res.Rejected = append(res.Rejected, *bad)
 			doomed = doomed || !o.SkipInvalid
 		case !doomed:
-			rows = append(rows, []any{int64(line), p.SKU, p.Name, p.Description, int64(p.Price), p.Category})
+			rows = append(rows, stageRow(line, p))
 			if len(rows) == batch {
 				if err := flush(); err != nil {
 					return res, err
@@ -178,7 +175,7 @@ func ImportCSV(ctx context.Context, pool *pgxpool.Pool, r io.Reader, o ImportOpt
 	// content is unchanged are filtered by the WHERE and never reach the
 	// trigger, so they return nothing.
 	result, err := tx.Query(ctx, `INSERT INTO products AS p (sku, name, description, price, category)
-		SELECT sku, name, description, price_cents / 100.0, category FROM csv_stage ORDER BY line
+		SELECT sku, name, description, price_cents / 100.0, category FROM csv_stage ORDER BY ord
 		ON CONFLICT (sku) DO UPDATE
 		SET name = EXCLUDED.name, description = EXCLUDED.description,
 		    price = EXCLUDED.price, category = EXCLUDED.category

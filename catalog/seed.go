@@ -1,6 +1,3 @@
-// Package catalog fills the products table: a deterministic generator of a
-// realistic catalog (Seed) and a streaming importer for the seed system's CSV
-// files (ImportCSV).
 package catalog
 
 import (
@@ -96,12 +93,8 @@ func Seed(ctx context.Context, pool *pgxpool.Pool, o SeedOptions) (int, error) {
 			return 0, fmt.Errorf("seed: begin transaction: %w", err)
 		}
 		txs[w] = tx
-		// COPY cannot skip conflicting rows, so rows go through a staging
-		// table and then one INSERT ... ON CONFLICT per chunk.
-		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE seed_stage (
-			ord bigint, sku text, name text, description text, price_cents bigint, category text
-		) ON COMMIT DROP`); err != nil {
-			return 0, fmt.Errorf("seed: create staging table: %w", err)
+		if err := createStage(ctx, tx, "seed_stage"); err != nil {
+			return 0, fmt.Errorf("seed: %w", err)
 		}
 	}
 	eg, ectx := errgroup.WithContext(ctx)
@@ -146,11 +139,9 @@ func Seed(ctx context.Context, pool *pgxpool.Pool, o SeedOptions) (int, error) {
 func seedChunkInsert(ctx context.Context, tx pgx.Tx, g *seedGenerator, start, end int) (int, error) {
 	rows := make([][]any, 0, end-start)
 	for i := start; i < end; i++ {
-		p := g.product(i)
-		rows = append(rows, []any{int64(i), p.SKU, p.Name, p.Description, int64(p.Price), p.Category})
+		rows = append(rows, stageRow(i, g.product(i)))
 	}
-	cols := []string{"ord", "sku", "name", "description", "price_cents", "category"}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"seed_stage"}, cols, pgx.CopyFromRows(rows)); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"seed_stage"}, stageColumns, pgx.CopyFromRows(rows)); err != nil {
 		return 0, fmt.Errorf("seed: copy products %d-%d: %w", start+1, end, err)
 	}
 	tag, err := tx.Exec(ctx, `INSERT INTO products (sku, name, description, price, category)

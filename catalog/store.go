@@ -32,10 +32,14 @@ func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 const Columns = `id, sku, name, description, (price * 100)::bigint, category, created_at, updated_at, version`
 
 // Scan reads one row selected with Columns.
-func Scan(row pgx.Row) (product.Product, error) {
+func Scan(row pgx.Row) (product.Product, error) { return scan(row) }
+
+// scan reads Columns and then any extra columns into extra.
+func scan(row pgx.Row, extra ...any) (product.Product, error) {
 	var p product.Product
 	var cents int64
-	err := row.Scan(&p.ID, &p.SKU, &p.Name, &p.Description, &cents, &p.Category, &p.CreatedAt, &p.UpdatedAt, &p.Version)
+	dest := append([]any{&p.ID, &p.SKU, &p.Name, &p.Description, &cents, &p.Category, &p.CreatedAt, &p.UpdatedAt, &p.Version}, extra...)
+	err := row.Scan(dest...)
 	p.Price = product.Price(cents)
 	return p, err
 }
@@ -65,12 +69,10 @@ func (s *Store) List(ctx context.Context, o ListOptions) ([]product.Product, int
 	var out []product.Product
 	total := 0
 	for rows.Next() {
-		var p product.Product
-		var cents int64
-		if err := rows.Scan(&p.ID, &p.SKU, &p.Name, &p.Description, &cents, &p.Category, &p.CreatedAt, &p.UpdatedAt, &p.Version, &total); err != nil {
+		p, err := scan(rows, &total)
+		if err != nil {
 			return nil, 0, fmt.Errorf("list products: %w", err)
 		}
-		p.Price = product.Price(cents)
 		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
@@ -171,6 +173,28 @@ func (s *Store) Categories(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("list categories: %w", err)
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// Seed and ImportCSV COPY products into a temporary staging table and merge
+// it into products with one INSERT ... ON CONFLICT (sku), since COPY itself
+// can neither skip nor update a row whose SKU exists. ord keeps the input
+// order (and, for an import, the line the row came from).
+var stageColumns = []string{"ord", "sku", "name", "description", "price_cents", "category"}
+
+// createStage creates the staging table name in tx; it is dropped at commit.
+func createStage(ctx context.Context, tx pgx.Tx, name string) error {
+	_, err := tx.Exec(ctx, `CREATE TEMP TABLE `+name+` (
+		ord bigint, sku text, name text, description text, price_cents bigint, category text
+	) ON COMMIT DROP`)
+	if err != nil {
+		return fmt.Errorf("create staging table: %w", err)
+	}
+	return nil
+}
+
+// stageRow is p as a row of stageColumns.
+func stageRow(ord int, p product.Product) []any {
+	return []any{int64(ord), p.SKU, p.Name, p.Description, int64(p.Price), p.Category}
 }
 
 // constraintError turns a unique or check violation into a field error.
