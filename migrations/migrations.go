@@ -7,10 +7,11 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -29,8 +30,16 @@ type Migration struct {
 	SQL     string
 }
 
-// All returns the embedded migrations in order.
+// All returns the embedded migrations in order. They are read and checked
+// once; Check, which readiness probes call, only compares numbers.
 func All() ([]Migration, error) {
+	ms, err := loaded()
+	return slices.Clone(ms), err
+}
+
+var loaded = sync.OnceValues(load)
+
+func load() ([]Migration, error) {
 	names, err := fs.Glob(files, "*.up.sql")
 	if err != nil {
 		return nil, fmt.Errorf("list migrations: %w", err)
@@ -59,7 +68,7 @@ func All() ([]Migration, error) {
 
 // Latest is the version the code expects.
 func Latest() int {
-	ms, err := All()
+	ms, err := loaded()
 	if err != nil || len(ms) == 0 {
 		return 0
 	}
@@ -148,4 +157,4 @@ func Check(ctx context.Context, pool *pgxpool.Pool) error {
 }
 
 // Describe names a migration like its file.
-func (m Migration) Describe() string { return path.Base(fmt.Sprintf("%03d_%s", m.Version, m.Name)) }
+func (m Migration) Describe() string { return fmt.Sprintf("%03d_%s", m.Version, m.Name) }
