@@ -39,8 +39,6 @@ func (e *countingEmbedder) Embed(_ context.Context, texts []string) ([][]float32
 	return out, nil
 }
 
-func (e *countingEmbedder) Model() string { return "count" }
-
 func TestEmbedUsesCache(t *testing.T) {
 	t.Parallel()
 	emb := &countingEmbedder{}

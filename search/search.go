@@ -48,7 +48,6 @@ const rrfK = 60
 // was built with.
 type Embedder interface {
 	Embed(ctx context.Context, texts []string) ([][]float32, error)
-	Model() string
 }
 
 // Vectors is the part of the vector store search needs.
@@ -124,9 +123,6 @@ func (s *Service) embed(ctx context.Context, text string) ([]float32, error) {
 	s.cache.put(text, vecs[0])
 	return vecs[0], nil
 }
-
-// Model names the embedding model queries are embedded with.
-func (s *Service) Model() string { return s.emb.Model() }
 
 // ErrInvalid marks a request the caller must fix; it maps to HTTP 400.
 var ErrInvalid = errors.New("invalid search")
