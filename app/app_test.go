@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/refarch/refarch/internal/pgtest"
-	"github.com/refarch/refarch/migrations"
 )
 
 // testConfig is the default configuration on a fresh, migrated database,
@@ -23,15 +22,7 @@ func testConfig(t *testing.T) Config {
 	t.Helper()
 	var cfg Config
 	cfg.Bind(pflag.NewFlagSet("test", pflag.ContinueOnError))
-	cfg.DatabaseURL = pgtest.NewURL(t)
-	pool, err := OpenDB(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if _, err := migrations.Up(t.Context(), pool); err != nil {
-		t.Fatal(err)
-	}
+	cfg.DatabaseURL = pgtest.NewURL(t) // already migrated
 	cfg.Embedder = "hash"
 	cfg.PelicanPollInterval = 50 * time.Millisecond
 	cfg.Addr = freeAddr(t)

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,18 +82,60 @@ func NewURL(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatalf("connect to test server (is `make db` running?): %v", err)
-	}
+	conn := connect(ctx, t, admin)
 	defer conn.Close(ctx)
 	if err := ensureTemplate(ctx, conn, admin, tmpl); err != nil {
 		t.Fatal(err)
 	}
+	return createDatabase(ctx, t, conn, admin, "refarch_t_", "TEMPLATE "+tmpl)
+}
+
+// New creates a new migrated database and returns a pool on it, closed when
+// the test ends.
+func New(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	return open(t, NewURL(t))
+}
+
+// NewEmpty creates a database with no schema at all, for migration tests.
+func NewEmpty(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	admin := AdminURL(t)
+	conn := connect(ctx, t, admin)
+	defer conn.Close(ctx)
+	return open(t, createDatabase(ctx, t, conn, admin, "refarch_e_", ""))
+}
+
+func connect(ctx context.Context, t testing.TB, url string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connect to test server (is `make db` running?): %v", err)
+	}
+	return conn
+}
+
+func open(t testing.TB, url string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatalf("open test database: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// createDatabase creates a database with a random name after prefix (with
+// options such as a TEMPLATE), drops it when the test ends, and returns its
+// URL.
+func createDatabase(ctx context.Context, t testing.TB, conn *pgx.Conn, admin, prefix, options string) string {
+	t.Helper()
 	var b [6]byte
 	rand.Read(b[:])
-	name := "refarch_t_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, tmpl)); err != nil {
+	name := prefix + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, `CREATE DATABASE `+name+` `+options); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -104,54 +147,11 @@ func NewURL(t testing.TB) string {
 			return
 		}
 		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, name)); err != nil {
+		if _, err := c.Exec(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
 			t.Logf("drop test database %s: %v", name, err)
 		}
 	})
 	return withDatabase(admin, name)
-}
-
-// New creates a new migrated database and returns a pool on it, closed when
-// the test ends.
-func New(t testing.TB) *pgxpool.Pool {
-	t.Helper()
-	pool, err := pgxpool.New(context.Background(), NewURL(t))
-	if err != nil {
-		t.Fatalf("open test database: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
-
-// NewEmpty creates a database with no schema at all, for migration tests.
-func NewEmpty(t testing.TB) *pgxpool.Pool {
-	t.Helper()
-	ctx := context.Background()
-	admin := AdminURL(t)
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatalf("connect to test server (is `make db` running?): %v", err)
-	}
-	defer conn.Close(ctx)
-	var b [6]byte
-	rand.Read(b[:])
-	name := "refarch_e_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, `CREATE DATABASE `+name); err != nil {
-		t.Fatalf("create test database: %v", err)
-	}
-	pool, err := pgxpool.New(ctx, withDatabase(admin, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		pool.Close()
-		c, err := pgx.Connect(context.Background(), admin)
-		if err == nil {
-			c.Exec(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`) //nolint:errcheck
-			c.Close(context.Background())
-		}
-	})
-	return pool
 }
 
 func ensureTemplate(ctx context.Context, conn *pgx.Conn, admin, tmpl string) error {
@@ -190,18 +190,12 @@ func ensureTemplate(ctx context.Context, conn *pgx.Conn, admin, tmpl string) err
 	return nil
 }
 
-func withDatabase(url, name string) string {
-	cfg, err := pgx.ParseConfig(url)
+// withDatabase is the Postgres URL u with its database replaced by name.
+func withDatabase(u, name string) string {
+	parsed, err := url.Parse(u)
 	if err != nil {
-		return url
+		return u
 	}
-	base, query, _ := strings.Cut(url, "?")
-	if i := strings.LastIndex(base, "/"); i > len("postgres://") {
-		base = base[:i]
-	}
-	_ = cfg
-	if query != "" {
-		return base + "/" + name + "?" + query
-	}
-	return base + "/" + name
+	parsed.Path = "/" + name
+	return parsed.String()
 }
