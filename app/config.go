@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -60,14 +61,6 @@ type Config struct {
 	// envErrs holds environment values that did not parse, so that Validate
 	// reports them with every other problem.
 	envErrs []string
-}
-
-// setting describes one configuration entry: its flag, its variable, and
-// whether it is a secret that must never be printed.
-type setting struct {
-	flag   string
-	env    string
-	secret bool
 }
 
 // Bind registers every setting as a flag on fs, with its default.
@@ -220,9 +213,10 @@ func (c Config) Validate(r Roles) error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("log format %q: want text or json", c.LogFormat)
 	}
-	needQueue := r.Serve || r.Pelican || r.Emu
-	needVectors := r.Serve || r.Emu
-	if needQueue {
+	// Every role uses the queue and the embedder (pelican for its model id,
+	// which names what the index holds); serve and emu use the vector store.
+	anyRole := r.Serve || r.Pelican || r.Emu
+	if anyRole {
 		switch c.Queue {
 		case "postgres":
 		case "sqs":
@@ -238,8 +232,20 @@ func (c Config) Validate(r Roles) error {
 		if c.QueueMaxReceives < 1 || c.QueueMaxReceives > 1000 {
 			bad("queue max receives %d: want 1 to 1000", c.QueueMaxReceives)
 		}
+		if !slices.Contains(embedding.Names(), c.Embedder) {
+			bad("embedder %q: want one of %s", c.Embedder, strings.Join(embedding.Names(), ", "))
+		}
+		if c.Embedder == "use" && c.ModelDir == "" {
+			bad("embedder use needs REFARCH_MODEL_DIR (run `make model`)")
+		}
+		if c.Embedder == "hash" && (c.HashDim < 2 || c.HashDim > 4096) {
+			bad("hash dimension %d: want 2 to 4096", c.HashDim)
+		}
+		if c.Addr == "" {
+			bad("every role needs an HTTP address for health and metrics (--addr)")
+		}
 	}
-	if needVectors {
+	if r.Serve || r.Emu {
 		switch c.VectorStore {
 		case "pgvector":
 		case "pinecone":
@@ -252,22 +258,6 @@ func (c Config) Validate(r Roles) error {
 		default:
 			bad("vector store %q: want pgvector or pinecone", c.VectorStore)
 		}
-		known := false
-		for _, n := range embedding.Names() {
-			known = known || n == c.Embedder
-		}
-		if !known {
-			bad("embedder %q: want one of %s", c.Embedder, strings.Join(embedding.Names(), ", "))
-		}
-		if c.Embedder == "use" && c.ModelDir == "" {
-			bad("embedder use needs REFARCH_MODEL_DIR (run `make model`)")
-		}
-		if c.Embedder == "hash" && (c.HashDim < 2 || c.HashDim > 4096) {
-			bad("hash dimension %d: want 2 to 4096", c.HashDim)
-		}
-	}
-	if (r.Serve || r.Pelican || r.Emu) && c.Addr == "" {
-		bad("every role needs an HTTP address for health and metrics (--addr)")
 	}
 	if r.Pelican {
 		if c.PelicanBatchSize < 1 || c.PelicanBatchSize > 10000 {

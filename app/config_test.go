@@ -75,6 +75,15 @@ func TestValidateOnlyWhatTheRolesNeed(t *testing.T) {
 	if err := cfg.Validate(Roles{Pelican: true}); err == nil || !strings.Contains(err.Error(), "REFARCH_SQS_QUEUE_URL") {
 		t.Errorf("pelican on sqs without a URL: %v", err)
 	}
+	// Pelican opens the embedder for its model id, so a bad one is reported
+	// before it starts; migrate does not care.
+	cfg, _ = parse(t, map[string]string{"DATABASE_URL": "postgres://a@h/db", "REFARCH_EMBEDDER": "nope"})
+	if err := cfg.Validate(Roles{}); err != nil {
+		t.Errorf("migrate needs no embedder, got %v", err)
+	}
+	if err := cfg.Validate(Roles{Pelican: true}); err == nil || !strings.Contains(err.Error(), `embedder "nope"`) {
+		t.Errorf("pelican with an unknown embedder: %v", err)
+	}
 }
 
 func TestPrintRedactsSecrets(t *testing.T) {
