@@ -32,6 +32,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/refarch/refarch/internal/backoff"
 	"github.com/refarch/refarch/queue"
 )
 
@@ -491,8 +492,7 @@ func (q *Queue) listenLoop(ctx context.Context, conn *pgx.Conn) {
 			conn.Close(context.Background())
 		}
 	}()
-	const maxBackoff = 10 * time.Second
-	backoff := 100 * time.Millisecond
+	failures := 0
 	for {
 		if conn == nil {
 			c, err := q.connect(ctx)
@@ -500,16 +500,15 @@ func (q *Queue) listenLoop(ctx context.Context, conn *pgx.Conn) {
 				if ctx.Err() != nil {
 					return
 				}
-				q.opts.Logger.WarnContext(ctx, "queue listener reconnect failed", "err", err, "retry_in", backoff)
-				select {
-				case <-ctx.Done():
+				d := backoff.Delay(failures, 100*time.Millisecond, 10*time.Second)
+				failures++
+				q.opts.Logger.WarnContext(ctx, "queue listener reconnect failed", "err", err, "retry_in", d)
+				if !backoff.Sleep(ctx, d) {
 					return
-				case <-time.After(backoff):
 				}
-				backoff = min(backoff*2, maxBackoff)
 				continue
 			}
-			conn, backoff = c, 100*time.Millisecond
+			conn, failures = c, 0
 			q.opts.Logger.InfoContext(ctx, "queue listener reconnected")
 			q.broadcast() // notifications may have been missed meanwhile
 		}
