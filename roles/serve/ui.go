@@ -91,16 +91,15 @@ func (s *Server) results(ctx context.Context, st web.State) (web.Results, error)
 		v := st.Values()
 		v.Set("k", strconv.Itoa(uiSearchK))
 		q, err := search.ParseQuery(v)
-		if err != nil {
+		var resp search.Response
+		if err == nil {
+			resp, err = s.search(ctx, q)
+		}
+		if errors.Is(err, search.ErrInvalid) {
 			res.Error = strings.TrimPrefix(err.Error(), search.ErrInvalid.Error()+": ")
 			return res, nil
 		}
-		resp, err := s.search(ctx, q)
 		if err != nil {
-			if errors.Is(err, search.ErrInvalid) {
-				res.Error = strings.TrimPrefix(err.Error(), search.ErrInvalid.Error()+": ")
-				return res, nil
-			}
 			return res, err
 		}
 		res.Message = resp.Message
