@@ -275,7 +275,7 @@ func iamProblems(cfg config) []string {
 	// must give its account kms:*), where wildcards are judged by the resource they guard.
 	rolePolicies := map[string]bool{}
 	for _, rp := range cfg.find("resource", "aws_iam_role_policy") {
-		rolePolicies[strings.TrimSuffix(strings.TrimPrefix(rp.attr("policy"), "data.aws_iam_policy_document."), ".json")] = true
+		rolePolicies[policyDocument(rp)] = true
 	}
 	var p []string
 	seen := map[string]int{}
@@ -338,7 +338,7 @@ func iamProblems(cfg config) []string {
 		if !strings.HasPrefix(role, "aws_iam_role.task") {
 			continue
 		}
-		doc := strings.TrimSuffix(strings.TrimPrefix(rp.attr("policy"), "data.aws_iam_policy_document."), ".json")
+		doc := policyDocument(rp)
 		if attach[doc] != role {
 			p = append(p, fmt.Sprintf("%s attaches %s to %s", rp, doc, role))
 		}
@@ -349,6 +349,14 @@ func iamProblems(cfg config) []string {
 		}
 	}
 	return p
+}
+
+// policyDocument names the aws_iam_policy_document a role policy uses, without the key of a
+// per-role document (execution_secrets[each.key] is execution_secrets).
+func policyDocument(rp block) string {
+	doc := strings.TrimSuffix(strings.TrimPrefix(rp.attr("policy"), "data.aws_iam_policy_document."), ".json")
+	doc, _, _ = strings.Cut(doc, "[")
+	return doc
 }
 
 func TestTaskRolesHaveLeastPrivilege(t *testing.T) {
@@ -406,6 +414,19 @@ resource "aws_iam_role_policy" "other" {
   role   = aws_iam_role.execution["serve"].id
   policy = data.aws_iam_policy_document.other.json
 }`, "wildcard s3:*"},
+		{"wildcard in a per-role document", `
+data "aws_iam_policy_document" "per_role" {
+  for_each = local.roles
+  statement {
+    actions   = ["secretsmanager:*"]
+    resources = ["*"]
+  }
+}
+resource "aws_iam_role_policy" "per_role" {
+  for_each = local.roles
+  role     = aws_iam_role.execution[each.key].id
+  policy   = data.aws_iam_policy_document.per_role[each.key].json
+}`, "wildcard secretsmanager:*"},
 		{"pelican policy on serve", `
 resource "aws_iam_role_policy" "oops" {
   role   = aws_iam_role.task["serve"].id
