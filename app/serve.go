@@ -17,9 +17,10 @@ import (
 // emu writes with, the per-row sync badges and the status page.
 func serveDeps(pool *pgxpool.Pool, sh *shared) serve.Deps {
 	model, storeName := sh.emb.Model(), sh.store.Name()
+	products := catalog.NewStore(pool)
 	return serve.Deps{
-		Catalog: catalog.NewStore(pool),
-		Search:  search.New(sh.emb, sh.store, catalog.NewStore(pool), search.NewPGFullText(pool)),
+		Catalog: products,
+		Search:  search.New(sh.emb, sh.store, products, search.NewPGFullText(pool)),
 		SyncStates: func(ctx context.Context, ids []int64) (map[int64]string, error) {
 			return status.ProductStates(ctx, pool, model, ids)
 		},
