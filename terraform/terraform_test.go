@@ -559,8 +559,12 @@ func TestEmuScalesOnBacklogPerTask(t *testing.T) {
 		t.Errorf("emu_max_tasks defaults to %s, want 8", got)
 	}
 	pelicanMin := cfg.one(t, "modules/autoscaling", "variable", "pelican_min_tasks")
-	if len(nested(pelicanMin.body, "validation")) == 0 {
-		t.Error("nothing stops pelican from scaling to zero")
+	floor := false
+	for _, v := range nested(pelicanMin.body, "validation") {
+		floor = floor || text(pelicanMin.src, v.Body.Attributes["condition"].Expr) == "var.pelican_min_tasks >= 1"
+	}
+	if !floor {
+		t.Error("nothing stops pelican from scaling to zero: want a validation var.pelican_min_tasks >= 1")
 	}
 }
 
