@@ -3,11 +3,6 @@ output "address" {
   value       = aws_db_instance.this.address
 }
 
-output "port" {
-  description = "Port of the database."
-  value       = aws_db_instance.this.port
-}
-
 output "database_name" {
   description = "Name of the application database."
   value       = aws_db_instance.this.db_name

@@ -2,8 +2,3 @@ output "name" {
   description = "Name of the index (REFARCH_PINECONE_INDEX), known only once the index exists."
   value       = pinecone_index.this.name
 }
-
-output "host" {
-  description = "Data-plane host of the index."
-  value       = pinecone_index.this.host
-}

@@ -12,8 +12,3 @@ output "log_group_names" {
   description = "CloudWatch log group of each role."
   value       = { for k, g in aws_cloudwatch_log_group.role : k => g.name }
 }
-
-output "task_role_arns" {
-  description = "Task role of each role, for audits of what the application may do."
-  value       = { for k, r in aws_iam_role.task : k => r.arn }
-}
