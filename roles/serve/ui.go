@@ -294,47 +294,33 @@ func (s *Server) saveProduct(w http.ResponseWriter, r *http.Request) {
 	}
 	p, f, problems := formProduct(r)
 	p.ID, f.ID = id, id
-	version, _ := strconv.ParseInt(r.PostFormValue("version"), 10, 64)
-	p.Version, f.Version = version, version
-	row := web.Row{Product: p, Sync: s.syncStates(r.Context(), []int64{id})[id]}
-	if sc, err := strconv.ParseFloat(r.PostFormValue("score"), 64); err == nil {
-		row.Score, row.HasScore = sc, true
-	}
+	p.Version, _ = strconv.ParseInt(r.PostFormValue("version"), 10, 64)
+	f.Version = p.Version
 	if len(problems) == 0 {
-		var updated product.Product
-		updated, err = s.deps.Catalog.Update(r.Context(), p)
-		if err == nil {
-			row.Product = updated
-			row.Sync = s.syncStates(r.Context(), []int64{id})[id]
+		updated, err := s.deps.Catalog.Update(r.Context(), p)
+		switch {
+		case err == nil:
 			w.Header().Set("HX-Trigger", "sync-changed")
-			s.render(w, r, http.StatusOK, web.ProductRow(row, s.session(w, r)))
+			s.render(w, r, http.StatusOK, web.ProductRow(s.rowFor(r, updated), s.session(w, r)))
+			return
+		case errors.Is(err, catalog.ErrNotFound):
+			w.WriteHeader(http.StatusOK) // gone: drop the row
+			return
+		case errors.Is(err, catalog.ErrConflict):
+			f.Notice = "Someone else changed this product meanwhile. Cancel to see their version."
+			s.render(w, r, http.StatusConflict, web.EditRow(f, s.rowFor(r, p)))
 			return
 		}
-		if v, ok := product.AsValidation(err); ok {
-			problems = v
+		var ok bool
+		if problems, ok = product.AsValidation(err); !ok {
+			s.deps.Log.ErrorContext(r.Context(), "save product", "err", err, "product_id", id)
+			http.Error(w, "Not saved: something went wrong. The product is unchanged.", http.StatusInternalServerError)
+			return
 		}
 	}
-	code := http.StatusUnprocessableEntity
-	switch {
-	case len(problems) > 0:
-		setErrors(&f, problems)
-		f.Notice = "Not saved: fix the marked fields. The product is unchanged."
-	case errors.Is(err, catalog.ErrConflict):
-		code = http.StatusConflict
-		f.Notice = "Someone else changed this product meanwhile. Cancel to see their version."
-	case errors.Is(err, catalog.ErrNotFound):
-		w.WriteHeader(http.StatusOK) // gone: drop the row
-		return
-	default:
-		s.deps.Log.ErrorContext(r.Context(), "save product", "err", err, "product_id", id)
-		code = http.StatusInternalServerError
-		f.Notice = "Not saved: something went wrong. The product is unchanged."
-	}
-	if code == http.StatusInternalServerError {
-		http.Error(w, f.Notice, code)
-		return
-	}
-	s.render(w, r, code, web.EditRow(f, row))
+	setErrors(&f, problems)
+	f.Notice = "Not saved: fix the marked fields. The product is unchanged."
+	s.render(w, r, http.StatusUnprocessableEntity, web.EditRow(f, s.rowFor(r, p)))
 }
 
 func (s *Server) removeProduct(w http.ResponseWriter, r *http.Request) {

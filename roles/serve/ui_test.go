@@ -328,6 +328,15 @@ func TestUIEditValidatesAndLeavesRowUnchanged(t *testing.T) {
 		t.Fatalf("rejected edit changed the row: %+v", after)
 	}
 	form.Set("price", "31.50")
+	form.Set("version", "7")
+	code, body = u.post(t, fmt.Sprintf("/ui/products/%d", p.ID), form, "X-CSRF-Token", u.csrf)
+	if code != http.StatusConflict || !strings.Contains(body, "Someone else changed this product") || !strings.Contains(body, `value="31.50"`) {
+		t.Fatalf("edit of a stale version = %d, want 409 with the notice and the typed values:\n%s", code, body)
+	}
+	if after, _ := e.cat.Get(context.Background(), p.ID); after.Version != p.Version || after.Price != p.Price {
+		t.Fatalf("an edit of a stale version changed the row: %+v", after)
+	}
+	form.Set("version", "1")
 	code, body = u.post(t, fmt.Sprintf("/ui/products/%d", p.ID), form, "X-CSRF-Token", u.csrf)
 	if code != 200 || !strings.Contains(body, "$31.50") || !strings.Contains(body, "badge-indexing") {
 		t.Fatalf("good edit = %d\n%s", code, body)
