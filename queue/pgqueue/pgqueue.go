@@ -396,22 +396,23 @@ func (q *Queue) Extend(ctx context.Context, receipts []string, visibility time.D
 	if err != nil {
 		return fmt.Errorf("extend: %w", err)
 	}
-	tag, err := q.pool.Exec(ctx, `
-		WITH `+asyncCommit+`
-		UPDATE queue_messages m SET visible_at = now() + $3::bigint * interval '1 microsecond'
-		FROM async, unnest($1::bigint[], $2::bigint[]) AS r(id, token)
-		WHERE m.id = r.id AND m.receive_token = r.token AND r.token <> 0`,
-		ids, tokens, visibility.Microseconds())
-	if err != nil {
+	if _, err := q.pool.Exec(ctx, extendSQL, ids, tokens, visibility.Microseconds()); err != nil {
 		return fmt.Errorf("extend visibility of %d messages: %w", len(receipts), err)
-	}
-	if visibility == 0 && tag.RowsAffected() > 0 {
-		if _, err := q.pool.Exec(ctx, `SELECT pg_notify('`+channel+`', '')`); err != nil {
-			return fmt.Errorf("wake receivers after release: %w", err)
-		}
 	}
 	return nil
 }
+
+// extendSQL hides the messages whose delivery the receipts name for $3
+// microseconds and, when that releases any (zero), wakes receivers in the
+// same statement.
+const extendSQL = `
+WITH ` + asyncCommit + `, u AS (
+    UPDATE queue_messages m SET visible_at = now() + $3::bigint * interval '1 microsecond'
+    FROM async, unnest($1::bigint[], $2::bigint[]) AS r(id, token)
+    WHERE m.id = r.id AND m.receive_token = r.token AND r.token <> 0
+    RETURNING m.id
+)
+SELECT count(pg_notify('` + channel + `', '')) FROM (SELECT 1 FROM u WHERE $3::bigint = 0 LIMIT 1) s`
 
 // Depth counts visible (including those waiting behind their group's
 // head), in-flight and dead messages.
