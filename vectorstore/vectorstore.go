@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/refarch/refarch/vectormeta"
 )
@@ -47,13 +48,35 @@ type Store interface {
 // ErrTransient marks errors worth retrying (rate limits, 5xx, timeouts).
 var ErrTransient = errors.New("transient vector store error")
 
-// LastPerID checks every vector's values with check and returns the vectors
-// with only the last one of each id, in their order: within one Upsert the
-// last vector given for an id wins. Every backend's Upsert starts with it.
-func LastPerID(vectors []Vector, check func([]float32) error) ([]Vector, error) {
+// CheckValues reports why v cannot be stored in, or searched against, an
+// index of dimension dim: a wrong length, a NaN or infinite value, or all
+// zeros, which has no cosine similarity. Backends check before sending, so a
+// bad vector gets the same clear error from every one of them.
+func CheckValues(v []float32, dim int) error {
+	if len(v) != dim {
+		return fmt.Errorf("vector has %d dimensions, the store holds %d", len(v), dim)
+	}
+	zero := true
+	for i, f := range v {
+		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+			return fmt.Errorf("vector value %d is %v", i, f)
+		}
+		zero = zero && f == 0
+	}
+	if zero {
+		return errors.New("vector is all zeros, which has no cosine similarity")
+	}
+	return nil
+}
+
+// LastPerID checks every vector's values with CheckValues and returns the
+// vectors with only the last one of each id, in their order: within one
+// Upsert the last vector given for an id wins. Every backend's Upsert starts
+// with it.
+func LastPerID(vectors []Vector, dim int) ([]Vector, error) {
 	last := make(map[string]int, len(vectors))
 	for i, v := range vectors {
-		if err := check(v.Values); err != nil {
+		if err := CheckValues(v.Values, dim); err != nil {
 			return nil, fmt.Errorf("upsert vector %s: %w", v.ID, err)
 		}
 		last[v.ID] = i

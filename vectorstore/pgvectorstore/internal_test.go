@@ -203,37 +203,6 @@ func TestNewConcurrentAndCollision(t *testing.T) {
 	}
 }
 
-func TestRejectsBadVectors(t *testing.T) {
-	t.Parallel()
-	ctx := t.Context()
-	s, err := New(ctx, pgtest.New(t), "m", 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	meta := vectormeta.Metadata{ProductID: 1, Version: 1, Model: "m"}
-	tests := []struct {
-		name   string
-		values []float32
-	}{
-		{"short", []float32{1, 2}},
-		{"long", []float32{1, 2, 3, 4}},
-		{"zero", []float32{0, 0, 0}},
-		{"nan", []float32{1, float32(math.NaN()), 0}},
-		{"inf", []float32{1, float32(math.Inf(1)), 0}},
-	}
-	for _, tc := range tests {
-		if err := s.Upsert(ctx, []vectorstore.Vector{{ID: "1", Values: tc.values, Meta: meta}}); err == nil {
-			t.Errorf("upsert %s vector succeeded", tc.name)
-		}
-		if _, err := s.Query(ctx, tc.values, 1, vectormeta.Filter{}); err == nil {
-			t.Errorf("query with %s vector succeeded", tc.name)
-		}
-	}
-	if n, _ := s.Count(ctx); n != 0 {
-		t.Errorf("count after rejected upserts = %d", n)
-	}
-}
-
 func TestCodecRoundTrip(t *testing.T) {
 	t.Parallel()
 	tests := [][]float32{{}, {0}, {1, -2.5, 3e-7, float32(math.MaxFloat32), -float32(math.SmallestNonzeroFloat32)}}

@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -243,23 +242,6 @@ func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	return c, nil
 }
 
-func (s *Store) checkValues(v []float32) error {
-	if len(v) != s.dim {
-		return fmt.Errorf("vector has %d dimensions, the store holds %d", len(v), s.dim)
-	}
-	var norm float64
-	for i, f := range v {
-		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
-			return fmt.Errorf("vector value %d is %v", i, f)
-		}
-		norm += float64(f) * float64(f)
-	}
-	if norm == 0 {
-		return errors.New("vector is all zeros, which has no cosine similarity")
-	}
-	return nil
-}
-
 // Upsert writes all vectors in one transaction, one INSERT ... ON CONFLICT per
 // 1,000 rows. Within a batch the last vector for an id wins, and rows are
 // written in id order so that concurrent upserts cannot deadlock. A row that
@@ -270,7 +252,7 @@ func (s *Store) Upsert(ctx context.Context, vectors []vectorstore.Vector) error 
 	if len(vectors) == 0 {
 		return nil
 	}
-	rows, err := vectorstore.LastPerID(vectors, s.checkValues)
+	rows, err := vectorstore.LastPerID(vectors, s.dim)
 	if err != nil {
 		return err
 	}
@@ -393,7 +375,7 @@ func (s *Store) Query(ctx context.Context, values []float32, k int, filter vecto
 	if k <= 0 {
 		return nil, nil
 	}
-	if err := s.checkValues(values); err != nil {
+	if err := vectorstore.CheckValues(values, s.dim); err != nil {
 		return nil, fmt.Errorf("query %s: %w", s.table, err)
 	}
 	sql, args := s.querySQL(values, k, filter)

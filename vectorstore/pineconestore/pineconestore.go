@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -304,23 +303,6 @@ func (s *Store) retry(ctx context.Context, what string, call func(context.Contex
 	}
 }
 
-func (s *Store) checkValues(v []float32) error {
-	if len(v) != s.opts.Dimension {
-		return fmt.Errorf("vector has %d dimensions, the index holds %d", len(v), s.opts.Dimension)
-	}
-	zero := true
-	for i, f := range v {
-		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
-			return fmt.Errorf("vector value %d is %v", i, f)
-		}
-		zero = zero && f == 0
-	}
-	if zero {
-		return errors.New("vector is all zeros, which has no cosine similarity")
-	}
-	return nil
-}
-
 // metaStruct stores the metadata as fields; ids and versions are numbers
 // (exact up to 2^53) so that filters can compare them.
 func metaStruct(m vectormeta.Metadata) *structpb.Struct {
@@ -363,7 +345,7 @@ func (s *Store) Upsert(ctx context.Context, vectors []vectorstore.Vector) error 
 	if len(vectors) == 0 {
 		return nil
 	}
-	vectors, err := vectorstore.LastPerID(vectors, s.checkValues)
+	vectors, err := vectorstore.LastPerID(vectors, s.opts.Dimension)
 	if err != nil {
 		return err
 	}
@@ -490,7 +472,7 @@ func (s *Store) Query(ctx context.Context, values []float32, k int, filter vecto
 	if k <= 0 {
 		return nil, nil
 	}
-	if err := s.checkValues(values); err != nil {
+	if err := vectorstore.CheckValues(values, s.opts.Dimension); err != nil {
 		return nil, fmt.Errorf("query pinecone %s: %w", s.Name(), err)
 	}
 	f, err := filterStruct(filter)

@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"EmptyInputs", testEmptyInputs},
 		{"LargeBatch", testLargeBatch},
 		{"LargeVectors", testLargeVectors},
+		{"RejectsBadVectors", testRejectsBadVectors},
 		{"Name", testName},
 	}
 	for _, tc := range tests {
@@ -506,6 +507,36 @@ func testLargeVectors(t *testing.T, newStore NewStore) {
 	}
 	if len(got) != 1 || got[0].ID != vs[n-1].ID || math.Abs(float64(got[0].Score)-1) > scoreTolerance {
 		t.Errorf("query by a stored vector = %+v, want %s with score 1", got, vs[n-1].ID)
+	}
+}
+
+// testRejectsBadVectors checks that Upsert and Query refuse what has no
+// cosine similarity or does not fit the store, and that a batch with one bad
+// vector writes nothing.
+func testRejectsBadVectors(t *testing.T, newStore NewStore) {
+	s := newStore(t, 3)
+	good := vectorstore.Vector{ID: "2", Values: []float32{1, 2, 3}, Meta: vectormeta.Metadata{ProductID: 2, Version: 1, Model: Model}}
+	tests := []struct {
+		name   string
+		values []float32
+	}{
+		{"short", []float32{1, 2}},
+		{"long", []float32{1, 2, 3, 4}},
+		{"zero", []float32{0, 0, 0}},
+		{"nan", []float32{1, float32(math.NaN()), 0}},
+		{"inf", []float32{1, float32(math.Inf(1)), 0}},
+	}
+	for _, tc := range tests {
+		bad := vectorstore.Vector{ID: "1", Values: tc.values, Meta: vectormeta.Metadata{ProductID: 1, Version: 1, Model: Model}}
+		if err := s.Upsert(ctx(t), []vectorstore.Vector{good, bad}); err == nil {
+			t.Errorf("upsert with a %s vector succeeded", tc.name)
+		}
+		if _, err := s.Query(ctx(t), tc.values, 1, vectormeta.Filter{}); err == nil {
+			t.Errorf("query with a %s vector succeeded", tc.name)
+		}
+	}
+	if n := count(t, s); n != 0 {
+		t.Errorf("count after rejected upserts = %d, want 0", n)
 	}
 }
 
