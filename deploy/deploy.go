@@ -282,7 +282,7 @@ func (r *Runner) run(ctx context.Context, destroy bool) error {
 	defer os.RemoveAll(work)
 
 	step("terraform init")
-	initOut := &linePrefixer{w: r.cfg.Stdout, prefix: "    "}
+	initOut := indented(r.cfg.Stdout)
 	r.tf.SetStdout(initOut)
 	r.tf.SetStderr(initOut)
 	initOpts := []tfexec.InitOption{tfexec.Upgrade(false), tfexec.Reconfigure(true)}

@@ -13,16 +13,18 @@ import (
 // time-stamped lines while the plan or apply runs, and remembers the change counts and error
 // diagnostics for the final message. Lines that are not JSON are passed through unchanged.
 type progress struct {
+	lineWriter
 	w       io.Writer
 	start   time.Time
 	now     func() time.Time
-	buf     []byte
 	changes changeSummary
 	errors  []string
 }
 
 func newProgress(w io.Writer, start time.Time, now func() time.Time) *progress {
-	return &progress{w: w, start: start, now: now}
+	p := &progress{w: w, start: start, now: now}
+	p.onLine = p.line
+	return p
 }
 
 // changeSummary counts what a plan would do or an apply did.
@@ -69,32 +71,7 @@ var actionSymbols = map[string]string{
 	"create": "+", "update": "~", "delete": "-", "replace": "-/+", "read": "<=", "move": "->", "import": "<-",
 }
 
-func (p *progress) Write(b []byte) (int, error) {
-	p.buf = append(p.buf, b...)
-	for {
-		i := bytes.IndexByte(p.buf, '\n')
-		if i < 0 {
-			break
-		}
-		p.line(p.buf[:i])
-		p.buf = p.buf[i+1:]
-	}
-	return len(b), nil
-}
-
-// Flush renders a last line that had no newline.
-func (p *progress) Flush() {
-	if len(p.buf) > 0 {
-		p.line(p.buf)
-		p.buf = nil
-	}
-}
-
 func (p *progress) line(raw []byte) {
-	raw = bytes.TrimRight(raw, "\r")
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return
-	}
 	var m uiMessage
 	if raw[0] != '{' || json.Unmarshal(raw, &m) != nil {
 		p.print("%s", raw)
@@ -153,32 +130,39 @@ func (p *progress) errorSummary() string {
 	return "\n  " + strings.Join(p.errors, "\n  ")
 }
 
-// linePrefixer indents a child process's plain output under the current step.
-type linePrefixer struct {
-	w      io.Writer
-	prefix string
+// lineWriter hands each non-blank line written to it, without its line ending, to onLine: child
+// processes write in pieces that split lines anywhere.
+type lineWriter struct {
+	onLine func([]byte)
 	buf    []byte
 }
 
-func (l *linePrefixer) Write(b []byte) (int, error) {
+func (l *lineWriter) Write(b []byte) (int, error) {
 	l.buf = append(l.buf, b...)
 	for {
 		i := bytes.IndexByte(l.buf, '\n')
 		if i < 0 {
 			break
 		}
-		if line := bytes.TrimRight(l.buf[:i], "\r"); len(bytes.TrimSpace(line)) > 0 {
-			fmt.Fprintf(l.w, "%s%s\n", l.prefix, line)
-		}
+		l.emit(l.buf[:i])
 		l.buf = l.buf[i+1:]
 	}
 	return len(b), nil
 }
 
-// Flush writes a last line that had no newline.
-func (l *linePrefixer) Flush() {
-	if len(bytes.TrimSpace(l.buf)) > 0 {
-		fmt.Fprintf(l.w, "%s%s\n", l.prefix, l.buf)
-	}
+// Flush hands over a last line that had no newline.
+func (l *lineWriter) Flush() {
+	l.emit(l.buf)
 	l.buf = nil
+}
+
+func (l *lineWriter) emit(raw []byte) {
+	if raw = bytes.TrimRight(raw, "\r"); len(bytes.TrimSpace(raw)) > 0 {
+		l.onLine(raw)
+	}
+}
+
+// indented writes a child process's plain output to w, each line under the current step.
+func indented(w io.Writer) *lineWriter {
+	return &lineWriter{onLine: func(l []byte) { fmt.Fprintf(w, "    %s\n", l) }}
 }
