@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sync"
-	"sync/atomic"
 )
 
 // chunkTexts bounds how many texts one forward pass holds, which bounds
@@ -178,58 +176,40 @@ func (m *Model) attention(dst, qkv []float32, d int, scale float32, offs []int) 
 	dh := d / heads
 	stride := 3 * d
 	texts := len(offs) - 1
-	jobs := texts * heads
-	var next atomic.Int64
-	work := func() {
-		logits := make([]float32, MaxTokens)
-		q := make([]float32, dh)
-		for {
-			job := int(next.Add(1) - 1)
-			if job >= jobs {
-				return
+	parallel(texts*heads, m.workers, func(job int) {
+		var logits [MaxTokens]float32
+		var qbuf [hiddenDim / heads]float32
+		q := qbuf[:dh]
+		t, h := job/heads, job%heads
+		lo, hi := offs[t], offs[t+1]
+		for i := lo; i < hi; i++ {
+			qi := qkv[i*stride+h*dh : i*stride+h*dh+dh]
+			for c := range q {
+				q[c] = qi[c] * scale
 			}
-			t, h := job/heads, job%heads
-			lo, hi := offs[t], offs[t+1]
-			for i := lo; i < hi; i++ {
-				qi := qkv[i*stride+h*dh : i*stride+h*dh+dh]
-				for c := range q {
-					q[c] = qi[c] * scale
-				}
-				mx := float32(math.Inf(-1))
-				lg := logits[:hi-lo]
-				for j := lo; j < hi; j++ {
-					kj := qkv[j*stride+d+h*dh : j*stride+d+h*dh+dh]
-					s := dot(q, kj)
-					lg[j-lo] = s
-					mx = max(mx, s)
-				}
-				var sum float32
-				for j := range lg {
-					e := float32(math.Exp(float64(lg[j] - mx)))
-					lg[j] = e
-					sum += e
-				}
-				o := dst[i*d+h*dh : i*d+h*dh+dh]
-				clear(o)
-				inv := 1 / sum
-				for j := lo; j < hi; j++ {
-					vj := qkv[j*stride+2*d+h*dh : j*stride+2*d+h*dh+dh]
-					axpy(o, vj, lg[j-lo]*inv)
-				}
+			mx := float32(math.Inf(-1))
+			lg := logits[:hi-lo]
+			for j := lo; j < hi; j++ {
+				kj := qkv[j*stride+d+h*dh : j*stride+d+h*dh+dh]
+				s := dot(q, kj)
+				lg[j-lo] = s
+				mx = max(mx, s)
+			}
+			var sum float32
+			for j := range lg {
+				e := float32(math.Exp(float64(lg[j] - mx)))
+				lg[j] = e
+				sum += e
+			}
+			o := dst[i*d+h*dh : i*d+h*dh+dh]
+			clear(o)
+			inv := 1 / sum
+			for j := lo; j < hi; j++ {
+				vj := qkv[j*stride+2*d+h*dh : j*stride+2*d+h*dh+dh]
+				axpy(o, vj, lg[j-lo]*inv)
 			}
 		}
-	}
-	workers := min(m.workers, jobs)
-	var wg sync.WaitGroup
-	for w := 1; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			work()
-		}()
-	}
-	work()
-	wg.Wait()
+	})
 }
 
 // layerNorm normalizes each of n rows of width d to zero mean and unit

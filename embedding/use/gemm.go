@@ -50,8 +50,7 @@ const groupPanels = 4
 
 // matmul adds a x B to c for the first rows rows (rounded up to mr; both a
 // and c must hold that many rows). lda and ldc are row strides in floats.
-// Groups of panels are handed out to up to workers goroutines as they
-// become free, so a core slowed by other load does less of the work.
+// Groups of panels are shared out among up to workers goroutines.
 func matmul(c []float32, ldc int, a []float32, lda int, rows int, b *packed, workers int) {
 	if rows == 0 {
 		return
@@ -61,28 +60,35 @@ func matmul(c []float32, ldc int, a []float32, lda int, rows int, b *packed, wor
 	_ = c[(rows-1)*ldc+b.m-1]
 	panels := b.m / nr
 	groups := (panels + groupPanels - 1) / groupPanels
-	workers = max(1, min(workers, groups))
-	if workers == 1 {
-		matmulPanels(c, ldc, a, lda, rows, b, 0, panels)
+	parallel(groups, workers, func(g int) {
+		matmulPanels(c, ldc, a, lda, rows, b, g*groupPanels, min(panels, (g+1)*groupPanels))
+	})
+}
+
+// parallel calls do for every job in [0, jobs) on up to workers
+// goroutines, the caller's among them. Jobs are handed out as goroutines
+// become free, so a core slowed by other load does less of the work.
+func parallel(jobs, workers int, do func(job int)) {
+	workers = min(workers, jobs)
+	if workers <= 1 {
+		for j := range jobs {
+			do(j)
+		}
 		return
 	}
 	var next atomic.Int64
 	work := func() {
 		for {
-			g := int(next.Add(1) - 1)
-			if g >= groups {
+			j := int(next.Add(1) - 1)
+			if j >= jobs {
 				return
 			}
-			matmulPanels(c, ldc, a, lda, rows, b, g*groupPanels, min(panels, (g+1)*groupPanels))
+			do(j)
 		}
 	}
 	var wg sync.WaitGroup
-	for w := 1; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			work()
-		}()
+	for range workers - 1 {
+		wg.Go(work)
 	}
 	work()
 	wg.Wait()
