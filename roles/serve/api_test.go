@@ -138,6 +138,7 @@ func TestBadEditsNameTheFieldAndChangeNothing(t *testing.T) {
 		{"price not a number", `{"sku":"B-1","name":"Tent","description":"Sleeps four","price":"cheap","category":"outdoors"}`, 422, "price"},
 		{"three decimals", `{"sku":"B-1","name":"Tent","description":"Sleeps four","price":1.999,"category":"outdoors"}`, 422, "price"},
 		{"missing price", `{"sku":"B-1","name":"Tent","description":"Sleeps four","category":"outdoors"}`, 422, "price"},
+		{"missing price, blank name", `{"sku":"B-1","name":" ","description":"Sleeps four","category":"outdoors"}`, 422, "name"},
 		{"empty name", `{"sku":"B-1","name":"  ","description":"Sleeps four","price":1,"category":"outdoors"}`, 422, "name"},
 		{"name wrong type", `{"sku":"B-1","name":7,"description":"Sleeps four","price":1,"category":"outdoors"}`, 422, "name"},
 		{"duplicate sku", `{"sku":"B-2","name":"Tent","description":"Sleeps four","price":1,"category":"outdoors"}`, 422, "sku"},

@@ -162,19 +162,22 @@ func decodeProduct(w http.ResponseWriter, r *http.Request) (productInput, error)
 	if dec.More() {
 		return in, badRequest("body has data after the product")
 	}
-	var missing product.ValidationError
 	if in.Price == nil {
-		missing = append(missing, product.FieldError{Field: "price", Message: "is required"})
-	}
-	if len(missing) > 0 {
 		p := in.toProduct()
-		if err := p.Validate(); err != nil {
-			v, _ := product.AsValidation(err)
-			missing = append(v, missing...)
-		}
-		return in, missing
+		return in, validate(&p, product.ValidationError{{Field: "price", Message: "is required"}})
 	}
 	return in, nil
+}
+
+// validate normalizes p and adds its problems to those found while reading
+// it (a price that is missing or does not parse), so that every problem is
+// reported at once.
+func validate(p *product.Product, found product.ValidationError) product.ValidationError {
+	p.Normalize()
+	if v, ok := product.AsValidation(p.Validate()); ok {
+		found = append(found, v...)
+	}
+	return found
 }
 
 func pathID(r *http.Request) (int64, error) {

@@ -260,11 +260,7 @@ func formProduct(r *http.Request) (product.Product, web.Form, product.Validation
 	} else {
 		p.Price = price
 	}
-	p.Normalize()
-	if err := p.Validate(); err != nil {
-		v, _ := product.AsValidation(err)
-		problems = append(problems, v...)
-	}
+	problems = validate(&p, problems)
 	return p, f, problems
 }
 
