@@ -48,6 +48,15 @@ type Store interface {
 // ErrTransient marks errors worth retrying (rate limits, 5xx, timeouts).
 var ErrTransient = errors.New("transient vector store error")
 
+// Transient marks err as one of ErrTransient without changing its text.
+func Transient(err error) error { return transientError{err} }
+
+type transientError struct{ err error }
+
+func (e transientError) Error() string        { return e.err.Error() }
+func (e transientError) Unwrap() error        { return e.err }
+func (e transientError) Is(target error) bool { return target == ErrTransient }
+
 // CheckValues reports why v cannot be stored in, or searched against, an
 // index of dimension dim: a wrong length, a NaN or infinite value, or all
 // zeros, which has no cosine similarity. Backends check before sending, so a

@@ -231,7 +231,7 @@ func (s *Store) Name() string { return "pgvector:" + s.table }
 func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	c, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, transient(fmt.Errorf("acquire connection: %w", err))
+		return nil, vectorstore.Transient(fmt.Errorf("acquire connection: %w", err))
 	}
 	tm := c.Conn().TypeMap()
 	if t, ok := tm.TypeForOID(s.vecOID); !ok || t.Codec != pgtype.Codec(s.codec) {
@@ -475,15 +475,6 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// transientError marks an error as worth retrying without changing its text.
-type transientError struct{ err error }
-
-func (e transientError) Error() string        { return e.err.Error() }
-func (e transientError) Unwrap() error        { return e.err }
-func (e transientError) Is(target error) bool { return target == vectorstore.ErrTransient }
-
-func transient(err error) error { return transientError{err} }
-
 // classify marks the Postgres failures a retry can fix: lost connections,
 // serialization failures and deadlocks, resource exhaustion, shutdowns.
 func classify(err error) error {
@@ -494,7 +485,7 @@ func classify(err error) error {
 			strings.HasPrefix(pgErr.Code, "40"),                                 // serialization failure, deadlock
 			strings.HasPrefix(pgErr.Code, "53"),                                 // insufficient resources
 			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03": // shutdown, cannot connect now
-			return transient(err)
+			return vectorstore.Transient(err)
 		}
 		return err
 	}
@@ -502,11 +493,11 @@ func classify(err error) error {
 		return err
 	}
 	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
-		return transient(err)
+		return vectorstore.Transient(err)
 	}
 	var netErr interface{ Temporary() bool }
 	if errors.As(err, &netErr) {
-		return transient(err)
+		return vectorstore.Transient(err)
 	}
 	return err
 }

@@ -253,13 +253,6 @@ func (s *Store) Close() error { return s.conn.Close() }
 // Name describes the backend, index and namespace.
 func (s *Store) Name() string { return "pinecone:" + s.opts.IndexName + "/" + s.opts.Namespace }
 
-// transientError marks an error as worth retrying without changing its text.
-type transientError struct{ err error }
-
-func (e transientError) Error() string        { return e.err.Error() }
-func (e transientError) Unwrap() error        { return e.err }
-func (e transientError) Is(target error) bool { return target == vectorstore.ErrTransient }
-
 // retryable reports whether a failed call may succeed later: rate limits
 // (gRPC ResourceExhausted, HTTP 429) and server-side failures.
 func retryable(ctx context.Context, err error) bool {
@@ -293,7 +286,7 @@ func (s *Store) retry(ctx context.Context, what string, call func(context.Contex
 			return err
 		}
 		if attempt >= r.MaxAttempts {
-			return transientError{fmt.Errorf("giving up after %d attempts: %w", attempt, err)}
+			return vectorstore.Transient(fmt.Errorf("giving up after %d attempts: %w", attempt, err))
 		}
 		wait := backoff.Delay(attempt-1, r.BaseDelay, r.MaxDelay)
 		s.log.WarnContext(ctx, "pinecone call failed, retrying", "call", what, "attempt", attempt, "wait", wait, "err", err)
