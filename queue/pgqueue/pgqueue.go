@@ -361,9 +361,8 @@ WITH ` + asyncCommit + `, r AS (
     WHERE m.id = r.id AND m.receive_token = r.token AND r.token <> 0
     RETURNING m.id, m.group_id
 )
-SELECT count(*), (SELECT count(pg_notify('` + channel + `', '')) FROM (
-    SELECT 1 FROM d JOIN queue_messages n ON n.group_id = d.group_id AND n.id > d.id LIMIT 1) s)
-FROM d`
+SELECT count(pg_notify('` + channel + `', '')) FROM (
+    SELECT 1 FROM d JOIN queue_messages n ON n.group_id = d.group_id AND n.id > d.id LIMIT 1) s`
 
 // Ack deletes received messages. A receipt from an earlier delivery of a
 // message that has since been received again deletes nothing, so a slow
@@ -376,8 +375,7 @@ func (q *Queue) Ack(ctx context.Context, receipts []string) error {
 	if err != nil {
 		return fmt.Errorf("ack: %w", err)
 	}
-	var n, notified int64
-	if err := q.pool.QueryRow(ctx, ackSQL, ids, tokens).Scan(&n, &notified); err != nil {
+	if _, err := q.pool.Exec(ctx, ackSQL, ids, tokens); err != nil {
 		return fmt.Errorf("ack %d messages: %w", len(receipts), err)
 	}
 	return nil
