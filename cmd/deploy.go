@@ -139,6 +139,19 @@ func (f *deployFlags) config(cmd *cobra.Command, getenv func(string) string) (de
 	}, nil
 }
 
+// runner validates the configuration before it looks for Terraform, so that every problem with
+// the settings is reported at once, ahead of a missing tool.
+func (f *deployFlags) runner(cmd *cobra.Command, destroy bool) (*deploy.Runner, error) {
+	cfg, err := f.config(cmd, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(destroy); err != nil {
+		return nil, err
+	}
+	return deploy.New(cmd.Context(), cfg)
+}
+
 // newDeployCmd returns `refarch deploy`.
 func newDeployCmd() *cobra.Command {
 	var f deployFlags
@@ -166,14 +179,7 @@ only; it reaches Secrets Manager without ever being written to the Terraform sta
   refarch deploy --state-bucket my-tf-state --certificate-arn ... --image-digest sha256:... --set db_multi_az=true`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := f.config(cmd, os.Getenv)
-			if err != nil {
-				return err
-			}
-			if err := cfg.Validate(false); err != nil {
-				return err
-			}
-			r, err := deploy.New(cmd.Context(), cfg)
+			r, err := f.runner(cmd, false)
 			if err != nil {
 				return err
 			}
@@ -205,14 +211,7 @@ index can be deleted.`,
   refarch destroy --state-bucket my-tf-state`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := f.config(cmd, os.Getenv)
-			if err != nil {
-				return err
-			}
-			if err := cfg.Validate(true); err != nil {
-				return err
-			}
-			r, err := deploy.New(cmd.Context(), cfg)
+			r, err := f.runner(cmd, true)
 			if err != nil {
 				return err
 			}
