@@ -58,14 +58,16 @@ func sentTotals(rs ...*recordingQueue) map[string]int {
 	return out
 }
 
-// passFinished is a waitFor condition: the model's catch-up pass is closed.
-func (e *env) passFinished(ctx context.Context) func() string {
+// passFinished is a waitFor condition: a catch-up pass of the model newer
+// than pass after has started and is closed with every chunk done.
+func (e *env) passFinished(ctx context.Context, after int64) func() string {
 	return func() string {
 		var open, done, total int
 		err := e.pool.QueryRow(ctx, `SELECT
-			(SELECT count(*) FROM catchup_passes WHERE model = $1 AND finished_at IS NULL),
-			(SELECT count(*) FROM catchup_chunks WHERE done_at IS NOT NULL),
-			(SELECT count(*) FROM catchup_chunks)`, e.model).Scan(&open, &done, &total)
+			(SELECT count(*) FROM catchup_passes WHERE model = $1 AND id > $2 AND finished_at IS NULL),
+			count(*) FILTER (WHERE c.done_at IS NOT NULL), count(*)
+			FROM catchup_chunks c JOIN catchup_passes p ON p.id = c.pass_id WHERE p.model = $1 AND p.id > $2`,
+			e.model, after).Scan(&open, &done, &total)
 		if err != nil {
 			return err.Error()
 		}
@@ -133,7 +135,7 @@ func TestG8BootstrapSplitsResumesAndWaitsForIndex(t *testing.T) {
 	cfgA.Name, cfgB.Name = "a", "b"
 	e.startPelican(cfgA, a)
 	e.startPelican(cfgB, b)
-	waitFor(t, 30*time.Second, e.passFinished(ctx))
+	waitFor(t, 30*time.Second, e.passFinished(ctx, 0))
 
 	sent := sentTotals(first, a, b)
 	if len(sent) != len(ids) {
@@ -157,10 +159,15 @@ func TestG8BootstrapSplitsResumesAndWaitsForIndex(t *testing.T) {
 	e.converged(ctx, 60*time.Second)
 
 	// A restart after a finished pass starts a new one that finds nothing
-	// to send: the index is in sync.
+	// to send: the index is in sync. The finished pass would satisfy the
+	// wait at once, so wait for a newer one.
+	var last int64
+	if err := e.pool.QueryRow(ctx, `SELECT max(id) FROM catchup_passes WHERE model = $1`, e.model).Scan(&last); err != nil {
+		t.Fatal(err)
+	}
 	c := newRecorder(e.q)
 	e.startPelican(cfg, c)
-	waitFor(t, 30*time.Second, e.passFinished(ctx))
+	waitFor(t, 30*time.Second, e.passFinished(ctx, last))
 	if n := len(sentTotals(c)); n != 0 {
 		t.Fatalf("catch-up of an index in sync sent %d messages", n)
 	}
