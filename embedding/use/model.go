@@ -78,21 +78,29 @@ func Load(dir string) (*Model, error) {
 	if dir == "" {
 		return nil, fmt.Errorf("load use model: no model folder given: %w", ErrModelMissing)
 	}
-	vocab, err := os.ReadFile(filepath.Join(dir, "vocab.json"))
+	m, err := load(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load use model from %s: %w: %w", dir, ErrModelMissing, err)
+	}
+	return m, nil
+}
+
+func load(dir string) (*Model, error) {
+	vocab, err := os.ReadFile(filepath.Join(dir, "vocab.json"))
+	if err != nil {
+		return nil, err
 	}
 	tok, err := NewTokenizer(vocab)
 	if err != nil {
-		return nil, fmt.Errorf("load use model from %s: %w: %w", dir, ErrModelMissing, err)
+		return nil, err
 	}
 	w, err := readWeights(dir)
 	if err != nil {
-		return nil, fmt.Errorf("load use model from %s: %w: %w", dir, ErrModelMissing, err)
+		return nil, err
 	}
 	m, err := build(tok, w)
 	if err != nil {
-		return nil, fmt.Errorf("load use model from %s: %w: %w", dir, ErrModelMissing, err)
+		return nil, err
 	}
 	m.workers = runtime.GOMAXPROCS(0)
 	m.pool.New = func() any { return new(workspace) }
