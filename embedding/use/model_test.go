@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -209,32 +210,44 @@ func TestLoadErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(broken, "vocab.json"), []byte(`[["a",0]]`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	truncated := t.TempDir()
-	for _, tc := range []struct{ name, dir string }{
-		{"unset", ""},
-		{"empty folder", empty},
-		{"bad vocabulary", broken},
-		{"no such folder", filepath.Join(empty, "nope")},
-		{"truncated shard", truncated},
-	} {
-		if tc.name == "truncated shard" {
-			src := os.Getenv(usetest.EnvModelDir)
-			if src == "" {
+	type loadCase struct{ name, dir, want string }
+	cases := []loadCase{
+		{"unset", "", "no model folder given"},
+		{"empty folder", empty, "vocab.json"},
+		{"bad vocabulary", broken, "too few"},
+		{"no such folder", filepath.Join(empty, "nope"), "no such file"},
+	}
+	if src := os.Getenv(usetest.EnvModelDir); src != "" {
+		// The real model without its last shard, and with it one byte short.
+		const lastShard = "group1-shard7of7"
+		missing, truncated := t.TempDir(), t.TempDir()
+		files, err := filepath.Glob(filepath.Join(src, "*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if filepath.Base(f) == lastShard {
 				continue
 			}
-			for _, f := range []string{"model.json", "vocab.json", "group1-shard1of7"} {
-				b, err := os.ReadFile(filepath.Join(src, f))
-				if err != nil {
-					t.Fatalf("copy model file: %v", err)
-				}
-				if err := os.WriteFile(filepath.Join(truncated, f), b, 0o644); err != nil {
+			for _, dir := range []string{missing, truncated} {
+				if err := os.Symlink(f, filepath.Join(dir, filepath.Base(f))); err != nil {
 					t.Fatal(err)
 				}
 			}
 		}
+		b, err := os.ReadFile(filepath.Join(src, lastShard))
+		if err != nil {
+			t.Fatalf("read model shard: %v", err)
+		}
+		if err := os.WriteFile(filepath.Join(truncated, lastShard), b[:len(b)-1], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, loadCase{"missing shard", missing, lastShard}, loadCase{"truncated shard", truncated, "shards end before weight"})
+	}
+	for _, tc := range cases {
 		_, err := Load(tc.dir)
-		if !errors.Is(err, ErrModelMissing) {
-			t.Errorf("%s: Load error %v, want one wrapping ErrModelMissing", tc.name, err)
+		if !errors.Is(err, ErrModelMissing) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Load error %v, want one wrapping ErrModelMissing and containing %q", tc.name, err, tc.want)
 		}
 	}
 }
