@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/refarch/refarch/app"
 	"github.com/refarch/refarch/deploy"
 )
 
@@ -84,9 +85,16 @@ func (f *deployFlags) config(cmd *cobra.Command, getenv func(string) string) (de
 			vars[k] = v
 		}
 	}
-	// The app's own settings choose the backends it runs with in AWS too.
-	put("vector_store", getenv("REFARCH_VECTOR_STORE"))
-	put("embedder", getenv("REFARCH_EMBEDDER"))
+	// The app's own settings choose the backends it runs with in AWS too: the root's
+	// --vector-store and --embedder when given, else their REFARCH_* variables (read here rather
+	// than through the root's defaults, which suit a laptop and would override the module's).
+	for flag, tfvar := range map[string]string{"vector-store": "vector_store", "embedder": "embedder"} {
+		if fl := cmd.Flag(flag); fl != nil && fl.Changed {
+			put(tfvar, fl.Value.String())
+		} else {
+			put(tfvar, getenv(app.EnvName(flag)))
+		}
+	}
 	put("region", f.region)
 	put("name", f.name)
 	put("certificate_arn", f.certificateARN)
@@ -170,8 +178,9 @@ With --plan it stops after step 3 and changes nothing. The image must already be
 deployment's ECR repository: the first time, create the repository alone with
 --target module.registry, push, then deploy everything (docs/deploy.md). Settings come from
 flags, then environment variables (REFARCH_CERTIFICATE_ARN, REFARCH_IMAGE_DIGEST,
-REFARCH_STATE_BUCKET, AWS_REGION, REFARCH_VECTOR_STORE, REFARCH_EMBEDDER); any other Terraform
-variable is set with --set NAME=VALUE. The Pinecone API key is read from REFARCH_PINECONE_API_KEY
+REFARCH_STATE_BUCKET, AWS_REGION); the backends from --vector-store and --embedder, or
+REFARCH_VECTOR_STORE and REFARCH_EMBEDDER; any other Terraform variable is set with
+--set NAME=VALUE. The Pinecone API key is read from REFARCH_PINECONE_API_KEY
 only; it reaches Secrets Manager without ever being written to the Terraform state or plan.`,
 		Example: `  export REFARCH_PINECONE_API_KEY=...
   refarch deploy --state-bucket my-tf-state --certificate-arn arn:aws:acm:us-east-1:123456789012:certificate/abc \

@@ -154,3 +154,37 @@ func TestDeployUnderRoot(t *testing.T) {
 		t.Fatalf("refarch destroy --plan without terraform: %v", err)
 	}
 }
+
+// TestDeployHonoursTheRootBackendFlags checks that the app's own --vector-store and --embedder,
+// which every subcommand accepts, choose the backends in AWS too, ahead of their environment.
+func TestDeployHonoursTheRootBackendFlags(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv("REFARCH_VECTOR_STORE", "pgvector")
+	t.Setenv("REFARCH_PINECONE_API_KEY", "")
+	t.Setenv("PINECONE_API_KEY", "")
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs([]string{"deploy", "--vector-store", "pinecone", "--dir", "../terraform", "--state-bucket", "b",
+		"--certificate-arn", "arn:aws:acm:us-east-1:1:certificate/x"})
+	if err := root.Execute(); err == nil || !strings.Contains(err.Error(), "REFARCH_PINECONE_API_KEY is empty") {
+		t.Fatalf("deploy --vector-store pinecone without a key: %v, want the missing key reported", err)
+	}
+
+	var f deployFlags
+	cmd := newDeployCmd()
+	cmd.ResetFlags()
+	f.bind(cmd.Flags(), false)
+	newRootCmd().AddCommand(cmd)
+	if err := cmd.ParseFlags([]string{"--embedder", "ollama", "--state-bucket", "b"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.config(cmd, func(k string) string { return map[string]string{"REFARCH_EMBEDDER": "use"}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Vars["embedder"] != "ollama" {
+		t.Errorf("embedder %q, want the --embedder flag's ollama", c.Vars["embedder"])
+	}
+}
