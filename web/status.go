@@ -10,7 +10,7 @@ import (
 // Sample is one point of the status chart.
 type Sample struct {
 	At   time.Time
-	Rate float64 // index writes per second since the previous sample
+	Rate float64 // index writes per second over the last few seconds
 	Lag  float64 // freshness lag in seconds
 }
 
