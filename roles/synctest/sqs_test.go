@@ -2,14 +2,11 @@ package synctest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/refarch/refarch/queue/sqsqueue"
+	"github.com/refarch/refarch/queue/sqsqueue/sqstest"
 	"github.com/refarch/refarch/status"
 )
 
@@ -17,31 +14,11 @@ import (
 // deletes propagate, a poison product is dead-lettered after the redrive
 // policy's receive count, shows as failed, and redrive heals it once fixed.
 func TestSQSPipeline(t *testing.T) {
-	endpoint := os.Getenv("TEST_SQS_ENDPOINT")
-	if endpoint == "" {
-		t.Skip("TEST_SQS_ENDPOINT is not set, so the pipeline did not run over SQS: start moto with " +
-			"`scripts/moto.sh && source .dev/moto.env`")
-	}
+	endpoint := sqstest.Endpoint(t)
 	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t)
-	opts := sqsqueue.Options{Endpoint: endpoint, Region: "us-east-1", AccessKeyID: "test", SecretAccessKey: "test"}
-	client, err := sqsqueue.NewClient(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b [6]byte
-	rand.Read(b[:])
-	url, dlq, err := sqsqueue.CreateQueues(ctx, client, "refarch-sync-"+hex.EncodeToString(b[:]), maxReceives)
-	if err != nil {
-		t.Fatalf("create queues: %v", err)
-	}
-	t.Cleanup(func() { sqsqueue.DeleteQueues(context.Background(), client, url, dlq) })
-	opts.QueueURL, opts.DLQURL = url, dlq
-	q, err := sqsqueue.New(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := sqstest.New(t, endpoint, maxReceives)
 	emb := &faultyEmbedder{Embedder: e.emb, poison: "POISON"}
 	cfg := e.emuConfig()
 	cfg.Wait = time.Second
