@@ -143,21 +143,9 @@ func itemsOf(plans []*plan) []*item {
 
 // load reads the current rows and index_state of the products.
 func (e *Emu) load(ctx context.Context, ids []int64) (map[int64]product.Product, map[int64]state, error) {
-	rows, err := e.pool.Query(ctx, `SELECT `+catalog.Columns+` FROM products WHERE id = ANY($1)`, ids)
+	products, err := catalog.NewStore(e.pool).GetMany(ctx, ids)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read %d products: %w", len(ids), err)
-	}
-	products := make(map[int64]product.Product, len(ids))
-	for rows.Next() {
-		p, err := catalog.Scan(rows)
-		if err != nil {
-			rows.Close()
-			return nil, nil, fmt.Errorf("read products: %w", err)
-		}
-		products[p.ID] = p
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("read products: %w", err)
+		return nil, nil, err
 	}
 	states, err := e.states(ctx, e.pool, ids)
 	return products, states, err
