@@ -8,8 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/refarch/refarch/catalog"
 	"github.com/refarch/refarch/internal/backoff"
-	"github.com/refarch/refarch/product"
 	"github.com/refarch/refarch/queuemsg"
 )
 
@@ -131,19 +131,15 @@ func (p *Pelican) CatchupChunk(ctx context.Context, pass int64) (int, error) {
 			return fmt.Errorf("claim catch-up chunk: %w", err)
 		}
 		now := time.Now()
-		rows, err := tx.Query(ctx, `SELECT p.id, p.sku, p.name, p.description, (p.price * 100)::bigint, p.category,
-				p.created_at, p.updated_at, p.version
-			FROM products p LEFT JOIN index_state s ON s.model = $1 AND s.product_id = p.id
-			WHERE p.id BETWEEN $2 AND $3 AND (s.product_id IS NULL OR s.deleted OR s.version < p.version)
+		rows, err := tx.Query(ctx, `SELECT `+catalog.Columns+` FROM products p
+			WHERE p.id BETWEEN $2 AND $3 AND NOT EXISTS (SELECT 1 FROM index_state s
+				WHERE s.model = $1 AND s.product_id = p.id AND NOT s.deleted AND s.version >= p.version)
 			ORDER BY p.id`, p.cfg.Model, lo, hi)
 		if err != nil {
 			return fmt.Errorf("find products behind the index in %d..%d: %w", lo, hi, err)
 		}
 		msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (queuemsg.Message, error) {
-			var pr product.Product
-			var cents int64
-			err := r.Scan(&pr.ID, &pr.SKU, &pr.Name, &pr.Description, &cents, &pr.Category, &pr.CreatedAt, &pr.UpdatedAt, &pr.Version)
-			pr.Price = product.Price(cents)
+			pr, err := catalog.Scan(r)
 			return queuemsg.Message{Op: queuemsg.OpUpsert, Source: queuemsg.SourceCatchup, ProductID: pr.ID,
 				Version: pr.Version, ChangedAt: pr.UpdatedAt, New: &pr}, err
 		})
