@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
-	"math"
 	"strings"
 	"unicode"
 )
@@ -62,17 +61,8 @@ func (h *Hash) one(text string) []float32 {
 			add("g:"+string(r[i:i+3]), 0.3)
 		}
 	}
-	var norm float64
-	for _, x := range v {
-		norm += float64(x) * float64(x)
-	}
-	if norm == 0 {
-		v[0] = 1
-		return v
-	}
-	inv := float32(1 / math.Sqrt(norm))
-	for i := range v {
-		v[i] *= inv
+	if !normalize(v) {
+		v[0] = 1 // no words: a fixed unit vector
 	}
 	return v
 }
