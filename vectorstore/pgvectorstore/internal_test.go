@@ -120,7 +120,7 @@ func TestHNSWPlanAndRecall(t *testing.T) {
 	}
 }
 
-// explain shows the plan Query gets, with the same transaction settings.
+// explain shows the plan Query gets, with the same options in the same batch.
 func explain(t *testing.T, s *Store, sql string, args []any) string {
 	t.Helper()
 	c, err := s.acquire(t.Context())
@@ -129,17 +129,11 @@ func explain(t *testing.T, s *Store, sql string, args []any) string {
 	}
 	defer c.Release()
 	var lines []string
-	err = pgx.BeginFunc(t.Context(), c, func(tx pgx.Tx) error {
-		if err := setSearchOptions(t.Context(), tx, 10); err != nil {
-			return err
-		}
-		rows, err := tx.Query(t.Context(), "EXPLAIN "+sql, args...)
-		if err != nil {
-			return err
-		}
+	err = c.SendBatch(t.Context(), searchBatch(10, "EXPLAIN "+sql, args, func(rows pgx.Rows) error {
+		var err error
 		lines, err = pgx.CollectRows(rows, pgx.RowTo[string])
 		return err
-	})
+	})).Close()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +142,7 @@ func explain(t *testing.T, s *Store, sql string, args []any) string {
 
 // TestPlanUsesHNSWWithToastedVectors covers the case the planner gets wrong
 // on its own: 512-dimension vectors live in TOAST, the main table looks
-// cheap to scan, and without setSearchOptions it sorts the whole table.
+// cheap to scan, and without the search options it sorts the whole table.
 func TestPlanUsesHNSWWithToastedVectors(t *testing.T) {
 	t.Parallel()
 	const n, dim = 400, 512

@@ -351,7 +351,10 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 // default of 40, twice k for larger k, within pgvector's limit of 1,000.
 func efSearch(k int) int { return min(max(40, 2*k), 1000) }
 
-// setSearchOptions prepares the current transaction for an HNSW search:
+// searchBatch queues the search sql for the top k behind the options it
+// needs, so that both go to the server in one round trip: the statements of
+// a batch share one implicit transaction, in which set_config(..., true)
+// holds for the search and ends with it. The options:
 //   - iterative index scans: without them pgvector 0.8 stops after ef_search
 //     candidates and a filter returns fewer than k rows; strict_order keeps
 //     the results in exact distance order;
@@ -360,17 +363,16 @@ func efSearch(k int) int { return min(max(40, 2*k), 1000) }
 //     scan of the small main table as cheap and picks scan+sort over the
 //     index, which at 10,000 x 512 dimensions is 25 times slower (52 ms
 //     against 2 ms) because every row's vector must be detoasted.
-func setSearchOptions(ctx context.Context, tx pgx.Tx, k int) error {
-	_, err := tx.Exec(ctx, `SELECT set_config('hnsw.iterative_scan', 'strict_order', true),
+func searchBatch(k int, sql string, args []any, read func(pgx.Rows) error) *pgx.Batch {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('hnsw.iterative_scan', 'strict_order', true),
 		set_config('hnsw.ef_search', $1, true), set_config('enable_seqscan', 'off', true)`, strconv.Itoa(efSearch(k)))
-	if err != nil {
-		return fmt.Errorf("set search options: %w", err)
-	}
-	return nil
+	b.Queue(sql, args...).Query(read)
+	return b
 }
 
-// Query runs the filtered search in one transaction with the options above,
-// so the filter is applied inside the index scan.
+// Query runs the filtered search with the options above, so the filter is
+// applied inside the index scan.
 func (s *Store) Query(ctx context.Context, values []float32, k int, filter vectormeta.Filter) ([]vectorstore.Match, error) {
 	if k <= 0 {
 		return nil, nil
@@ -385,25 +387,17 @@ func (s *Store) Query(ctx context.Context, values []float32, k int, filter vecto
 		return nil, fmt.Errorf("query %s: %w", s.table, err)
 	}
 	defer c.Release()
-	var out []vectorstore.Match
-	err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-		if err := setSearchOptions(ctx, tx, k); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, sql, args...)
-		if err != nil {
-			return err
-		}
-		out = make([]vectorstore.Match, 0, k)
+	out := make([]vectorstore.Match, 0, k)
+	err = c.SendBatch(ctx, searchBatch(k, sql, args, func(rows pgx.Rows) error {
 		var score float64
 		var m vectorstore.Match
-		_, err = pgx.ForEachRow(rows, []any{&m.ID, &score, &m.Meta.ProductID, &m.Meta.Version, &m.Meta.ContentHash, &m.Meta.Model, &m.Meta.Category, &m.Meta.Price}, func() error {
+		_, err := pgx.ForEachRow(rows, []any{&m.ID, &score, &m.Meta.ProductID, &m.Meta.Version, &m.Meta.ContentHash, &m.Meta.Model, &m.Meta.Category, &m.Meta.Price}, func() error {
 			m.Score = float32(score)
 			out = append(out, m)
 			return nil
 		})
 		return err
-	})
+	})).Close()
 	if err != nil {
 		return nil, fmt.Errorf("query %s: %w", s.table, classify(err))
 	}
