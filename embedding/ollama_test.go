@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +20,6 @@ import (
 // string or a list of strings, vectors come back in order. failures lists
 // the status codes to answer with before answering properly.
 type fakeOllama struct {
-	t        *testing.T
 	model    string
 	dim      int
 	mu       sync.Mutex
@@ -83,7 +83,7 @@ func (f *fakeOllama) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func newFake(t *testing.T, dim int, failures ...int) (*fakeOllama, *httptest.Server) {
-	f := &fakeOllama{t: t, model: "fake-embed:latest", dim: dim, failures: failures}
+	f := &fakeOllama{model: "fake-embed:latest", dim: dim, failures: failures}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return f, srv
@@ -125,21 +125,9 @@ func TestOllamaEmbed(t *testing.T) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	// One probe, then batches of at most 4.
-	if want := []int{1, 4, 4, 2}; !equalInts(f.batches, want) {
+	if want := []int{1, 4, 4, 2}; !slices.Equal(f.batches, want) {
 		t.Errorf("batches sent = %v, want %v", f.batches, want)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestOllamaRetries(t *testing.T) {
