@@ -187,21 +187,15 @@ func TestOllamaErrors(t *testing.T) {
 
 func TestOllamaStopsOnCancel(t *testing.T) {
 	t.Parallel()
-	f, srv := newFake(t, 8, 500, 500, 500)
+	f := &fakeOllama{model: "fake-embed:latest", dim: 8, failures: []int{500, 500, 500}}
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		// Cancel once the first failure has been served.
-		for {
-			f.mu.Lock()
-			n := f.requests
-			f.mu.Unlock()
-			if n > 0 {
-				cancel()
-				return
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}()
+	// Cancel once the first failure has been served: the client is then
+	// reading the answer or waiting an hour to retry.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.ServeHTTP(w, r)
+		cancel()
+	}))
+	t.Cleanup(srv.Close)
 	_, err := NewOllama(ctx, OllamaConfig{Host: srv.URL, Model: f.model, Backoff: time.Hour})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("NewOllama error %v, want context.Canceled", err)
