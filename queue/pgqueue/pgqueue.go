@@ -268,6 +268,8 @@ func (q *Queue) Receive(ctx context.Context, max int, wait, visibility time.Dura
 		if left <= 0 {
 			return nil, nil
 		}
+		// Since Go 1.23 Reset discards a tick nobody received, so a timer
+		// left running by a wake-up needs no draining.
 		d := min(left, q.opts.PollInterval)
 		if timer == nil {
 			timer = time.NewTimer(d)
@@ -278,9 +280,6 @@ func (q *Queue) Receive(ctx context.Context, max int, wait, visibility time.Dura
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-wake:
-			if !timer.Stop() {
-				<-timer.C
-			}
 		case <-timer.C:
 		}
 	}
