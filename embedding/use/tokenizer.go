@@ -105,7 +105,7 @@ func (t *Tokenizer) Encode(text string) []int {
 	n := len(offs)
 	offs = append(offs, len(s))
 
-	// starts[e] lists, in increasing start order, the pieces ending at e.
+	// ends[e] lists, in increasing start order, the pieces ending at e.
 	type edge struct {
 		start int
 		p     piece
