@@ -210,11 +210,22 @@ func TestLoadErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	type loadCase struct{ name, dir, want string }
+	huge := t.TempDir() // a shape whose size in bytes overflows int
+	for name, content := range map[string]string{
+		"vocab.json": `[["a",0],["b",0],["c",0],["d",0],["e",0],["f",0],["g",0]]`,
+		"model.json": `{"weightsManifest":[{"paths":["s"],"weights":[{"name":"w","shape":[4611686018427387904],"dtype":"float32"}]}]}`,
+		"s":          "abcd",
+	} {
+		if err := os.WriteFile(filepath.Join(huge, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cases := []loadCase{
 		{"unset", "", "no model folder given"},
 		{"empty folder", empty, "vocab.json"},
 		{"bad vocabulary", broken, "too few"},
 		{"no such folder", filepath.Join(empty, "nope"), "no such file"},
+		{"huge shape", huge, "cannot hold weight w"},
 	}
 	if src := os.Getenv(usetest.EnvModelDir); src != "" {
 		// The real model without its last shard, and with it one byte short.

@@ -62,6 +62,9 @@ func readWeights(dir string) (map[string]tensor, error) {
 				if d < 0 {
 					return nil, fmt.Errorf("decode model.json: weight %s has negative dimension", w.Name)
 				}
+				if d > 0 && n > len(buf)/d { // n*d cannot fit, and must not overflow
+					return nil, fmt.Errorf("read weights: shards of %d bytes cannot hold weight %s of shape %v", len(buf), w.Name, w.Shape)
+				}
 				n *= d
 			}
 			size := 4 * n // float32 and int32 are both 4 bytes
