@@ -28,7 +28,7 @@ func BenchmarkPgvectorQuery(b *testing.B) {
 	if err := s.DropIndex(ctx); err != nil { // load as a bootstrap does, index built after
 		b.Fatal(err)
 	}
-	for chunk := range chunks(vs, 500) {
+	for chunk := range slices.Chunk(vs, 500) {
 		if err := s.Upsert(ctx, chunk); err != nil {
 			b.Fatal(err)
 		}
@@ -142,16 +142,6 @@ func BenchmarkPgvectorUpdateMetadata(b *testing.B) {
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "vectors/s")
 }
 
-func chunks(vs []vectorstore.Vector, n int) func(func([]vectorstore.Vector) bool) {
-	return func(yield func([]vectorstore.Vector) bool) {
-		for i := 0; i < len(vs); i += n {
-			if !yield(vs[i:min(i+n, len(vs))]) {
-				return
-			}
-		}
-	}
-}
-
 // BenchmarkPgvectorLoad loads 10,000 vectors of 512 dimensions in batches of
 // 500, into a table with its HNSW index and into one without it followed by
 // CreateIndex (the bootstrap path), reporting vectors/s for the whole load.
@@ -177,7 +167,7 @@ func BenchmarkPgvectorLoad(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				for chunk := range chunks(vs, 500) {
+				for chunk := range slices.Chunk(vs, 500) {
 					if err := s.Upsert(ctx, chunk); err != nil {
 						b.Fatal(err)
 					}

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -310,13 +311,7 @@ func (s *Store) UpdateMetadata(ctx context.Context, metas []vectormeta.Metadata)
 	for _, m := range metas {
 		last[m.ProductID] = m
 	}
-	rows := slices.SortedFunc(func(yield func(vectormeta.Metadata) bool) {
-		for _, m := range last {
-			if !yield(m) {
-				return
-			}
-		}
-	}, func(a, b vectormeta.Metadata) int { return cmp.Compare(a.ProductID, b.ProductID) })
+	rows := slices.SortedFunc(maps.Values(last), func(a, b vectormeta.Metadata) int { return cmp.Compare(a.ProductID, b.ProductID) })
 	n := len(rows)
 	ids, pids, vers := make([]string, n), make([]int64, n), make([]int64, n)
 	hashes, models, cats, prices := make([]string, n), make([]string, n), make([]string, n), make([]float64, n)

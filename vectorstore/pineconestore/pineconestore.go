@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -406,7 +407,7 @@ func (s *Store) UpdateMetadata(ctx context.Context, metas []vectormeta.Metadata)
 
 // Delete removes vectors in requests of at most 1,000 ids.
 func (s *Store) Delete(ctx context.Context, ids []string) error {
-	for chunk := range chunks(ids, maxVectorsPerRequest) {
+	for chunk := range slices.Chunk(ids, maxVectorsPerRequest) {
 		err := s.retry(ctx, "delete", func(ctx context.Context) error {
 			return s.conn.DeleteVectorsById(ctx, chunk)
 		})
@@ -415,16 +416,6 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 		}
 	}
 	return nil
-}
-
-func chunks(ids []string, n int) func(func([]string) bool) {
-	return func(yield func([]string) bool) {
-		for i := 0; i < len(ids); i += n {
-			if !yield(ids[i:min(i+n, len(ids))]) {
-				return
-			}
-		}
-	}
 }
 
 // filterStruct translates a Filter into Pinecone's filter language, e.g.
@@ -496,7 +487,7 @@ func (s *Store) Query(ctx context.Context, values []float32, k int, filter vecto
 // Fetch returns the stored vectors among ids, 1,000 ids per request.
 func (s *Store) Fetch(ctx context.Context, ids []string) (map[string]vectorstore.Vector, error) {
 	out := make(map[string]vectorstore.Vector, len(ids))
-	for chunk := range chunks(ids, maxVectorsPerRequest) {
+	for chunk := range slices.Chunk(ids, maxVectorsPerRequest) {
 		var res *pinecone.FetchVectorsResponse
 		err := s.retry(ctx, "fetch", func(ctx context.Context) error {
 			var err error

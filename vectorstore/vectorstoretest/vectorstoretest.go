@@ -7,6 +7,7 @@ package vectorstoretest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -251,20 +252,10 @@ func testRoundTrip(t *testing.T, newStore NewStore) {
 	assertFetched(t, s, vs)
 	got := fetch(t, s, []string{vs[0].ID, "999999"})
 	if _, ok := got["999999"]; ok || len(got) != 1 {
-		t.Errorf("fetch with an unknown id returned %d vectors (%v), want only %s", len(got), slices.Collect(mapKeys(got)), vs[0].ID)
+		t.Errorf("fetch with an unknown id returned %d vectors (%v), want only %s", len(got), slices.Collect(maps.Keys(got)), vs[0].ID)
 	}
 	if n := count(t, s); n != 3 {
 		t.Errorf("count = %d, want 3", n)
-	}
-}
-
-func mapKeys(m map[string]vectorstore.Vector) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
 	}
 }
 
