@@ -12,11 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -231,7 +232,12 @@ func (r *Runner) Destroy(ctx context.Context) error {
 		// Destroying evaluates the configuration, so every required variable needs a value;
 		// the certificate is only referenced by the listener being deleted, so any valid-looking
 		// ARN does.
-		r.cfg.Vars = withVar(r.cfg.Vars, "certificate_arn", "arn:aws:acm:us-east-1:000000000000:certificate/destroy")
+		vars := maps.Clone(r.cfg.Vars)
+		if vars == nil {
+			vars = map[string]string{}
+		}
+		vars["certificate_arn"] = "arn:aws:acm:us-east-1:000000000000:certificate/destroy"
+		r.cfg.Vars = vars
 	}
 	if err := r.run(ctx, true); err != nil {
 		return err
@@ -242,15 +248,6 @@ func (r *Runner) Destroy(ctx context.Context) error {
 	return nil
 }
 
-func withVar(vars map[string]string, k, v string) map[string]string {
-	out := make(map[string]string, len(vars)+1)
-	for key, val := range vars {
-		out[key] = val
-	}
-	out[k] = v
-	return out
-}
-
 // run is the shared flow: checks, init, plan to a file, confirm, apply that file.
 func (r *Runner) run(ctx context.Context, destroy bool) error {
 	start := r.now()
@@ -259,7 +256,7 @@ func (r *Runner) run(ctx context.Context, destroy bool) error {
 	}
 
 	var settings []string
-	for _, k := range sortedKeys(r.cfg.Vars) {
+	for _, k := range slices.Sorted(maps.Keys(r.cfg.Vars)) {
 		settings = append(settings, k+"="+r.cfg.Vars[k])
 	}
 	if len(settings) == 0 {
@@ -286,7 +283,7 @@ func (r *Runner) run(ctx context.Context, destroy bool) error {
 	r.tf.SetStdout(initOut)
 	r.tf.SetStderr(initOut)
 	initOpts := []tfexec.InitOption{tfexec.Upgrade(false), tfexec.Reconfigure(true)}
-	for _, k := range sortedKeys(r.cfg.Backend) {
+	for _, k := range slices.Sorted(maps.Keys(r.cfg.Backend)) {
 		initOpts = append(initOpts, tfexec.BackendConfig(k+"="+r.cfg.Backend[k]))
 	}
 	err = r.tf.Init(ctx, initOpts...)
@@ -328,7 +325,7 @@ func (r *Runner) run(ctx context.Context, destroy bool) error {
 	step("terraform plan (%s)", verb)
 	planFile := filepath.Join(work, "refarch.tfplan")
 	planOpts := []tfexec.PlanOption{tfexec.Out(planFile), tfexec.Destroy(destroy)}
-	for _, k := range sortedKeys(r.cfg.Vars) {
+	for _, k := range slices.Sorted(maps.Keys(r.cfg.Vars)) {
 		planOpts = append(planOpts, tfexec.Var(k+"="+r.cfg.Vars[k]))
 	}
 	for _, target := range r.cfg.Targets {
@@ -383,15 +380,6 @@ func (r *Runner) confirm(verb string, changes changeSummary) error {
 		return fmt.Errorf("%s %w: nothing was changed (pass --yes to skip the question)", verb, ErrCancelled)
 	}
 	return nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // elapsed formats a duration as a fixed-width minutes:seconds stamp.
