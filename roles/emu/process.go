@@ -147,22 +147,19 @@ func (e *Emu) load(ctx context.Context, ids []int64) (map[int64]product.Product,
 	if err != nil {
 		return nil, nil, err
 	}
-	states, err := e.states(ctx, e.pool, ids)
+	rows, err := e.pool.Query(ctx, `SELECT product_id, version, content_hash, deleted FROM index_state
+		WHERE model = $1 AND product_id = ANY($2)`, e.model, ids)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read index state of %d products: %w", len(ids), err)
+	}
+	states, err := scanStates(rows, len(ids))
 	return products, states, err
 }
 
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
-func (e *Emu) states(ctx context.Context, q querier, ids []int64) (map[int64]state, error) {
-	rows, err := q.Query(ctx, `SELECT product_id, version, content_hash, deleted FROM index_state
-		WHERE model = $1 AND product_id = ANY($2)`, e.model, ids)
-	if err != nil {
-		return nil, fmt.Errorf("read index state of %d products: %w", len(ids), err)
-	}
+// scanStates reads product_id, version, content_hash, deleted rows.
+func scanStates(rows pgx.Rows, n int) (map[int64]state, error) {
 	defer rows.Close()
-	out := make(map[int64]state, len(ids))
+	out := make(map[int64]state, n)
 	for rows.Next() {
 		var id int64
 		s := state{exists: true}
@@ -266,20 +263,23 @@ func (e *Emu) write(ctx context.Context, plans []*plan) (written, conflicts []*p
 	err = pgx.BeginFunc(wctx, e.pool, func(tx pgx.Tx) error {
 		written, conflicts = nil, nil
 		// Placeholder rows (version 0) make a lock possible for products
-		// never indexed; ON CONFLICT DO UPDATE locks existing ones. Ids are
-		// locked in order so that overlapping batches cannot deadlock.
-		if _, err := tx.Exec(wctx, `INSERT INTO index_state (model, product_id, version, content_hash, changed_at)
+		// never indexed; ON CONFLICT DO UPDATE locks existing ones and
+		// returns them as they are now. Ids are locked in order so that
+		// overlapping batches cannot deadlock.
+		rows, err := tx.Query(wctx, `INSERT INTO index_state (model, product_id, version, content_hash, changed_at)
 			SELECT $1, id, 0, '', now() FROM unnest($2::bigint[]) AS id ORDER BY id
-			ON CONFLICT (model, product_id) DO UPDATE SET version = index_state.version`, e.model, ids); err != nil {
+			ON CONFLICT (model, product_id) DO UPDATE SET version = index_state.version
+			RETURNING product_id, version, content_hash, deleted`, e.model, ids)
+		if err != nil {
 			return fmt.Errorf("lock index state: %w", err)
 		}
-		locked, err := e.states(wctx, tx, ids)
+		locked, err := scanStates(rows, len(ids))
 		if err != nil {
-			return err
+			return fmt.Errorf("lock index state: %w", err)
 		}
 		// A row read before it was deleted must not be written once the
 		// delete has been indexed: re-check existence under the lock.
-		rows, err := tx.Query(wctx, `SELECT id FROM products WHERE id = ANY($1)`, ids)
+		rows, err = tx.Query(wctx, `SELECT id FROM products WHERE id = ANY($1)`, ids)
 		if err != nil {
 			return fmt.Errorf("recheck products: %w", err)
 		}
@@ -346,16 +346,15 @@ func (e *Emu) write(ctx context.Context, plans []*plan) (written, conflicts []*p
 				changed[i] = time.Now()
 			}
 		}
-		if _, err := tx.Exec(wctx, `UPDATE index_state s SET version = u.version, content_hash = u.hash,
+		// One statement records the state and clears the products' failures.
+		if _, err := tx.Exec(wctx, `WITH cleared AS (DELETE FROM index_failures WHERE model = $1 AND product_id = ANY($2))
+			UPDATE index_state s SET version = u.version, content_hash = u.hash,
 				deleted = u.deleted, changed_at = u.changed_at, indexed_at = clock_timestamp()
 			FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bool[], $6::timestamptz[])
 				AS u(product_id, version, hash, deleted, changed_at)
 			WHERE s.model = $1 AND s.product_id = u.product_id AND s.version < u.version`,
 			e.model, pids, vers, hashes, deleted, changed); err != nil {
 			return fmt.Errorf("record index state of %d products: %w", n, err)
-		}
-		if _, err := tx.Exec(wctx, `DELETE FROM index_failures WHERE model = $1 AND product_id = ANY($2)`, e.model, pids); err != nil {
-			return fmt.Errorf("clear index failures: %w", err)
 		}
 		written = append(written, keep...)
 		return nil
