@@ -3,10 +3,13 @@
 package vectorstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 
 	"github.com/refarch/refarch/vectormeta"
 )
@@ -97,4 +100,16 @@ func LastPerID(vectors []Vector, dim int) ([]Vector, error) {
 		}
 	}
 	return out, nil
+}
+
+// LastPerProduct returns metas with only the last one given for each
+// product, in product id order: within one UpdateMetadata the last metadata
+// given for a product wins, and backends that lock rows take them in one
+// order. Every backend's UpdateMetadata starts with it.
+func LastPerProduct(metas []vectormeta.Metadata) []vectormeta.Metadata {
+	last := make(map[int64]vectormeta.Metadata, len(metas))
+	for _, m := range metas {
+		last[m.ProductID] = m
+	}
+	return slices.SortedFunc(maps.Values(last), func(a, b vectormeta.Metadata) int { return cmp.Compare(a.ProductID, b.ProductID) })
 }

@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -307,11 +306,7 @@ func (s *Store) UpdateMetadata(ctx context.Context, metas []vectormeta.Metadata)
 	if len(metas) == 0 {
 		return nil
 	}
-	last := make(map[int64]vectormeta.Metadata, len(metas))
-	for _, m := range metas {
-		last[m.ProductID] = m
-	}
-	rows := slices.SortedFunc(maps.Values(last), func(a, b vectormeta.Metadata) int { return cmp.Compare(a.ProductID, b.ProductID) })
+	rows := vectorstore.LastPerProduct(metas)
 	n := len(rows)
 	ids, pids, vers := make([]string, n), make([]int64, n), make([]int64, n)
 	hashes, models, cats, prices := make([]string, n), make([]string, n), make([]string, n), make([]float64, n)

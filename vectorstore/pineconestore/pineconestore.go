@@ -380,13 +380,9 @@ func (s *Store) UpdateMetadata(ctx context.Context, metas []vectormeta.Metadata)
 	if len(metas) == 0 {
 		return nil
 	}
-	last := make(map[int64]vectormeta.Metadata, len(metas))
-	for _, m := range metas {
-		last[m.ProductID] = m
-	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(updateWorkers)
-	for _, m := range last {
+	for _, m := range vectorstore.LastPerProduct(metas) {
 		g.Go(func() error {
 			id := vectormeta.VectorID(m.ProductID)
 			err := s.retry(gctx, "update", func(ctx context.Context) error {

@@ -295,8 +295,10 @@ func testUpdateMetadata(t *testing.T, newStore NewStore) {
 	m0.Category = "sale"
 	m2 := vs[2].Meta
 	m2.Version += 3
+	overwritten := m0 // given first for the same product: the later m0 wins
+	overwritten.Category = "overwritten"
 	unknown := vectormeta.Metadata{ProductID: 777, Version: 1, ContentHash: "x", Model: Model, Category: "books", Price: 1}
-	if err := s.UpdateMetadata(ctx(t), []vectormeta.Metadata{m0, unknown, m2}); err != nil {
+	if err := s.UpdateMetadata(ctx(t), []vectormeta.Metadata{overwritten, unknown, m2, m0}); err != nil {
 		t.Fatalf("update metadata: %v", err)
 	}
 	want := slices.Clone(vs)
