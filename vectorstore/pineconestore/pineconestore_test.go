@@ -3,7 +3,10 @@ package pineconestore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -145,6 +148,34 @@ func TestCreatesAndWaitsForIndex(t *testing.T) {
 	s2 := open(t, options(srv, 8))
 	if n, _ := s2.Count(t.Context()); n != 3 {
 		t.Errorf("second store counts %d, want 3", n)
+	}
+}
+
+// TestIndexHost checks that a known data plane host skips the control
+// plane (here a closed server, which would fail any describe), and that a
+// host without a scheme is dialed in plaintext when the control plane is
+// plain http.
+func TestIndexHost(t *testing.T) {
+	t.Parallel()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	srv := pineconetest.New(t)
+	for i, host := range []string{srv.DataHost(), strings.TrimPrefix(srv.DataHost(), "http://")} {
+		opts := options(srv, 4)
+		opts.ControlHost = closed.URL
+		opts.IndexHost = host
+		opts.Namespace = fmt.Sprint("ns-", i)
+		s := open(t, opts)
+		vs := vectors(3, 4)
+		if err := s.Upsert(t.Context(), vs); err != nil {
+			t.Fatalf("upsert through index host %q: %v", host, err)
+		}
+		if got, err := s.Fetch(t.Context(), []string{vs[1].ID}); err != nil || len(got) != 1 {
+			t.Errorf("fetch through index host %q = %v, %v; want vector %s", host, got, err, vs[1].ID)
+		}
+		if n := srv.Count(opts.Namespace); n != 3 {
+			t.Errorf("stand-in holds %d vectors in %s, want 3", n, opts.Namespace)
+		}
 	}
 }
 
