@@ -3,7 +3,6 @@ package cmd
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -22,7 +21,7 @@ holds, page by page, and report missing, stale and orphan counts as JSON. With
 every orphan; pelican and emu need not be stopped.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			progress := func(r status.Report) {
-				fmt.Fprintf(os.Stderr, "reconcile: %d products checked, %d out of sync\n", r.Products, r.Products-r.InSync)
+				fmt.Fprintf(cmd.ErrOrStderr(), "reconcile: %d products checked, %d out of sync\n", r.Products, r.Products-r.InSync)
 			}
 			r, err := app.Reconcile(cmd.Context(), *cfg, repair, progress)
 			if err != nil {
