@@ -19,6 +19,11 @@ type Embedder interface {
 	Model() string
 	// Dimension is the length of every vector.
 	Dimension() int
+	// MaxTokens is the longest input, in the model's tokens, that it reads;
+	// longer texts are truncated, alike when indexing and when querying.
+	// Zero means the backend sets no limit of its own (hash) or leaves it to
+	// the model server (ollama truncates to the model's context).
+	MaxTokens() int
 }
 
 // Options configures whichever backend is chosen by Name.

@@ -27,6 +27,9 @@ func (h *Hash) Model() string { return fmt.Sprintf("hash-v1-%d", h.dim) }
 // Dimension is the vector length.
 func (h *Hash) Dimension() int { return h.dim }
 
+// MaxTokens is zero: every word counts, however long the text.
+func (h *Hash) MaxTokens() int { return 0 }
+
 // Embed hashes each text; it never fails unless ctx is done.
 func (h *Hash) Embed(ctx context.Context, texts []string) ([][]float32, error) {
 	if err := ctx.Err(); err != nil {

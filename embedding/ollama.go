@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ollama/ollama/api"
+	"github.com/refarch/refarch/internal/backoff"
 )
 
 // DefaultOllamaHost is where a local Ollama server listens by default.
@@ -95,6 +96,9 @@ func (o *Ollama) Model() string {
 // Dimension is the length of the model's vectors.
 func (o *Ollama) Dimension() int { return o.dim }
 
+// MaxTokens is zero: the server truncates each input to the model's context.
+func (o *Ollama) MaxTokens() int { return 0 }
+
 // Embed sends the texts in batches and returns unit-length vectors.
 func (o *Ollama) Embed(ctx context.Context, texts []string) ([][]float32, error) {
 	out := make([][]float32, 0, len(texts))
@@ -115,9 +119,8 @@ func (o *Ollama) Embed(ctx context.Context, texts []string) ([][]float32, error)
 }
 
 // request embeds one batch, retrying network failures, rate limits (429)
-// and server errors with exponential backoff.
+// and server errors with jittered exponential backoff.
 func (o *Ollama) request(ctx context.Context, texts []string) ([][]float32, error) {
-	delay := o.cfg.Backoff
 	var last error
 	for attempt := 1; ; attempt++ {
 		rctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
@@ -141,14 +144,9 @@ func (o *Ollama) request(ctx context.Context, texts []string) ([][]float32, erro
 		if !retryable(err) || attempt >= o.cfg.Attempts {
 			return nil, fmt.Errorf("embed %d texts with ollama (attempt %d of %d): %w", len(texts), attempt, o.cfg.Attempts, last)
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Sleep(ctx, backoff.Delay(attempt-1, o.cfg.Backoff, 32*o.cfg.Backoff)) {
 			return nil, fmt.Errorf("embed %d texts with ollama: %w", len(texts), errors.Join(ctx.Err(), last))
-		case <-t.C:
 		}
-		delay = min(2*delay, 32*o.cfg.Backoff)
 	}
 }
 

@@ -30,8 +30,9 @@ func semantic(t *testing.T) Embedder {
 func TestUseIdentity(t *testing.T) {
 	t.Parallel()
 	e := semantic(t)
-	if e.Model() != "use-lite-512-v0.2.0" || e.Dimension() != 512 {
-		t.Errorf("Model() = %q, Dimension() = %d; want use-lite-512-v0.2.0, 512", e.Model(), e.Dimension())
+	if e.Model() != "use-lite-512-v0.2.0" || e.Dimension() != 512 || e.MaxTokens() != use.MaxTokens {
+		t.Errorf("Model() = %q, Dimension() = %d, MaxTokens() = %d; want use-lite-512-v0.2.0, 512, %d",
+			e.Model(), e.Dimension(), e.MaxTokens(), use.MaxTokens)
 	}
 }
 
