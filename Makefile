@@ -55,9 +55,11 @@ test: db model moto chromium ## Run every test against real Postgres, moto and C
 bench: db model ## Run the benchmarks and print their figures (and the use embedder against its JavaScript reference)
 	@# Workloads (seed, import, bootstrap, freshness, search under load, vector
 	@# queries) run once each and report their own figures; per-operation
-	@# benchmarks (queue, embedder) run for a fixed time.
+	@# benchmarks (queue, matrix kernel) run for a fixed time.
 	@$(ENV) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./catalog/ ./roles/... ./vectorstore/...
-	@$(ENV) $(GO) test -run '^$$' -bench . -benchtime 2s -timeout 30m ./queue/... ./embedding/...
+	@$(ENV) $(GO) test -run '^$$' -bench . -benchtime 2s -timeout 30m ./queue/...
+	@$(GO) test -run '^$$' -bench Matmul -benchtime 2s ./embedding/use
+	@# Embedding throughput by batch size, beside the JavaScript reference.
 	@scripts/bench-embed.sh
 
 .PHONY: test-ollama

@@ -3,7 +3,6 @@ package app
 import (
 	"fmt"
 	"net/url"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/refarch/refarch/embedding"
+	"github.com/refarch/refarch/embedding/use"
 )
 
 // Config is every setting of every role. Each is a flag and a REFARCH_*
@@ -65,7 +65,6 @@ type Config struct {
 
 // Bind registers every setting as a flag on fs, with its default.
 func (c *Config) Bind(fs *pflag.FlagSet) {
-	home, _ := os.UserHomeDir()
 	fs.StringVar(&c.DatabaseURL, "database-url", "", "Postgres URL (also DATABASE_URL); overrides --db-* parts")
 	fs.StringVar(&c.DBHost, "db-host", "", "Postgres host, when no database URL is given")
 	fs.IntVar(&c.DBPort, "db-port", 5432, "Postgres port")
@@ -96,8 +95,8 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&c.PineconeIndexHost, "pinecone-index-host", "", "Pinecone index host override")
 
 	fs.StringVar(&c.Embedder, "embedder", "use", "embedder: "+strings.Join(embedding.Names(), ", "))
-	fs.StringVar(&c.ModelDir, "model-dir", home+"/.cache/refarch/models/use-lite-0.2.0", "folder of the use model (make model)")
-	fs.StringVar(&c.OllamaHost, "ollama-host", "http://127.0.0.1:11434", "Ollama server URL")
+	fs.StringVar(&c.ModelDir, "model-dir", use.DefaultDir(), "folder of the use model (make model)")
+	fs.StringVar(&c.OllamaHost, "ollama-host", embedding.DefaultOllamaHost, "Ollama server URL")
 	fs.StringVar(&c.OllamaModel, "ollama-model", "nomic-embed-text", "Ollama embedding model")
 	fs.IntVar(&c.HashDim, "hash-dim", 64, "dimension of the non-semantic hash test embedder")
 
