@@ -262,21 +262,30 @@ func (e *Emu) ack(ctx context.Context, msgs []queue.Message) {
 	e.m.acked.Add(float64(len(msgs)))
 }
 
-// giveUp releases messages that failed on their own with a delay growing
-// with their receive count; at the queue's receive limit the next receive
-// dead-letters them.
+// releaseFailed hands back a message that failed on its own, with a delay
+// growing with its receive count. It reports whether the message reached
+// the queue's receive limit, so that the next receive dead-letters it.
+func (e *Emu) releaseFailed(m queue.Message) bool {
+	e.m.poison.Inc()
+	last := m.ReceiveCount >= e.cfg.MaxReceives
+	if last {
+		e.m.dead.Inc()
+	}
+	e.release([]queue.Message{m}, backoff.Delay(m.ReceiveCount, e.cfg.MinBackoff, e.cfg.Visibility))
+	return last
+}
+
+// giveUp releases the messages of products that failed on their own and
+// records the products whose messages are about to be dead-lettered.
 func (e *Emu) giveUp(items []*item, why error) {
 	for _, it := range items {
 		last := false
 		for _, m := range it.msgs {
-			e.m.poison.Inc()
-			if m.ReceiveCount >= e.cfg.MaxReceives {
-				e.m.dead.Inc()
-				last = true
-			}
 			e.log.Warn("product failed on its own, released for retry", "product_id", it.id,
 				"receive_count", m.ReceiveCount, "err", why)
-			e.release([]queue.Message{m}, backoff.Delay(m.ReceiveCount, e.cfg.MinBackoff, e.cfg.Visibility))
+			if e.releaseFailed(m) {
+				last = true
+			}
 		}
 		if last {
 			e.recordFailure(it, why)
@@ -362,22 +371,13 @@ func (h *heartbeat) end() {
 // Handle works one received batch to the end: every message is acked,
 // released or (on shutdown) handed back.
 func (e *Emu) Handle(ctx context.Context, msgs []queue.Message) {
-	hb := e.startHeartbeat(ctx, msgs)
-	defer hb.end()
 	items, bad := group(msgs)
-	if len(bad) > 0 {
-		for _, b := range bad {
-			e.m.poison.Inc()
-			if b.msg.ReceiveCount >= e.cfg.MaxReceives {
-				e.m.dead.Inc()
-			}
-			e.log.ErrorContext(ctx, "undecodable message", "message_id", b.msg.ID, "receive_count", b.msg.ReceiveCount, "err", b.err)
-			hb.mu.Lock()
-			delete(hb.held, b.msg.Receipt)
-			hb.mu.Unlock()
-			e.release([]queue.Message{b.msg}, backoff.Delay(b.msg.ReceiveCount, e.cfg.MinBackoff, e.cfg.Visibility))
-		}
+	for _, b := range bad {
+		e.log.ErrorContext(ctx, "undecodable message", "message_id", b.msg.ID, "receive_count", b.msg.ReceiveCount, "err", b.err)
+		e.releaseFailed(b.msg)
 	}
+	hb := e.startHeartbeat(ctx, messagesOf(items))
+	defer hb.end()
 	e.work(ctx, hb, items, true)
 }
 
