@@ -162,9 +162,15 @@ func openShared(ctx context.Context, cfg Config, roles Roles, pool *pgxpool.Pool
 	if roles.Serve || roles.Emu {
 		// For Pinecone this creates the index (or waits for it), so
 		// nothing is written or searched before it exists.
-		if sh.store, err = OpenVectors(ctx, cfg, pool, emb); err != nil {
+		store, err := OpenVectors(ctx, cfg, pool, emb)
+		if err != nil {
 			closeQueue()
 			return nil, err
+		}
+		sh.store = store
+		sh.close = func() {
+			store.Close() //nolint:errcheck // shutting down
+			closeQueue()
 		}
 	}
 	return sh, nil

@@ -106,5 +106,6 @@ func Reconcile(ctx context.Context, cfg Config, repair bool, progress func(statu
 	if err != nil {
 		return status.Report{}, err
 	}
+	defer store.Close()
 	return status.Reconcile(ctx, t.pool, store, t.q, t.emb.Model(), repair, 1000, progress)
 }

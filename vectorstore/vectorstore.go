@@ -46,6 +46,8 @@ type Store interface {
 	Count(ctx context.Context) (int, error)
 	// Name describes the backend and index for status pages.
 	Name() string
+	// Close releases the store's own connections (not a pool it was given).
+	Close() error
 }
 
 // ErrTransient marks errors worth retrying (rate limits, 5xx, timeouts).

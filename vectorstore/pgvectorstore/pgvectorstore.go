@@ -222,6 +222,9 @@ func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''
 // Table is the unquoted name of the store's table, for status and tests.
 func (s *Store) Table() string { return s.table }
 
+// Close does nothing: the pool belongs to the caller.
+func (s *Store) Close() error { return nil }
+
 // Name describes the backend and table, e.g. "pgvector:vectors_use_lite_512".
 func (s *Store) Name() string { return "pgvector:" + s.table }
 
