@@ -143,14 +143,27 @@ func Run(ctx context.Context, cfg Config, roles Roles, log *slog.Logger) error {
 // serve --all, search embeds queries with the very embedder emu indexes
 // with and reads the same store, and every role shares one queue.
 type shared struct {
-	emb   embedding.Embedder
+	model string // the embedder's model id, which names the index
 	q     queue.Queue
-	store vectorstore.Store // nil when only pelican runs: it never touches vectors
+	// emb and store are nil when only pelican runs: it needs the model id
+	// but never embeds or touches vectors.
+	emb   embedding.Embedder
+	store vectorstore.Store
 	close func()
 }
 
 func openShared(ctx context.Context, cfg Config, roles Roles, pool *pgxpool.Pool, log *slog.Logger) (*shared, error) {
-	emb, err := OpenEmbedder(ctx, cfg)
+	var (
+		emb  embedding.Embedder
+		info embedding.Info
+		err  error
+	)
+	if roles.Serve || roles.Emu {
+		emb, err = OpenEmbedder(ctx, cfg)
+		info = embedding.InfoOf(emb)
+	} else {
+		info, err = DescribeEmbedder(ctx, cfg)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -158,11 +171,11 @@ func openShared(ctx context.Context, cfg Config, roles Roles, pool *pgxpool.Pool
 	if err != nil {
 		return nil, err
 	}
-	sh := &shared{emb: emb, q: q, close: closeQueue}
-	if roles.Serve || roles.Emu {
+	sh := &shared{model: info.Model, q: q, emb: emb, close: closeQueue}
+	if emb != nil {
 		// For Pinecone this creates the index (or waits for it), so
 		// nothing is written or searched before it exists.
-		store, err := OpenVectors(ctx, cfg, pool, emb)
+		store, err := OpenVectors(ctx, cfg, pool, info)
 		if err != nil {
 			closeQueue()
 			return nil, err

@@ -27,8 +27,18 @@ type namedRole struct {
 
 // OpenEmbedder builds the configured embedder.
 func OpenEmbedder(ctx context.Context, cfg Config) (embedding.Embedder, error) {
-	return embedding.Open(ctx, embedding.Options{Name: cfg.Embedder, ModelDir: cfg.ModelDir,
-		OllamaHost: cfg.OllamaHost, OllamaModel: cfg.OllamaModel, HashDim: cfg.HashDim})
+	return embedding.Open(ctx, cfg.embedderOptions())
+}
+
+// DescribeEmbedder returns the configured embedder's model id and
+// dimension, loading no model where it can (see embedding.Describe).
+func DescribeEmbedder(ctx context.Context, cfg Config) (embedding.Info, error) {
+	return embedding.Describe(ctx, cfg.embedderOptions())
+}
+
+func (cfg Config) embedderOptions() embedding.Options {
+	return embedding.Options{Name: cfg.Embedder, ModelDir: cfg.ModelDir,
+		OllamaHost: cfg.OllamaHost, OllamaModel: cfg.OllamaModel, HashDim: cfg.HashDim}
 }
 
 // OpenQueue builds the configured queue backend. The returned close func
@@ -50,12 +60,13 @@ func OpenQueue(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog.Lo
 	}
 }
 
-// OpenVectors opens the configured vector store for emb's model, creating
-// the index (table or Pinecone index) when it does not exist yet.
-func OpenVectors(ctx context.Context, cfg Config, pool *pgxpool.Pool, emb embedding.Embedder) (vectorstore.Store, error) {
+// OpenVectors opens the configured vector store for the model emb
+// describes, creating the index (table or Pinecone index) when it does not
+// exist yet.
+func OpenVectors(ctx context.Context, cfg Config, pool *pgxpool.Pool, emb embedding.Info) (vectorstore.Store, error) {
 	switch cfg.VectorStore {
 	case "pgvector":
-		return pgvectorstore.New(ctx, pool, emb.Model(), emb.Dimension())
+		return pgvectorstore.New(ctx, pool, emb.Model, emb.Dimension)
 	case "pinecone":
 		// New creates the index (or waits for it to be ready), so emu
 		// registers it only once it exists.
@@ -64,8 +75,8 @@ func OpenVectors(ctx context.Context, cfg Config, pool *pgxpool.Pool, emb embedd
 			ControlHost: cfg.PineconeControlHost,
 			IndexName:   cfg.PineconeIndex,
 			Namespace:   cfg.PineconeNamespace,
-			Model:       emb.Model(),
-			Dimension:   emb.Dimension(),
+			Model:       emb.Model,
+			Dimension:   emb.Dimension,
 			Cloud:       cfg.PineconeCloud,
 			Region:      cfg.PineconeRegion,
 			IndexHost:   cfg.PineconeIndexHost,
@@ -81,10 +92,10 @@ func pipelineRoles(cfg Config, roles Roles, pool *pgxpool.Pool, sh *shared, log 
 	var rs []namedRole
 	if roles.Pelican {
 		p := pelican.New(pool, sh.q, pelican.Config{
-			Model:        sh.emb.Model(),
+			Model:        sh.model,
 			BatchSize:    cfg.PelicanBatchSize,
 			PollInterval: cfg.PelicanPollInterval,
-			Ready:        pelican.IndexReady(pool, sh.emb.Model()),
+			Ready:        pelican.IndexReady(pool, sh.model),
 		}, log, reg)
 		rs = append(rs, namedRole{"pelican", p.Run})
 	}

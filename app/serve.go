@@ -16,7 +16,7 @@ import (
 // readiness: the catalog, search with the same embedder and vector store
 // emu writes with, the per-row sync badges and the status page.
 func serveDeps(pool *pgxpool.Pool, sh *shared) serve.Deps {
-	model, storeName := sh.emb.Model(), sh.store.Name()
+	model, storeName := sh.model, sh.store.Name()
 	products := catalog.NewStore(pool)
 	return serve.Deps{
 		Catalog: products,

@@ -18,7 +18,7 @@ import (
 type tools struct {
 	pool  *pgxpool.Pool
 	q     queue.Queue
-	emb   embedding.Embedder
+	emb   embedding.Info // model id and dimension; no model is loaded
 	close func()
 }
 
@@ -36,7 +36,7 @@ func openTools(ctx context.Context, cfg Config) (*tools, error) {
 		pool.Close()
 		return nil, err
 	}
-	emb, err := OpenEmbedder(ctx, cfg)
+	emb, err := DescribeEmbedder(ctx, cfg)
 	if err != nil {
 		pool.Close()
 		return nil, err
@@ -56,7 +56,7 @@ func Status(ctx context.Context, cfg Config) (status.Status, error) {
 		return status.Status{}, err
 	}
 	defer t.close()
-	return status.Get(ctx, t.pool, t.q, t.emb.Model())
+	return status.Get(ctx, t.pool, t.q, t.emb.Model)
 }
 
 // Redrive moves dead-lettered messages back to the queue.
@@ -80,7 +80,7 @@ func DeadLetters(ctx context.Context, cfg Config, limit int) ([]status.Failure, 
 		return nil, queue.Depth{}, err
 	}
 	defer t.close()
-	fs, err := status.Failures(ctx, t.pool, t.emb.Model(), limit)
+	fs, err := status.Failures(ctx, t.pool, t.emb.Model, limit)
 	if err != nil {
 		return nil, queue.Depth{}, err
 	}
@@ -107,5 +107,5 @@ func Reconcile(ctx context.Context, cfg Config, repair bool, progress func(statu
 		return status.Report{}, err
 	}
 	defer store.Close()
-	return status.Reconcile(ctx, t.pool, store, t.q, t.emb.Model(), repair, 1000, progress)
+	return status.Reconcile(ctx, t.pool, store, t.q, t.emb.Model, repair, 1000, progress)
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/refarch/refarch/embedding/use"
 )
 
 // Embedder is implemented by every backend.
@@ -24,6 +26,33 @@ type Embedder interface {
 	// Zero means the backend sets no limit of its own (hash) or leaves it to
 	// the model server (ollama truncates to the model's context).
 	MaxTokens() int
+}
+
+// Info is what names an embedder's index: its model id and dimension.
+type Info struct {
+	Model     string
+	Dimension int
+}
+
+// InfoOf describes e.
+func InfoOf(e Embedder) Info { return Info{Model: e.Model(), Dimension: e.Dimension()} }
+
+// Describe returns the model id and dimension of the embedder o names,
+// without loading a model where the backend allows it: pelican and the
+// operator commands need only what names the index, not the weights. Ollama
+// is asked, since its id carries the dimension the server reports.
+func Describe(ctx context.Context, o Options) (Info, error) {
+	switch o.Name {
+	case "use":
+		return Info{Model: use.ModelID, Dimension: use.Dimension}, nil
+	case "hash":
+		return InfoOf(NewHash(o.HashDim)), nil
+	}
+	e, err := Open(ctx, o)
+	if err != nil {
+		return Info{}, err
+	}
+	return InfoOf(e), nil
 }
 
 // Options configures whichever backend is chosen by Name.

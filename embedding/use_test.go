@@ -106,3 +106,31 @@ func TestUseOpenErrors(t *testing.T) {
 		t.Fatalf("Open with an empty model folder: %v, want ErrModelMissing", err)
 	}
 }
+
+// TestDescribeLoadsNoModel: the id and dimension that name the index are
+// known without the model's weights (pelican and the operator commands
+// need only those), and agree with what the loaded embedders report.
+func TestDescribeLoadsNoModel(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	missing := Options{Name: "use", ModelDir: t.TempDir()}
+	if _, err := Open(ctx, missing); err == nil {
+		t.Fatal("Open loaded a use model from an empty folder")
+	}
+	got, err := Describe(ctx, missing)
+	if err != nil || got != (Info{Model: use.ModelID, Dimension: use.Dimension}) {
+		t.Fatalf("Describe(use) = %+v, %v; want %s, %d without loading", got, err, use.ModelID, use.Dimension)
+	}
+	if got, err := Describe(ctx, Options{Name: "hash", HashDim: 32}); err != nil || got != InfoOf(NewHash(32)) {
+		t.Errorf("Describe(hash 32) = %+v, %v; want %+v", got, err, InfoOf(NewHash(32)))
+	}
+	if _, err := Describe(ctx, Options{Name: "nope"}); err == nil {
+		t.Error("Describe accepted an unknown embedder")
+	}
+	if dir := os.Getenv(usetest.EnvModelDir); dir != "" {
+		e := semantic(t)
+		if InfoOf(e) != (Info{Model: use.ModelID, Dimension: use.Dimension}) {
+			t.Errorf("the loaded use model is %+v, Describe says %s, %d", InfoOf(e), use.ModelID, use.Dimension)
+		}
+	}
+}
