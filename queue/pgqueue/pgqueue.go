@@ -19,7 +19,6 @@ package pgqueue
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -32,7 +31,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/refarch/refarch/internal/backoff"
+	"github.com/refarch/refarch/internal/pglisten"
 	"github.com/refarch/refarch/queue"
 )
 
@@ -461,65 +460,16 @@ func (q *Queue) listen(ctx context.Context) error {
 	if q.listening || q.closed {
 		return nil
 	}
-	conn, err := q.connect(ctx)
+	l, err := pglisten.Listen(ctx, q.pool.Config().ConnConfig, channel)
 	if err != nil {
-		return err
+		return fmt.Errorf("listen for queue messages: %w", err)
 	}
+	l.Name, l.Log = "queue", q.opts.Logger
 	lctx, stop := context.WithCancel(context.Background())
 	q.listening, q.stop, q.done = true, stop, make(chan struct{})
-	go q.listenLoop(lctx, conn)
-	return nil
-}
-
-func (q *Queue) connect(ctx context.Context) (*pgx.Conn, error) {
-	conn, err := pgx.ConnectConfig(ctx, q.pool.Config().ConnConfig.Copy())
-	if err != nil {
-		return nil, fmt.Errorf("connect to listen for queue messages: %w", err)
-	}
-	if _, err := conn.Exec(ctx, `LISTEN `+channel); err != nil {
-		conn.Close(context.Background())
-		return nil, fmt.Errorf("listen for queue messages: %w", err)
-	}
-	return conn, nil
-}
-
-func (q *Queue) listenLoop(ctx context.Context, conn *pgx.Conn) {
-	defer close(q.done)
-	defer func() {
-		if conn != nil {
-			conn.Close(context.Background())
-		}
+	go func() {
+		defer close(q.done)
+		l.Run(lctx, q.broadcast)
 	}()
-	failures := 0
-	for {
-		if conn == nil {
-			c, err := q.connect(ctx)
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				d := backoff.Delay(failures, 100*time.Millisecond, 10*time.Second)
-				failures++
-				q.opts.Logger.WarnContext(ctx, "queue listener reconnect failed", "err", err, "retry_in", d)
-				if !backoff.Sleep(ctx, d) {
-					return
-				}
-				continue
-			}
-			conn, failures = c, 0
-			q.opts.Logger.InfoContext(ctx, "queue listener reconnected")
-			q.broadcast() // notifications may have been missed meanwhile
-		}
-		_, err := conn.WaitForNotification(ctx)
-		if err != nil {
-			conn.Close(context.Background())
-			conn = nil
-			if ctx.Err() != nil || errors.Is(err, context.Canceled) {
-				return
-			}
-			q.opts.Logger.WarnContext(ctx, "queue listener lost its connection", "err", err)
-			continue
-		}
-		q.broadcast()
-	}
+	return nil
 }

@@ -27,6 +27,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/refarch/refarch/internal/backoff"
+	"github.com/refarch/refarch/internal/pglisten"
 	"github.com/refarch/refarch/product"
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/queuemsg"
@@ -125,13 +126,15 @@ func (p *Pelican) Run(ctx context.Context) error {
 		return err
 	}
 	wake := make(chan struct{}, 1)
-	conn, err := p.connect(ctx)
+	l, err := pglisten.Listen(ctx, p.pool.Config().ConnConfig, Channel)
 	if err != nil {
 		return fmt.Errorf("listen for outbox notifications: %w", err)
 	}
+	l.Name, l.Log, l.MinBackoff, l.MaxBackoff = "outbox", p.log, p.cfg.MinBackoff, p.cfg.MaxBackoff
+	l.Reconnected = p.m.reconnects.Inc
 	p.log.InfoContext(ctx, "pelican started", "model", p.cfg.Model, "name", p.cfg.Name)
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { p.listen(gctx, conn, wake); return nil })
+	g.Go(func() error { l.Run(gctx, func() { signal(wake) }); return nil })
 	if !p.cfg.SkipCatchup {
 		g.Go(func() error { p.catchupLoop(gctx); return nil })
 	}
@@ -161,61 +164,6 @@ func (p *Pelican) waitReady(ctx context.Context) error {
 		if !backoff.Sleep(ctx, backoff.Delay(attempt, p.cfg.MinBackoff, p.cfg.MaxBackoff)) {
 			return ctx.Err()
 		}
-	}
-}
-
-// connect opens the dedicated LISTEN connection.
-func (p *Pelican) connect(ctx context.Context) (*pgx.Conn, error) {
-	conn, err := pgx.ConnectConfig(ctx, p.pool.Config().ConnConfig.Copy())
-	if err != nil {
-		return nil, err
-	}
-	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
-		conn.Close(context.Background())
-		return nil, err
-	}
-	return conn, nil
-}
-
-// listen forwards notifications to wake, reconnecting with backoff. After a
-// reconnect it wakes the drainer, since notifications may have been missed.
-func (p *Pelican) listen(ctx context.Context, conn *pgx.Conn, wake chan<- struct{}) {
-	defer func() {
-		if conn != nil {
-			conn.Close(context.Background())
-		}
-	}()
-	attempt := 0
-	for {
-		if conn == nil {
-			if !backoff.Sleep(ctx, backoff.Delay(attempt, p.cfg.MinBackoff, p.cfg.MaxBackoff)) {
-				return
-			}
-			c, err := p.connect(ctx)
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				attempt++
-				p.log.WarnContext(ctx, "reconnect outbox listener", "err", err, "attempt", attempt)
-				continue
-			}
-			conn, attempt = c, 0
-			p.m.reconnects.Inc()
-			p.log.InfoContext(ctx, "outbox listener reconnected")
-			signal(wake)
-		}
-		_, err := conn.WaitForNotification(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			p.log.WarnContext(ctx, "outbox listener lost its connection", "err", err)
-			conn.Close(context.Background())
-			conn = nil
-			continue
-		}
-		signal(wake)
 	}
 }
 
