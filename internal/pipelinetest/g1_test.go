@@ -1,4 +1,4 @@
-package synctest
+package pipelinetest
 
 import (
 	"context"
