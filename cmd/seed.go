@@ -31,9 +31,9 @@ func newSeedCmd(cfg *app.Config) *cobra.Command {
 			defer pool.Close()
 			out := cmd.OutOrStdout()
 			if ifEmpty {
-				var n int
-				if err := pool.QueryRow(ctx, `SELECT count(*) FROM products`).Scan(&n); err != nil {
-					return fmt.Errorf("count products (did you run `refarch migrate`?): %w", err)
+				n, err := catalog.NewStore(pool).Count(ctx)
+				if err != nil {
+					return fmt.Errorf("%w (did you run `refarch migrate`?)", err)
 				}
 				if n > 0 {
 					fmt.Fprintf(out, "catalog already has %d products; not seeding\n", n)
