@@ -31,8 +31,9 @@ func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 // Columns selects a product; Scan reads them in this order.
 const Columns = `id, sku, name, description, (price * 100)::bigint, category, created_at, updated_at, version`
 
-// Scan reads one row selected with Columns.
-func Scan(row pgx.Row) (product.Product, error) { return scan(row) }
+// Scan reads one row selected with Columns, then any extra columns into
+// extra (for packages that join the products table with their own).
+func Scan(row pgx.Row, extra ...any) (product.Product, error) { return scan(row, extra...) }
 
 // scan reads Columns and then any extra columns into extra.
 func scan(row pgx.Row, extra ...any) (product.Product, error) {
@@ -164,6 +165,15 @@ func (s *Store) Delete(ctx context.Context, id int64) error {
 		return ErrNotFound
 	}
 	return nil
+}
+
+// Count counts the products.
+func (s *Store) Count(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM products`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count products: %w", err)
+	}
+	return n, nil
 }
 
 // Categories lists the categories in use, for filters.
