@@ -2,11 +2,12 @@ package app
 
 import (
 	"context"
-	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refarch/refarch/catalog"
+	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/roles/serve"
 	"github.com/refarch/refarch/search"
 	"github.com/refarch/refarch/status"
@@ -29,20 +30,19 @@ func serveDeps(pool *pgxpool.Pool, sh *shared) serve.Deps {
 			if err != nil {
 				return serve.Status{}, err
 			}
-			var recent int64
-			if err := pool.QueryRow(ctx, `SELECT count(*) FROM index_state
-				WHERE model = $1 AND indexed_at > now() - make_interval(secs => $2)`, model, rateWindow).Scan(&recent); err != nil {
-				return serve.Status{}, fmt.Errorf("read index throughput: %w", err)
+			recent, err := indexstate.New(pool, model).IndexedSince(ctx, rateWindow)
+			if err != nil {
+				return serve.Status{}, err
 			}
 			return serve.Status{
 				Products: st.Products, Indexed: st.Indexed, Stale: st.Stale, Missing: st.Missing, Failed: st.Failed,
 				Outbox: st.Outbox, QueueVisible: int64(st.Queue.Visible), QueueInFlight: int64(st.Queue.InFlight),
 				QueueDead: int64(st.Queue.Dead), LagSeconds: st.OldestUnindexedAgeSeconds,
-				IndexRate: float64(recent) / rateWindow, Model: model, VectorStore: storeName,
+				IndexRate: float64(recent) / rateWindow.Seconds(), Model: model, VectorStore: storeName,
 			}, nil
 		},
 	}
 }
 
-// rateWindow is the window, in seconds, of the status page's throughput.
-const rateWindow = 10.0
+// rateWindow is the window of the status page's throughput.
+const rateWindow = 10 * time.Second

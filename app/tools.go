@@ -9,8 +9,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refarch/refarch/embedding"
+	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/migrations"
 	"github.com/refarch/refarch/queue"
+	"github.com/refarch/refarch/reconcile"
 	"github.com/refarch/refarch/status"
 )
 
@@ -93,19 +95,19 @@ func DeadLetters(ctx context.Context, cfg Config, limit int) ([]status.Failure, 
 
 // Reconcile compares the table, index_state and the vector store, and with
 // repair enqueues fixes.
-func Reconcile(ctx context.Context, cfg Config, repair bool, progress func(status.Report)) (status.Report, error) {
+func Reconcile(ctx context.Context, cfg Config, repair bool, progress func(reconcile.Report)) (reconcile.Report, error) {
 	if err := cfg.Validate(Roles{Emu: true}); err != nil {
-		return status.Report{}, err
+		return reconcile.Report{}, err
 	}
 	t, err := openTools(ctx, cfg)
 	if err != nil {
-		return status.Report{}, err
+		return reconcile.Report{}, err
 	}
 	defer t.close()
 	store, err := OpenVectors(ctx, cfg, t.pool, t.emb)
 	if err != nil {
-		return status.Report{}, err
+		return reconcile.Report{}, err
 	}
 	defer store.Close()
-	return status.Reconcile(ctx, t.pool, store, t.q, t.emb.Model, repair, 1000, progress)
+	return reconcile.Run(ctx, indexstate.New(t.pool, t.emb.Model), store, t.q, repair, 1000, progress)
 }

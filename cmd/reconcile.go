@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/refarch/refarch/app"
-	"github.com/refarch/refarch/status"
+	"github.com/refarch/refarch/reconcile"
 )
 
 func newReconcileCmd(cfg *app.Config) *cobra.Command {
@@ -20,7 +20,7 @@ holds, page by page, and report missing, stale and orphan counts as JSON. With
 --repair, enqueue an upsert for every product out of sync and a delete for
 every orphan; pelican and emu need not be stopped.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			progress := func(r status.Report) {
+			progress := func(r reconcile.Report) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "reconcile: %d products checked, %d out of sync\n", r.Products, r.Products-r.InSync)
 			}
 			r, err := app.Reconcile(cmd.Context(), *cfg, repair, progress)

@@ -5,7 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refarch/refarch/status"
+	"github.com/refarch/refarch/indexstate"
+	"github.com/refarch/refarch/reconcile"
 	"github.com/refarch/refarch/vectormeta"
 	"github.com/refarch/refarch/vectorstore"
 )
@@ -34,14 +35,14 @@ func TestReconcileFindsAndRepairsDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r, err := status.Reconcile(ctx, e.pool, e.store, e.q, e.model, false, 25, nil)
+	r, err := reconcile.Run(ctx, indexstate.New(e.pool, e.model), e.store, e.q, false, 25, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.Products != 60 || r.InSync != 58 || r.VectorMissing != 1 || r.VectorStale != 1 || r.OrphanVectorsUnknown != 1 || r.Enqueued != 0 || r.Clean() {
 		t.Fatalf("report %+v", r)
 	}
-	r, err = status.Reconcile(ctx, e.pool, e.store, e.q, e.model, true, 25, nil)
+	r, err = reconcile.Run(ctx, indexstate.New(e.pool, e.model), e.store, e.q, true, 25, nil)
 	if err != nil || r.Enqueued != 2 {
 		t.Fatalf("repair: %+v, %v; want 2 enqueued", r, err)
 	}
@@ -51,7 +52,7 @@ func TestReconcileFindsAndRepairsDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.converged(ctx, 30*time.Second) // diff checks both vectors are right again
-	r, err = status.Reconcile(ctx, e.pool, e.store, e.q, e.model, false, 25, nil)
+	r, err = reconcile.Run(ctx, indexstate.New(e.pool, e.model), e.store, e.q, false, 25, nil)
 	if err != nil || !r.Clean() {
 		t.Fatalf("after repair: %+v, %v", r, err)
 	}

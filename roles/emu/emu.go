@@ -16,7 +16,6 @@ package emu
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -26,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/refarch/refarch/embedding"
+	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/internal/backoff"
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/queuemsg"
@@ -173,12 +173,7 @@ func (e *Emu) Run(ctx context.Context) error {
 // register records that the vector index for the model exists (the store
 // was opened, which creates it), releasing pelicans waiting on IndexReady.
 func (e *Emu) register(ctx context.Context) error {
-	_, err := e.pool.Exec(ctx, `INSERT INTO vector_indexes (model, store) VALUES ($1, $2)
-		ON CONFLICT (model) DO UPDATE SET store = excluded.store`, e.model, e.store.Name())
-	if err != nil {
-		return fmt.Errorf("register vector index %s: %w", e.store.Name(), err)
-	}
-	return nil
+	return indexstate.New(e.pool, e.model).Register(ctx, e.store.Name())
 }
 
 func (e *Emu) watchDepth(ctx context.Context) {
@@ -302,10 +297,8 @@ func (e *Emu) recordFailure(it *item, why error) {
 	for _, m := range it.msgs {
 		rc = max(rc, m.ReceiveCount)
 	}
-	_, err := e.pool.Exec(ctx, `INSERT INTO index_failures (model, product_id, version, error, receive_count)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (model, product_id) DO UPDATE SET version = excluded.version,
-			error = excluded.error, receive_count = excluded.receive_count, failed_at = now()`,
-		e.model, it.id, it.version, why.Error(), rc)
+	err := indexstate.New(e.pool, e.model).Fail(ctx, indexstate.Failure{ProductID: it.id, Version: it.version,
+		Error: why.Error(), ReceiveCount: rc})
 	if err != nil {
 		e.log.WarnContext(ctx, "record index failure", "product_id", it.id, "err", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/refarch/refarch/catalog"
+	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/product"
 	"github.com/refarch/refarch/vectormeta"
 	"github.com/refarch/refarch/vectorstore"
@@ -20,14 +21,6 @@ type result struct {
 	poison    []*item // failed on their own: release, the queue counts receives
 	poisonErr error
 	retry     []*item // try again (after backoff if process returned an error)
-}
-
-// state is a product's index_state row.
-type state struct {
-	version int64
-	hash    string
-	deleted bool
-	exists  bool
 }
 
 type action int
@@ -68,21 +61,21 @@ func (e *Emu) process(ctx context.Context, items []*item) (result, error) {
 	for _, it := range items {
 		p := &plan{it: it}
 		row, exists := rows[it.id]
-		st := states[it.id]
+		st, hasState := states[it.id]
 		switch {
 		case !exists:
-			if st.exists && st.deleted && st.version >= it.version {
+			if hasState && st.Deleted && st.Version >= it.version {
 				p.act = actSkip
 			} else {
 				p.act = actDelete
 				p.version = it.version
 			}
-		case st.exists && !st.deleted && row.Version <= st.version:
+		case hasState && !st.Deleted && row.Version <= st.Version:
 			p.act = actSkip
 		default:
 			p.row, p.version = row, row.Version
 			p.hash = product.ContentHash(row.EmbedText())
-			if st.exists && !st.deleted && st.hash == p.hash {
+			if hasState && !st.Deleted && st.Hash == p.hash {
 				p.act = actMeta
 			} else {
 				p.act = actEmbed
@@ -141,37 +134,14 @@ func itemsOf(plans []*plan) []*item {
 	return out
 }
 
-// load reads the current rows and index_state of the products.
-func (e *Emu) load(ctx context.Context, ids []int64) (map[int64]product.Product, map[int64]state, error) {
+// load reads the current rows and index state of the products.
+func (e *Emu) load(ctx context.Context, ids []int64) (map[int64]product.Product, map[int64]indexstate.State, error) {
 	products, err := catalog.NewStore(e.pool).GetMany(ctx, ids)
 	if err != nil {
 		return nil, nil, err
 	}
-	rows, err := e.pool.Query(ctx, `SELECT product_id, version, content_hash, deleted FROM index_state
-		WHERE model = $1 AND product_id = ANY($2)`, e.model, ids)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read index state of %d products: %w", len(ids), err)
-	}
-	states, err := scanStates(rows, len(ids))
+	states, err := indexstate.New(e.pool, e.model).Get(ctx, ids)
 	return products, states, err
-}
-
-// scanStates reads product_id, version, content_hash, deleted rows.
-func scanStates(rows pgx.Rows, n int) (map[int64]state, error) {
-	defer rows.Close()
-	out := make(map[int64]state, n)
-	for rows.Next() {
-		var id int64
-		s := state{exists: true}
-		if err := rows.Scan(&id, &s.version, &s.hash, &s.deleted); err != nil {
-			return nil, fmt.Errorf("read index state: %w", err)
-		}
-		out[id] = s
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read index state: %w", err)
-	}
-	return out, nil
 }
 
 // embed fills in the vectors of the plans that need one, with one call for
@@ -262,24 +232,14 @@ func (e *Emu) write(ctx context.Context, plans []*plan) (written, conflicts []*p
 	}
 	err = pgx.BeginFunc(wctx, e.pool, func(tx pgx.Tx) error {
 		written, conflicts = nil, nil
-		// Placeholder rows (version 0) make a lock possible for products
-		// never indexed; ON CONFLICT DO UPDATE locks existing ones and
-		// returns them as they are now. Ids are locked in order so that
-		// overlapping batches cannot deadlock.
-		rows, err := tx.Query(wctx, `INSERT INTO index_state (model, product_id, version, content_hash, changed_at)
-			SELECT $1, id, 0, '', now() FROM unnest($2::bigint[]) AS id ORDER BY id
-			ON CONFLICT (model, product_id) DO UPDATE SET version = index_state.version
-			RETURNING product_id, version, content_hash, deleted`, e.model, ids)
+		states := indexstate.New(tx, e.model)
+		locked, err := states.Lock(wctx, ids)
 		if err != nil {
-			return fmt.Errorf("lock index state: %w", err)
-		}
-		locked, err := scanStates(rows, len(ids))
-		if err != nil {
-			return fmt.Errorf("lock index state: %w", err)
+			return err
 		}
 		// A row read before it was deleted must not be written once the
 		// delete has been indexed: re-check existence under the lock.
-		rows, err = tx.Query(wctx, `SELECT id FROM products WHERE id = ANY($1)`, ids)
+		rows, err := tx.Query(wctx, `SELECT id FROM products WHERE id = ANY($1)`, ids)
 		if err != nil {
 			return fmt.Errorf("recheck products: %w", err)
 		}
@@ -303,18 +263,18 @@ func (e *Emu) write(ctx context.Context, plans []*plan) (written, conflicts []*p
 		for _, p := range plans {
 			st := locked[p.it.id]
 			switch {
-			case p.act == actDelete && st.deleted && st.version >= p.version:
+			case p.act == actDelete && st.Deleted && st.Version >= p.version:
 				written = append(written, p) // someone else deleted it
 				continue
 			case p.act == actDelete:
-				p.version = max(p.version, st.version+1)
+				p.version = max(p.version, st.Version+1)
 				dels = append(dels, vectormeta.VectorID(p.it.id))
-			case st.version >= p.version:
+			case st.Version >= p.version:
 				written = append(written, p) // the index holds this or newer
 				continue
-			case !exists[p.it.id] || (p.act == actMeta && (st.deleted || st.hash != p.hash)):
+			case !exists[p.it.id] || (p.act == actMeta && (st.Deleted || st.Hash != p.hash)):
 				conflicts = append(conflicts, p)
-				if st.version == 0 {
+				if st.Version == 0 {
 					placeholders = append(placeholders, p.it.id)
 				}
 				continue
@@ -326,8 +286,8 @@ func (e *Emu) write(ctx context.Context, plans []*plan) (written, conflicts []*p
 			keep = append(keep, p)
 		}
 		if len(placeholders) > 0 {
-			if _, err := tx.Exec(wctx, `DELETE FROM index_state WHERE model = $1 AND product_id = ANY($2) AND version = 0`, e.model, placeholders); err != nil {
-				return fmt.Errorf("drop index state placeholders: %w", err)
+			if err := states.DropPlaceholders(wctx, placeholders); err != nil {
+				return err
 			}
 		}
 		if err := e.writeStore(wctx, dels, metas, vecs); err != nil {
@@ -336,25 +296,16 @@ func (e *Emu) write(ctx context.Context, plans []*plan) (written, conflicts []*p
 		if len(keep) == 0 {
 			return nil
 		}
-		n := len(keep)
-		pids, vers, hashes, deleted := make([]int64, n), make([]int64, n), make([]string, n), make([]bool, n)
-		changed := make([]time.Time, n)
+		recs := make([]indexstate.Record, len(keep))
 		for i, p := range keep {
-			pids[i], vers[i], hashes[i], deleted[i] = p.it.id, p.version, p.hash, p.act == actDelete
-			changed[i] = p.row.UpdatedAt
+			recs[i] = indexstate.Record{ProductID: p.it.id, Version: p.version, Hash: p.hash, Deleted: p.act == actDelete,
+				ChangedAt: p.row.UpdatedAt}
 			if p.act == actDelete {
-				changed[i] = time.Now()
+				recs[i].ChangedAt = time.Now()
 			}
 		}
-		// One statement records the state and clears the products' failures.
-		if _, err := tx.Exec(wctx, `WITH cleared AS (DELETE FROM index_failures WHERE model = $1 AND product_id = ANY($2))
-			UPDATE index_state s SET version = u.version, content_hash = u.hash,
-				deleted = u.deleted, changed_at = u.changed_at, indexed_at = clock_timestamp()
-			FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bool[], $6::timestamptz[])
-				AS u(product_id, version, hash, deleted, changed_at)
-			WHERE s.model = $1 AND s.product_id = u.product_id AND s.version < u.version`,
-			e.model, pids, vers, hashes, deleted, changed); err != nil {
-			return fmt.Errorf("record index state of %d products: %w", n, err)
+		if err := states.Write(wctx, recs); err != nil {
+			return err
 		}
 		written = append(written, keep...)
 		return nil

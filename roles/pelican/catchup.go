@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/refarch/refarch/catalog"
+	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/internal/backoff"
 	"github.com/refarch/refarch/queuemsg"
 )
@@ -69,19 +69,19 @@ func (p *Pelican) openPass(ctx context.Context) (int64, error) {
 		}
 		// Chunks tile the id space up to the largest known id; later ids
 		// come with outbox rows.
-		tag, err := tx.Exec(ctx, `INSERT INTO catchup_chunks (pass_id, lo, hi)
-			SELECT $1, coalesce(lag(hi) OVER (ORDER BY hi), 0) + 1, hi FROM (
-				SELECT max(id) AS hi FROM (
-					SELECT id, (row_number() OVER (ORDER BY id) - 1) / $2 AS chunk FROM (
-						SELECT id FROM products
-						UNION SELECT product_id FROM index_state WHERE model = $3 AND NOT deleted
-					) ids
-				) numbered GROUP BY chunk
-			) chunks`, id, p.cfg.BatchSize, p.cfg.Model)
+		chunks, err := indexstate.New(tx, p.cfg.Model).Chunks(ctx, p.cfg.BatchSize)
 		if err != nil {
+			return err
+		}
+		los, his := make([]int64, len(chunks)), make([]int64, len(chunks))
+		for i, c := range chunks {
+			los[i], his[i] = c.Lo, c.Hi
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO catchup_chunks (pass_id, lo, hi)
+			SELECT $1, lo, hi FROM unnest($2::bigint[], $3::bigint[]) AS c(lo, hi)`, id, los, his); err != nil {
 			return fmt.Errorf("split catch-up pass into chunks: %w", err)
 		}
-		p.log.InfoContext(ctx, "catch-up pass started", "pass", id, "chunks", tag.RowsAffected())
+		p.log.InfoContext(ctx, "catch-up pass started", "pass", id, "chunks", len(chunks))
 		return nil
 	})
 	return id, err
@@ -131,38 +131,26 @@ func (p *Pelican) CatchupChunk(ctx context.Context, pass int64) (int, error) {
 			return fmt.Errorf("claim catch-up chunk: %w", err)
 		}
 		now := time.Now()
-		rows, err := tx.Query(ctx, `SELECT `+catalog.Columns+` FROM products p
-			WHERE p.id BETWEEN $2 AND $3 AND NOT EXISTS (SELECT 1 FROM index_state s
-				WHERE s.model = $1 AND s.product_id = p.id AND NOT s.deleted AND s.version >= p.version)
-			ORDER BY p.id`, p.cfg.Model, lo, hi)
+		states := indexstate.New(tx, p.cfg.Model)
+		behind, err := states.Behind(ctx, lo, hi)
 		if err != nil {
-			return fmt.Errorf("find products behind the index in %d..%d: %w", lo, hi, err)
+			return err
 		}
-		msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (queuemsg.Message, error) {
-			pr, err := catalog.Scan(r)
-			return queuemsg.Message{Op: queuemsg.OpUpsert, Source: queuemsg.SourceCatchup, ProductID: pr.ID,
-				Version: pr.Version, ChangedAt: pr.UpdatedAt, New: &pr}, err
-		})
+		orphans, err := states.Orphans(ctx, lo, hi)
 		if err != nil {
-			return fmt.Errorf("read products behind the index: %w", err)
+			return err
 		}
-		rows, err = tx.Query(ctx, `SELECT s.product_id, s.version FROM index_state s
-			WHERE s.model = $1 AND NOT s.deleted AND s.product_id BETWEEN $2 AND $3
-			AND NOT EXISTS (SELECT 1 FROM products p WHERE p.id = s.product_id)`, p.cfg.Model, lo, hi)
-		if err != nil {
-			return fmt.Errorf("find deleted products still indexed in %d..%d: %w", lo, hi, err)
+		msgs := make([]queuemsg.Message, 0, len(behind)+len(orphans))
+		for _, pr := range behind {
+			msgs = append(msgs, queuemsg.Message{Op: queuemsg.OpUpsert, Source: queuemsg.SourceCatchup, ProductID: pr.ID,
+				Version: pr.Version, ChangedAt: pr.UpdatedAt, New: &pr})
 		}
-		dels, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (queuemsg.Message, error) {
-			var id, v int64
-			err := r.Scan(&id, &v)
+		for _, o := range orphans {
 			// The deleted row's last version is unknown; one past the
 			// indexed one orders the delete after what the index holds.
-			return queuemsg.Message{Op: queuemsg.OpDelete, Source: queuemsg.SourceCatchup, ProductID: id, Version: v + 1, ChangedAt: now}, err
-		})
-		if err != nil {
-			return fmt.Errorf("read deleted products still indexed: %w", err)
+			msgs = append(msgs, queuemsg.Message{Op: queuemsg.OpDelete, Source: queuemsg.SourceCatchup,
+				ProductID: o.ProductID, Version: o.Version + 1, ChangedAt: now})
 		}
-		msgs = append(msgs, dels...)
 		for start := 0; start < len(msgs); start += p.cfg.BatchSize {
 			if err := p.send(ctx, msgs[start:min(len(msgs), start+p.cfg.BatchSize)]); err != nil {
 				return err

@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/internal/backoff"
 	"github.com/refarch/refarch/internal/pglisten"
 	"github.com/refarch/refarch/product"
@@ -340,13 +341,6 @@ var errNoChunk = errors.New("no chunk left to claim")
 // created) the vector index of model and registered it in vector_indexes.
 func IndexReady(pool *pgxpool.Pool, model string) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
-		var ok bool
-		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM vector_indexes WHERE model = $1)`, model).Scan(&ok); err != nil {
-			return fmt.Errorf("check vector index of %s: %w", model, err)
-		}
-		if !ok {
-			return fmt.Errorf("vector index of model %s not created yet (emu creates it on start)", model)
-		}
-		return nil
+		return indexstate.New(pool, model).Registered(ctx)
 	}
 }

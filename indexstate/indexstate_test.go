@@ -1,0 +1,127 @@
+package indexstate_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/refarch/refarch/indexstate"
+	"github.com/refarch/refarch/internal/pgtest"
+)
+
+func TestStateLifecycle(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	rows, err := pool.Query(ctx, `INSERT INTO products (sku, name, description, price)
+		SELECT 'S' || g, 'N' || g, 'D' || g, 1 FROM generate_series(1, 5) g RETURNING id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := indexstate.New(pool, "m")
+	if err := s.Registered(ctx); !errors.Is(err, indexstate.ErrNoIndex) {
+		t.Fatalf("Registered before Register: %v, want ErrNoIndex", err)
+	}
+	if err := s.Register(ctx, "pgvector"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Registered(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Lock inserts placeholders; Write records; an older version never
+	// overwrites a newer one (G3).
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		ts := indexstate.New(tx, "m")
+		locked, err := ts.Lock(ctx, ids[:3])
+		if err != nil {
+			return err
+		}
+		if len(locked) != 3 || locked[ids[0]].Version != 0 {
+			t.Errorf("locked %+v, want 3 placeholders", locked)
+		}
+		if err := ts.DropPlaceholders(ctx, ids[2:3]); err != nil {
+			return err
+		}
+		return ts.Write(ctx, []indexstate.Record{
+			{ProductID: ids[0], Version: 2, Hash: "h2", ChangedAt: time.Now()},
+			{ProductID: ids[1], Version: 1, Hash: "h1", ChangedAt: time.Now()},
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, []indexstate.Record{{ProductID: ids[0], Version: 1, Hash: "old", ChangedAt: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[ids[0]] != (indexstate.State{Version: 2, Hash: "h2"}) || got[ids[1]].Hash != "h1" {
+		t.Fatalf("states %+v", got)
+	}
+	if n, err := s.IndexedSince(ctx, time.Minute); err != nil || n != 2 {
+		t.Fatalf("IndexedSince = %d, %v; want 2", n, err)
+	}
+
+	// Behind: every product whose current version (1) is not indexed.
+	behind, err := s.Behind(ctx, ids[0], ids[4])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(behind) != 3 || behind[0].ID != ids[2] {
+		t.Fatalf("behind %+v, want ids %v", behind, ids[2:])
+	}
+	// A failure is listed until the product is written.
+	if err := s.Fail(ctx, indexstate.Failure{ProductID: ids[3], Version: 1, Error: "boom", ReceiveCount: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if fs, err := s.Failures(ctx, 10); err != nil || len(fs) != 1 || fs[0].Error != "boom" {
+		t.Fatalf("failures %+v, %v", fs, err)
+	}
+	if err := s.Write(ctx, []indexstate.Record{{ProductID: ids[3], Version: 1, Hash: "h", ChangedAt: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if fs, err := s.Failures(ctx, 10); err != nil || len(fs) != 0 {
+		t.Fatalf("failures after write %+v, %v", fs, err)
+	}
+
+	// A deleted product still indexed is an orphan; Reset keeps it one.
+	if _, err := pool.Exec(ctx, `DELETE FROM products WHERE id = $1`, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reset(ctx, ids[1:2]); err != nil {
+		t.Fatal(err)
+	}
+	orphans, err := s.Orphans(ctx, 1, ids[4])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(orphans) != 1 || orphans[0] != (indexstate.Orphan{ProductID: ids[1], Version: 0}) {
+		t.Fatalf("orphans %+v", orphans)
+	}
+
+	page, err := s.Page(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page) != 4 || !page[0].HasState || page[0].State.Version != 2 || page[1].Product.ID != ids[2] || page[1].HasState {
+		t.Fatalf("page %+v", page)
+	}
+	chunks, err := s.Chunks(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Known ids: the 4 products left plus the orphan, in chunks of 2.
+	if len(chunks) != 3 || chunks[0].Lo != 1 || chunks[2].Hi != ids[4] {
+		t.Fatalf("chunks %+v", chunks)
+	}
+}
