@@ -24,12 +24,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/refarch/refarch/embedding"
 	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/internal/backoff"
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/queuemsg"
-	"github.com/refarch/refarch/vectorstore"
 )
 
 // Config tunes an Emu.
@@ -89,9 +87,9 @@ func (c Config) withDefaults() Config {
 // Emu is the consumer role.
 type Emu struct {
 	pool  *pgxpool.Pool
-	q     queue.Queue
-	emb   embedding.Embedder
-	store vectorstore.Store
+	q     Queue
+	emb   Embedder
+	store Store
 	cfg   Config
 	model string
 	log   *slog.Logger
@@ -143,7 +141,7 @@ func newMetrics(reg prometheus.Registerer) metrics {
 }
 
 // New returns an emu; it does no I/O until Run.
-func New(pool *pgxpool.Pool, q queue.Queue, emb embedding.Embedder, store vectorstore.Store, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Emu {
+func New(pool *pgxpool.Pool, q Queue, emb Embedder, store Store, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Emu {
 	return &Emu{pool: pool, q: q, emb: emb, store: store, cfg: cfg.withDefaults(), model: emb.Model(),
 		log: log.With("role", "emu"), m: newMetrics(reg)}
 }

@@ -82,10 +82,15 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Sender is the part of a queue (queue.Queue) pelican uses: it only sends.
+type Sender interface {
+	Send(ctx context.Context, msgs []queue.Outgoing) error
+}
+
 // Pelican is the producer role.
 type Pelican struct {
 	pool *pgxpool.Pool
-	q    queue.Queue
+	q    Sender
 	cfg  Config
 	log  *slog.Logger
 	m    metrics
@@ -100,7 +105,7 @@ type metrics struct {
 }
 
 // New returns a pelican; it does no I/O until Run.
-func New(pool *pgxpool.Pool, q queue.Queue, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Pelican {
+func New(pool *pgxpool.Pool, q Sender, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Pelican {
 	f := promauto.With(reg)
 	return &Pelican{
 		pool: pool, q: q, cfg: cfg.withDefaults(), log: log.With("role", "pelican"),

@@ -1,0 +1,38 @@
+package emu
+
+import (
+	"context"
+	"time"
+
+	"github.com/refarch/refarch/queue"
+	"github.com/refarch/refarch/vectormeta"
+	"github.com/refarch/refarch/vectorstore"
+)
+
+// Queue is the part of a queue (queue.Queue) emu consumes: it receives,
+// extends and acknowledges, and reads the depth for its metrics; it never
+// sends or redrives.
+type Queue interface {
+	Name() string
+	Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]queue.Message, error)
+	Ack(ctx context.Context, receipts []string) error
+	Extend(ctx context.Context, receipts []string, visibility time.Duration) error
+	Depth(ctx context.Context) (queue.Depth, error)
+}
+
+// Embedder is the part of an embedder (embedding.Embedder) emu uses.
+type Embedder interface {
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+	Model() string
+}
+
+// Store is the part of a vector store (vectorstore.Store) emu writes with; it
+// never queries. A store that is also a BulkIndexer gets its search index
+// deferred during bulk loads.
+type Store interface {
+	Name() string
+	Upsert(ctx context.Context, vectors []vectorstore.Vector) error
+	UpdateMetadata(ctx context.Context, metas []vectormeta.Metadata) error
+	Delete(ctx context.Context, ids []string) error
+	Count(ctx context.Context) (int, error)
+}
