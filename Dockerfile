@@ -22,10 +22,16 @@ RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 ARG TARGETOS=linux
 ARG TARGETARCH=amd64
+# Stamped for `refarch version` and GET /version (.git is not in the build context, so the
+# release passes them; a plain local build says dev/unknown).
+ARG VERSION=dev
+ARG COMMIT=unknown
+ARG BUILD_TIME=unknown
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
-    go build -trimpath -ldflags="-s -w" -o /out/refarch .
+    go build -trimpath -o /out/refarch \
+      -ldflags="-s -w -X github.com/refarch/refarch/internal/buildinfo.version=${VERSION} -X github.com/refarch/refarch/internal/buildinfo.commit=${COMMIT} -X github.com/refarch/refarch/internal/buildinfo.buildTime=${BUILD_TIME}" .
 
 # Runtime: CA certificates and nothing else (no shell, no package manager), as a non-root user.
 FROM gcr.io/distroless/static-debian12:nonroot

@@ -11,6 +11,13 @@ export REFARCH_MODEL_DIR ?= $(HOME)/.cache/refarch/models/use-lite-0.2.0
 # Loads the local database (and SQS server) settings written by scripts/*.sh.
 ENV := set -a; . ./.dev/env; if [ -f .dev/moto.env ]; then . ./.dev/moto.env; fi; set +a;
 TEMPL := $(GO) run github.com/a-h/templ/cmd/templ@v0.3.1100
+# Stamped into the binary for `refarch version` and GET /version (the Dockerfile takes the same
+# three as build arguments).
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT     ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BUILD_TIME ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+BUILDINFO  := github.com/refarch/refarch/internal/buildinfo
+LDFLAGS    := -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(COMMIT) -X $(BUILDINFO).buildTime=$(BUILD_TIME)
 
 .PHONY: help
 help: ## List the targets
@@ -18,7 +25,7 @@ help: ## List the targets
 
 .PHONY: build
 build: ## Build bin/refarch
-	$(GO) build -o $(BIN) .
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
 
 .PHONY: db
 db: ## Start a local PostgreSQL with pgvector (installing what is missing); writes .dev/env

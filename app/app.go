@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/refarch/refarch/embedding"
+	"github.com/refarch/refarch/internal/buildinfo"
 	"github.com/refarch/refarch/migrations"
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/roles/serve"
@@ -114,11 +116,11 @@ func Run(ctx context.Context, cfg Config, roles Roles, log *slog.Logger) error {
 	var rs []namedRole
 	if roles.Serve {
 		deps := serveDeps(pool, sh)
-		deps.Log, deps.Registry, deps.Ready = log, reg, ready
+		deps.Log, deps.Registry, deps.Ready, deps.Build = log, reg, ready, buildinfo.Get(os.Getenv)
 		srv := serve.New(serve.Config{Addr: cfg.Addr, AdminToken: cfg.AdminToken}, deps)
 		rs = append(rs, namedRole{"serve", srv.Run})
 	} else {
-		ops := serve.NewOps(cfg.Addr, serve.Deps{Log: log, Registry: reg, Ready: ready})
+		ops := serve.NewOps(cfg.Addr, serve.Deps{Log: log, Registry: reg, Ready: ready, Build: buildinfo.Get(os.Getenv)})
 		rs = append(rs, namedRole{"health", ops.Run})
 	}
 	rs = append(rs, pipelineRoles(cfg, roles, pool, sh, log, reg)...)

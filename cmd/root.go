@@ -66,6 +66,7 @@ flags beat the environment, which beats the defaults.`,
 		newReconcileCmd(cfg),
 		newDeployCmd(),
 		newDestroyCmd(),
+		newVersionCmd(),
 	)
 	return root
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/refarch/refarch/catalog"
+	"github.com/refarch/refarch/internal/buildinfo"
 	"github.com/refarch/refarch/product"
 )
 
@@ -50,6 +51,8 @@ type Deps struct {
 	SyncStates SyncStates
 	// Status feeds /status; nil shows only what serve itself knows.
 	Status StatusFunc
+	// Build is what GET /version answers: which build and image digest this process runs.
+	Build buildinfo.Info
 }
 
 // Server is the serve role.
@@ -94,6 +97,7 @@ func NewOps(addr string, deps Deps) *Server {
 func (s *Server) healthRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("GET /version", s.version)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{Registry: s.deps.Registry}))
 }
 
@@ -172,6 +176,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// version answers which build runs here, so a release can check that the tasks answering are
+// the ones it deployed (the image digest) rather than ones a rollback left in place.
+func (s *Server) version(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.deps.Build)
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
