@@ -22,6 +22,9 @@ type deployFlags struct {
 	stateBucket, stateKey  string
 	stateRegion            string
 	sets, targets          []string
+	varFiles               []string
+	planOut, summaryOut    string
+	applyPlan              string
 	planOnly, yes          bool
 }
 
@@ -49,7 +52,12 @@ func (f *deployFlags) bind(fs *pflag.FlagSet, destroy bool) {
 	fs.StringVar(&f.stateRegion, "state-region", "", "region of the state bucket (default: --region)")
 	fs.StringArrayVar(&f.sets, "set", nil, "any other Terraform variable, NAME=VALUE (repeatable; see terraform/variables.tf)")
 	fs.StringArrayVar(&f.targets, "target", nil, "limit the run to a module or resource, e.g. module.registry (repeatable)")
-	fs.BoolVar(&f.planOnly, "plan", false, "show the plan and stop; nothing is changed")
+	fs.StringArrayVar(&f.varFiles, "var-file", nil, "Terraform variable file, e.g. terraform/env/prod.tfvars (repeatable; flags and --set win over it)")
+	fs.BoolVar(&f.planOnly, "plan-only", false, "show the plan and stop; nothing is changed")
+	fs.BoolVar(&f.planOnly, "plan", false, "the same as --plan-only")
+	fs.StringVar(&f.planOut, "plan-out", "", "save the plan file here (for a later --apply-plan)")
+	fs.StringVar(&f.summaryOut, "summary-out", "", "write the plan's summary here as Markdown (for review)")
+	fs.StringVar(&f.applyPlan, "apply-plan", "", "apply exactly this saved plan file instead of planning again")
 	fs.BoolVar(&f.yes, "yes", false, "apply without asking (for pipelines)")
 	if !destroy {
 		fs.StringVar(&f.certificateARN, "certificate-arn", "", "ACM certificate for HTTPS (env REFARCH_CERTIFICATE_ARN; required)")
@@ -139,7 +147,11 @@ func (f *deployFlags) config(cmd *cobra.Command, getenv func(string) string) (de
 		PineconeAPIKey: apiKey,
 		Backend:        map[string]string{"bucket": f.stateBucket, "key": key, "region": stateRegion},
 		Targets:        f.targets,
+		VarFiles:       f.varFiles,
 		PlanOnly:       f.planOnly,
+		PlanOut:        f.planOut,
+		SummaryOut:     f.summaryOut,
+		ApplyPlan:      f.applyPlan,
 		AutoApprove:    f.yes,
 		Stdin:          cmd.InOrStdin(),
 		Stdout:         cmd.OutOrStdout(),
@@ -174,7 +186,12 @@ func newDeployCmd() *cobra.Command {
   4. asks for "yes" (unless --yes), then applies exactly that plan, streaming progress;
   5. prints the service URL.
 
-With --plan it stops after step 3 and changes nothing. The image must already be pushed to the
+With --plan-only it stops after step 3 and changes nothing; --plan-out keeps the plan file and
+--summary-out writes a Markdown summary of it, and --apply-plan FILE later applies exactly that
+file (the release pipeline's reviewed plan). --var-file reads settings kept in git
+(terraform/env/prod.tfvars, terraform/env/dev.tfvars), so a release applies the same settings as a
+laptop. Without --image-digest (or --image) deploy keeps the image that is deployed now.
+The image must already be pushed to the
 deployment's ECR repository: the first time, create the repository alone with
 --target module.registry, push, then deploy everything (docs/deploy.md). Settings come from
 flags, then environment variables (REFARCH_CERTIFICATE_ARN, REFARCH_IMAGE_DIGEST,
@@ -184,7 +201,7 @@ REFARCH_VECTOR_STORE and REFARCH_EMBEDDER; any other Terraform variable is set w
 only; it reaches Secrets Manager without ever being written to the Terraform state or plan.`,
 		Example: `  export REFARCH_PINECONE_API_KEY=...
   refarch deploy --state-bucket my-tf-state --certificate-arn arn:aws:acm:us-east-1:123456789012:certificate/abc \
-    --image-digest sha256:... --plan
+    --image-digest sha256:... --var-file terraform/env/prod.tfvars --plan-only
   refarch deploy --state-bucket my-tf-state --certificate-arn ... --image-digest sha256:... --set db_multi_az=true`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -55,8 +55,17 @@ type Config struct {
 	// Targets limit the plan to some resources or modules (the first deploy creates
 	// module.registry alone, so that the image can be pushed before the services need it).
 	Targets []string
+	// VarFiles are Terraform variable files (terraform/env/prod.tfvars), read before Vars, so a
+	// flag or --set still wins over the file for one run.
+	VarFiles []string
 	// PlanOnly stops after the plan.
 	PlanOnly bool
+	// PlanOut, when set, keeps the plan file there (a pipeline uploads it for the apply job).
+	PlanOut string
+	// SummaryOut, when set, receives the plan's summary as Markdown (a pipeline posts it for review).
+	SummaryOut string
+	// ApplyPlan applies exactly this saved plan file instead of planning again.
+	ApplyPlan string
 	// AutoApprove applies without asking (the release pipeline); otherwise the answer is read
 	// from Stdin and only "yes" goes on.
 	AutoApprove bool
@@ -80,7 +89,7 @@ func (c Config) Validate(destroy bool) error {
 		bad("no Terraform root module at %s (run from a clone of refarch or pass --dir): %v", c.Dir, err)
 	}
 	if !destroy {
-		if c.Vars["certificate_arn"] == "" {
+		if c.Vars["certificate_arn"] == "" && c.ApplyPlan == "" && !c.varFilesSet("certificate_arn") {
 			bad("no certificate: pass --certificate-arn with an issued ACM certificate in the target region")
 		}
 		if d := c.Vars["image_digest"]; d != "" && !digestPattern.MatchString(d) {
@@ -89,10 +98,29 @@ func (c Config) Validate(destroy bool) error {
 	}
 	store := c.Vars["vector_store"]
 	if store == "" {
+		store = c.varFileValue("vector_store")
+	}
+	if store == "" {
 		store = c.defaultVectorStore()
 	}
 	if store == "pinecone" && c.PineconeAPIKey == "" {
 		bad("the vector store is Pinecone but REFARCH_PINECONE_API_KEY is empty (or choose --set vector_store=pgvector)")
+	}
+	for _, f := range c.VarFiles {
+		if _, err := os.Stat(f); err != nil {
+			bad("variable file %s: %v", f, err)
+		}
+	}
+	if c.ApplyPlan != "" {
+		if _, err := os.Stat(c.ApplyPlan); err != nil {
+			bad("plan file %s: %v", c.ApplyPlan, err)
+		}
+		if c.PlanOnly || c.PlanOut != "" {
+			bad("--apply-plan applies a saved plan; it does not go with --plan-only or --plan-out")
+		}
+		if len(c.Targets) > 0 || len(c.VarFiles) > 0 {
+			bad("--apply-plan takes the targets and variables the plan was made with; drop --target and --var-file")
+		}
 	}
 	for k := range c.Vars {
 		if !validName.MatchString(k) {
@@ -103,6 +131,32 @@ func (c Config) Validate(destroy bool) error {
 		return fmt.Errorf("invalid deploy configuration:\n  %s", strings.Join(problems, "\n  "))
 	}
 	return nil
+}
+
+// varFilesSet reports whether a variable file assigns name (a top-level `name = ...` line).
+func (c Config) varFilesSet(name string) bool {
+	re := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(name) + `\s*=`)
+	for _, f := range c.VarFiles {
+		if b, err := os.ReadFile(f); err == nil && re.Match(b) {
+			return true
+		}
+	}
+	return false
+}
+
+// varFileValue is the string a variable file assigns to name (`name = "value"`), the last file
+// winning as in Terraform; empty when none does.
+func (c Config) varFileValue(name string) string {
+	re := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(name) + `\s*=\s*"([^"]*)"`)
+	var v string
+	for _, f := range c.VarFiles {
+		if b, err := os.ReadFile(f); err == nil {
+			if m := re.FindSubmatch(b); m != nil {
+				v = string(m[1])
+			}
+		}
+	}
+	return v
 }
 
 // defaultVectorStore reads the module's default for vector_store, so that the API key check
@@ -262,6 +316,9 @@ func (r *Runner) run(ctx context.Context, destroy bool) error {
 	if len(settings) == 0 {
 		settings = append(settings, "the module's defaults")
 	}
+	if len(r.cfg.VarFiles) > 0 {
+		settings = append([]string{"files " + strings.Join(r.cfg.VarFiles, ", ") + ";"}, settings...)
+	}
 	step("variables: %s", strings.Join(settings, " "))
 	step("checking terraform and credentials")
 	if err := r.checkVersion(ctx); err != nil {
@@ -309,6 +366,12 @@ func (r *Runner) run(ctx context.Context, destroy bool) error {
 		}
 	}
 
+	if !destroy && r.cfg.ApplyPlan == "" {
+		if err := r.keepDeployedImage(ctx, step); err != nil {
+			return err
+		}
+	}
+
 	var varFile string
 	if r.cfg.PineconeAPIKey != "" {
 		varFile = filepath.Join(work, "secrets.auto.tfvars.json")
@@ -322,6 +385,9 @@ func (r *Runner) run(ctx context.Context, destroy bool) error {
 	if destroy {
 		verb = "destroy"
 	}
+	if r.cfg.ApplyPlan != "" {
+		return r.applySaved(ctx, step, start, varFile)
+	}
 	step("terraform plan (%s)", verb)
 	planFile := filepath.Join(work, "refarch.tfplan")
 	planOpts := []tfexec.PlanOption{tfexec.Out(planFile), tfexec.Destroy(destroy)}
@@ -331,6 +397,13 @@ func (r *Runner) run(ctx context.Context, destroy bool) error {
 	for _, target := range r.cfg.Targets {
 		planOpts = append(planOpts, tfexec.Target(target))
 	}
+	for _, f := range r.cfg.VarFiles {
+		abs, err := filepath.Abs(f)
+		if err != nil {
+			return fmt.Errorf("resolve variable file %s: %w", f, err)
+		}
+		planOpts = append(planOpts, tfexec.VarFile(abs))
+	}
 	if varFile != "" {
 		planOpts = append(planOpts, tfexec.VarFile(varFile))
 	}
@@ -339,6 +412,9 @@ func (r *Runner) run(ctx context.Context, destroy bool) error {
 	plan.Flush()
 	if err != nil {
 		return fmt.Errorf("terraform plan: %w%s", err, plan.errorSummary())
+	}
+	if err := r.savePlan(planFile, plan, changed); err != nil {
+		return err
 	}
 	if !changed {
 		step("no changes: the deployment already matches the configuration")
@@ -364,6 +440,127 @@ func (r *Runner) run(ctx context.Context, destroy bool) error {
 	apply.Flush()
 	if err != nil {
 		return fmt.Errorf("terraform apply: %w%s", err, apply.errorSummary())
+	}
+	step("done: %s", apply.changes)
+	return nil
+}
+
+// keepDeployedImage makes a deploy that names no image keep the one running now (the state's
+// image output), so changing a setting never rolls the services back to no image or to an older one.
+func (r *Runner) keepDeployedImage(ctx context.Context, step func(string, ...any)) error {
+	for _, name := range []string{"image", "image_digest"} {
+		if r.cfg.Vars[name] != "" || r.cfg.varFilesSet(name) {
+			return nil
+		}
+	}
+	outputs, err := r.tf.Output(ctx)
+	if err != nil {
+		return fmt.Errorf("read the deployed image from terraform outputs: %w", err)
+	}
+	o, ok := outputs["image"]
+	if !ok {
+		return nil
+	}
+	var image string
+	if err := json.Unmarshal(o.Value, &image); err != nil {
+		return fmt.Errorf("decode image output: %w", err)
+	}
+	if image == "" {
+		return nil
+	}
+	vars := maps.Clone(r.cfg.Vars)
+	if vars == nil {
+		vars = map[string]string{}
+	}
+	vars["image"] = image
+	r.cfg.Vars = vars
+	step("no --image-digest: keeping the deployed image %s", image)
+	return nil
+}
+
+// savePlan keeps the plan file and writes its Markdown summary where the configuration asks.
+func (r *Runner) savePlan(planFile string, plan *progress, changed bool) error {
+	if r.cfg.PlanOut != "" {
+		b, err := os.ReadFile(planFile)
+		if err != nil {
+			return fmt.Errorf("read plan file: %w", err)
+		}
+		if err := os.WriteFile(r.cfg.PlanOut, b, 0o600); err != nil {
+			return fmt.Errorf("save plan file to %s: %w", r.cfg.PlanOut, err)
+		}
+	}
+	if r.cfg.SummaryOut == "" {
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "### refarch deploy plan\n\n")
+	if !changed {
+		b.WriteString("No changes: the deployment already matches the configuration.\n")
+	} else {
+		fmt.Fprintf(&b, "**%s**\n\n```\n", plan.changes)
+		for _, c := range plan.planned {
+			b.WriteString(c + "\n")
+		}
+		b.WriteString("```\n")
+	}
+	if len(r.cfg.VarFiles) > 0 {
+		fmt.Fprintf(&b, "\nVariable files: %s\n", strings.Join(r.cfg.VarFiles, ", "))
+	}
+	if err := os.WriteFile(r.cfg.SummaryOut, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("write plan summary to %s: %w", r.cfg.SummaryOut, err)
+	}
+	return nil
+}
+
+// applySaved applies exactly a plan file made earlier (by a plan job whose output was reviewed),
+// after showing what it holds; Terraform itself refuses a plan whose state has moved on.
+func (r *Runner) applySaved(ctx context.Context, step func(string, ...any), start time.Time, varFile string) error {
+	abs, err := filepath.Abs(r.cfg.ApplyPlan)
+	if err != nil {
+		return fmt.Errorf("resolve plan file %s: %w", r.cfg.ApplyPlan, err)
+	}
+	saved, err := r.tf.ShowPlanFile(ctx, abs)
+	if err != nil {
+		return fmt.Errorf("read saved plan %s: %w", r.cfg.ApplyPlan, err)
+	}
+	var changes changeSummary
+	changes.Seen = true
+	for _, rc := range saved.ResourceChanges {
+		if rc.Change == nil {
+			continue
+		}
+		a := rc.Change.Actions
+		switch {
+		case a.Replace():
+			changes.Add++
+			changes.Remove++
+		case a.Create():
+			changes.Add++
+		case a.Update():
+			changes.Change++
+		case a.Delete():
+			changes.Remove++
+		default:
+			continue
+		}
+		fmt.Fprintf(r.cfg.Stdout, "    %s %s\n", actionSymbol(a), rc.Address)
+	}
+	step("saved plan %s: %s", r.cfg.ApplyPlan, changes)
+	if !r.cfg.AutoApprove {
+		if err := r.confirm("deploy", changes); err != nil {
+			return err
+		}
+	}
+	step("terraform apply (saved plan)")
+	applyOpts := []tfexec.ApplyOption{tfexec.DirOrPlan(abs)}
+	if varFile != "" {
+		applyOpts = append(applyOpts, tfexec.VarFile(varFile))
+	}
+	apply := newProgress(r.cfg.Stdout, start, r.now)
+	err = r.tf.ApplyJSON(ctx, apply, applyOpts...)
+	apply.Flush()
+	if err != nil {
+		return fmt.Errorf("terraform apply %s: %w%s", r.cfg.ApplyPlan, err, apply.errorSummary())
 	}
 	step("done: %s", apply.changes)
 	return nil

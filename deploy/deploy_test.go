@@ -412,3 +412,105 @@ func TestDestroyRefusesProtectedResources(t *testing.T) {
 		t.Errorf("state holds %d resources, want the protected one untouched", n)
 	}
 }
+
+// TestVarFilesSavedPlansAndTheDeployedImage runs the reviewed-plan flow with a real terraform:
+// a plan-only run with settings from a variable file saves the plan and its summary and changes
+// nothing; applying that file changes exactly what it showed; flags win over the file; and a
+// deploy without an image keeps the one deployed.
+func TestVarFilesSavedPlansAndTheDeployedImage(t *testing.T) {
+	tfPath := findTerraformForTest(t)
+	t.Setenv("CHECKPOINT_DISABLE", "1")
+	t.Setenv("TF_CLI_CONFIG_FILE", os.DevNull)
+	dir := copyModule(t, "module")
+	work := t.TempDir()
+	ctx := context.Background()
+	varFile := filepath.Join(work, "prod.tfvars")
+	if err := os.WriteFile(varFile, []byte("name            = \"fromfile\"\ncertificate_arn = \"arn:aws:acm:us-east-1:1:certificate/file\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(cfg Config) (string, *bytes.Buffer, error) {
+		t.Helper()
+		var out bytes.Buffer
+		cfg.Dir, cfg.Terraform, cfg.Stdout, cfg.Stderr, cfg.Stdin = dir, tfPath, &out, &out, strings.NewReader("")
+		r, err := New(ctx, cfg)
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		r.credentials = func(context.Context, string) error { return nil }
+		r.minVersion = [2]int{1, 5}
+		url, err := r.Deploy(ctx)
+		return url, &out, err
+	}
+
+	planFile, summary := filepath.Join(work, "refarch.tfplan"), filepath.Join(work, "summary.md")
+	digest := "sha256:" + strings.Repeat("c", 64)
+	_, out, err := run(Config{VarFiles: []string{varFile}, Vars: map[string]string{"image_digest": digest}, PlanOnly: true, PlanOut: planFile, SummaryOut: summary})
+	if err != nil {
+		t.Fatalf("plan-only with a variable file: %v\n%s", err, out)
+	}
+	if n := stateResources(t, dir); n != 0 {
+		t.Fatalf("a plan-only deploy left %d resources", n)
+	}
+	md, err := os.ReadFile(summary)
+	if err != nil {
+		t.Fatalf("no summary: %v", err)
+	}
+	for _, want := range []string{"2 to add, 0 to change, 0 to destroy", "+ terraform_data.marker", "+ terraform_data.other", "prod.tfvars"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("summary lacks %q:\n%s", want, md)
+		}
+	}
+
+	url, out, err := run(Config{ApplyPlan: planFile, AutoApprove: true})
+	if err != nil {
+		t.Fatalf("apply the saved plan: %v\n%s", err, out)
+	}
+	if url != "https://fromfile.example.test" || stateResources(t, dir) != 2 || !strings.Contains(out.String(), "saved plan") {
+		t.Fatalf("applying the saved plan gave %q, %d resources:\n%s", url, stateResources(t, dir), out)
+	}
+	if _, out, err := run(Config{ApplyPlan: planFile, AutoApprove: true}); err == nil {
+		t.Errorf("a saved plan applied twice, over a state it was not made from:\n%s", out)
+	}
+
+	// No image given: the deployed one is kept, so nothing changes.
+	_, out, err = run(Config{VarFiles: []string{varFile}, PlanOnly: true})
+	if err != nil || !strings.Contains(out.String(), "keeping the deployed image registry.example.test/refarch@"+digest) || !strings.Contains(out.String(), "no changes") {
+		t.Errorf("a deploy without an image: %v, want the deployed image kept and no changes\n%s", err, out)
+	}
+	// A flag beats the file.
+	_, out, err = run(Config{VarFiles: []string{varFile}, Vars: map[string]string{"name": "flag"}, PlanOnly: true})
+	if err != nil || !strings.Contains(out.String(), "plan only: 0 to add, 1 to change") {
+		t.Errorf("a name flag over the file: %v, want one change\n%s", err, out)
+	}
+	// A new digest replaces the image.
+	_, out, err = run(Config{VarFiles: []string{varFile}, Vars: map[string]string{"image_digest": "sha256:" + strings.Repeat("d", 64)}, PlanOnly: true})
+	if err != nil || strings.Contains(out.String(), "keeping the deployed image") || !strings.Contains(out.String(), "1 to change") {
+		t.Errorf("a deploy with a new digest: %v\n%s", err, out)
+	}
+}
+
+func TestValidateSavedPlanAndVarFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "p.tfplan")
+	if err := os.WriteFile(plan, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := Config{Dir: "testdata/module", VarFiles: []string{filepath.Join(dir, "missing.tfvars")}, ApplyPlan: plan, PlanOnly: true}.Validate(false)
+	for _, want := range []string{"missing.tfvars", "does not go with --plan-only", "drop --target and --var-file"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate: %v, want %q", err, want)
+		}
+	}
+	// A certificate and store set in a variable file count.
+	vf := filepath.Join(dir, "dev.tfvars")
+	if err := os.WriteFile(vf, []byte("certificate_arn = \"arn:x\"\nvector_store = \"pgvector\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := (Config{Dir: "testdata/pinecone", VarFiles: []string{vf}}).Validate(false); err != nil {
+		t.Errorf("Validate with settings from a file: %v", err)
+	}
+	if err := (Config{Dir: "testdata/module", ApplyPlan: plan}).Validate(false); err != nil {
+		t.Errorf("Validate of a saved plan needs no certificate flag: %v", err)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	tfjson "github.com/hashicorp/terraform-json"
 )
 
 // progress renders Terraform's machine-readable UI (-json, one message per line) as short,
@@ -19,6 +21,8 @@ type progress struct {
 	now     func() time.Time
 	changes changeSummary
 	errors  []string
+	// planned lists each planned change as "symbol address", for the plan summary.
+	planned []string
 }
 
 func newProgress(w io.Writer, start time.Time, now func() time.Time) *progress {
@@ -71,6 +75,21 @@ var actionSymbols = map[string]string{
 	"create": "+", "update": "~", "delete": "-", "replace": "-/+", "read": "<=", "move": "->", "import": "<-",
 }
 
+// actionSymbol is the symbol of a saved plan's change, as the streamed plan shows it.
+func actionSymbol(a tfjson.Actions) string {
+	switch {
+	case a.Replace():
+		return "-/+"
+	case a.Create():
+		return "+"
+	case a.Update():
+		return "~"
+	case a.Delete():
+		return "-"
+	}
+	return "?"
+}
+
 func (p *progress) line(raw []byte) {
 	var m uiMessage
 	if raw[0] != '{' || json.Unmarshal(raw, &m) != nil {
@@ -88,6 +107,7 @@ func (p *progress) line(raw []byte) {
 		if !ok {
 			sym = m.Change.Action
 		}
+		p.planned = append(p.planned, sym+" "+m.Change.Resource.Addr)
 		p.print("  %s %s", sym, m.Change.Resource.Addr)
 	case "change_summary":
 		if m.Changes != nil {

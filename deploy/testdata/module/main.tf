@@ -1,7 +1,15 @@
 # A module with nothing but Terraform's built-in provider, so that the deploy flow (init, plan,
 # confirm, apply, outputs, destroy) runs end to end with a real terraform and no network.
+locals {
+  image = var.image != null ? var.image : (var.image_digest != null ? "registry.example.test/refarch@${var.image_digest}" : "")
+}
+
 resource "terraform_data" "marker" {
-  input = var.name
+  input = "${var.name} ${local.image}"
+}
+
+output "image" {
+  value = local.image
 }
 
 output "service_url" {

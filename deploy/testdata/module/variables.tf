@@ -11,3 +11,13 @@ variable "vector_store" {
   type    = string
   default = "pgvector"
 }
+
+variable "image" {
+  type    = string
+  default = null
+}
+
+variable "image_digest" {
+  type    = string
+  default = null
+}
