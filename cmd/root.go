@@ -20,14 +20,26 @@ func Execute() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := newRootCmd()
-	if err := root.ExecuteContext(ctx); err != nil {
+	err := root.ExecuteContext(ctx)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "refarch:", err)
-		if errors.Is(err, context.Canceled) {
-			return 130
-		}
-		return 1
 	}
-	return 0
+	return exitCode(err)
+}
+
+// exitCode is the process status for a command's error: a command may carry its own (aws run
+// ends with its task's), an interrupt is 130, any other failure 1.
+func exitCode(err error) int {
+	var coded interface{ ExitCode() int }
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &coded):
+		return coded.ExitCode()
+	case errors.Is(err, context.Canceled):
+		return 130
+	}
+	return 1
 }
 
 func newRootCmd() *cobra.Command {
@@ -67,6 +79,7 @@ flags beat the environment, which beats the defaults.`,
 		newDeployCmd(),
 		newDestroyCmd(),
 		newVersionCmd(),
+		newAWSCmd(),
 	)
 	return root
 }
