@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -54,32 +55,7 @@ from CloudWatch Logs while it runs and exits with the task's exit status. Interr
 AWS credentials and region come from the usual sources (AWS_PROFILE, AWS_REGION, ...).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			var opts []func(*awsconfig.LoadOptions) error
-			if region != "" {
-				opts = append(opts, awsconfig.WithRegion(region))
-			}
-			awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
-			if err != nil {
-				return fmt.Errorf("load AWS configuration: %w", err)
-			}
-			if awsCfg.Region == "" {
-				return fmt.Errorf("no AWS region: pass --region or set AWS_REGION")
-			}
-			ecsClient := ecs.NewFromConfig(awsCfg, func(o *ecs.Options) {
-				if endpoint != "" {
-					o.BaseEndpoint = aws.String(endpoint)
-				}
-			})
-			logsClient := cloudwatchlogs.NewFromConfig(awsCfg, func(o *cloudwatchlogs.Options) {
-				if endpoint != "" {
-					o.BaseEndpoint = aws.String(endpoint)
-				}
-			})
-			code, err := awsrun.Run(ctx, awsrun.Config{
-				Cluster: name, TaskDefinition: name + "-ops", NetworkFrom: networkFrom, Command: args, Poll: poll,
-				Stdout: cmd.OutOrStdout(), Log: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)),
-			}, ecsClient, logsClient)
+			code, err := runOpsTask(cmd.Context(), cmd, opsTask{name: name, region: region, endpoint: endpoint, networkFrom: networkFrom, poll: poll}, args)
 			if err != nil {
 				return err
 			}
@@ -95,4 +71,40 @@ AWS credentials and region come from the usual sources (AWS_PROFILE, AWS_REGION,
 	cmd.Flags().DurationVar(&poll, "poll", 3*time.Second, "how often to read the task's state and log")
 	cmd.Flags().StringVar(&endpoint, "endpoint", "", "ECS and CloudWatch Logs endpoint override (local stand-ins)")
 	return cmd
+}
+
+// opsTask says which deployment's ops task to run and how.
+type opsTask struct {
+	name, region, endpoint, networkFrom string
+	poll                                time.Duration
+}
+
+// runOpsTask runs command as the deployment's ops task and returns its exit status; deploy uses it
+// to seed a first deployment.
+func runOpsTask(ctx context.Context, cmd *cobra.Command, o opsTask, command []string) (int, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if o.region != "" {
+		opts = append(opts, awsconfig.WithRegion(o.region))
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return 0, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if awsCfg.Region == "" {
+		return 0, fmt.Errorf("no AWS region: pass --region or set AWS_REGION")
+	}
+	ecsClient := ecs.NewFromConfig(awsCfg, func(opt *ecs.Options) {
+		if o.endpoint != "" {
+			opt.BaseEndpoint = aws.String(o.endpoint)
+		}
+	})
+	logsClient := cloudwatchlogs.NewFromConfig(awsCfg, func(opt *cloudwatchlogs.Options) {
+		if o.endpoint != "" {
+			opt.BaseEndpoint = aws.String(o.endpoint)
+		}
+	})
+	return awsrun.Run(ctx, awsrun.Config{
+		Cluster: o.name, TaskDefinition: o.name + "-ops", NetworkFrom: o.networkFrom, Command: command, Poll: o.poll,
+		Stdout: cmd.OutOrStdout(), Log: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)),
+	}, ecsClient, logsClient)
 }

@@ -1,9 +1,11 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -25,7 +27,7 @@ type deployFlags struct {
 	varFiles               []string
 	planOut, summaryOut    string
 	applyPlan              string
-	planOnly, yes          bool
+	planOnly, yes, noLock  bool
 }
 
 // deployFlagEnv maps a flag to the environment variables it falls back to, in order.
@@ -58,6 +60,7 @@ func (f *deployFlags) bind(fs *pflag.FlagSet, destroy bool) {
 	fs.StringVar(&f.planOut, "plan-out", "", "save the plan file here (for a later --apply-plan)")
 	fs.StringVar(&f.summaryOut, "summary-out", "", "write the plan's summary here as Markdown (for review)")
 	fs.StringVar(&f.applyPlan, "apply-plan", "", "apply exactly this saved plan file instead of planning again")
+	fs.BoolVar(&f.noLock, "no-lock", false, "plan without taking the state lock (read-only credentials; only with --plan-only)")
 	fs.BoolVar(&f.yes, "yes", false, "apply without asking (for pipelines)")
 	if !destroy {
 		fs.StringVar(&f.certificateARN, "certificate-arn", "", "ACM certificate for HTTPS (env REFARCH_CERTIFICATE_ARN; required)")
@@ -84,6 +87,18 @@ func (f *deployFlags) config(cmd *cobra.Command, getenv func(string) string) (de
 				}
 				break
 			}
+		}
+	}
+
+	if f.applyPlan != "" {
+		// The saved plan carries every variable; a setting given now would be silently ignored.
+		for _, name := range []string{"name", "certificate-arn", "domain", "image", "image-digest", "vector-store", "embedder"} {
+			if fl := cmd.Flag(name); fl != nil && fl.Changed {
+				return deploy.Config{}, fmt.Errorf("--apply-plan applies the settings the plan was made with; drop --%s", name)
+			}
+		}
+		if len(f.sets) > 0 {
+			return deploy.Config{}, fmt.Errorf("--apply-plan applies the settings the plan was made with; drop --set")
 		}
 	}
 
@@ -121,7 +136,10 @@ func (f *deployFlags) config(cmd *cobra.Command, getenv func(string) string) (de
 		return deploy.Config{}, fmt.Errorf("no state bucket: pass --state-bucket or set REFARCH_STATE_BUCKET " +
 			"(an S3 bucket with versioning; docs/deploy.md shows how to create one)")
 	}
-	name := vars["name"]
+	// The name and region may come from a variable file (terraform/env/dev.tfvars names its own
+	// deployment), so the state key and the ops task follow it too.
+	settings := deploy.Config{Vars: vars, VarFiles: f.varFiles}
+	name := settings.Setting("name")
 	if name == "" {
 		name = "refarch"
 	}
@@ -129,12 +147,13 @@ func (f *deployFlags) config(cmd *cobra.Command, getenv func(string) string) (de
 	if key == "" {
 		key = name + "/terraform.tfstate"
 	}
+	region := settings.Setting("region")
+	if region == "" {
+		region = "us-east-1"
+	}
 	stateRegion := f.stateRegion
 	if stateRegion == "" {
-		stateRegion = vars["region"]
-	}
-	if stateRegion == "" {
-		stateRegion = "us-east-1"
+		stateRegion = region
 	}
 	apiKey := getenv("REFARCH_PINECONE_API_KEY")
 	if apiKey == "" {
@@ -152,10 +171,18 @@ func (f *deployFlags) config(cmd *cobra.Command, getenv func(string) string) (de
 		PlanOut:        f.planOut,
 		SummaryOut:     f.summaryOut,
 		ApplyPlan:      f.applyPlan,
-		AutoApprove:    f.yes,
-		Stdin:          cmd.InOrStdin(),
-		Stdout:         cmd.OutOrStdout(),
-		Stderr:         cmd.ErrOrStderr(),
+		NoLock:         f.noLock,
+		RunOnce: func(ctx context.Context, command []string) error {
+			code, err := runOpsTask(ctx, cmd, opsTask{name: name, region: region, networkFrom: "emu", poll: 3 * time.Second}, command)
+			if err == nil && code != 0 {
+				err = exitStatus{code}
+			}
+			return err
+		},
+		AutoApprove: f.yes,
+		Stdin:       cmd.InOrStdin(),
+		Stdout:      cmd.OutOrStdout(),
+		Stderr:      cmd.ErrOrStderr(),
 	}, nil
 }
 

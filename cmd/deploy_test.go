@@ -85,6 +85,26 @@ func TestDeployFlagsEnvironmentAndSets(t *testing.T) {
 					t.Errorf("--plan %v --yes %v", c.PlanOnly, c.AutoApprove)
 				}
 			}},
+		{name: "a variable file names the deployment and so its state key",
+			args: []string{"--var-file", "../terraform/env/dev.tfvars", "--plan-only", "--no-lock", "--plan-out", "p.tfplan", "--summary-out", "p.md"},
+			env:  map[string]string{"AWS_REGION": ""},
+			check: func(t *testing.T, c deploy.Config) {
+				if c.Backend["key"] != "refarch-dev/terraform.tfstate" || c.Backend["region"] != "us-east-1" {
+					t.Errorf("backend %v, want the dev profile's own state key", c.Backend)
+				}
+				if len(c.VarFiles) != 1 || !c.PlanOnly || !c.NoLock || c.PlanOut != "p.tfplan" || c.SummaryOut != "p.md" || c.RunOnce == nil {
+					t.Errorf("config %+v", c)
+				}
+				if _, ok := c.Vars["name"]; ok {
+					t.Errorf("the file's name became a -var, which would override the file: %v", c.Vars)
+				}
+			}},
+		{name: "apply a saved plan", args: []string{"--apply-plan", "p.tfplan", "--yes"}, check: func(t *testing.T, c deploy.Config) {
+			if c.ApplyPlan != "p.tfplan" || !c.AutoApprove {
+				t.Errorf("config %+v", c)
+			}
+		}},
+		{name: "a saved plan takes no new settings", args: []string{"--apply-plan", "p.tfplan", "--set", "name=x"}, wantErr: "drop --set"},
 		{name: "bad --set", args: []string{"--set", "novalue"}, wantErr: "want NAME=VALUE"},
 		{name: "no state bucket", env: map[string]string{"REFARCH_STATE_BUCKET": ""}, wantErr: "no state bucket"},
 	}

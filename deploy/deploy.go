@@ -64,11 +64,20 @@ type Config struct {
 	PlanOut string
 	// SummaryOut, when set, receives the plan's summary as Markdown (a pipeline posts it for review).
 	SummaryOut string
-	// ApplyPlan applies exactly this saved plan file instead of planning again.
+	// ApplyPlan applies exactly this saved plan file instead of planning again. The plan carries
+	// its variables; Vars and VarFiles are then read only for the deployment's name and region
+	// (its state key, credentials check and ops task), never passed to Terraform.
 	ApplyPlan string
 	// AutoApprove applies without asking (the release pipeline); otherwise the answer is read
 	// from Stdin and only "yes" goes on.
 	AutoApprove bool
+	// NoLock plans without taking the state lock, for read-only credentials (a pull request's
+	// plan); an apply always locks.
+	NoLock bool
+	// RunOnce runs a refarch command as a one-off ops task (refarch aws run); deploy calls it
+	// after an apply with the seed_command output, so a first deploy loads its catalog. Nil skips
+	// seeding.
+	RunOnce func(ctx context.Context, command []string) error
 	// Stdin, Stdout and Stderr default to the process's own.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -118,9 +127,12 @@ func (c Config) Validate(destroy bool) error {
 		if c.PlanOnly || c.PlanOut != "" {
 			bad("--apply-plan applies a saved plan; it does not go with --plan-only or --plan-out")
 		}
-		if len(c.Targets) > 0 || len(c.VarFiles) > 0 {
-			bad("--apply-plan takes the targets and variables the plan was made with; drop --target and --var-file")
+		if len(c.Targets) > 0 {
+			bad("--apply-plan takes the targets the plan was made with; drop --target")
 		}
+	}
+	if c.NoLock && !c.PlanOnly {
+		bad("--no-lock is only for --plan-only: an apply always takes the state lock")
 	}
 	for k := range c.Vars {
 		if !validName.MatchString(k) {
@@ -142,6 +154,15 @@ func (c Config) varFilesSet(name string) bool {
 		}
 	}
 	return false
+}
+
+// Setting is a variable's value for this run: a flag or --set, else what a variable file
+// assigns; empty when neither does (the module's default applies).
+func (c Config) Setting(name string) string {
+	if v := c.Vars[name]; v != "" {
+		return v
+	}
+	return c.varFileValue(name)
 }
 
 // varFileValue is the string a variable file assigns to name (`name = "value"`), the last file
@@ -266,6 +287,9 @@ func (r *Runner) Deploy(ctx context.Context) (string, error) {
 			return "", fmt.Errorf("decode service_url output: %w", err)
 		}
 	}
+	if err := r.seed(ctx, outputs); err != nil {
+		return "", err
+	}
 	if url == "" {
 		if len(r.cfg.Targets) > 0 {
 			fmt.Fprintf(r.cfg.Stdout, "\napplied %s; run deploy without --target to create the rest\n", strings.Join(r.cfg.Targets, ", "))
@@ -275,6 +299,32 @@ func (r *Runner) Deploy(ctx context.Context) (string, error) {
 	}
 	fmt.Fprintf(r.cfg.Stdout, "\nrefarch is deployed: %s\n", url)
 	return url, nil
+}
+
+// seed runs the seed_command output once as an ops task after an apply of everything. The command
+// carries --if-empty, so it loads the catalog on the first deploy and does nothing once the
+// catalog has rows.
+func (r *Runner) seed(ctx context.Context, outputs map[string]tfexec.OutputMeta) error {
+	o, ok := outputs["seed_command"]
+	if !ok || len(r.cfg.Targets) > 0 {
+		return nil
+	}
+	var command []string
+	if err := json.Unmarshal(o.Value, &command); err != nil {
+		return fmt.Errorf("decode seed_command output: %w", err)
+	}
+	if len(command) == 0 {
+		return nil
+	}
+	if r.cfg.RunOnce == nil {
+		fmt.Fprintf(r.cfg.Stdout, "\nseed the catalog with: refarch aws run -- %s\n", strings.Join(command, " "))
+		return nil
+	}
+	fmt.Fprintf(r.cfg.Stdout, "==> seeding the catalog: refarch aws run -- %s\n", strings.Join(command, " "))
+	if err := r.cfg.RunOnce(ctx, command); err != nil {
+		return fmt.Errorf("seed the catalog (the deploy itself succeeded; rerun `refarch aws run -- %s`): %w", strings.Join(command, " "), err)
+	}
+	return nil
 }
 
 // Destroy plans the removal of everything and, unless PlanOnly, carries it out.
@@ -324,7 +374,7 @@ func (r *Runner) run(ctx context.Context, destroy bool) error {
 	if err := r.checkVersion(ctx); err != nil {
 		return err
 	}
-	region := r.cfg.Vars["region"]
+	region := r.cfg.Setting("region")
 	if err := r.credentials(ctx, region); err != nil {
 		return err
 	}
@@ -390,7 +440,7 @@ func (r *Runner) run(ctx context.Context, destroy bool) error {
 	}
 	step("terraform plan (%s)", verb)
 	planFile := filepath.Join(work, "refarch.tfplan")
-	planOpts := []tfexec.PlanOption{tfexec.Out(planFile), tfexec.Destroy(destroy)}
+	planOpts := []tfexec.PlanOption{tfexec.Out(planFile), tfexec.Destroy(destroy), tfexec.Lock(!r.cfg.NoLock)}
 	for _, k := range slices.Sorted(maps.Keys(r.cfg.Vars)) {
 		planOpts = append(planOpts, tfexec.Var(k+"="+r.cfg.Vars[k]))
 	}

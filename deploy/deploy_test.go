@@ -496,8 +496,8 @@ func TestValidateSavedPlanAndVarFiles(t *testing.T) {
 	if err := os.WriteFile(plan, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err := Config{Dir: "testdata/module", VarFiles: []string{filepath.Join(dir, "missing.tfvars")}, ApplyPlan: plan, PlanOnly: true}.Validate(false)
-	for _, want := range []string{"missing.tfvars", "does not go with --plan-only", "drop --target and --var-file"} {
+	err := Config{Dir: "testdata/module", VarFiles: []string{filepath.Join(dir, "missing.tfvars")}, ApplyPlan: plan, PlanOnly: true, Targets: []string{"module.x"}}.Validate(false)
+	for _, want := range []string{"missing.tfvars", "does not go with --plan-only", "drop --target"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate: %v, want %q", err, want)
 		}
@@ -512,5 +512,48 @@ func TestValidateSavedPlanAndVarFiles(t *testing.T) {
 	}
 	if err := (Config{Dir: "testdata/module", ApplyPlan: plan}).Validate(false); err != nil {
 		t.Errorf("Validate of a saved plan needs no certificate flag: %v", err)
+	}
+}
+
+// TestDeploySeedsThroughAnOpsTask: after a full apply, deploy runs the module's seed_command
+// as an ops task (refarch aws run); a targeted apply and a module without seeding run nothing.
+func TestDeploySeedsThroughAnOpsTask(t *testing.T) {
+	tfPath := findTerraformForTest(t)
+	t.Setenv("CHECKPOINT_DISABLE", "1")
+	t.Setenv("TF_CLI_CONFIG_FILE", os.DevNull)
+	dir := copyModule(t, "module")
+	ctx := context.Background()
+	var ran [][]string
+	deploy := func(vars map[string]string, targets []string, runOnce func(context.Context, []string) error) (*bytes.Buffer, error) {
+		var out bytes.Buffer
+		vars["certificate_arn"] = "arn:aws:acm:us-east-1:1:certificate/x"
+		r, err := New(ctx, Config{Dir: dir, Terraform: tfPath, Vars: vars, Targets: targets, AutoApprove: true, Stdout: &out, Stderr: &out, RunOnce: runOnce})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.credentials = func(context.Context, string) error { return nil }
+		r.minVersion = [2]int{1, 5}
+		_, err = r.Deploy(ctx)
+		return &out, err
+	}
+	record := func(_ context.Context, cmd []string) error { ran = append(ran, cmd); return nil }
+
+	if out, err := deploy(map[string]string{"seed_catalog": "true"}, []string{"terraform_data.other"}, record); err != nil || len(ran) != 0 {
+		t.Fatalf("targeted deploy: %v, ran %v\n%s", err, ran, out)
+	}
+	if out, err := deploy(map[string]string{"seed_catalog": "false"}, nil, record); err != nil || len(ran) != 0 {
+		t.Fatalf("deploy without seeding: %v, ran %v\n%s", err, ran, out)
+	}
+	out, err := deploy(map[string]string{"seed_catalog": "true"}, nil, record)
+	if err != nil || len(ran) != 1 || strings.Join(ran[0], " ") != "seed --if-empty" || !strings.Contains(out.String(), "seeding the catalog") {
+		t.Fatalf("seeded deploy: %v, ran %v\n%s", err, ran, out)
+	}
+	out, err = deploy(map[string]string{"seed_catalog": "true"}, nil, func(context.Context, []string) error { return errors.New("task exited with status 1") })
+	if err == nil || !strings.Contains(err.Error(), "the deploy itself succeeded") || !strings.Contains(err.Error(), "refarch aws run -- seed --if-empty") {
+		t.Errorf("a failed seed: %v, want the rerun command\n%s", err, out)
+	}
+	out, err = deploy(map[string]string{"seed_catalog": "true"}, nil, nil)
+	if err != nil || !strings.Contains(out.String(), "seed the catalog with: refarch aws run -- seed --if-empty") {
+		t.Errorf("without an ops runner: %v\n%s", err, out)
 	}
 }

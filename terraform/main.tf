@@ -9,6 +9,12 @@ locals {
   service_url  = var.domain_name != "" ? "https://${var.domain_name}" : "https://${module.loadbalancer.dns_name}"
   image        = var.image != null ? var.image : (var.image_digest != null ? "${module.registry.repository_url}@${var.image_digest}" : "")
   pinecone_reg = coalesce(var.pinecone_region, var.region)
+  # The digest the tasks report on GET /version: given, or read from a kept image reference.
+  image_digest = var.image_digest != null ? var.image_digest : try(regex("@(sha256:[0-9a-f]{64})$", var.image)[0], null)
+  seed_bucket  = var.seed_csv != "" ? "arn:aws:s3:::${split("/", trimprefix(var.seed_csv, "s3://"))[0]}" : null
+  # What `refarch deploy` runs once as an ops task after an apply; `--if-empty` makes it a no-op
+  # on a catalog that has rows, so only the first deploy loads anything.
+  seed_command = var.seed_csv != "" ? ["import", "--csv", var.seed_csv, "--if-empty"] : (var.seed_catalog ? ["seed", "--if-empty"] : [])
 }
 
 module "network" {
@@ -95,6 +101,7 @@ module "services" {
   name                      = var.name
   region                    = var.region
   image                     = local.image
+  image_digest              = local.image_digest
   cpu_architecture          = var.cpu_architecture
   subnet_ids                = module.network.private_subnet_ids
   serve_security_group_id   = module.security.serve_security_group_id
@@ -125,8 +132,10 @@ module "services" {
   embedder                    = var.embedder
   extra_environment           = var.extra_environment
 
-  roles                 = var.roles
-  wait_for_steady_state = var.wait_for_steady_state
+  roles                  = var.roles
+  wait_for_steady_state  = var.wait_for_steady_state
+  ops_task               = var.ops_task
+  ops_import_bucket_arns = compact(concat(var.ops_import_bucket_arns, [local.seed_bucket]))
 
   depends_on = [module.pinecone_index]
 }
@@ -191,4 +200,9 @@ module "observability" {
   db_cpu_threshold_percent             = var.db_cpu_alarm_percent
   cluster_name                         = module.services.cluster_name
   service_names                        = module.services.service_names
+  serve_min_healthy_hosts              = var.roles.serve.count
+  db_free_storage_threshold_bytes      = var.db_free_storage_alarm_gib * 1024 * 1024 * 1024
+  db_freeable_memory_threshold_bytes   = var.db_freeable_memory_alarm_mib * 1024 * 1024
+  db_connections_threshold             = var.db_connections_alarm
+  emu_max_tasks                        = var.emu_max_tasks
 }

@@ -67,3 +67,13 @@ output "dashboard_url" {
   description = "CloudWatch dashboard with queue depth, lag, task counts and latency."
   value       = "https://${var.region}.console.aws.amazon.com/cloudwatch/home?region=${var.region}#dashboards:name=${module.observability.dashboard_name}"
 }
+
+output "ops_task_definition_family" {
+  description = "Task definition family that `refarch aws run` starts (NAME-ops)."
+  value       = module.services.ops_task_definition_family
+}
+
+output "seed_command" {
+  description = "Command `refarch deploy` runs once as an ops task after an apply to load the first catalog; empty for none."
+  value       = local.seed_command
+}

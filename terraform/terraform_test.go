@@ -261,7 +261,8 @@ type grant struct {
 }
 
 // iamProblems lists every grant beyond what each role needs: pelican may only send to the job
-// queue; emu may only consume from it and read the depth of it and of the dead-letter queue;
+// queue; emu may only consume from it and read the depth of it and of the dead-letter queue; the
+// ops task (refarch aws run) may read both depths and move dead letters back to the job queue;
 // nothing else may touch SQS or use wildcards.
 func iamProblems(cfg config) []string {
 	allowed := map[string][]grant{
@@ -269,6 +270,10 @@ func iamProblems(cfg config) []string {
 		"emu_task": {
 			{"sqs:ChangeMessageVisibility sqs:DeleteMessage sqs:GetQueueAttributes sqs:ReceiveMessage", "[var.queue_arn]"},
 			{"sqs:GetQueueAttributes", "[var.dead_letter_queue_arn]"},
+		},
+		"ops_task": {
+			{"sqs:GetQueueAttributes sqs:SendMessage", "[var.queue_arn]"},
+			{"sqs:ChangeMessageVisibility sqs:DeleteMessage sqs:GetQueueAttributes sqs:ReceiveMessage", "[var.dead_letter_queue_arn]"},
 		},
 	}
 	// Documents that become role permissions; the others are resource policies (a KMS key policy
@@ -308,7 +313,7 @@ func iamProblems(cfg config) []string {
 			}
 			want, ok := allowed[name]
 			if !ok {
-				p = append(p, fmt.Sprintf("%s allows %v; only pelican and emu may use SQS", d, actions))
+				p = append(p, fmt.Sprintf("%s allows %v; only pelican, emu and the ops task may use SQS", d, actions))
 				continue
 			}
 			var resources string
@@ -332,10 +337,11 @@ func iamProblems(cfg config) []string {
 	attach := map[string]string{
 		"pelican_task": `aws_iam_role.task["pelican"].id`,
 		"emu_task":     `aws_iam_role.task["emu"].id`,
+		"ops_task":     `aws_iam_role.ops_task.id`,
 	}
 	for _, rp := range cfg.find("resource", "aws_iam_role_policy") {
 		role := rp.attr("role")
-		if !strings.HasPrefix(role, "aws_iam_role.task") {
+		if !strings.HasPrefix(role, "aws_iam_role.task") && role != "aws_iam_role.ops_task.id" {
 			continue
 		}
 		doc := policyDocument(rp)
@@ -344,7 +350,7 @@ func iamProblems(cfg config) []string {
 		}
 	}
 	for _, att := range cfg.find("resource", "aws_iam_role_policy_attachment") {
-		if strings.HasPrefix(att.attr("role"), "aws_iam_role.task") {
+		if r := att.attr("role"); strings.HasPrefix(r, "aws_iam_role.task") || strings.HasPrefix(r, "aws_iam_role.ops_task") {
 			p = append(p, fmt.Sprintf("%s attaches a managed policy to a task role", att))
 		}
 	}
@@ -385,6 +391,16 @@ data "aws_iam_policy_document" "emu_task" {
     resources = [var.dead_letter_queue_arn]
   }
 }
+data "aws_iam_policy_document" "ops_task" {
+  statement {
+    actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+    resources = [var.queue_arn]
+  }
+  statement {
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+    resources = [var.dead_letter_queue_arn]
+  }
+}
 resource "aws_iam_role_policy" "pelican_task" {
   role   = aws_iam_role.task["pelican"].id
   policy = data.aws_iam_policy_document.pelican_task.json
@@ -402,7 +418,7 @@ data "aws_iam_policy_document" "serve_task" {
     actions   = ["sqs:GetQueueAttributes"]
     resources = [var.queue_arn]
   }
-}`, "only pelican and emu may use SQS"},
+}`, "only pelican, emu and the ops task may use SQS"},
 		{"wildcard", `
 data "aws_iam_policy_document" "other" {
   statement {

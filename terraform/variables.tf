@@ -71,8 +71,8 @@ variable "az_count" {
 
 variable "single_nat_gateway" {
   type        = bool
-  description = "One shared NAT gateway (cheaper) instead of one per zone (no cross-zone dependency)."
-  default     = true
+  description = "One shared NAT gateway (cheaper; the dev profile) instead of one per zone (the default: losing a zone does not cut the others off)."
+  default     = false
 }
 
 variable "interface_endpoints" {
@@ -139,8 +139,8 @@ variable "db_max_allocated_storage" {
 
 variable "db_multi_az" {
   type        = bool
-  description = "Keep a synchronous standby database in a second zone (doubles the database cost)."
-  default     = false
+  description = "Keep a synchronous standby database in a second zone (the default; doubles the database cost; the dev profile turns it off)."
+  default     = true
 }
 
 variable "db_backup_retention_days" {
@@ -331,4 +331,53 @@ variable "db_cpu_alarm_percent" {
   type        = number
   description = "Alarm when database CPU stays above this."
   default     = 80
+}
+
+variable "db_free_storage_alarm_gib" {
+  type        = number
+  description = "Alarm when the database has less free storage than this many GiB."
+  default     = 5
+}
+
+variable "db_freeable_memory_alarm_mib" {
+  type        = number
+  description = "Alarm when the database has less freeable memory than this many MiB."
+  default     = 256
+}
+
+variable "db_connections_alarm" {
+  type        = number
+  description = "Alarm when the database has more connections than this (db.t4g.small allows about 180)."
+  default     = 150
+}
+
+# ---- operations ----
+
+variable "seed_catalog" {
+  type        = bool
+  description = "Load the generated seed catalog on the first deploy (`refarch deploy` runs `seed --if-empty` as an ops task after the apply; a catalog with rows is never touched)."
+  default     = false
+}
+
+variable "seed_csv" {
+  type        = string
+  description = "s3://bucket/key of a CSV to load instead of the generated catalog on the first deploy (`import --csv ... --if-empty`); empty for none."
+  default     = ""
+
+  validation {
+    condition     = var.seed_csv == "" || can(regex("^s3://[a-z0-9.-]+/.+", var.seed_csv))
+    error_message = "seed_csv must be s3://bucket/key or empty."
+  }
+}
+
+variable "ops_import_bucket_arns" {
+  type        = list(string)
+  description = "S3 bucket ARNs the ops task may read import CSVs from (the seed_csv bucket is added automatically)."
+  default     = []
+}
+
+variable "ops_task" {
+  type        = object({ cpu = number, memory = number })
+  description = "Fargate CPU units and memory (MiB) of the one-off ops task (`refarch aws run`); seeding embeds nothing, emu does."
+  default     = { cpu = 1024, memory = 2048 }
 }

@@ -1,6 +1,7 @@
 terraform {
-  # 1.11 brings write-only arguments, which keep the secrets out of state and plan files.
-  required_version = ">= 1.11"
+  # 1.11 brings write-only arguments, which keep the secrets out of state and plan files; the
+  # upper bound keeps a future major release from applying with unreviewed semantics.
+  required_version = ">= 1.11, < 2.0"
 
   required_providers {
     aws = {

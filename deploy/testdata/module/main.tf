@@ -19,3 +19,7 @@ output "service_url" {
 resource "terraform_data" "other" {
   input = "unchanged"
 }
+
+output "seed_command" {
+  value = var.seed_catalog ? ["seed", "--if-empty"] : []
+}

@@ -21,3 +21,8 @@ variable "image_digest" {
   type    = string
   default = null
 }
+
+variable "seed_catalog" {
+  type    = bool
+  default = false
+}

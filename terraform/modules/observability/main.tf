@@ -25,7 +25,7 @@ data "aws_iam_policy_document" "alarm_key" {
 
     principals {
       type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com"]
+      identifiers = ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
     }
   }
 }

@@ -62,3 +62,28 @@ variable "service_names" {
   type        = object({ serve = string, pelican = string, emu = string })
   description = "ECS service name of each role."
 }
+
+variable "serve_min_healthy_hosts" {
+  type        = number
+  description = "Alarm when fewer serve targets than this are healthy."
+}
+
+variable "db_free_storage_threshold_bytes" {
+  type        = number
+  description = "Alarm when the database's free storage falls below this many bytes."
+}
+
+variable "db_freeable_memory_threshold_bytes" {
+  type        = number
+  description = "Alarm when the database's freeable memory falls below this many bytes."
+}
+
+variable "db_connections_threshold" {
+  type        = number
+  description = "Alarm when the database has more connections than this."
+}
+
+variable "emu_max_tasks" {
+  type        = number
+  description = "emu's most tasks; running this many for 15 minutes raises an alarm."
+}

@@ -30,6 +30,7 @@ locals {
       REFARCH_PINECONE_REGION = var.pinecone_region
     } : {},
     local.pinecone && var.pinecone_namespace != "" ? { REFARCH_PINECONE_NAMESPACE = var.pinecone_namespace } : {},
+    var.image_digest != null ? { REFARCH_IMAGE_DIGEST = var.image_digest } : {},
     var.extra_environment,
   )
 
@@ -180,6 +181,8 @@ resource "aws_ecs_service" "role" {
   enable_execute_command             = false
   propagate_tags                     = "SERVICE"
   wait_for_steady_state              = var.wait_for_steady_state
+  # Keep the tasks spread over the zones after a zone's outage or a scale-in.
+  availability_zone_rebalancing = "ENABLED"
 
   network_configuration {
     subnets          = var.subnet_ids

@@ -12,3 +12,13 @@ output "log_group_names" {
   description = "CloudWatch log group of each role."
   value       = { for k, g in aws_cloudwatch_log_group.role : k => g.name }
 }
+
+output "ops_task_definition_family" {
+  description = "Family of the ops task definition that `refarch aws run` starts."
+  value       = aws_ecs_task_definition.ops.family
+}
+
+output "task_definition_arns" {
+  description = "Task definition each service was deployed with."
+  value       = { for k, td in aws_ecs_task_definition.role : k => td.arn }
+}

@@ -163,3 +163,21 @@ variable "wait_for_steady_state" {
   type        = bool
   description = "Make terraform apply wait until every service runs its new tasks healthy."
 }
+
+variable "image_digest" {
+  type        = string
+  description = "Digest of the image, passed to the tasks as REFARCH_IMAGE_DIGEST for `refarch version` and GET /version; null when not known."
+  default     = null
+}
+
+variable "ops_task" {
+  type        = object({ cpu = number, memory = number })
+  description = "Fargate CPU units and memory (MiB) of the one-off ops task (`refarch aws run`)."
+  default     = { cpu = 1024, memory = 2048 }
+}
+
+variable "ops_import_bucket_arns" {
+  type        = list(string)
+  description = "S3 buckets the ops task may read CSV files from (`refarch aws run -- import --csv s3://...`)."
+  default     = []
+}
