@@ -77,3 +77,8 @@ output "seed_command" {
   description = "Command `refarch deploy` runs once as an ops task after an apply to load the first catalog; empty for none."
   value       = local.seed_command
 }
+
+output "running_task_definitions" {
+  description = "Task definition each service runs after the apply; the apply fails unless it is the one it registered."
+  value       = module.services.running_task_definitions
+}

@@ -22,3 +22,8 @@ output "task_definition_arns" {
   description = "Task definition each service was deployed with."
   value       = { for k, td in aws_ecs_task_definition.role : k => td.arn }
 }
+
+output "running_task_definitions" {
+  description = "Task definition each service runs after the apply (checked equal to task_definition_arns)."
+  value       = { for k, d in data.aws_ecs_service.deployed : k => d.task_definition }
+}
