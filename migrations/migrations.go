@@ -7,6 +7,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -150,10 +151,65 @@ func Check(ctx context.Context, pool *pgxpool.Pool) error {
 	switch {
 	case have < want:
 		return fmt.Errorf("database schema is at version %d, this binary needs %d: run `refarch migrate` first", have, want)
-	case have > want:
-		return fmt.Errorf("database schema is at version %d, newer than this binary (%d): deploy the newer binary", have, want)
 	}
+	// A newer schema is fine: migrations only expand (see ExpandOnly), so the previous release
+	// keeps working on it, which is what lets it serve during a rolling deploy and after ECS rolls
+	// a failed release back once that release's migrations have run.
 	return nil
+}
+
+// contractMarker opens a migration that is allowed to remove or change what an earlier release
+// used. It must name the first release that no longer uses it, and go out at least one release
+// after that one (docs/deploy.md, "Migrations: expand, then contract").
+var contractMarker = regexp.MustCompile(`(?m)^-- contract: unused since (v[0-9][0-9.]*)\s*$`)
+
+// destructive matches statements the previous release could fail on: dropped or renamed tables
+// and columns, changed column types, and new constraints that its writes may not meet.
+var destructive = []*regexp.Regexp{
+	regexp.MustCompile(`(?is)\bDROP\s+(TABLE|COLUMN|VIEW|FUNCTION|TYPE|SCHEMA)\b`),
+	regexp.MustCompile(`(?is)\bALTER\s+TABLE\b[^;]*\bDROP\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?"?[a-z_]+"?\s*(?:,|;|CASCADE|RESTRICT|$)`),
+	regexp.MustCompile(`(?is)\bRENAME\b`),
+	regexp.MustCompile(`(?is)\bALTER\s+COLUMN\b[^;]*\b(TYPE|SET\s+NOT\s+NULL)\b`),
+	regexp.MustCompile(`(?is)\bADD\s+COLUMN\b[^;,]*\bNOT\s+NULL\b`),
+	regexp.MustCompile(`(?is)\bADD\s+CONSTRAINT\b[^;]*\b(CHECK|UNIQUE|FOREIGN\s+KEY)\b`),
+}
+
+// ExpandOnly reports every migration after baseline whose SQL the previous release could fail
+// on, unless it is marked as a contract migration. A column added NOT NULL passes only with a
+// DEFAULT, which old writers then fill in.
+func ExpandOnly(ms []Migration, baseline int) []string {
+	var problems []string
+	for _, m := range ms {
+		if m.Version <= baseline || contractMarker.MatchString(m.SQL) {
+			continue
+		}
+		for _, stmt := range strings.Split(stripComments(m.SQL), ";") {
+			for _, re := range destructive {
+				hit := re.FindString(stmt + ";")
+				if hit == "" {
+					continue
+				}
+				if strings.Contains(strings.ToUpper(hit), "NOT NULL") && regexp.MustCompile(`(?i)\bDEFAULT\b`).MatchString(stmt) && !strings.Contains(strings.ToUpper(hit), "SET NOT NULL") {
+					continue
+				}
+				problems = append(problems, fmt.Sprintf("%s: %q breaks the previous release (expand only; mark a contract migration with `-- contract: unused since vX.Y`)",
+					m.Describe(), strings.Join(strings.Fields(hit), " ")))
+			}
+		}
+	}
+	return problems
+}
+
+// stripComments removes -- line comments, so that prose does not count as SQL.
+func stripComments(sql string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(sql, "\n") {
+		if i := strings.Index(line, "--"); i >= 0 {
+			line = line[:i]
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
 }
 
 // Describe names a migration like its file.
