@@ -11,6 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -19,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/refarch/refarch/embedding"
+	"github.com/refarch/refarch/emf"
 	"github.com/refarch/refarch/internal/buildinfo"
 	"github.com/refarch/refarch/migrations"
 	"github.com/refarch/refarch/queue"
@@ -79,6 +82,28 @@ func poolSize(cfg Config, roles Roles) int32 {
 	return int32(n)
 }
 
+// emfFamilies are the figures the CloudWatch dashboard shows from the app itself: index freshness,
+// queue backlog by state, pelican's catch-up backlog and search latency. Each label value is a
+// custom metric, so the list is short on purpose.
+var emfFamilies = []string{
+	"refarch_emu_freshness_seconds", "refarch_queue_messages",
+	"refarch_pelican_catchup_chunks_remaining", "refarch_search_duration_seconds",
+}
+
+// emfPublisher publishes emfFamilies on stdout, where the awslogs driver picks them up, with the
+// process's roles as the Service dimension.
+func emfPublisher(roles Roles, reg *prometheus.Registry) *emf.Publisher {
+	var names []string
+	for name, on := range map[string]bool{"serve": roles.Serve, "pelican": roles.Pelican, "emu": roles.Emu} {
+		if on {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return emf.New(emf.Config{Namespace: "refarch", Dimensions: map[string]string{"Service": strings.Join(names, "+")},
+		Families: emfFamilies, Out: os.Stdout}, reg)
+}
+
 // Run starts the selected roles and blocks until ctx is cancelled or one
 // of them fails. Whatever roles run, the process answers /healthz, /readyz
 // and /metrics on cfg.Addr: serve among its routes, pelican and emu alone
@@ -124,6 +149,9 @@ func Run(ctx context.Context, cfg Config, roles Roles, log *slog.Logger) error {
 		rs = append(rs, namedRole{"health", ops.Run})
 	}
 	rs = append(rs, pipelineRoles(cfg, roles, pool, sh, log, reg)...)
+	if cfg.MetricsEMF {
+		rs = append(rs, namedRole{"emf", emfPublisher(roles, reg).Run})
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	for _, r := range rs {

@@ -30,6 +30,9 @@ type Config struct {
 	LogFormat  string
 	AdminToken string
 
+	// MetricsEMF writes the pipeline's own figures as CloudWatch Embedded Metric Format lines.
+	MetricsEMF bool
+
 	Queue            string
 	QueueMaxReceives int
 	SQSQueueURL      string
@@ -84,6 +87,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&c.SQSDLQURL, "sqs-dlq-url", "", "SQS dead-letter queue URL")
 	fs.StringVar(&c.SQSEndpoint, "sqs-endpoint", "", "SQS endpoint override (local servers)")
 	fs.StringVar(&c.AWSRegion, "aws-region", "", "AWS region (default from the AWS environment)")
+	fs.BoolVar(&c.MetricsEMF, "metrics-emf", false, "print freshness and backlog metrics as CloudWatch EMF lines on stdout every minute (set in AWS)")
 
 	fs.StringVar(&c.VectorStore, "vector-store", "pgvector", "vector store: pgvector or pinecone")
 	fs.StringVar(&c.PineconeAPIKey, "pinecone-api-key", "", "Pinecone API key")

@@ -273,6 +273,21 @@ func TestTasksReportTheImageDigest(t *testing.T) {
 	}
 }
 
+// The app's own figures reach CloudWatch as EMF lines and the dashboard shows them.
+func TestDashboardShowsTheAppsFreshnessAndBacklog(t *testing.T) {
+	t.Parallel()
+	cfg := root(t)
+	if env := cfg.one(t, "modules/services", "locals").attr("environment"); !strings.Contains(env, `REFARCH_METRICS_EMF = "true"`) {
+		t.Error("the tasks do not publish EMF metrics")
+	}
+	widgets := cfg.one(t, "modules/observability", "locals").attr("widgets")
+	for _, m := range []string{`"refarch", "refarch_emu_freshness_seconds_avg"`, `"refarch", "refarch_queue_messages_visible"`, `"refarch", "refarch_pelican_catchup_chunks_remaining"`} {
+		if !strings.Contains(widgets, m) {
+			t.Errorf("the dashboard lacks %s", m)
+		}
+	}
+}
+
 // The workflows and the modules agree on the Terraform version: the release and plan workflows
 // install the same one (and lint with it, since scripts/lint.sh prefers the terraform on PATH),
 // inside required_version's bounds and at least refarch deploy's minimum. (A fresh Debian

@@ -208,6 +208,25 @@ locals {
       ]
       stat = "Sum"
     },
+    # From the app itself (EMF lines in the task logs, namespace refarch): how long a change took
+    # to become searchable, and the backlog as emu and pelican see it.
+    {
+      title = "Index freshness: change to searchable (s, from emu)"
+      metrics = [
+        ["refarch", "refarch_emu_freshness_seconds_avg", "Service", "emu", { label = "mean" }],
+      ]
+      stat = "Maximum"
+    },
+    {
+      title = "Backlog (from the app)"
+      metrics = [
+        ["refarch", "refarch_queue_messages_visible", "Service", "emu", { label = "queued" }],
+        ["refarch", "refarch_queue_messages_in_flight", "Service", "emu", { label = "in flight" }],
+        ["refarch", "refarch_queue_messages_dead", "Service", "emu", { label = "dead letters" }],
+        ["refarch", "refarch_pelican_catchup_chunks_remaining", "Service", "pelican", { label = "catch-up chunks left" }],
+      ]
+      stat = "Maximum"
+    },
     {
       title   = "Database CPU (%)"
       metrics = [["AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", var.db_instance_id]]

@@ -23,6 +23,8 @@ locals {
       REFARCH_DB_HOST            = var.db_host
       REFARCH_DB_NAME            = var.db_name
       REFARCH_DB_SSLMODE         = "require"
+      # The app's own freshness and backlog figures reach CloudWatch as EMF lines in the logs.
+      REFARCH_METRICS_EMF = "true"
     },
     local.pinecone ? {
       REFARCH_PINECONE_INDEX  = var.pinecone_index
