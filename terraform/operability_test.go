@@ -117,6 +117,9 @@ func TestProfilesProdAndDev(t *testing.T) {
 			t.Errorf("the dev profile runs %d %s tasks, want 1", n, role)
 		}
 	}
+	if n := setting(t, cfg, dev, "interface_endpoints").LengthInt(); n != 0 {
+		t.Errorf("the dev profile pays for %d interface endpoints; its NAT gateway is cheaper", n)
+	}
 	if got := setting(t, cfg, dev, "db_instance_class").AsString(); got != "db.t4g.micro" {
 		t.Errorf("the dev profile's database is %s, want the smallest, db.t4g.micro", got)
 	}
