@@ -109,6 +109,12 @@ data "aws_iam_policy_document" "alarm_topic" {
       type        = "Service"
       identifiers = ["cloudwatch.amazonaws.com"]
     }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
   }
 
   statement {
