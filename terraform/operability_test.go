@@ -234,6 +234,18 @@ func TestOpsTaskHasItsOwnRoleAndLogGroup(t *testing.T) {
 	if got := cfg.one(t, "modules/services", "resource", "aws_cloudwatch_log_group", "ops").attr("name"); got != `"/ecs/${var.name}/ops"` {
 		t.Errorf("ops log group %s", got)
 	}
+	// A first deploy seeds through the ops task, only into an empty catalog, and the ops role may
+	// read the seed CSV's bucket.
+	locals := cfg.one(t, ".", "locals")
+	if got := locals.attr("seed_command"); strings.Count(got, `"--if-empty"`) != 2 || !strings.Contains(got, `["seed", "--if-empty"]`) || !strings.Contains(got, `"import", "--csv", var.seed_csv`) {
+		t.Errorf("seed_command = %s, want seed or import, each with --if-empty", got)
+	}
+	if got := cfg.one(t, ".", "module", "services").attr("ops_import_bucket_arns"); !strings.Contains(got, "local.seed_bucket") {
+		t.Errorf("ops_import_bucket_arns = %s, want the seed CSV's bucket included", got)
+	}
+	if got := cfg.one(t, ".", "output", "seed_command").attr("value"); got != "local.seed_command" {
+		t.Errorf("seed_command output = %s", got)
+	}
 	// aws run finds the task definition as NAME-ops; the output says so.
 	if got := cfg.one(t, ".", "output", "ops_task_definition_family").attr("value"); got != "module.services.ops_task_definition_family" {
 		t.Errorf("ops output = %s", got)
