@@ -4,7 +4,8 @@
 # runs. Reading each service back after the apply and comparing the task definition it runs with
 # the one this apply registered turns that rollback into a failed apply.
 data "aws_ecs_service" "deployed" {
-  for_each = var.wait_for_steady_state ? local.roles : {}
+  # Without the wait the services are still rolling when this would read them.
+  for_each = { for role in keys(local.roles) : role => role if var.wait_for_steady_state }
 
   cluster_arn  = aws_ecs_cluster.this.arn
   service_name = aws_ecs_service.role[each.key].name
