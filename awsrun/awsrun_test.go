@@ -37,17 +37,26 @@ func motoEndpoint(t *testing.T) string {
 }
 
 func clients(endpoint string) (*ecs.Client, *cloudwatchlogs.Client) {
+	return clientsExiting(endpoint, nil)
+}
+
+// clientsExiting is clients whose ECS answers report exit code exit for every container (moto
+// always reports 0), standing in for a command that fails.
+func clientsExiting(endpoint string, exit *int) (*ecs.Client, *cloudwatchlogs.Client) {
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
 	return ecs.NewFromConfig(cfg, func(o *ecs.Options) {
 			o.BaseEndpoint = aws.String(endpoint)
-			o.HTTPClient = &http.Client{Transport: containerSizesAsStrings{http.DefaultTransport}}
+			o.HTTPClient = &http.Client{Transport: containerSizesAsStrings{next: http.DefaultTransport, exit: exit}}
 		}),
 		cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) { o.BaseEndpoint = aws.String(endpoint) })
 }
 
 // containerSizesAsStrings corrects one way moto 5.1.1's ECS differs from ECS: it reports a task
 // container's cpu and memory as JSON numbers, where ECS (and so the SDK's decoder) has strings.
-type containerSizesAsStrings struct{ next http.RoundTripper }
+type containerSizesAsStrings struct {
+	next http.RoundTripper
+	exit *int
+}
 
 func (c containerSizesAsStrings) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := c.next.RoundTrip(req)
@@ -71,6 +80,9 @@ func (c containerSizesAsStrings) RoundTrip(req *http.Request) (*http.Response, e
 					if n, ok := m[k].(float64); ok {
 						m[k] = fmt.Sprint(n)
 					}
+				}
+				if c.exit != nil {
+					m["exitCode"] = *c.exit
 				}
 			}
 		}
@@ -231,6 +243,22 @@ func TestRunStreamsTheTaskOutputAndExitCode(t *testing.T) {
 	}
 	if !eni {
 		t.Errorf("the task is not in the emu service's subnet %s (security group %s): %+v", subnet, group, started.Attachments)
+	}
+}
+
+// TestRunReturnsTheTaskExitCode: a command that fails in the task fails the run with its status.
+func TestRunReturnsTheTaskExitCode(t *testing.T) {
+	t.Parallel()
+	endpoint := motoEndpoint(t)
+	three := 3
+	ecsc, logs := clientsExiting(endpoint, &three)
+	name, _, _ := deployment(t, endpoint, ecsc, logs)
+	code, err := awsrun.Run(context.Background(), awsrun.Config{
+		Cluster: name, TaskDefinition: name + "-ops", NetworkFrom: "emu", Command: []string{"reconcile"},
+		Poll: 5 * time.Millisecond, Stdout: io.Discard,
+	}, ecsc, logs)
+	if err != nil || code != 3 {
+		t.Fatalf("Run = %d, %v; want the task's exit code 3", code, err)
 	}
 }
 
