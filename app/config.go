@@ -29,6 +29,7 @@ type Config struct {
 	LogLevel   string
 	LogFormat  string
 	AdminToken string
+	DrainDelay time.Duration
 
 	// MetricsEMF writes the pipeline's own figures as CloudWatch Embedded Metric Format lines.
 	MetricsEMF bool
@@ -80,6 +81,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.AdminToken, "admin-token", "", "when set, writes need this token (reads stay open)")
+	fs.DurationVar(&c.DrainDelay, "drain-delay", 0, "after SIGTERM, answer /readyz with 503 this long before closing the listener (the load balancer's health-check interval times its threshold)")
 
 	fs.StringVar(&c.Queue, "queue", "postgres", "queue backend: postgres or sqs")
 	fs.IntVar(&c.QueueMaxReceives, "queue-max-receives", 5, "receives before a message is dead-lettered")

@@ -6,8 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -17,7 +19,7 @@ import (
 
 // Execute runs the command line and returns the process exit code.
 func Execute() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext(context.Background(), os.Stderr, os.Exit)
 	defer stop()
 	root := newRootCmd()
 	err := root.ExecuteContext(ctx)
@@ -40,6 +42,38 @@ func exitCode(err error) int {
 		return 130
 	}
 	return 1
+}
+
+// interruptContext is cancelled by the first SIGINT or SIGTERM, which starts
+// a graceful drain; a second one exits at once with status 130, for the
+// developer who does not want to wait.
+func interruptContext(parent context.Context, stderr io.Writer, exit func(int)) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(parent)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+		case <-done:
+			return
+		}
+		fmt.Fprintln(stderr, "refarch: draining; interrupt again to exit at once")
+		cancel()
+		select {
+		case <-sigs:
+			exit(130)
+		case <-done:
+		}
+	}()
+	var once sync.Once
+	return ctx, func() {
+		once.Do(func() {
+			signal.Stop(sigs)
+			close(done)
+			cancel()
+		})
+	}
 }
 
 func newRootCmd() *cobra.Command {

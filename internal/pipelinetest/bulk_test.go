@@ -54,3 +54,44 @@ func TestBulkLoadDefersSearchIndex(t *testing.T) {
 		t.Fatalf("index dropped %d times, built %d times; want 1 drop, a build at start and after the load", spy.drops.Load(), spy.creates.Load())
 	}
 }
+
+// Stopping emu during a bulk load returns without building the deferred
+// index (ECS kills a task a minute after SIGTERM; a build can take far
+// longer): the next emu builds it on start.
+func TestBulkLoadShutdownLeavesIndexToNextStart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	spy := &bulkSpy{Store: e.store.(*pgvectorstore.Store)}
+	e.insert(ctx, 1500, "bulk-stop")
+	e.startPelican(e.pelicanConfig(), nil)
+	waitFor(t, 30*time.Second, func() string {
+		if s := e.status(ctx); s.Outbox != 0 || s.Queue.Visible < 1500 {
+			return "waiting for the backlog"
+		}
+		return ""
+	})
+	cfg := e.emuConfig()
+	cfg.BulkThreshold = 1000
+	stuck := e.startEmu(cfg, nil, hangingEmbedder{e.emb}, spy)
+	waitFor(t, 30*time.Second, func() string {
+		if spy.drops.Load() != 1 || e.searchIndexExists(ctx) {
+			return "search index not deferred"
+		}
+		return ""
+	})
+	if err := stuck.stop(); err != nil {
+		t.Fatalf("emu stopped with %v", err)
+	}
+	if n := spy.creates.Load(); n != 1 || e.searchIndexExists(ctx) {
+		t.Fatalf("after shutdown: %d builds, index exists %v; want only the start-up build and no index", n, e.searchIndexExists(ctx))
+	}
+	e.startEmu(cfg, nil, nil, spy)
+	e.converged(ctx, 60*time.Second)
+	waitFor(t, 30*time.Second, func() string {
+		if !e.searchIndexExists(ctx) {
+			return "HNSW index not rebuilt"
+		}
+		return ""
+	})
+}

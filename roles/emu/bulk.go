@@ -19,14 +19,13 @@ type BulkIndexer interface {
 // than the threshold and the backlog (a first deployment, or a new model),
 // it drops the index; once the backlog has fallen below a tenth of the threshold it
 // builds it again. Searches stay correct meanwhile, only slower. On start it
-// builds a missing index (a crash may have left one dropped) and on shutdown
-// it rebuilds one it dropped.
+// builds a missing index (a crash or a shutdown may have left one dropped);
+// shutdown never waits for a build, which can outlast the minute ECS grants
+// between SIGTERM and SIGKILL.
 func (e *Emu) watchBulk(ctx context.Context, bi BulkIndexer) {
 	create := func(why string) bool {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Minute)
-		defer cancel()
 		start := time.Now()
-		if err := bi.CreateIndex(cctx); err != nil {
+		if err := bi.CreateIndex(ctx); err != nil {
 			e.log.ErrorContext(ctx, "build vector search index", "err", err, "why", why)
 			return false
 		}
@@ -41,7 +40,7 @@ func (e *Emu) watchBulk(ctx context.Context, bi BulkIndexer) {
 		select {
 		case <-ctx.Done():
 			if bulk {
-				create("shutdown during a bulk load")
+				e.log.InfoContext(ctx, "stopping during a bulk load: the next start builds the search index")
 			}
 			return
 		case <-t.C:

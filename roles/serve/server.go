@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,11 @@ import (
 type Config struct {
 	Addr       string
 	AdminToken string
+	// DrainDelay is how long, after the context is cancelled, the server
+	// keeps answering (with /readyz at 503) before it stops accepting
+	// connections: long enough for a load balancer's health checks to take
+	// it out of rotation.
+	DrainDelay time.Duration
 }
 
 // Catalog is what serve needs of the products table.
@@ -63,6 +69,7 @@ type Server struct {
 	requests *prometheus.HistogramVec
 	samples  sampler
 	searches searchMetrics
+	draining atomic.Bool
 }
 
 // New builds the server and its routes.
@@ -86,8 +93,8 @@ func New(cfg Config, deps Deps) *Server {
 // serve: only /healthz, /readyz and /metrics, so that container health
 // checks and metric scrapers treat every role alike. deps needs only Log,
 // Registry and Ready.
-func NewOps(addr string, deps Deps) *Server {
-	s := &Server{cfg: Config{Addr: addr}, deps: deps}
+func NewOps(cfg Config, deps Deps) *Server {
+	s := &Server{cfg: cfg, deps: deps}
 	mux := http.NewServeMux()
 	s.healthRoutes(mux)
 	s.handler = mux
@@ -166,6 +173,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("serve http: %w", err)
 	case <-ctx.Done():
 	}
+	s.draining.Store(true)
+	if s.cfg.DrainDelay > 0 {
+		s.deps.Log.InfoContext(ctx, "draining: /readyz answers 503", "for", s.cfg.DrainDelay)
+		select {
+		case err := <-errc:
+			return fmt.Errorf("serve http: %w", err)
+		case <-time.After(s.cfg.DrainDelay):
+		}
+	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil {
@@ -185,6 +201,10 @@ func (s *Server) version(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	if err := s.deps.Ready(ctx); err != nil {
