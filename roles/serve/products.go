@@ -1,10 +1,13 @@
 package serve
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -66,6 +69,10 @@ func (s *Server) createProduct(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if in.ID != nil {
+		s.writeError(w, r, idError("is assigned by the server; leave it out of a POST"))
+		return
+	}
 	p, err := s.deps.Catalog.Create(r.Context(), in.toProduct())
 	if err != nil {
 		s.writeError(w, r, err)
@@ -75,6 +82,9 @@ func (s *Server) createProduct(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, p)
 }
 
+// updateProduct replaces a product. It accepts the body GET returned, with
+// any fields changed: an id must match the path, timestamps are ignored and
+// version, when given, guards against lost updates (409).
 func (s *Server) updateProduct(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
@@ -86,9 +96,60 @@ func (s *Server) updateProduct(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.update(w, r, id, in)
+}
+
+// patchProduct applies a JSON Merge Patch (RFC 7396) to a product: members
+// present replace the product's, null removes one (a required field then
+// fails validation), members absent stay. The patched product is validated
+// and written like a PUT; without a version in the patch the version read
+// here guards the write, so a change made meanwhile is a 409, never lost.
+func (s *Server) patchProduct(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	patch, err := readBody(w, r, "application/merge-patch+json")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if p := bytes.TrimSpace(patch); len(p) == 0 || p[0] != '{' {
+		s.writeError(w, r, badRequest("body must be a JSON object of the fields to change (a JSON merge patch)"))
+		return
+	}
+	cur, err := s.deps.Catalog.Get(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	doc, err := json.Marshal(cur)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("encode product %d: %w", id, err))
+		return
+	}
+	merged, err := mergePatch(doc, patch)
+	if err != nil {
+		s.writeError(w, r, badRequest("body is not a JSON merge patch: %v", err))
+		return
+	}
+	in, err := parseProduct(merged)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.update(w, r, id, in)
+}
+
+func (s *Server) update(w http.ResponseWriter, r *http.Request, id int64, in productInput) {
+	if in.ID != nil && *in.ID != id {
+		s.writeError(w, r, idError(fmt.Sprintf("is %d but the path names product %d", *in.ID, id)))
+		return
+	}
 	p := in.toProduct()
 	p.ID = id
-	p, err = s.deps.Catalog.Update(r.Context(), p)
+	p, err := s.deps.Catalog.Update(r.Context(), p)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -111,13 +172,19 @@ func (s *Server) deleteProduct(w http.ResponseWriter, r *http.Request) {
 
 // productInput is what a client may send: every field is required on both
 // POST and PUT (a PUT replaces the product), version optionally guards it.
+// The read-only fields of a GET's body are accepted so that a client can
+// send back what it read: id is checked against the path, the timestamps
+// are ignored.
 type productInput struct {
-	SKU         *string        `json:"sku"`
-	Name        *string        `json:"name"`
-	Description *string        `json:"description"`
-	Price       *product.Price `json:"price"`
-	Category    *string        `json:"category"`
-	Version     int64          `json:"version"`
+	ID          *int64          `json:"id"`
+	SKU         *string         `json:"sku"`
+	Name        *string         `json:"name"`
+	Description *string         `json:"description"`
+	Price       *product.Price  `json:"price"`
+	Category    *string         `json:"category"`
+	Version     int64           `json:"version"`
+	CreatedAt   json.RawMessage `json:"created_at"`
+	UpdatedAt   json.RawMessage `json:"updated_at"`
 }
 
 func (in productInput) toProduct() product.Product {
@@ -135,23 +202,48 @@ func (in productInput) toProduct() product.Product {
 	return p
 }
 
+// idError is a 400 about the id field.
+type idError string
+
+func (e idError) Error() string { return "id: " + string(e) }
+
+// readBody reads a request body of at most maxBody bytes whose content type,
+// if given, is JSON or one of also.
+func readBody(w http.ResponseWriter, r *http.Request, also ...string) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") &&
+		!slices.ContainsFunc(also, func(a string) bool { return strings.HasPrefix(ct, a) }) {
+		return nil, badRequest("content type must be application/json%s", strings.Join(append([]string{""}, also...), " or "))
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, badRequest("body is larger than %d bytes", maxBody)
+	}
+	if err != nil {
+		return nil, badRequest("read body: %v", err)
+	}
+	return body, nil
+}
+
 // decodeProduct reads a JSON product strictly: unknown fields, trailing data,
 // wrong types and a missing price are errors that name the field.
 func decodeProduct(w http.ResponseWriter, r *http.Request) (productInput, error) {
-	var in productInput
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return in, badRequest("content type must be application/json")
+	body, err := readBody(w, r)
+	if err != nil {
+		return productInput{}, err
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	return parseProduct(body)
+}
+
+func parseProduct(body []byte) (productInput, error) {
+	var in productInput
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
 		var typeErr *json.UnmarshalTypeError
-		var tooBig *http.MaxBytesError
 		switch {
 		case errors.As(err, &typeErr):
 			return in, product.ValidationError{{Field: typeErr.Field, Message: "has the wrong type"}}
-		case errors.As(err, &tooBig):
-			return in, badRequest("body is larger than %d bytes", maxBody)
 		case errors.Is(err, io.EOF):
 			return in, badRequest("body is empty; send a JSON product")
 		case strings.Contains(err.Error(), "price"):

@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -70,6 +72,8 @@ type Server struct {
 	samples  sampler
 	searches searchMetrics
 	draining atomic.Bool
+	// patterns lists every route registered, for the OpenAPI test.
+	patterns []string
 }
 
 // New builds the server and its routes.
@@ -102,10 +106,10 @@ func NewOps(cfg Config, deps Deps) *Server {
 }
 
 func (s *Server) healthRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.HandleFunc("GET /version", s.version)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{Registry: s.deps.Registry}))
+	s.route(mux, "GET /healthz", http.HandlerFunc(s.healthz))
+	s.route(mux, "GET /readyz", http.HandlerFunc(s.readyz))
+	s.route(mux, "GET /version", http.HandlerFunc(s.version))
+	s.route(mux, "GET /metrics", promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{Registry: s.deps.Registry}))
 }
 
 func (s *Server) routes(mux *http.ServeMux) {
@@ -114,20 +118,31 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "POST /api/products", s.requireToken(s.createProduct))
 	s.handle(mux, "GET /api/products/{id}", s.getProduct)
 	s.handle(mux, "PUT /api/products/{id}", s.requireToken(s.updateProduct))
+	s.handle(mux, "PATCH /api/products/{id}", s.requireToken(s.patchProduct))
 	s.handle(mux, "DELETE /api/products/{id}", s.requireToken(s.deleteProduct))
 	s.handle(mux, "GET /api/search", s.apiSearch)
+	s.handle(mux, "GET /api/openapi.json", serveOpenAPI)
 	s.uiRoutes(mux)
 	s.handle(mux, "GET /status", s.statusPage)
 }
 
+// route registers a route and remembers its pattern.
+func (s *Server) route(mux *http.ServeMux, pattern string, h http.Handler) {
+	s.patterns = append(s.patterns, pattern)
+	mux.Handle(pattern, h)
+}
+
+// Routes lists the patterns of every route the server answers.
+func (s *Server) Routes() []string { return slices.Clone(s.patterns) }
+
 // handle registers a route with its latency metric.
 func (s *Server) handle(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
-	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	s.route(mux, pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		h(rec, r)
 		s.requests.WithLabelValues(pattern, strconv.Itoa(rec.code)).Observe(time.Since(start).Seconds())
-	})
+	}))
 }
 
 type statusRecorder struct {
@@ -238,6 +253,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusNotFound, apiError{Error: err.Error()})
 	case errors.Is(err, catalog.ErrConflict):
 		writeJSON(w, http.StatusConflict, apiError{Error: err.Error() + "; reload and try again"})
+	case errors.As(err, new(idError)):
+		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error(), Fields: []product.FieldError{{Field: "id", Message: strings.TrimPrefix(err.Error(), "id: ")}}})
 	case errors.Is(err, errBadRequest):
 		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
 	default:

@@ -29,7 +29,7 @@ const (
 type SyncStates func(ctx context.Context, ids []int64) (map[int64]string, error)
 
 func (s *Server) uiRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /static/", cacheStatic(http.FileServerFS(web.Assets())))
+	s.route(mux, "GET /static/", cacheStatic(http.FileServerFS(web.Assets())))
 	s.handle(mux, "GET /{$}", s.index)
 	s.handle(mux, "GET /login", s.loginPage)
 	s.handle(mux, "POST /login", s.login)
