@@ -80,7 +80,7 @@ generate: ## Regenerate templ components
 	$(TEMPL) generate
 
 .PHONY: lint
-lint: ## gofmt, go vet, generated code up to date, Terraform and Dockerfile checks
+lint: ## gofmt, go vet, golangci-lint, generated code up to date, Terraform, Dockerfile and workflow checks
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
 	$(TEMPL) generate >/dev/null && git diff --exit-code -- '*_templ.go'

@@ -212,7 +212,7 @@ func openShared(ctx context.Context, cfg Config, roles Roles, pool *pgxpool.Pool
 		}
 		sh.store = store
 		sh.close = func() {
-			store.Close() //nolint:errcheck // shutting down
+			store.Close()
 			closeQueue()
 		}
 	}

@@ -45,7 +45,7 @@ func start(t *testing.T, cfg Config, roles Roles) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, roles, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	go func() { done <- Run(ctx, cfg, roles, slog.New(slog.DiscardHandler)) }()
 	waitFor(t, "/healthz to answer", func() bool {
 		select {
 		case err := <-done:
@@ -166,7 +166,7 @@ func TestRunAddressInUse(t *testing.T) {
 	defer ln.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err = Run(ctx, cfg, Roles{Emu: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	err = Run(ctx, cfg, Roles{Emu: true}, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "--addr") {
 		t.Fatalf("Run on a taken address: %v", err)
 	}

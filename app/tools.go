@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -43,7 +42,7 @@ func openTools(ctx context.Context, cfg Config) (*tools, error) {
 		pool.Close()
 		return nil, err
 	}
-	q, closeQueue, err := OpenQueue(ctx, cfg, pool, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	q, closeQueue, err := OpenQueue(ctx, cfg, pool, slog.New(slog.DiscardHandler))
 	if err != nil {
 		pool.Close()
 		return nil, err

@@ -20,7 +20,7 @@ func CheckAWSCredentials(ctx context.Context, region string) error {
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return fmt.Errorf("%w: load the AWS configuration: %v", ErrNoCredentials, err)
+		return fmt.Errorf("%w: load the AWS configuration: %w", ErrNoCredentials, err)
 	}
 	if cfg.Credentials == nil {
 		return fmt.Errorf("%w: no credential source is configured", ErrNoCredentials)

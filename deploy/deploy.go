@@ -240,7 +240,7 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 func findTerraform(explicit string) (string, error) {
 	if explicit != "" {
 		if _, err := os.Stat(explicit); err != nil {
-			return "", fmt.Errorf("%w at %s: %v", ErrTerraformNotFound, explicit, err)
+			return "", fmt.Errorf("%w at %s: %w", ErrTerraformNotFound, explicit, err)
 		}
 		return explicit, nil
 	}

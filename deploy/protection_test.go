@@ -48,6 +48,6 @@ func FuzzProtectedResources(f *testing.F) {
 	// A state of any shape, corrupted or from another Terraform version, must give an error or a
 	// list, never a panic; the list's contents are checked by TestProtectedResources.
 	f.Fuzz(func(t *testing.T, state string) {
-		protectedResources(state) //nolint:errcheck // only a panic fails
+		protectedResources(state) // only a panic fails
 	})
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Offline checks of the deployment files: Terraform formatting, tflint with its bundled terraform
-# ruleset, dockerfilelint and actionlint (the release workflow). Missing tools are built or
+# golangci-lint over the Go code, then offline checks of the deployment files: Terraform
+# formatting, tflint with its bundled terraform ruleset, dockerfilelint and actionlint (the
+# workflows). Missing tools are built or
 # installed once into caches outside the clone (terraform, tflint and actionlint from the Go module
 # proxy into $(go env GOPATH)/bin, 3-9 minutes for terraform and tflint each on a first run and
 # about one for actionlint; dockerfilelint from npm into ~/.cache/refarch/npm, a few seconds), so
@@ -12,6 +13,7 @@ set -euo pipefail
 TERRAFORM_VERSION="v1.7.5" # later versions carry replace directives and refuse `go install`
 TFLINT_VERSION="v0.64.0"
 ACTIONLINT_VERSION="v1.7.7"
+GOLANGCI_LINT_VERSION="v2.15.0"
 DOCKERFILELINT_VERSION="1.8.0"
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -59,6 +61,22 @@ step() {
 }
 
 command -v go >/dev/null || die "go is required to build terraform and tflint"
+
+# golangci-lint reads the Go code with the linters of .golangci.yml. Only the pinned version is
+# used (another one on PATH may disagree about the same code): it is built once into
+# $gobin/golangci-lint-$GOLANGCI_LINT_VERSION, about 4 minutes on a first run.
+golangci="$gobin/golangci-lint-$GOLANGCI_LINT_VERSION"
+if [[ ! -x "$golangci" ]]; then
+	log "building golangci-lint $GOLANGCI_LINT_VERSION with go install (first run only, about 4 minutes)"
+	start=$SECONDS
+	tmp=$(mktemp -d)
+	(cd "$tmp" && GOFLAGS= GOBIN="$tmp" go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_LINT_VERSION") >&2 ||
+		die "go install golangci-lint@$GOLANGCI_LINT_VERSION failed"
+	mkdir -p "$gobin" && mv "$tmp/golangci-lint" "$golangci" && rm -rf "$tmp"
+	log "built golangci-lint in $((SECONDS - start)) s"
+fi
+step "golangci-lint $GOLANGCI_LINT_VERSION (.golangci.yml)" \
+	bash -c 'cd "$1" && "$2" run --allow-parallel-runners ./...' _ "$root" "$golangci"
 
 terraform=$(go_tool terraform github.com/hashicorp/terraform "$TERRAFORM_VERSION")
 # The modules need 1.11 (terraform/versions.tf), which the workflows install and put on PATH; a

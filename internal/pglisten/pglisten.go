@@ -52,7 +52,7 @@ func (l *Listener) connect(ctx context.Context) (*pgx.Conn, error) {
 		return nil, fmt.Errorf("connect to listen on %s: %w", l.channel, err)
 	}
 	if _, err := conn.Exec(ctx, "LISTEN "+l.channel); err != nil {
-		conn.Close(context.Background())
+		conn.Close(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("listen on %s: %w", l.channel, err)
 	}
 	return conn, nil
@@ -68,7 +68,7 @@ func (l *Listener) Run(ctx context.Context, wake func()) {
 	conn := l.conn
 	defer func() {
 		if conn != nil {
-			conn.Close(context.Background())
+			conn.Close(context.WithoutCancel(ctx))
 		}
 	}()
 	failures := 0
@@ -84,11 +84,11 @@ func (l *Listener) Run(ctx context.Context, wake func()) {
 					return
 				}
 				failures++
-				log.WarnContext(ctx, l.Name+" listener reconnect failed", "err", err, "attempt", failures)
+				log.WarnContext(ctx, "listener reconnect failed", "listener", l.Name, "err", err, "attempt", failures)
 				continue
 			}
 			conn, failures = c, 0
-			log.InfoContext(ctx, l.Name+" listener reconnected")
+			log.InfoContext(ctx, "listener reconnected", "listener", l.Name)
 			if l.Reconnected != nil {
 				l.Reconnected()
 			}
@@ -99,8 +99,8 @@ func (l *Listener) Run(ctx context.Context, wake func()) {
 			return
 		}
 		if err != nil {
-			log.WarnContext(ctx, l.Name+" listener lost its connection", "err", err)
-			conn.Close(context.Background())
+			log.WarnContext(ctx, "listener lost its connection", "listener", l.Name, "err", err)
+			conn.Close(context.WithoutCancel(ctx))
 			conn = nil
 			continue
 		}

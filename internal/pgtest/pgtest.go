@@ -139,7 +139,7 @@ func createDatabase(ctx context.Context, t testing.TB, conn *pgx.Conn, admin, pr
 		t.Fatalf("create test database: %v", err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		c, err := pgx.Connect(ctx, admin)
 		if err != nil {
@@ -159,7 +159,7 @@ func ensureTemplate(ctx context.Context, conn *pgx.Conn, admin, tmpl string) err
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(727202)`); err != nil {
 		return fmt.Errorf("lock template: %w", err)
 	}
-	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock(727202)`) //nolint:errcheck
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(727202)`) //nolint:errcheck // the lock ends with the connection anyway
 	var exists bool
 	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, tmpl).Scan(&exists); err != nil {
 		return fmt.Errorf("look up template: %w", err)
@@ -168,7 +168,7 @@ func ensureTemplate(ctx context.Context, conn *pgx.Conn, admin, tmpl string) err
 		return nil
 	}
 	building := tmpl + "_build"
-	conn.Exec(ctx, `DROP DATABASE IF EXISTS `+building+` WITH (FORCE)`) //nolint:errcheck
+	conn.Exec(ctx, `DROP DATABASE IF EXISTS `+building+` WITH (FORCE)`) //nolint:errcheck // CREATE below reports a real problem
 	if _, err := conn.Exec(ctx, `CREATE DATABASE `+building); err != nil {
 		return fmt.Errorf("create template: %w", err)
 	}

@@ -71,8 +71,8 @@ func newEnvWith(t testing.TB, receives int, emb embedding.Embedder) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var w io.Writer = io.Discard
-	if os.Getenv("SYNCTEST_LOG") != "" {
+	w := io.Writer(io.Discard)
+	if os.Getenv("PIPELINETEST_LOG") != "" {
 		w = os.Stderr
 	}
 	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))

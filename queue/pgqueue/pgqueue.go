@@ -182,7 +182,7 @@ func (q *Queue) sweepDedup(ctx context.Context) {
 	if now-last < int64(time.Minute) || !q.lastSweep.CompareAndSwap(last, now) {
 		return
 	}
-	q.pool.Exec(ctx, `DELETE FROM queue_dedup WHERE expires_at <= now()`) //nolint:errcheck
+	q.pool.Exec(ctx, `DELETE FROM queue_dedup WHERE expires_at <= now()`) //nolint:errcheck // housekeeping; the next send retries it
 }
 
 // asyncCommit is a CTE that turns off synchronous commit for the statement
@@ -465,7 +465,7 @@ func (q *Queue) listen(ctx context.Context) error {
 		return fmt.Errorf("listen for queue messages: %w", err)
 	}
 	l.Name, l.Log = "queue", q.opts.Logger
-	lctx, stop := context.WithCancel(context.Background())
+	lctx, stop := context.WithCancel(context.WithoutCancel(ctx)) // outlives this call; Close stops it
 	q.listening, q.stop, q.done = true, stop, make(chan struct{})
 	go func() {
 		defer close(q.done)

@@ -197,7 +197,7 @@ func (e *Emu) worker(ctx context.Context, n int) {
 		msgs, err := e.q.Receive(ctx, e.cfg.BatchSize, e.cfg.Wait, e.cfg.Visibility)
 		if ctx.Err() != nil {
 			if len(msgs) > 0 {
-				e.release(msgs, 0)
+				e.release(ctx, msgs, 0)
 			}
 			return
 		}
@@ -220,11 +220,11 @@ func (e *Emu) worker(ctx context.Context, n int) {
 
 // release makes messages visible again after d (zero: at once). It runs
 // with its own deadline because it is also called on shutdown.
-func (e *Emu) release(msgs []queue.Message, d time.Duration) {
+func (e *Emu) release(ctx context.Context, msgs []queue.Message, d time.Duration) {
 	if len(msgs) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	receipts := make([]string, len(msgs))
 	for i, m := range msgs {
@@ -258,38 +258,38 @@ func (e *Emu) ack(ctx context.Context, msgs []queue.Message) {
 // releaseFailed hands back a message that failed on its own, with a delay
 // growing with its receive count. It reports whether the message reached
 // the queue's receive limit, so that the next receive dead-letters it.
-func (e *Emu) releaseFailed(m queue.Message) bool {
+func (e *Emu) releaseFailed(ctx context.Context, m queue.Message) bool {
 	e.m.poison.Inc()
 	last := m.ReceiveCount >= e.cfg.MaxReceives
 	if last {
 		e.m.dead.Inc()
 	}
-	e.release([]queue.Message{m}, backoff.Delay(m.ReceiveCount, e.cfg.MinBackoff, e.cfg.Visibility))
+	e.release(ctx, []queue.Message{m}, backoff.Delay(m.ReceiveCount, e.cfg.MinBackoff, e.cfg.Visibility))
 	return last
 }
 
 // giveUp releases the messages of products that failed on their own and
 // records the products whose messages are about to be dead-lettered.
-func (e *Emu) giveUp(items []*item, why error) {
+func (e *Emu) giveUp(ctx context.Context, items []*item, why error) {
 	for _, it := range items {
 		last := false
 		for _, m := range it.msgs {
-			e.log.Warn("product failed on its own, released for retry", "product_id", it.id,
+			e.log.WarnContext(ctx, "product failed on its own, released for retry", "product_id", it.id,
 				"receive_count", m.ReceiveCount, "err", why)
-			if e.releaseFailed(m) {
+			if e.releaseFailed(ctx, m) {
 				last = true
 			}
 		}
 		if last {
-			e.recordFailure(it, why)
+			e.recordFailure(ctx, it, why)
 		}
 	}
 }
 
 // recordFailure notes a product given up on, for status and the UI; the
 // queue's own dead-letter listing may not be searchable by product (SQS).
-func (e *Emu) recordFailure(it *item, why error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+func (e *Emu) recordFailure(ctx context.Context, it *item, why error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	rc := 0
 	for _, m := range it.msgs {
@@ -365,7 +365,7 @@ func (e *Emu) Handle(ctx context.Context, msgs []queue.Message) {
 	items, bad := group(msgs)
 	for _, b := range bad {
 		e.log.ErrorContext(ctx, "undecodable message", "message_id", b.msg.ID, "receive_count", b.msg.ReceiveCount, "err", b.err)
-		e.releaseFailed(b.msg)
+		e.releaseFailed(ctx, b.msg)
 	}
 	hb := e.startHeartbeat(ctx, messagesOf(items))
 	defer hb.end()
@@ -381,14 +381,14 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item, canSplit b
 		hb.drop(res.done)
 		e.ack(ctx, messagesOf(res.done))
 		hb.drop(res.poison)
-		e.giveUp(res.poison, res.poisonErr)
+		e.giveUp(ctx, res.poison, res.poisonErr)
 		items = res.retry
 		if len(items) == 0 {
 			return
 		}
 		if ctx.Err() != nil {
 			hb.drop(items)
-			e.release(messagesOf(items), 0)
+			e.release(ctx, messagesOf(items), 0)
 			return
 		}
 		if err == nil {
@@ -406,7 +406,7 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item, canSplit b
 		}
 		if errors.As(err, &split) {
 			hb.drop(items)
-			e.giveUp(items, err)
+			e.giveUp(ctx, items, err)
 			return
 		}
 		failures++
@@ -414,7 +414,7 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item, canSplit b
 		e.log.WarnContext(ctx, "batch failed, backing off", "err", err, "products", len(items), "attempt", failures, "delay", d)
 		if !backoff.Sleep(ctx, d) {
 			hb.drop(items)
-			e.release(messagesOf(items), 0)
+			e.release(ctx, messagesOf(items), 0)
 			return
 		}
 	}

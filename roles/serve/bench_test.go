@@ -186,7 +186,7 @@ func benchSearch(b *testing.B, e uiEnv, query func(i int64) string) {
 		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 			return 0, err
 		}
-		io.Copy(io.Discard, resp.Body) //nolint:errcheck
+		io.Copy(io.Discard, resp.Body)
 		if resp.StatusCode != 200 || len(body.Results) == 0 {
 			return 0, fmt.Errorf("search %q: status %d, %d results", q, resp.StatusCode, len(body.Results))
 		}

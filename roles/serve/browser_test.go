@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -73,7 +72,7 @@ type pipeline struct {
 
 func startPipeline(t *testing.T, pool *pgxpool.Pool, emb embedding.Embedder, store vectorstore.Store) *pipeline {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	q := pgqueue.New(pool, pgqueue.Options{MaxReceives: 4, PollInterval: 200 * time.Millisecond})
 	t.Cleanup(func() { q.Close() })
 	p := pelican.New(pool, q, pelican.Config{Model: emb.Model(), BatchSize: 100, PollInterval: 200 * time.Millisecond}, log, nil)
@@ -157,7 +156,7 @@ func newBrowser(t *testing.T) context.Context {
 			if err != nil {
 				return
 			}
-			chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true}) //nolint:errcheck
+			chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true}) // no dialog is not an error
 		}
 	}()
 	return ctx

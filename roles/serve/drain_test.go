@@ -2,7 +2,6 @@ package serve_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,7 +23,7 @@ func TestReadyzAnswers503WhileDraining(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := serve.NewOps(serve.Config{DrainDelay: 2 * time.Second}, serve.Deps{
-		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log:      slog.New(slog.DiscardHandler),
 		Registry: prometheus.NewRegistry(),
 		Ready:    func(context.Context) error { return nil },
 	})

@@ -2,7 +2,6 @@ package serve
 
 import (
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -21,7 +20,7 @@ import (
 // field of every JSON body, and nothing that does not exist.
 func TestOpenAPIListsEveryRouteAndField(t *testing.T) {
 	t.Parallel()
-	srv := New(Config{}, Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry()})
+	srv := New(Config{}, Deps{Log: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
 	resp, err := http.Get(ts.URL + "/api/openapi.json")

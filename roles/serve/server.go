@@ -197,7 +197,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		case <-time.After(s.cfg.DrainDelay):
 		}
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil {
 		return fmt.Errorf("shut down http: %w", err)
@@ -238,7 +238,7 @@ type apiError struct {
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v) //nolint:errcheck
+	json.NewEncoder(w).Encode(v) //nolint:errcheck // the status is sent; a client gone is not our error
 }
 
 // writeError maps domain errors to HTTP answers; unknown errors are logged

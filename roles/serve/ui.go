@@ -67,7 +67,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, c temp
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "+
 		"img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 	w.WriteHeader(code)
-	w.Write([]byte(b.String())) //nolint:errcheck
+	w.Write([]byte(b.String()))
 }
 
 func stateFrom(v url.Values) web.State {

@@ -53,7 +53,7 @@ func newUIOn(t testing.TB, pool *pgxpool.Pool, token string, emb embedding.Embed
 	cat := catalog.NewStore(pool)
 	srv := serve.New(serve.Config{AdminToken: token}, serve.Deps{
 		Catalog:    cat,
-		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log:        slog.New(slog.DiscardHandler),
 		Registry:   prometheus.NewRegistry(),
 		Ready:      func(ctx context.Context) error { return pool.Ping(ctx) },
 		Search:     search.New(emb, store, cat, search.NewPGFullText(pool)),
@@ -289,7 +289,11 @@ func newClient(t *testing.T, base string) *uiClient {
 		t.Fatal("page carries no CSRF token")
 	}
 	rest := body[i+len(`X-CSRF-Token&#34;:&#34;`):]
-	u.csrf = rest[:strings.Index(rest, "&#34;")]
+	token, _, ok := strings.Cut(rest, "&#34;")
+	if !ok {
+		t.Fatal("the page's CSRF token is not terminated")
+	}
+	u.csrf = token
 	return u
 }
 
