@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/refarch/refarch/internal/pgtest"
+	"github.com/refarch/refarch/internal/testkit"
 )
 
 // testConfig is the default configuration on a fresh, migrated database,
@@ -80,13 +81,12 @@ func get(url string) (int, string) {
 
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	testkit.WaitFor(t, 30*time.Second, func() string {
+		if ok() {
+			return ""
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return "waiting for " + what
+	})
 }
 
 // TestRunAllInOneProcess is `refarch serve --all`: a product created through

@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"testing"
+
+	"github.com/refarch/refarch/internal/testkit"
 )
 
 func TestHash(t *testing.T) {
@@ -32,7 +34,7 @@ func TestHash(t *testing.T) {
 	if !slices.Equal(vecs[0], vecs[1]) {
 		t.Errorf("case and punctuation changed the vector")
 	}
-	if near, far := cos(vecs[0], vecs[2]), cos(vecs[0], vecs[3]); near <= far {
+	if near, far := testkit.Cosine(vecs[0], vecs[2]), testkit.Cosine(vecs[0], vecs[3]); near <= far {
 		t.Errorf("texts sharing two words have cosine %v, no shared words %v", near, far)
 	}
 	wordless := make([]float32, 32)

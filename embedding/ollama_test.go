@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/refarch/refarch/internal/testkit"
 )
 
 // fakeOllama implements POST /api/embed the way Ollama does: input is a
@@ -227,18 +229,8 @@ func TestOllamaIntegration(t *testing.T) {
 	if len(vecs) != 3 || len(vecs[0]) != e.Dimension() || e.Dimension() == 0 {
 		t.Fatalf("got %d vectors of %d dimensions, dimension %d", len(vecs), len(vecs[0]), e.Dimension())
 	}
-	if c := cos(vecs[0], vecs[2]); c < 0.9999 {
+	if c := testkit.Cosine(vecs[0], vecs[2]); c < 0.9999 {
 		t.Errorf("the same text embedded twice has cosine %v", c)
 	}
 	t.Logf("model %s, dimension %d", e.Model(), e.Dimension())
-}
-
-func cos(a, b []float32) float64 {
-	var ab, aa, bb float64
-	for i := range a {
-		ab += float64(a[i]) * float64(b[i])
-		aa += float64(a[i]) * float64(a[i])
-		bb += float64(b[i]) * float64(b[i])
-	}
-	return ab / math.Sqrt(aa*bb)
 }

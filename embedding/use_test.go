@@ -9,6 +9,7 @@ import (
 
 	"github.com/refarch/refarch/embedding/use"
 	"github.com/refarch/refarch/embedding/use/usetest"
+	"github.com/refarch/refarch/internal/testkit"
 )
 
 // useOnce loads the use embedder once for all tests in this package.
@@ -92,7 +93,7 @@ func TestUseSemantics(t *testing.T) {
 	}
 	for i, tr := range triples {
 		q, near, far := vecs[3*i], vecs[3*i+1], vecs[3*i+2]
-		if cn, cf := cos(q, near), cos(q, far); cn <= cf {
+		if cn, cf := testkit.Cosine(q, near), testkit.Cosine(q, far); cn <= cf {
 			t.Errorf("%q: %q (%.3f) should be closer than %q (%.3f)", tr.query, tr.near, cn, tr.far, cf)
 		}
 	}

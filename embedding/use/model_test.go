@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/refarch/refarch/embedding/use/usetest"
+	"github.com/refarch/refarch/internal/testkit"
 )
 
 // fixture is testdata/fixture.json, made by tools/embedref/make-fixture.sh
@@ -61,16 +62,6 @@ func testModel(t testing.TB) *Model {
 	return m
 }
 
-func cosine(a, b []float32) float64 {
-	var ab, aa, bb float64
-	for i := range a {
-		ab += float64(a[i]) * float64(b[i])
-		aa += float64(a[i]) * float64(a[i])
-		bb += float64(b[i]) * float64(b[i])
-	}
-	return ab / math.Sqrt(aa*bb)
-}
-
 // TestTokenizerMatchesReference checks every fixture text's ids exactly.
 func TestTokenizerMatchesReference(t *testing.T) {
 	t.Parallel()
@@ -115,7 +106,7 @@ func TestEmbedMatchesReference(t *testing.T) {
 				t.Errorf("embed %q: norm %v, want 1", e.Text, norm)
 			}
 		}
-		if c := cosine(batch[i], one[0]); c < 0.99999 {
+		if c := testkit.Cosine(batch[i], one[0]); c < 0.99999 {
 			t.Errorf("embed %q: batch and single vectors differ, cosine %v", e.Text, c)
 		}
 		if e.Error != "" {
@@ -129,7 +120,7 @@ func TestEmbedMatchesReference(t *testing.T) {
 		for j, b := range q {
 			want[j] = float32(int8(b)) * e.Scale
 		}
-		c := cosine(batch[i], want)
+		c := testkit.Cosine(batch[i], want)
 		if c < 0.999 {
 			t.Errorf("embed %q: cosine to reference %.5f, want >= 0.999", e.Text, c)
 		}
@@ -169,11 +160,11 @@ func TestEmptyText(t *testing.T) {
 		want[j] /= float32(math.Sqrt(ss))
 	}
 	for _, i := range []int{0, 2} {
-		if c := cosine(vecs[i], want); c < 0.99999 {
+		if c := testkit.Cosine(vecs[i], want); c < 0.99999 {
 			t.Errorf("vector %d for empty text: cosine to normalized tanh(bias) %v", i, c)
 		}
 	}
-	if c := cosine(vecs[0], vecs[1]); c > 0.99 {
+	if c := testkit.Cosine(vecs[0], vecs[1]); c > 0.99 {
 		t.Errorf("empty text and \"hello\" share a vector (cosine %v)", c)
 	}
 }
@@ -195,7 +186,7 @@ func TestTruncation(t *testing.T) {
 	if err != nil {
 		t.Fatalf("embed: %v", err)
 	}
-	if c := cosine(vecs[0], vecs[1]); c < 0.99999 {
+	if c := testkit.Cosine(vecs[0], vecs[1]); c < 0.99999 {
 		t.Errorf("texts equal in their first %d tokens differ: cosine %v", MaxTokens, c)
 	}
 }
@@ -286,7 +277,7 @@ func TestConcurrentEmbed(t *testing.T) {
 					errs <- err
 					return
 				}
-				if c := cosine(got[0], want[j]); c < 0.99999 {
+				if c := testkit.Cosine(got[0], want[j]); c < 0.99999 {
 					errs <- fmt.Errorf("caller %d text %d: cosine %v", g, j, c)
 					return
 				}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/refarch/refarch/embedding"
 	"github.com/refarch/refarch/internal/pgtest"
+	"github.com/refarch/refarch/internal/testkit"
 	"github.com/refarch/refarch/product"
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/queue/pgqueue"
@@ -182,23 +183,8 @@ func (e *env) exec(ctx context.Context, sql string, args ...any) {
 	}
 }
 
-// waitFor polls cond until it returns "" or the deadline passes; the last
-// explanation is the failure message.
-func waitFor(t testing.TB, d time.Duration, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	last := ""
-	for {
-		last = cond()
-		if last == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s: %s", d, last)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// waitFor polls cond until it returns "" or the deadline passes.
+var waitFor = testkit.WaitFor
 
 // status returns the pipeline status.
 func (e *env) status(ctx context.Context) status.Status {

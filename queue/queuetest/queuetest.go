@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refarch/refarch/internal/testkit"
 	"github.com/refarch/refarch/queue"
 )
 
@@ -174,22 +175,16 @@ func bodies(msgs []queue.Message) []string {
 // after the calls that change them).
 func waitDepth(t *testing.T, q queue.Queue, want queue.Depth) {
 	t.Helper()
-	var got queue.Depth
-	deadline := time.Now().Add(limit)
-	for {
-		var err error
-		got, err = q.Depth(testContext(t))
+	testkit.WaitFor(t, limit, func() string {
+		got, err := q.Depth(testContext(t))
 		if err != nil {
 			t.Fatalf("depth: %v", err)
 		}
-		if got == want {
-			return
+		if got != want {
+			return fmt.Sprintf("depth is %+v, want %+v", got, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("depth is %+v, want %+v", got, want)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return ""
+	})
 }
 
 // expectNone asserts that a receive of up to wait returns nothing.

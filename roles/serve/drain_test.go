@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/refarch/refarch/internal/testkit"
 	"github.com/refarch/refarch/roles/serve"
 )
 
@@ -44,13 +45,12 @@ func TestReadyzAnswers503WhileDraining(t *testing.T) {
 		t.Fatalf("before SIGTERM /readyz = %d, want 200", code)
 	}
 	cancel()
-	deadline := time.Now().Add(time.Second)
-	for get() != http.StatusServiceUnavailable {
-		if time.Now().After(deadline) {
-			t.Fatal("/readyz never answered 503 while draining")
+	testkit.WaitFor(t, time.Second, func() string {
+		if get() != http.StatusServiceUnavailable {
+			return "/readyz does not answer 503 while draining"
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return ""
+	})
 	if err := <-done; err != nil {
 		t.Fatalf("Serve returned %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/refarch/refarch/internal/pgtest"
+	"github.com/refarch/refarch/internal/testkit"
 	"github.com/refarch/refarch/vectormeta"
 	"github.com/refarch/refarch/vectorstore"
 )
@@ -33,16 +34,6 @@ func randomVectors(seed uint64, n, dim int, cats []string) []vectorstore.Vector 
 	return out
 }
 
-func cosine(a, b []float32) float64 {
-	var dot, na, nb float64
-	for i := range a {
-		dot += float64(a[i]) * float64(b[i])
-		na += float64(a[i]) * float64(a[i])
-		nb += float64(b[i]) * float64(b[i])
-	}
-	return dot / math.Sqrt(na*nb)
-}
-
 func exactTop(vs []vectorstore.Vector, q []float32, k int, f vectormeta.Filter) []string {
 	type sc struct {
 		id string
@@ -51,7 +42,7 @@ func exactTop(vs []vectorstore.Vector, q []float32, k int, f vectormeta.Filter) 
 	var all []sc
 	for _, v := range vs {
 		if f.Match(v.Meta) {
-			all = append(all, sc{v.ID, cosine(q, v.Values)})
+			all = append(all, sc{v.ID, testkit.Cosine(q, v.Values)})
 		}
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].s > all[j].s })

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/refarch/refarch/internal/testkit"
 	"github.com/refarch/refarch/vectormeta"
 	"github.com/refarch/refarch/vectorstore"
 )
@@ -98,16 +99,6 @@ func randomVector(r *rand.Rand, dim int) []float32 {
 	}
 }
 
-func cosine(a, b []float32) float64 {
-	var dot, na, nb float64
-	for i := range a {
-		dot += float64(a[i]) * float64(b[i])
-		na += float64(a[i]) * float64(a[i])
-		nb += float64(b[i]) * float64(b[i])
-	}
-	return dot / (math.Sqrt(na) * math.Sqrt(nb))
-}
-
 type scored struct {
 	id    string
 	score float64
@@ -119,7 +110,7 @@ func bruteForce(vs []vectorstore.Vector, q []float32, k int, f vectormeta.Filter
 	var all []scored
 	for _, v := range vs {
 		if f.Match(v.Meta) {
-			all = append(all, scored{v.ID, cosine(q, v.Values)})
+			all = append(all, scored{v.ID, testkit.Cosine(q, v.Values)})
 		}
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].score > all[j].score })
