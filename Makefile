@@ -48,11 +48,15 @@ chromium: ## Install headless Chromium for the browser tests
 	@scripts/chromium.sh
 
 .PHONY: run
-run: db model build ## Run everything locally: database, migrations, seeded catalog, serve --all
+run: db model build ## Run everything locally: database, migrations, seeded catalog, serve --all (EXCEPT=emu leaves a role out)
 	@$(ENV) $(BIN) migrate
 	@$(ENV) $(BIN) seed --if-empty
 	@echo "refarch: open http://$(ADDR)"
-	@$(ENV) exec $(BIN) serve --all --addr $(ADDR)
+	@$(ENV) exec $(BIN) serve --all $(if $(EXCEPT),--except $(EXCEPT)) --addr $(ADDR)
+
+.PHONY: debug
+debug: db model ## Run ROLE (emu, pelican or serve) under Delve, headless on DEBUG_ADDR (127.0.0.1:2345) for an editor to attach
+	@scripts/debug.sh $(ROLE)
 
 .PHONY: test
 test: db model moto chromium ## Run every test against real Postgres, moto and Chromium
