@@ -13,6 +13,27 @@ data="$dev/pg"
 sock="$dev/run"
 log="$dev/postgres.log"
 
+# As root the server runs as the postgres user, which may not be able to enter the clone (a
+# `mktemp -d` folder, /root/...). Then the cluster, its socket and its log live in a folder of
+# their own under /var/tmp, keyed by the checkout's path so that each clone keeps its own
+# database; .dev/pgdir says where.
+outside_clone() {
+  [ "$(id -u)" = 0 ] || return 1
+  if [ -f "$dev/pgdir" ]; then return 0; fi
+  id postgres >/dev/null 2>&1 || return 1
+  mkdir -p "$dev"
+  ! (cd / && runuser -u postgres -- test -x "$dev")
+}
+use_outside_dir() {
+  local base key
+  base=/var/tmp/refarch-postgres
+  key=$(printf '%s' "$top" | sha256sum | cut -c1-12)
+  local dir="$base/$(basename "$top")-$key"
+  mkdir -p "$dir" && chmod 755 "$base" "$dir"
+  echo "$dir" >"$dev/pgdir"
+  data="$dir/pg" sock="$dir/run" log="$dir/postgres.log"
+}
+
 say() { printf 'db: %s\n' "$*" >&2; }
 die() { printf 'db: error: %s\n' "$*" >&2; exit 1; }
 
@@ -74,7 +95,7 @@ ensure_pgvector() {
 
 # The server refuses to run as root, so root runs it as the postgres user.
 run_pg() {
-  if [ "$(id -u)" = 0 ]; then runuser -u "$pguser" -- "$@"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u "$pguser" -- "$@"); else "$@"; fi
 }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -90,6 +111,10 @@ start() {
     id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
   fi
   mkdir -p "$dev"
+  if outside_clone; then
+    use_outside_dir
+    say "the postgres user cannot enter $top; the cluster lives in $(dirname "$data")"
+  fi
   if [ ! -f "$data/PG_VERSION" ]; then
     say "creating a cluster in $data"
     rm -rf "$data"; mkdir -p "$data" "$sock"
@@ -121,6 +146,7 @@ ENV
 }
 
 stop() {
+  [ -f "$dev/pgdir" ] && use_outside_dir
   bin=$(pg_bindir || true)
   [ -n "$bin" ] && [ -f "$data/postmaster.pid" ] || { say "not running"; return; }
   pguser=postgres; [ "$(id -u)" = 0 ] || pguser=$(id -un)
