@@ -81,38 +81,29 @@ func BenchmarkPgvectorQuery(b *testing.B) {
 
 // BenchmarkPgvectorUpsert writes batches of 100 vectors of 512 dimensions
 // into a table with an HNSW index (new ids each time, so every row is an
-// index insert), with the binary and the text codec.
+// index insert): the vector write path.
 func BenchmarkPgvectorUpsert(b *testing.B) {
 	const dim, batch = 512, 100
-	for _, text := range []bool{false, true} {
-		name := "binary"
-		if text {
-			name = "text"
-		}
-		b.Run(name, func(b *testing.B) {
-			ctx := b.Context()
-			s, err := New(ctx, pgtest.New(b), "bench-model", dim)
-			if err != nil {
-				b.Fatal(err)
-			}
-			s.codec = vectorCodec{text: text}
-			pool := randomVectors(3, 2000, dim, benchCategories)
-			next := int64(0)
-			for b.Loop() {
-				vs := make([]vectorstore.Vector, batch)
-				for i := range vs {
-					next++
-					vs[i] = pool[int(next)%len(pool)]
-					vs[i].ID = vectormeta.VectorID(next)
-					vs[i].Meta.ProductID = next
-				}
-				if err := s.Upsert(ctx, vs); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "vectors/s")
-		})
+	ctx := b.Context()
+	s, err := New(ctx, pgtest.New(b), "bench-model", dim)
+	if err != nil {
+		b.Fatal(err)
 	}
+	pool := randomVectors(3, 2000, dim, benchCategories)
+	next := int64(0)
+	for b.Loop() {
+		vs := make([]vectorstore.Vector, batch)
+		for i := range vs {
+			next++
+			vs[i] = pool[int(next)%len(pool)]
+			vs[i].ID = vectormeta.VectorID(next)
+			vs[i].Meta.ProductID = next
+		}
+		if err := s.Upsert(ctx, vs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "vectors/s")
 }
 
 // BenchmarkPgvectorUpdateMetadata rewrites the metadata of 100 stored vectors

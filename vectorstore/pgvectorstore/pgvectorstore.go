@@ -17,8 +17,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pgvector/pgvector-go"
+	pgxvec "github.com/pgvector/pgvector-go/pgx"
 
 	"github.com/refarch/refarch/vectormeta"
 	"github.com/refarch/refarch/vectorstore"
@@ -38,9 +39,7 @@ type Store struct {
 	dim    int
 	table  string // unquoted
 	qtable string // quoted, safe to splice into SQL
-	vecOID uint32
-	arrOID uint32
-	codec  vectorCodec
+	vecOID uint32 // the vector type's id, to tell whether a connection knows it
 }
 
 var _ vectorstore.Store = (*Store)(nil)
@@ -96,7 +95,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, model string, dim int) (*Store
 	if err := s.ensureTable(ctx); err != nil {
 		return nil, err
 	}
-	err := pool.QueryRow(ctx, `SELECT 'vector'::regtype::oid, '_vector'::regtype::oid`).Scan(&s.vecOID, &s.arrOID)
+	err := pool.QueryRow(ctx, `SELECT 'vector'::regtype::oid`).Scan(&s.vecOID)
 	if err != nil {
 		return nil, fmt.Errorf("look up pgvector type ids: %w", err)
 	}
@@ -228,19 +227,20 @@ func (s *Store) Close() error { return nil }
 // Name describes the backend and table, e.g. "pgvector:vectors_use_lite_512".
 func (s *Store) Name() string { return "pgvector:" + s.table }
 
-// acquire returns a pooled connection that knows the vector type. The pool
-// belongs to the caller, so the codec is registered lazily per connection
-// rather than in an AfterConnect hook.
+// acquire returns a pooled connection that knows pgvector's types
+// (pgvector-go's pgx codecs, binary format). The pool belongs to the caller,
+// so the types are registered lazily, once per connection, rather than in an
+// AfterConnect hook.
 func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	c, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, vectorstore.Transient(fmt.Errorf("acquire connection: %w", err))
 	}
-	tm := c.Conn().TypeMap()
-	if t, ok := tm.TypeForOID(s.vecOID); !ok || t.Codec != pgtype.Codec(s.codec) {
-		vt := &pgtype.Type{Name: "vector", OID: s.vecOID, Codec: s.codec}
-		tm.RegisterType(vt)
-		tm.RegisterType(&pgtype.Type{Name: "_vector", OID: s.arrOID, Codec: &pgtype.ArrayCodec{ElementType: vt}})
+	if _, ok := c.Conn().TypeMap().TypeForOID(s.vecOID); !ok {
+		if err := pgxvec.RegisterTypes(ctx, c.Conn()); err != nil {
+			c.Release()
+			return nil, vectorstore.Transient(fmt.Errorf("register pgvector types: %w", err))
+		}
 	}
 	return c, nil
 }
@@ -278,12 +278,12 @@ func (s *Store) Upsert(ctx context.Context, vectors []vectorstore.Vector) error 
 	err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 		for chunk := range slices.Chunk(rows, rowsPerStatement) {
 			n := len(chunk)
-			ids, vals := make([]string, n), make([][]float32, n)
+			ids, vals := make([]string, n), make([]pgvector.Vector, n)
 			pids, vers := make([]int64, n), make([]int64, n)
 			hashes, models, cats := make([]string, n), make([]string, n), make([]string, n)
 			prices := make([]float64, n)
 			for i, v := range chunk {
-				ids[i], vals[i] = v.ID, v.Values
+				ids[i], vals[i] = v.ID, pgvector.NewVector(v.Values)
 				pids[i], vers[i] = v.Meta.ProductID, v.Meta.Version
 				hashes[i], models[i], cats[i] = v.Meta.ContentHash, v.Meta.Model, v.Meta.Category
 				prices[i] = v.Meta.Price
@@ -400,7 +400,7 @@ func (s *Store) Query(ctx context.Context, values []float32, k int, filter vecto
 // querySQL builds the search with only the filter conditions in use, so the
 // planner sees plain predicates it can push into the index scan.
 func (s *Store) querySQL(values []float32, k int, filter vectormeta.Filter) (string, []any) {
-	args := []any{values}
+	args := []any{pgvector.NewVector(values)}
 	var where []string
 	if filter.Category != "" {
 		args = append(args, filter.Category)
@@ -442,9 +442,10 @@ func (s *Store) Fetch(ctx context.Context, ids []string) (map[string]vectorstore
 		return nil, fmt.Errorf("fetch %d vectors from %s: %w", len(ids), s.table, classify(err))
 	}
 	var v vectorstore.Vector
-	_, err = pgx.ForEachRow(rows, []any{&v.ID, &v.Values, &v.Meta.ProductID, &v.Meta.Version, &v.Meta.ContentHash, &v.Meta.Model, &v.Meta.Category, &v.Meta.Price}, func() error {
+	var emb pgvector.Vector
+	_, err = pgx.ForEachRow(rows, []any{&v.ID, &emb, &v.Meta.ProductID, &v.Meta.Version, &v.Meta.ContentHash, &v.Meta.Model, &v.Meta.Category, &v.Meta.Price}, func() error {
+		v.Values = emb.Slice() // each row decodes into a fresh slice
 		out[v.ID] = v
-		v.Values = nil // the next row scans into a fresh slice
 		return nil
 	})
 	if err != nil {
