@@ -2,7 +2,6 @@ package serve_test
 
 import (
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http/httptest"
 	"testing"
@@ -17,7 +16,7 @@ import (
 func TestVersionAnswersTheBuildAndDigest(t *testing.T) {
 	t.Parallel()
 	build := buildinfo.Info{Version: "v1.2.3", Commit: "abc", BuildTime: "2026-11-30T20:00:00Z", ImageDigest: "sha256:feed"}
-	deps := serve.Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry(), Build: build}
+	deps := serve.Deps{Log: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(), Build: build}
 	for name, h := range map[string]*serve.Server{"serve": serve.New(serve.Config{}, deps), "ops": serve.NewOps(serve.Config{}, deps)} {
 		rec := httptest.NewRecorder()
 		h.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/version", nil))
