@@ -142,10 +142,11 @@ func Run(ctx context.Context, cfg Config, roles Roles, log *slog.Logger) error {
 	if roles.Serve {
 		deps := serveDeps(pool, sh)
 		deps.Log, deps.Registry, deps.Ready, deps.Build = log, reg, ready, buildinfo.Get(os.Getenv)
-		srv := serve.New(serve.Config{Addr: cfg.Addr, AdminToken: cfg.AdminToken}, deps)
+		srv := serve.New(serve.Config{Addr: cfg.Addr, AdminToken: cfg.AdminToken, MetricsAddr: cfg.MetricsAddr,
+			RateLimit: serve.RateLimit{PerSecond: cfg.RateLimit, Burst: cfg.RateBurst, TrustForwardedFor: cfg.TrustForwardedFor}}, deps)
 		rs = append(rs, namedRole{"serve", srv.Run})
 	} else {
-		ops := serve.NewOps(cfg.Addr, serve.Deps{Log: log, Registry: reg, Ready: ready, Build: buildinfo.Get(os.Getenv)})
+		ops := serve.NewOps(cfg.Addr, cfg.MetricsAddr, serve.Deps{Log: log, Registry: reg, Ready: ready, Build: buildinfo.Get(os.Getenv)})
 		rs = append(rs, namedRole{"health", ops.Run})
 	}
 	rs = append(rs, pipelineRoles(cfg, roles, pool, sh, log, reg)...)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/refarch/refarch/catalog"
 	"github.com/refarch/refarch/internal/buildinfo"
@@ -26,6 +27,10 @@ import (
 type Config struct {
 	Addr       string
 	AdminToken string
+	// MetricsAddr, when set, moves /metrics off Addr onto a listener of its
+	// own, so that a public load balancer in front of Addr never exposes it.
+	MetricsAddr string
+	RateLimit   RateLimit
 }
 
 // Catalog is what serve needs of the products table.
@@ -79,6 +84,9 @@ func New(cfg Config, deps Deps) *Server {
 	// Browsers say where a request comes from (Sec-Fetch-Site, Origin):
 	// a cross-site form post or fetch is refused before any handler runs.
 	s.handler = http.NewCrossOriginProtection().Handler(mux)
+	if cfg.RateLimit.PerSecond > 0 {
+		s.handler = newLimiter(cfg.RateLimit, deps.Registry).wrap(s.handler)
+	}
 	return s
 }
 
@@ -86,8 +94,8 @@ func New(cfg Config, deps Deps) *Server {
 // serve: only /healthz, /readyz and /metrics, so that container health
 // checks and metric scrapers treat every role alike. deps needs only Log,
 // Registry and Ready.
-func NewOps(addr string, deps Deps) *Server {
-	s := &Server{cfg: Config{Addr: addr}, deps: deps}
+func NewOps(addr, metricsAddr string, deps Deps) *Server {
+	s := &Server{cfg: Config{Addr: addr, MetricsAddr: metricsAddr}, deps: deps}
 	mux := http.NewServeMux()
 	s.healthRoutes(mux)
 	s.handler = mux
@@ -98,7 +106,20 @@ func (s *Server) healthRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /version", s.version)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{Registry: s.deps.Registry}))
+	if s.cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", s.metricsHandler())
+	}
+}
+
+func (s *Server) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{Registry: s.deps.Registry})
+}
+
+// MetricsHandler is what the metrics listener answers: /metrics only.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metricsHandler())
+	return mux
 }
 
 func (s *Server) routes(mux *http.ServeMux) {
@@ -142,7 +163,37 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (another refarch process? give each its own --addr): %w", s.cfg.Addr, err)
 	}
-	return s.Serve(ctx, ln)
+	if s.cfg.MetricsAddr == "" {
+		return s.Serve(ctx, ln)
+	}
+	mln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("listen for metrics on %s: %w", s.cfg.MetricsAddr, err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.Serve(gctx, ln) })
+	g.Go(func() error { return serveHTTP(gctx, s.deps.Log, mln, s.MetricsHandler()) })
+	return g.Wait()
+}
+
+// serveHTTP serves h on ln until ctx is done, then drains.
+func serveHTTP(ctx context.Context, log *slog.Logger, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 60 * time.Second}
+	log.InfoContext(ctx, "metrics listening", "url", "http://"+ln.Addr().String()+"/metrics")
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve metrics: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("shut down metrics: %w", err)
+	}
+	return nil
 }
 
 // Serve is Run on a listener the caller opened.
