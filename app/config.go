@@ -30,7 +30,10 @@ type Config struct {
 	// DBPasswordSecret names a Secrets Manager secret (JSON with username
 	// and password, as RDS keeps its managed master secret) read again for
 	// every new connection, so a rotation never strands a running task.
-	DBPasswordSecret       string
+	DBPasswordSecret string
+	// DBIAMAuth signs an RDS IAM token as the password of every new
+	// connection, for per-service database users that have no password.
+	DBIAMAuth              bool
 	SecretsManagerEndpoint string
 
 	Addr       string
@@ -90,6 +93,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&c.DBSSLMode, "db-sslmode", "require", "Postgres sslmode when built from --db-* parts")
 	fs.StringVar(&c.DBSSLRootCert, "db-sslrootcert", "", "CA bundle that verify-ca/verify-full check the database's certificate against")
 	fs.StringVar(&c.DBPasswordSecret, "db-password-secret", "", "Secrets Manager secret (JSON username/password) read for every new database connection; overrides --db-user/--db-password")
+	fs.BoolVar(&c.DBIAMAuth, "db-iam-auth", false, "authenticate as --db-user with an RDS IAM token signed for every new connection (needs --aws-region)")
 	fs.StringVar(&c.SecretsManagerEndpoint, "secretsmanager-endpoint", "", "Secrets Manager endpoint override (local servers)")
 
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "HTTP listen address: serve's UI and API, or /healthz, /readyz and /metrics of pelican and emu")
@@ -243,6 +247,12 @@ func (c Config) Validate(r Roles) error {
 		if _, err := os.Stat(c.DBSSLRootCert); err != nil {
 			bad("database CA bundle %s: %v", c.DBSSLRootCert, err)
 		}
+	}
+	if c.DBIAMAuth && c.DBPasswordSecret != "" {
+		bad("--db-iam-auth and --db-password-secret both set: choose one way to authenticate")
+	}
+	if c.DBIAMAuth && (c.DBUser == "" || c.AWSRegion == "") {
+		bad("--db-iam-auth needs REFARCH_DB_USER and REFARCH_AWS_REGION")
 	}
 	switch c.DBSSLMode {
 	case "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
