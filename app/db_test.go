@@ -22,13 +22,14 @@ import (
 )
 
 // tlsDatabase starts a TLS Postgres with a migrated database refarch owned
-// by the login role app (password p1), reached only over TLS with SCRAM.
+// by the login role app (password p1; CREATEROLE, like the RDS master user
+// that runs the migrations), reached only over TLS with SCRAM.
 func tlsDatabase(t *testing.T) *pgtls.Server {
 	t.Helper()
 	srv := pgtls.Start(t)
 	ctx := context.Background()
 	admin := srv.Admin(t)
-	for _, q := range []string{`CREATE ROLE app LOGIN PASSWORD 'p1'`, `CREATE DATABASE refarch OWNER app`} {
+	for _, q := range []string{`CREATE ROLE app LOGIN CREATEROLE PASSWORD 'p1'`, `CREATE DATABASE refarch OWNER app`} {
 		if _, err := admin.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
