@@ -17,3 +17,13 @@ variable "db_port" {
   type        = number
   description = "PostgreSQL port."
 }
+
+variable "endpoints_security_group_id" {
+  type        = string
+  description = "Group of the interface VPC endpoints, pelican's only HTTPS destination."
+}
+
+variable "s3_prefix_list_id" {
+  type        = string
+  description = "Prefix list of the S3 gateway endpoint (ECR image layers)."
+}
