@@ -80,6 +80,9 @@ type Config struct {
 	// envErrs holds environment values that did not parse, so that Validate
 	// reports them with every other problem.
 	envErrs []string
+	// sqsKeys, set only by tests, signs SQS calls as one IAM user (access
+	// key ID and secret), for a local server that enforces IAM.
+	sqsKeys [2]string
 }
 
 // Bind registers every setting as a flag on fs, with its default.
