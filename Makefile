@@ -54,6 +54,10 @@ run: db model build ## Run everything locally: database, migrations, seeded cata
 	@echo "refarch: open http://$(ADDR)"
 	@$(ENV) exec $(BIN) serve --all --addr $(ADDR)
 
+.PHONY: run-roles
+run-roles: db model build ## Run serve, pelican and emu as three processes, each as its own Postgres role (as in AWS)
+	@$(ENV) scripts/run-roles.sh $(BIN) $(ADDR)
+
 .PHONY: test
 test: db model moto chromium ## Run every test against real Postgres, moto and Chromium
 	@$(ENV) $(GO) test -race -timeout 30m ./...
