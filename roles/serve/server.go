@@ -168,7 +168,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	mln, err := net.Listen("tcp", s.cfg.MetricsAddr)
 	if err != nil {
-		ln.Close()
+		ln.Close() //nolint:errcheck // failing anyway
 		return fmt.Errorf("listen for metrics on %s: %w", s.cfg.MetricsAddr, err)
 	}
 	g, gctx := errgroup.WithContext(ctx)
