@@ -38,6 +38,7 @@ module "security" {
 
   endpoints_security_group_id = module.network.endpoints_security_group_id
   s3_prefix_list_id           = module.network.s3_prefix_list_id
+  pelican_internet_egress     = var.embedder == "ollama"
 }
 
 module "database" {

@@ -114,6 +114,18 @@ resource "aws_vpc_security_group_egress_rule" "pelican_s3" {
   prefix_list_id    = var.s3_prefix_list_id
 }
 
+# Only with the ollama embedder: pelican asks the Ollama server for the model's dimension at start.
+resource "aws_vpc_security_group_egress_rule" "pelican_https" {
+  count = var.pelican_internet_egress ? 1 : 0
+
+  security_group_id = aws_security_group.pelican.id
+  description       = "HTTPS to the Ollama server (ollama embedder only)"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
 resource "aws_vpc_security_group_egress_rule" "tasks_to_database" {
   for_each = {
     serve   = aws_security_group.serve.id

@@ -27,3 +27,8 @@ variable "s3_prefix_list_id" {
   type        = string
   description = "Prefix list of the S3 gateway endpoint (ECR image layers)."
 }
+
+variable "pelican_internet_egress" {
+  type        = bool
+  description = "Let pelican out on 443 too; only the ollama embedder needs it (pelican asks the server for the model's dimension)."
+}
