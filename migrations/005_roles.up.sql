@@ -1,6 +1,7 @@
 -- One Postgres role per service, each with only what its code does, so that
 -- a compromised or buggy serve cannot, say, empty the queue or drop a table.
--- The user that runs migrate owns the schema (on RDS the master user). The
+-- Identity columns need no sequence grant. The user that runs migrate owns
+-- the schema (on RDS the master user). The
 -- roles log in without a password: on RDS through IAM database
 -- authentication (rds_iam, a token per connection), locally over the trust
 -- of a development cluster. Roles belong to the whole server, so creating
@@ -32,17 +33,15 @@ GRANT SELECT ON schema_migrations TO refarch_serve, refarch_pelican, refarch_emu
 -- outbox); search, badges and the status page read the rest.
 GRANT SELECT, INSERT, UPDATE, DELETE ON products TO refarch_serve;
 GRANT SELECT, INSERT ON sync_outbox TO refarch_serve;
-GRANT SELECT ON index_state, index_failures, vector_indexes, catchup_passes, catchup_chunks,
-    queue_messages, queue_dead TO refarch_serve;
-GRANT USAGE ON SEQUENCE products_id_seq, sync_outbox_id_seq TO refarch_serve;
+GRANT SELECT ON index_state, index_failures, queue_messages, queue_dead TO refarch_serve;
 
 -- pelican: drains the outbox, runs the catch-up passes, sends to the queue.
 GRANT SELECT ON products, index_state, vector_indexes TO refarch_pelican;
 GRANT SELECT, UPDATE, DELETE ON sync_outbox TO refarch_pelican;
-GRANT SELECT, INSERT, UPDATE, DELETE ON catchup_passes, catchup_chunks TO refarch_pelican;
-GRANT SELECT, INSERT ON queue_messages TO refarch_pelican;
+GRANT SELECT, INSERT, UPDATE, DELETE ON catchup_passes TO refarch_pelican;
+GRANT SELECT, INSERT, UPDATE ON catchup_chunks TO refarch_pelican; -- a pass's delete cascades
+GRANT INSERT ON queue_messages TO refarch_pelican;
 GRANT SELECT, INSERT, UPDATE, DELETE ON queue_dedup TO refarch_pelican;
-GRANT USAGE ON SEQUENCE catchup_passes_id_seq, queue_messages_id_seq TO refarch_pelican;
 
 -- emu: receives from the queue, writes vectors, records what it indexed.
 GRANT SELECT ON products TO refarch_emu;
