@@ -18,7 +18,7 @@ func TestVersionAnswersTheBuildAndDigest(t *testing.T) {
 	t.Parallel()
 	build := buildinfo.Info{Version: "v1.2.3", Commit: "abc", BuildTime: "2026-11-30T20:00:00Z", ImageDigest: "sha256:feed"}
 	deps := serve.Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry(), Build: build}
-	for name, h := range map[string]*serve.Server{"serve": serve.New(serve.Config{}, deps), "ops": serve.NewOps("", deps)} {
+	for name, h := range map[string]*serve.Server{"serve": serve.New(serve.Config{}, deps), "ops": serve.NewOps("", "", deps)} {
 		rec := httptest.NewRecorder()
 		h.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/version", nil))
 		var got map[string]string
