@@ -13,6 +13,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -47,14 +48,20 @@ type statement struct {
 // its variables bound to vars.
 func taskPolicy(t *testing.T, role string, vars map[string]cty.Value) []statement {
 	t.Helper()
-	f, diags := hclparse.NewParser().ParseHCLFile("../terraform/modules/services/iam.tf")
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
+	files, _ := filepath.Glob("../terraform/modules/services/*.tf")
+	var blocks []*hclsyntax.Block
+	parser := hclparse.NewParser()
+	for _, name := range files {
+		f, diags := parser.ParseHCLFile(name)
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		blocks = append(blocks, f.Body.(*hclsyntax.Body).Blocks...)
 	}
 	ctx := &hcl.EvalContext{Variables: vars}
 	var out []statement
 	found := false
-	for _, b := range f.Body.(*hclsyntax.Body).Blocks {
+	for _, b := range blocks {
 		if b.Type != "data" || !slices.Equal(b.Labels, []string{"aws_iam_policy_document", role + "_task"}) {
 			continue
 		}
@@ -201,7 +208,9 @@ func (r *recorder) snapshot() []call {
 // holds exactly the policy Terraform gives that role's task role (read from
 // the HCL), each logged in to Postgres as its own role too. A product then
 // travels the pipeline, emu has to extend a visibility timeout, and serve
-// shows the status page. The test fails when a call is refused (the code
+// shows the status page; then the ops task's commands run as its user
+// (its s3:GetObject statement, added only with import buckets, is not
+// exercised). The test fails when a call is refused (the code
 // needs a grant the policy lacks), when a call hits a queue its statement
 // does not name, and when a granted action on a queue is never used (the
 // policy grants more than the code needs).
@@ -278,7 +287,7 @@ func TestIAMPoliciesAreWhatTheCodeCalls(t *testing.T) {
 	for _, role := range []string{"serve", "pelican", "emu"} {
 		policies[role] = taskPolicy(t, role, vars)
 		user := "refarch-" + role + "-" + suffix
-		if _, err := adminIAM.CreateUser(ctx, &iam.CreateUserInput{UserName: &user}); err != nil {
+		if _, err := adminIAM.CreateUser(ctx, &iam.CreateUserInput{UserName: &user}); err != nil && !strings.Contains(err.Error(), "EntityAlreadyExists") {
 			t.Fatalf("create %s: %v", user, err)
 		}
 		if _, err := adminIAM.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: &user, PolicyName: aws.String(role + "-task"),
@@ -340,6 +349,45 @@ func TestIAMPoliciesAreWhatTheCodeCalls(t *testing.T) {
 	stopServe()
 	stopPelican()
 	stopEmu()
+
+	// The ops task (`refarch aws run`): status, the dead-letter list and
+	// redrive, and a repairing reconcile, as the schema owner in Postgres.
+	policies["ops"] = taskPolicy(t, "ops", vars)
+	opsUser := "refarch-ops-" + suffix
+	// A retried create (the SDK retries when moto answers slowly) finds the user there.
+	if _, err := adminIAM.CreateUser(ctx, &iam.CreateUserInput{UserName: &opsUser}); err != nil && !strings.Contains(err.Error(), "EntityAlreadyExists") {
+		t.Fatal(err)
+	}
+	if _, err := adminIAM.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: &opsUser, PolicyName: aws.String("ops-task"),
+		PolicyDocument: aws.String(motoPolicy(policies["ops"]))}); err != nil {
+		t.Fatalf("put ops's policy: %v", err)
+	}
+	ok, err := adminIAM.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: &opsUser})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys["ops"] = *ok.AccessKey.AccessKeyId
+	ops := base
+	ops.sqsKeys = [2]string{*ok.AccessKey.AccessKeyId, *ok.AccessKey.SecretAccessKey}
+	if _, err := adminSQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &dlqURL, MessageBody: aws.String(`{}`),
+		MessageGroupId: aws.String("1"), MessageDeduplicationId: aws.String("dead-1")}); err != nil {
+		t.Fatalf("dead-letter a message: %v", err)
+	}
+	if _, err := owner.Exec(ctx, `INSERT INTO products (sku, name, description, price) VALUES ('IAM-2', 'Pine shelf', 'not indexed yet', 30)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Status(ctx, ops); err != nil {
+		t.Errorf("ops status: %v", err)
+	}
+	if _, _, err := DeadLetters(ctx, ops, 10); err != nil {
+		t.Errorf("ops dlq: %v", err)
+	}
+	if n, err := Redrive(ctx, ops); err != nil || n != 1 {
+		t.Errorf("ops dlq redrive = %d, %v; want 1 moved", n, err)
+	}
+	if _, err := Reconcile(ctx, ops, true, nil); err != nil {
+		t.Errorf("ops reconcile --repair: %v", err)
+	}
 	if s := errs.String(); s != "" {
 		t.Errorf("the roles logged errors:\n%s", s)
 	}

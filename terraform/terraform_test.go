@@ -304,7 +304,7 @@ func iamProblems(cfg config) []string {
 		},
 		"ops_task": {
 			{"sqs:GetQueueAttributes sqs:SendMessage", "[var.queue_arn]"},
-			{"sqs:ChangeMessageVisibility sqs:DeleteMessage sqs:GetQueueAttributes sqs:ReceiveMessage", "[var.dead_letter_queue_arn]"},
+			{"sqs:DeleteMessage sqs:GetQueueAttributes sqs:ReceiveMessage", "[var.dead_letter_queue_arn]"},
 		},
 	}
 	// Documents that become role permissions; the others are resource policies (a KMS key policy
@@ -435,7 +435,7 @@ data "aws_iam_policy_document" "ops_task" {
     resources = [var.queue_arn]
   }
   statement {
-    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
     resources = [var.dead_letter_queue_arn]
   }
 }
