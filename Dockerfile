@@ -14,6 +14,13 @@ FROM --platform=$BUILDPLATFORM node:${NODE_VERSION}-bookworm-slim AS model
 COPY scripts/model.sh /usr/local/bin/model.sh
 RUN REFARCH_MODEL_DIR=/opt/refarch/model model.sh
 
+# The Amazon RDS CA bundle, which verify-full checks the database's certificate against (RDS
+# certificates are not in the public trust store): from an npm package pinned by the SHA-256 of its
+# tarball in scripts/rds-ca.sh, every certificate parsed and checked to be an RDS CA.
+FROM --platform=$BUILDPLATFORM node:${NODE_VERSION}-bookworm-slim AS rdsca
+COPY scripts/rds-ca.sh /usr/local/bin/rds-ca.sh
+RUN mkdir /out && rds-ca.sh /out/rds-global-bundle.pem
+
 # A static Go binary: no libc, so it runs on the distroless static base.
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}-bookworm AS build
 WORKDIR /src
@@ -36,6 +43,7 @@ RUN --mount=type=cache,target=/go/pkg/mod \
 # Runtime: CA certificates and nothing else (no shell, no package manager), as a non-root user.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=model /opt/refarch/model /opt/refarch/model
+COPY --from=rdsca /out/rds-global-bundle.pem /etc/ssl/certs/rds-global-bundle.pem
 COPY --from=build /out/refarch /usr/local/bin/refarch
 ENV REFARCH_ADDR=:8080 \
     REFARCH_EMBEDDER=use \

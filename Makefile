@@ -58,6 +58,10 @@ run: db model build ## Run everything locally: database, migrations, seeded cata
 debug: db model ## Run ROLE (emu, pelican or serve) under Delve, headless on DEBUG_ADDR (127.0.0.1:2345) for an editor to attach
 	@scripts/debug.sh $(ROLE)
 
+.PHONY: run-roles
+run-roles: db model build ## Run serve, pelican and emu as three processes, each as its own Postgres role (as in AWS)
+	@$(ENV) scripts/run-roles.sh $(BIN) $(ADDR)
+
 .PHONY: test
 test: db model moto chromium ## Run every test against real Postgres, moto and Chromium
 	@$(ENV) $(GO) test -race -timeout 30m ./...

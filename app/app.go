@@ -49,9 +49,9 @@ func OpenDB(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 // openDB is OpenDB with a pool of at least minConns connections (a
 // pool_max_conns in the URL may raise it further).
 func openDB(ctx context.Context, cfg Config, minConns int32) (*pgxpool.Pool, error) {
-	pcfg, err := pgxpool.ParseConfig(cfg.DSN())
+	pcfg, err := poolConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("parse database URL %s: %w", RedactURL(cfg.DSN()), err)
+		return nil, err
 	}
 	pcfg.MaxConns = max(pcfg.MaxConns, minConns)
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
@@ -62,7 +62,7 @@ func openDB(ctx context.Context, cfg Config, minConns int32) (*pgxpool.Pool, err
 	defer cancel()
 	if err := pool.Ping(pingCtx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect to database %s (is it running? `make db` starts a local one): %w", RedactURL(cfg.DSN()), err)
+		return nil, connectErr(cfg, err)
 	}
 	return pool, nil
 }
@@ -132,9 +132,10 @@ func Run(ctx context.Context, cfg Config, roles Roles, log *slog.Logger) error {
 	}
 	defer sh.close()
 
+	connects := newConnectionCheck(pool.Config())
 	ready := func(ctx context.Context) error {
-		if err := pool.Ping(ctx); err != nil {
-			return fmt.Errorf("database unreachable: %w", err)
+		if err := connects(ctx); err != nil {
+			return err
 		}
 		return migrations.Check(ctx, pool)
 	}
@@ -142,10 +143,11 @@ func Run(ctx context.Context, cfg Config, roles Roles, log *slog.Logger) error {
 	if roles.Serve {
 		deps := serveDeps(pool, sh)
 		deps.Log, deps.Registry, deps.Ready, deps.Build = log, reg, ready, buildinfo.Get(os.Getenv)
-		srv := serve.New(serve.Config{Addr: cfg.Addr, AdminToken: cfg.AdminToken, DrainDelay: cfg.DrainDelay}, deps)
+		srv := serve.New(serve.Config{Addr: cfg.Addr, AdminToken: cfg.AdminToken, DrainDelay: cfg.DrainDelay, MetricsAddr: cfg.MetricsAddr,
+			RateLimit: serve.RateLimit{PerSecond: cfg.RateLimit, Burst: cfg.RateBurst, TrustForwardedFor: cfg.TrustForwardedFor}}, deps)
 		rs = append(rs, namedRole{"serve", srv.Run})
 	} else {
-		ops := serve.NewOps(serve.Config{Addr: cfg.Addr, DrainDelay: cfg.DrainDelay}, serve.Deps{Log: log, Registry: reg, Ready: ready, Build: buildinfo.Get(os.Getenv)})
+		ops := serve.NewOps(serve.Config{Addr: cfg.Addr, MetricsAddr: cfg.MetricsAddr, DrainDelay: cfg.DrainDelay}, serve.Deps{Log: log, Registry: reg, Ready: ready, Build: buildinfo.Get(os.Getenv)})
 		rs = append(rs, namedRole{"health", ops.Run})
 	}
 	rs = append(rs, pipelineRoles(cfg, roles, pool, sh, log, reg)...)

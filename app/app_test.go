@@ -44,9 +44,15 @@ func freeAddr(t *testing.T) string {
 // way SIGTERM does and checks that it returned cleanly.
 func start(t *testing.T, cfg Config, roles Roles) (stop func()) {
 	t.Helper()
+	return startLogging(t, cfg, roles, io.Discard)
+}
+
+// startLogging is start with the process's log written to w.
+func startLogging(t *testing.T, cfg Config, roles Roles, w io.Writer) (stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, roles, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- Run(ctx, cfg, roles, slog.New(slog.NewTextHandler(w, nil))) }()
 	waitFor(t, "/healthz to answer", func() bool {
 		select {
 		case err := <-done:

@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"net/url"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -24,6 +25,16 @@ type Config struct {
 	DBPassword  string
 	DBName      string
 	DBSSLMode   string
+	// DBSSLRootCert is the CA bundle verify-full checks the server with.
+	DBSSLRootCert string
+	// DBPasswordSecret names a Secrets Manager secret (JSON with username
+	// and password, as RDS keeps its managed master secret) read again for
+	// every new connection, so a rotation never strands a running task.
+	DBPasswordSecret string
+	// DBIAMAuth signs an RDS IAM token as the password of every new
+	// connection, for per-service database users that have no password.
+	DBIAMAuth              bool
+	SecretsManagerEndpoint string
 
 	Addr       string
 	LogLevel   string
@@ -33,6 +44,11 @@ type Config struct {
 
 	// MetricsEMF writes the pipeline's own figures as CloudWatch Embedded Metric Format lines.
 	MetricsEMF bool
+
+	MetricsAddr       string
+	RateLimit         float64
+	RateBurst         int
+	TrustForwardedFor bool
 
 	Queue            string
 	QueueMaxReceives int
@@ -65,6 +81,9 @@ type Config struct {
 	// envErrs holds environment values that did not parse, so that Validate
 	// reports them with every other problem.
 	envErrs []string
+	// sqsKeys, set only by tests, signs SQS calls as one IAM user (access
+	// key ID and secret), for a local server that enforces IAM.
+	sqsKeys [2]string
 }
 
 // Bind registers every setting as a flag on fs, with its default.
@@ -76,12 +95,20 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&c.DBPassword, "db-password", "", "Postgres password")
 	fs.StringVar(&c.DBName, "db-name", "refarch", "Postgres database")
 	fs.StringVar(&c.DBSSLMode, "db-sslmode", "require", "Postgres sslmode when built from --db-* parts")
+	fs.StringVar(&c.DBSSLRootCert, "db-sslrootcert", "", "CA bundle that verify-ca/verify-full check the database's certificate against")
+	fs.StringVar(&c.DBPasswordSecret, "db-password-secret", "", "Secrets Manager secret (JSON username/password) read for every new database connection; overrides --db-user/--db-password")
+	fs.BoolVar(&c.DBIAMAuth, "db-iam-auth", false, "authenticate as --db-user with an RDS IAM token signed for every new connection (needs --aws-region)")
+	fs.StringVar(&c.SecretsManagerEndpoint, "secretsmanager-endpoint", "", "Secrets Manager endpoint override (local servers)")
 
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "HTTP listen address: serve's UI and API, or /healthz, /readyz and /metrics of pelican and emu")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.AdminToken, "admin-token", "", "when set, writes need this token (reads stay open)")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", 0, "after SIGTERM, answer /readyz with 503 this long before closing the listener (the load balancer's health-check interval times its threshold)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve /metrics on this address instead of --addr (keep it off a public listener)")
+	fs.Float64Var(&c.RateLimit, "rate-limit", 0, "searches and writes per second per client, 0 = no limit")
+	fs.IntVar(&c.RateBurst, "rate-burst", 20, "requests a client may make at once before --rate-limit applies")
+	fs.BoolVar(&c.TrustForwardedFor, "trust-forwarded-for", false, "count rate limits against the right-most X-Forwarded-For address (only behind a proxy that sets it)")
 
 	fs.StringVar(&c.Queue, "queue", "postgres", "queue backend: postgres or sqs")
 	fs.IntVar(&c.QueueMaxReceives, "queue-max-receives", 5, "receives before a message is dead-lettered")
@@ -185,7 +212,14 @@ type Roles struct{ Serve, Pelican, Emu bool }
 // DSN is the Postgres connection string: the URL, or one built from parts.
 func (c Config) DSN() string {
 	if c.DatabaseURL != "" {
-		return c.DatabaseURL
+		u, err := url.Parse(c.DatabaseURL)
+		if c.DBSSLRootCert == "" || err != nil || u.Query().Has("sslrootcert") {
+			return c.DatabaseURL
+		}
+		q := u.Query()
+		q.Set("sslrootcert", c.DBSSLRootCert)
+		u.RawQuery = q.Encode()
+		return u.String()
 	}
 	if c.DBHost == "" {
 		return ""
@@ -196,7 +230,11 @@ func (c Config) DSN() string {
 	} else if c.DBUser != "" {
 		u.User = url.User(c.DBUser)
 	}
-	u.RawQuery = "sslmode=" + url.QueryEscape(c.DBSSLMode)
+	q := url.Values{"sslmode": {c.DBSSLMode}}
+	if c.DBSSLRootCert != "" {
+		q.Set("sslrootcert", c.DBSSLRootCert)
+	}
+	u.RawQuery = q.Encode()
 	return u.String()
 }
 
@@ -209,6 +247,28 @@ func (c Config) Validate(r Roles) error {
 		bad("no database: set DATABASE_URL (or --database-url, or REFARCH_DB_HOST and friends)")
 	} else if _, err := url.Parse(c.DSN()); err != nil || !strings.HasPrefix(c.DSN(), "postgres") {
 		bad("database URL %q is not a postgres:// URL", RedactURL(c.DSN()))
+	}
+	if c.DBSSLRootCert != "" {
+		if _, err := os.Stat(c.DBSSLRootCert); err != nil {
+			bad("database CA bundle %s: %v", c.DBSSLRootCert, err)
+		}
+	}
+	if c.DBIAMAuth && c.DBPasswordSecret != "" {
+		bad("--db-iam-auth and --db-password-secret both set: choose one way to authenticate")
+	}
+	if c.DBIAMAuth && (c.DBUser == "" || c.AWSRegion == "") {
+		bad("--db-iam-auth needs REFARCH_DB_USER and REFARCH_AWS_REGION")
+	}
+	switch c.DBSSLMode {
+	case "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
+	default:
+		bad("database sslmode %q: want disable, allow, prefer, require, verify-ca or verify-full", c.DBSSLMode)
+	}
+	if c.MetricsAddr != "" && c.MetricsAddr == c.Addr {
+		bad("metrics address %s is the HTTP address: give /metrics its own port or leave --metrics-addr empty", c.MetricsAddr)
+	}
+	if c.RateLimit < 0 || c.RateBurst < 1 {
+		bad("rate limit %g per second with burst %d: want a limit of 0 (off) or more and a burst of 1 or more", c.RateLimit, c.RateBurst)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -103,3 +103,30 @@ func TestPrintRedactsSecrets(t *testing.T) {
 		t.Errorf("printed configuration:\n%s", out)
 	}
 }
+
+func TestValidateSecuritySettings(t *testing.T) {
+	cfg, _ := parse(t, map[string]string{
+		"REFARCH_DB_HOST": "db.internal", "REFARCH_DB_SSLMODE": "verify-everything",
+		"REFARCH_DB_SSLROOTCERT": "/nonexistent/rds.pem", "REFARCH_DB_IAM_AUTH": "true",
+		"REFARCH_METRICS_ADDR": "127.0.0.1:8080", "REFARCH_RATE_LIMIT": "-1",
+	})
+	err := cfg.Validate(Roles{Serve: true})
+	if err == nil {
+		t.Fatal("Validate accepted broken security settings")
+	}
+	for _, want := range []string{`sslmode "verify-everything"`, "CA bundle /nonexistent/rds.pem", "--db-iam-auth needs REFARCH_DB_USER and REFARCH_AWS_REGION",
+		"metrics address 127.0.0.1:8080 is the HTTP address", "rate limit -1"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate error lacks %q:\n%v", want, err)
+		}
+	}
+	// The CA bundle reaches the URL whether it is built from parts or given whole.
+	cfg, _ = parse(t, map[string]string{"REFARCH_DB_HOST": "db.internal", "REFARCH_DB_SSLMODE": "verify-full", "REFARCH_DB_SSLROOTCERT": "/etc/rds.pem"})
+	if dsn := cfg.DSN(); !strings.Contains(dsn, "sslmode=verify-full") || !strings.Contains(dsn, "sslrootcert=%2Fetc%2Frds.pem") {
+		t.Errorf("DSN from parts = %s", dsn)
+	}
+	cfg, _ = parse(t, map[string]string{"DATABASE_URL": "postgres://a@h/db?sslmode=verify-full", "REFARCH_DB_SSLROOTCERT": "/etc/rds.pem"})
+	if dsn := cfg.DSN(); !strings.Contains(dsn, "sslrootcert=%2Fetc%2Frds.pem") {
+		t.Errorf("DSN from a URL = %s", dsn)
+	}
+}

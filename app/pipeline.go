@@ -50,7 +50,7 @@ func OpenQueue(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog.Lo
 		return q, func() { q.Close() }, nil
 	case "sqs":
 		q, err := sqsqueue.New(ctx, sqsqueue.Options{QueueURL: cfg.SQSQueueURL, DLQURL: cfg.SQSDLQURL,
-			Endpoint: cfg.SQSEndpoint, Region: cfg.AWSRegion})
+			Endpoint: cfg.SQSEndpoint, Region: cfg.AWSRegion, AccessKeyID: cfg.sqsKeys[0], SecretAccessKey: cfg.sqsKeys[1]})
 		if err != nil {
 			return nil, nil, fmt.Errorf("open sqs queue: %w", err)
 		}

@@ -12,16 +12,21 @@ import (
 )
 
 func newHealthcheckCmd(cfg *app.Config) *cobra.Command {
-	return &cobra.Command{
+	var ready bool
+	cmd := &cobra.Command{
 		Use:   "healthcheck",
-		Short: "Exit 0 when the local serve answers /healthz (for container HEALTHCHECK)",
+		Short: "Exit 0 when the local process answers /healthz, or /readyz with --ready (for container HEALTHCHECK)",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, port, err := net.SplitHostPort(cfg.Addr)
 			if err != nil {
 				return fmt.Errorf("address %q: %w", cfg.Addr, err)
 			}
 			client := &http.Client{Timeout: 3 * time.Second}
-			resp, err := client.Get("http://127.0.0.1:" + port + "/healthz")
+			path := "/healthz"
+			if ready {
+				path = "/readyz"
+			}
+			resp, err := client.Get("http://127.0.0.1:" + port + path)
 			if err != nil {
 				return fmt.Errorf("health check: %w", err)
 			}
@@ -32,4 +37,6 @@ func newHealthcheckCmd(cfg *app.Config) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&ready, "ready", false, "ask /readyz: fail while the database refuses new connections or the schema is old")
+	return cmd
 }

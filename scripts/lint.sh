@@ -105,6 +105,11 @@ fi
 step "dockerfilelint Dockerfile" \
 	bash -c 'sed -E "s/^FROM --platform=[^ ]+ /FROM /" "$1" | "$2" -' _ "$root/Dockerfile" "$dockerfilelint"
 
+# The image's RDS CA bundle: the pinned package still downloads, matches its checksum and holds
+# only RDS CAs (the same script the Dockerfile runs).
+step "scripts/rds-ca.sh (RDS CA bundle of the image)" \
+	"$root/scripts/rds-ca.sh" "${XDG_CACHE_HOME:-$HOME/.cache}/refarch/rds-global-bundle.pem"
+
 actionlint=$(go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION")
 step "actionlint .github/workflows" \
 	bash -c 'cd "$1" && "$2" .github/workflows/*.yml' _ "$root" "$actionlint"

@@ -5,7 +5,10 @@
 # the system, since Debian 12 lacks it; outside the clone, so CI's fresh
 # clones reuse it) and its dependencies from the machine's own release,
 # starts it on a free port on 127.0.0.1 and writes .dev/moto.env with
-# TEST_SQS_ENDPOINT. Safe and fast to re-run.
+# TEST_SQS_ENDPOINT. A second server enforces IAM (INITIAL_NO_AUTH_ACTION_COUNT=0:
+# every request must be signed by a user whose policies allow it), for the test
+# that runs each role as a user holding exactly its Terraform policy; its address
+# is TEST_MOTO_IAM_ENDPOINT. Safe and fast to re-run.
 #   scripts/moto.sh        start (installing if needed)
 #   scripts/moto.sh stop   stop the server
 set -euo pipefail
@@ -14,8 +17,6 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 dev="$top/.dev"
 want=5.1.1
 dir="${XDG_CACHE_HOME:-$HOME/.cache}/refarch/moto-$want"
-pidfile="$dev/moto.pid"
-log="$dev/moto.log"
 envfile="$dev/moto.env"
 # The system interpreter: a pyenv python first on PATH has none of the
 # Debian packages moto needs.
@@ -86,47 +87,64 @@ urllib.request.urlopen("http://127.0.0.1:%s/moto-api/data.json" % sys.argv[1], t
 PY
 }
 
+# running NAME: the server NAME (moto, moto-iam) answers on its recorded port.
 running() {
   local pid port
-  pid=$(cat "$pidfile" 2>/dev/null || true)
-  port=$(cat "$dev/moto.port" 2>/dev/null || true)
+  pid=$(cat "$dev/$1.pid" 2>/dev/null || true)
+  port=$(cat "$dev/$1.port" 2>/dev/null || true)
   [ -n "$pid" ] && [ -n "$port" ] && kill -0 "$pid" 2>/dev/null && answers "$port"
 }
 
 write_env() {
-  echo "export TEST_SQS_ENDPOINT=http://127.0.0.1:$(cat "$dev/moto.port")" >"$envfile"
+  {
+    echo "export TEST_SQS_ENDPOINT=http://127.0.0.1:$(cat "$dev/moto.port")"
+    echo "export TEST_MOTO_IAM_ENDPOINT=http://127.0.0.1:$(cat "$dev/moto-iam.port")"
+  } >"$envfile"
+}
+
+# start_one NAME [VAR=VALUE...]: starts the server NAME with extra environment.
+start_one() {
+  local name=$1 port=54566 pid i
+  shift
+  running "$name" && return
+  while ! port_free "$port"; do port=$((port + 1)); done
+  # setsid: the server outlives this script and the shell that ran it.
+  env "$@" PYTHONPATH="$(pypath)" setsid "$py" -m moto.server -H 127.0.0.1 -p "$port" >"$dev/$name.log" 2>&1 </dev/null &
+  pid=$!
+  echo "$pid" >"$dev/$name.pid"; echo "$port" >"$dev/$name.port"
+  for i in $(seq 1 100); do
+    answers "$port" && break
+    kill -0 "$pid" 2>/dev/null || die "$name exited at start; see $dev/$name.log"
+    sleep 0.2
+  done
+  answers "$port" || die "$name did not answer on 127.0.0.1:$port within 20 s; see $dev/$name.log"
+  say "$name $(PYTHONPATH=$(pypath) "$py" -c 'import moto; print(moto.__version__)') on 127.0.0.1:$port"
 }
 
 start() {
   mkdir -p "$dev"
-  if running; then write_env; say "running on 127.0.0.1:$(cat "$dev/moto.port") (settings in .dev/moto.env)"; return; fi
+  if running moto && running moto-iam; then write_env; say "running (settings in .dev/moto.env)"; return; fi
   ensure_moto
-  local port=54566 pid i
-  while ! port_free "$port"; do port=$((port + 1)); done
-  # setsid: the server outlives this script and the shell that ran it.
-  PYTHONPATH=$(pypath) setsid "$py" -m moto.server -H 127.0.0.1 -p "$port" >"$log" 2>&1 </dev/null &
-  pid=$!
-  echo "$pid" >"$pidfile"; echo "$port" >"$dev/moto.port"
-  for i in $(seq 1 100); do
-    answers "$port" && break
-    kill -0 "$pid" 2>/dev/null || die "moto exited at start; see $log"
-    sleep 0.2
-  done
-  answers "$port" || die "moto did not answer on 127.0.0.1:$port within 20 s; see $log"
+  start_one moto
+  start_one moto-iam INITIAL_NO_AUTH_ACTION_COUNT=0
   write_env
-  say "moto $(PYTHONPATH=$(pypath) "$py" -c 'import moto; print(moto.__version__)') on 127.0.0.1:$port (settings in .dev/moto.env)"
+  say "settings in .dev/moto.env"
 }
 
 stop() {
-  local pid; pid=$(cat "$pidfile" 2>/dev/null || true)
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill "$pid"
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    say "stopped"
-  else
-    say "not running"
-  fi
-  rm -f "$pidfile" "$envfile"
+  local name pid
+  for name in moto moto-iam; do
+    pid=$(cat "$dev/$name.pid" 2>/dev/null || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill "$pid"
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      say "$name stopped"
+    else
+      say "$name not running"
+    fi
+    rm -f "$dev/$name.pid"
+  done
+  rm -f "$envfile"
 }
 
 case "${1:-start}" in

@@ -35,6 +35,10 @@ module "security" {
   vpc_id   = module.network.vpc_id
   app_port = local.app_port
   db_port  = local.db_port
+
+  endpoints_security_group_id = module.network.endpoints_security_group_id
+  s3_prefix_list_id           = module.network.s3_prefix_list_id
+  pelican_internet_egress     = var.embedder == "ollama"
 }
 
 module "database" {
@@ -106,6 +110,7 @@ module "services" {
   subnet_ids                = module.network.private_subnet_ids
   serve_security_group_id   = module.security.serve_security_group_id
   workers_security_group_id = module.security.workers_security_group_id
+  pelican_security_group_id = module.security.pelican_security_group_id
   target_group_arn          = module.loadbalancer.target_group_arn
   app_port                  = local.app_port
   log_retention_days        = var.log_retention_days
@@ -118,9 +123,13 @@ module "services" {
   queue_max_receive_count          = var.queue_max_receive_count
   queue_visibility_timeout_seconds = var.queue_visibility_timeout_seconds
 
-  db_host       = module.database.address
-  db_name       = module.database.database_name
-  db_secret_arn = module.database.master_user_secret_arn
+  db_host        = module.database.address
+  db_name        = module.database.database_name
+  db_secret_arn  = module.database.master_user_secret_arn
+  db_resource_id = module.database.resource_id
+
+  rate_limit_per_second = var.rate_limit_per_second
+  rate_limit_burst      = var.rate_limit_burst
 
   admin_token_secret_arn      = module.secrets.admin_token_secret_arn
   vector_store                = var.vector_store
@@ -152,6 +161,17 @@ module "loadbalancer" {
   app_port            = local.app_port
   health_check_path   = "/readyz"
   deletion_protection = var.deletion_protection
+
+  access_log_retention_days = var.access_log_retention_days
+}
+
+module "waf" {
+  source = "./modules/waf"
+  count  = var.enable_waf ? 1 : 0
+
+  name              = var.name
+  load_balancer_arn = module.loadbalancer.arn
+  rate_limit        = var.waf_rate_limit
 }
 
 resource "aws_route53_record" "service" {

@@ -18,6 +18,7 @@ const (
 	albGroup      = "aws_security_group.alb.id"
 	serveGroup    = "aws_security_group.serve.id"
 	workersGroup  = "aws_security_group.workers.id"
+	pelicanGroup  = "aws_security_group.pelican.id"
 	databaseGroup = "aws_security_group.database.id"
 )
 
@@ -76,7 +77,7 @@ func exposureProblems(cfg config) []string {
 				p = append(p, fmt.Sprintf("%s admits an address range into the database", b))
 			}
 			for _, src := range b.targets("referenced_security_group_id") {
-				if src != serveGroup && src != workersGroup {
+				if src != serveGroup && src != workersGroup && src != pelicanGroup {
 					p = append(p, fmt.Sprintf("%s admits %s into the database", b, src))
 				}
 			}
@@ -116,15 +117,44 @@ func TestNothingButTheLoadBalancerIsPublic(t *testing.T) {
 	want := map[string][]string{
 		albGroup:      {"0.0.0.0/0", "0.0.0.0/0"},
 		serveGroup:    {albGroup},
-		databaseGroup: {serveGroup, workersGroup},
+		databaseGroup: {pelicanGroup, serveGroup, workersGroup},
 	}
 	for g, w := range want {
 		if !slices.Equal(ingress[g], w) {
 			t.Errorf("ingress into %s from %v, want %v", g, ingress[g], w)
 		}
 	}
-	if len(ingress[workersGroup]) != 0 {
-		t.Errorf("pelican and emu accept traffic from %v, want none", ingress[workersGroup])
+	if len(ingress[workersGroup]) != 0 || len(ingress[pelicanGroup]) != 0 {
+		t.Errorf("emu accepts traffic from %v and pelican from %v, want none", ingress[workersGroup], ingress[pelicanGroup])
+	}
+
+	// pelican needs only Postgres and SQS (through its VPC endpoint): no rule lets it out to the
+	// internet, and it has its own group rather than sharing emu's, which reaches Pinecone.
+	var pelicanEgress []string
+	for _, b := range cfg.find("resource", "aws_vpc_security_group_egress_rule") {
+		for _, g := range b.targets("security_group_id") {
+			if g != pelicanGroup {
+				continue
+			}
+			to := b.attr("cidr_ipv4") + b.attr("cidr_ipv6") + b.attr("prefix_list_id") + strings.Join(b.targets("referenced_security_group_id"), "")
+			if b.attr("count") == "var.pelican_internet_egress ? 1 : 0" {
+				continue // only with the ollama embedder, checked below
+			}
+			if to == "" || strings.Contains(to, "/0") {
+				t.Errorf("%s lets pelican out to %q", b, to)
+			}
+			pelicanEgress = append(pelicanEgress, to)
+		}
+	}
+	sort.Strings(pelicanEgress)
+	if want := []string{databaseGroup, "var.endpoints_security_group_id", "var.s3_prefix_list_id"}; !slices.Equal(pelicanEgress, want) {
+		t.Errorf("pelican may reach %v, want exactly %v", pelicanEgress, want)
+	}
+	if got := cfg.one(t, ".", "module", "security").attr("pelican_internet_egress"); got != `var.embedder == "ollama"` {
+		t.Errorf("pelican gets internet egress when %s, want only with the ollama embedder", got)
+	}
+	if got := cfg.one(t, "modules/services", "variable", "pelican_security_group_id"); got.attr("type") != "string" {
+		t.Error("services take no group of pelican's own")
 	}
 
 	lb := cfg.one(t, "modules/loadbalancer", "resource", "aws_lb", "this")
@@ -266,6 +296,7 @@ type grant struct {
 // nothing else may touch SQS or use wildcards.
 func iamProblems(cfg config) []string {
 	allowed := map[string][]grant{
+		"serve_task":   {{"sqs:GetQueueAttributes", "[var.queue_arn, var.dead_letter_queue_arn]"}},
 		"pelican_task": {{"sqs:SendMessage", "[var.queue_arn]"}},
 		"emu_task": {
 			{"sqs:ChangeMessageVisibility sqs:DeleteMessage sqs:GetQueueAttributes sqs:ReceiveMessage", "[var.queue_arn]"},
@@ -273,7 +304,7 @@ func iamProblems(cfg config) []string {
 		},
 		"ops_task": {
 			{"sqs:GetQueueAttributes sqs:SendMessage", "[var.queue_arn]"},
-			{"sqs:ChangeMessageVisibility sqs:DeleteMessage sqs:GetQueueAttributes sqs:ReceiveMessage", "[var.dead_letter_queue_arn]"},
+			{"sqs:DeleteMessage sqs:GetQueueAttributes sqs:ReceiveMessage", "[var.dead_letter_queue_arn]"},
 		},
 	}
 	// Documents that become role permissions; the others are resource policies (a KMS key policy
@@ -313,7 +344,7 @@ func iamProblems(cfg config) []string {
 			}
 			want, ok := allowed[name]
 			if !ok {
-				p = append(p, fmt.Sprintf("%s allows %v; only pelican, emu and the ops task may use SQS", d, actions))
+				p = append(p, fmt.Sprintf("%s allows %v; only serve, pelican, emu and the ops task may use SQS", d, actions))
 				continue
 			}
 			var resources string
@@ -335,6 +366,7 @@ func iamProblems(cfg config) []string {
 	}
 	// Which document reaches which task role.
 	attach := map[string]string{
+		"serve_task":   `aws_iam_role.task["serve"].id`,
 		"pelican_task": `aws_iam_role.task["pelican"].id`,
 		"emu_task":     `aws_iam_role.task["emu"].id`,
 		"ops_task":     `aws_iam_role.ops_task.id`,
@@ -375,6 +407,12 @@ func TestTaskRolesHaveLeastPrivilege(t *testing.T) {
 func TestIAMChecksCatchMistakes(t *testing.T) {
 	t.Parallel()
 	const good = `
+data "aws_iam_policy_document" "serve_task" {
+  statement {
+    actions   = ["sqs:GetQueueAttributes"]
+    resources = [var.queue_arn, var.dead_letter_queue_arn]
+  }
+}
 data "aws_iam_policy_document" "pelican_task" {
   statement {
     actions   = ["sqs:SendMessage"]
@@ -397,7 +435,7 @@ data "aws_iam_policy_document" "ops_task" {
     resources = [var.queue_arn]
   }
   statement {
-    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
     resources = [var.dead_letter_queue_arn]
   }
 }
@@ -412,13 +450,20 @@ resource "aws_iam_role_policy" "pelican_task" {
 	tests := []struct {
 		name, extra, want string
 	}{
-		{"serve reads the queue", `
+		{"serve consumes the queue", `
 data "aws_iam_policy_document" "serve_task" {
+  statement {
+    actions   = ["sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
+    resources = [var.queue_arn, var.dead_letter_queue_arn]
+  }
+}`, "serve_task allows [sqs:GetQueueAttributes sqs:ReceiveMessage]"},
+		{"the status page reads the queue from another role", `
+data "aws_iam_policy_document" "status" {
   statement {
     actions   = ["sqs:GetQueueAttributes"]
     resources = [var.queue_arn]
   }
-}`, "only pelican, emu and the ops task may use SQS"},
+}`, "only serve, pelican, emu and the ops task may use SQS"},
 		{"wildcard", `
 data "aws_iam_policy_document" "other" {
   statement {

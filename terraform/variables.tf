@@ -111,6 +111,36 @@ variable "ssl_policy" {
   default     = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 }
 
+variable "access_log_retention_days" {
+  type        = number
+  description = "Days the load balancer's access logs (in an encrypted, private bucket) are kept."
+  default     = 90
+}
+
+variable "rate_limit_per_second" {
+  type        = number
+  description = "Searches and writes per second each client address may make of serve (429 beyond); 0 turns the limit off."
+  default     = 5
+}
+
+variable "rate_limit_burst" {
+  type        = number
+  description = "Requests a client may make at once before rate_limit_per_second applies."
+  default     = 20
+}
+
+variable "enable_waf" {
+  type        = bool
+  description = "Put a WAFv2 web ACL (AWS managed rule groups and a per-address rate rule) in front of the load balancer; about $10 a month plus $0.60 per million requests."
+  default     = false
+}
+
+variable "waf_rate_limit" {
+  type        = number
+  description = "Requests one address may send in any five minutes before the WAF blocks it (when enable_waf)."
+  default     = 2000
+}
+
 # ---- database ----
 
 variable "db_engine_version" {

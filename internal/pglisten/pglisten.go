@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refarch/refarch/internal/backoff"
 )
@@ -19,6 +20,7 @@ import (
 // Listener holds the listening connection.
 type Listener struct {
 	cfg     *pgx.ConnConfig
+	before  func(context.Context, *pgx.ConnConfig) error
 	channel string
 	conn    *pgx.Conn
 
@@ -33,11 +35,12 @@ type Listener struct {
 	Reconnected func()
 }
 
-// Listen connects with cfg and listens on channel (an identifier chosen by
-// the code, not by users). The first connection
-// must succeed, so that a wrong URL fails at start.
-func Listen(ctx context.Context, cfg *pgx.ConnConfig, channel string) (*Listener, error) {
-	l := &Listener{cfg: cfg, channel: channel, MinBackoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second}
+// Listen connects the way the pool of cfg does (its BeforeConnect too, so
+// a rotated password or a fresh token reaches the listener) and listens on
+// channel (an identifier chosen by the code, not by users). The first
+// connection must succeed, so that a wrong URL fails at start.
+func Listen(ctx context.Context, cfg *pgxpool.Config, channel string) (*Listener, error) {
+	l := &Listener{cfg: cfg.ConnConfig, before: cfg.BeforeConnect, channel: channel, MinBackoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second}
 	conn, err := l.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -47,7 +50,13 @@ func Listen(ctx context.Context, cfg *pgx.ConnConfig, channel string) (*Listener
 }
 
 func (l *Listener) connect(ctx context.Context) (*pgx.Conn, error) {
-	conn, err := pgx.ConnectConfig(ctx, l.cfg.Copy())
+	cc := l.cfg.Copy()
+	if l.before != nil {
+		if err := l.before(ctx, cc); err != nil {
+			return nil, fmt.Errorf("connect to listen on %s: %w", l.channel, err)
+		}
+	}
+	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
 		return nil, fmt.Errorf("connect to listen on %s: %w", l.channel, err)
 	}

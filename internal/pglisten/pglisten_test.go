@@ -16,7 +16,7 @@ func TestWakesAndReconnects(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	pool := pgtest.New(t)
-	l, err := Listen(ctx, pool.Config().ConnConfig, "pglisten_test")
+	l, err := Listen(ctx, pool.Config(), "pglisten_test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -199,3 +199,15 @@ func withDatabase(u, name string) string {
 	parsed.Path = "/" + name
 	return parsed.String()
 }
+
+// AsUser is a database URL u logged in as user instead, for running a role
+// as its own Postgres user (refarch_serve, refarch_pelican, refarch_emu,
+// created by the migrations) so that a missing grant fails the test.
+func AsUser(u, user string) string {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	parsed.User = url.User(user)
+	return parsed.String()
+}

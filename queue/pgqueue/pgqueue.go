@@ -460,7 +460,7 @@ func (q *Queue) listen(ctx context.Context) error {
 	if q.listening || q.closed {
 		return nil
 	}
-	l, err := pglisten.Listen(ctx, q.pool.Config().ConnConfig, channel)
+	l, err := pglisten.Listen(ctx, q.pool.Config(), channel)
 	if err != nil {
 		return fmt.Errorf("listen for queue messages: %w", err)
 	}

@@ -132,7 +132,7 @@ func (p *Pelican) Run(ctx context.Context) error {
 		return err
 	}
 	wake := make(chan struct{}, 1)
-	l, err := pglisten.Listen(ctx, p.pool.Config().ConnConfig, Channel)
+	l, err := pglisten.Listen(ctx, p.pool.Config(), Channel)
 	if err != nil {
 		return fmt.Errorf("listen for outbox notifications: %w", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/refarch/refarch/catalog"
 	"github.com/refarch/refarch/internal/buildinfo"
@@ -34,6 +35,10 @@ type Config struct {
 	// connections: long enough for a load balancer's health checks to take
 	// it out of rotation.
 	DrainDelay time.Duration
+	// MetricsAddr, when set, moves /metrics off Addr onto a listener of its
+	// own, so that a public load balancer in front of Addr never exposes it.
+	MetricsAddr string
+	RateLimit   RateLimit
 }
 
 // Catalog is what serve needs of the products table.
@@ -90,6 +95,9 @@ func New(cfg Config, deps Deps) *Server {
 	// Browsers say where a request comes from (Sec-Fetch-Site, Origin):
 	// a cross-site form post or fetch is refused before any handler runs.
 	s.handler = http.NewCrossOriginProtection().Handler(mux)
+	if cfg.RateLimit.PerSecond > 0 {
+		s.handler = newLimiter(cfg.RateLimit, deps.Registry).wrap(s.handler)
+	}
 	return s
 }
 
@@ -109,7 +117,20 @@ func (s *Server) healthRoutes(mux *http.ServeMux) {
 	s.route(mux, "GET /healthz", http.HandlerFunc(s.healthz))
 	s.route(mux, "GET /readyz", http.HandlerFunc(s.readyz))
 	s.route(mux, "GET /version", http.HandlerFunc(s.version))
-	s.route(mux, "GET /metrics", promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{Registry: s.deps.Registry}))
+	if s.cfg.MetricsAddr == "" {
+		s.route(mux, "GET /metrics", s.metricsHandler())
+	}
+}
+
+func (s *Server) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{Registry: s.deps.Registry})
+}
+
+// MetricsHandler is what the metrics listener answers: /metrics only.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metricsHandler())
+	return mux
 }
 
 func (s *Server) routes(mux *http.ServeMux) {
@@ -164,7 +185,37 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (another refarch process? give each its own --addr): %w", s.cfg.Addr, err)
 	}
-	return s.Serve(ctx, ln)
+	if s.cfg.MetricsAddr == "" {
+		return s.Serve(ctx, ln)
+	}
+	mln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+	if err != nil {
+		ln.Close() //nolint:errcheck // failing anyway
+		return fmt.Errorf("listen for metrics on %s: %w", s.cfg.MetricsAddr, err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.Serve(gctx, ln) })
+	g.Go(func() error { return serveHTTP(gctx, s.deps.Log, mln, s.MetricsHandler()) })
+	return g.Wait()
+}
+
+// serveHTTP serves h on ln until ctx is done, then drains.
+func serveHTTP(ctx context.Context, log *slog.Logger, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 60 * time.Second}
+	log.InfoContext(ctx, "metrics listening", "url", "http://"+ln.Addr().String()+"/metrics")
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve metrics: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("shut down metrics: %w", err)
+	}
+	return nil
 }
 
 // Serve is Run on a listener the caller opened.

@@ -1,6 +1,9 @@
 # RDS PostgreSQL in private subnets only. The master password is created and rotated by RDS in
 # Secrets Manager (manage_master_user_password), so it never appears in code, plan or state; the
-# tasks receive it from that secret at start. TLS is enforced by the parameter group.
+# migrate container receives it from that secret at start. The services log in as their own
+# Postgres roles (created by the migrations) with IAM database authentication: a token signed
+# per connection, so there is no service password to store or rotate. TLS is enforced by the
+# parameter group and verified by the clients (verify-full against the RDS CA bundle).
 
 locals {
   major = split(".", var.engine_version)[0]
@@ -41,6 +44,8 @@ resource "aws_db_instance" "this" {
   db_name                     = var.database_name
   username                    = var.master_username
   manage_master_user_password = true
+
+  iam_database_authentication_enabled = true
 
   allocated_storage     = var.allocated_storage
   max_allocated_storage = var.max_allocated_storage

@@ -17,3 +17,8 @@ output "master_user_secret_arn" {
   description = "Secrets Manager secret (JSON with username and password) managed by RDS."
   value       = aws_db_instance.this.master_user_secret[0].secret_arn
 }
+
+output "resource_id" {
+  description = "DB instance resource ID, which IAM database authentication policies name (rds-db:connect)."
+  value       = aws_db_instance.this.resource_id
+}

@@ -22,3 +22,13 @@ output "target_group_arn_suffix" {
   description = "Target group dimension of its CloudWatch metrics."
   value       = aws_lb_target_group.serve.arn_suffix
 }
+
+output "arn" {
+  description = "ARN of the load balancer, for the web ACL association."
+  value       = aws_lb.this.arn
+}
+
+output "access_logs_bucket" {
+  description = "Bucket that receives the load balancer's access logs."
+  value       = aws_s3_bucket.access_logs.id
+}

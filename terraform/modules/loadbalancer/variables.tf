@@ -42,3 +42,8 @@ variable "deletion_protection" {
   type        = bool
   description = "Refuse to delete the load balancer until this is turned off."
 }
+
+variable "access_log_retention_days" {
+  type        = number
+  description = "Days the load balancer's access logs are kept."
+}

@@ -27,6 +27,13 @@ data "aws_iam_policy_document" "alarm_key" {
       type        = "Service"
       identifiers = ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
     }
+
+    # Only this account's alarms, not CloudWatch acting for anyone else (the confused deputy).
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
   }
 }
 

@@ -1,11 +1,19 @@
 # Two roles per service. The execution role is what ECS itself uses to start the task: pull the
-# image, write logs and read exactly the secrets that role's container receives. The task role is
-# what the application code may do, and it is the least each role needs:
-#   serve   - nothing in AWS (it talks to Postgres and the vector store only);
+# image, write logs and read exactly the secrets that task's containers receive (the migrate
+# container's database secret among them). The task role is what the application code may do,
+# and it is the least each role needs (terraform/iam_moto_test.go runs each role's calls against
+# moto with IAM enforced, holding exactly these documents):
+#   serve   - read the depth of the job and dead-letter queues (status page and its sampler);
 #   pelican - send messages to the job queue, nothing else;
 #   emu     - receive, delete and extend the visibility of job-queue messages, and read the
-#             depth of the job and dead-letter queues.
+#             depth of the job and dead-letter queues;
+#   each    - connect to the database as its own Postgres role (IAM database authentication).
 
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+# Only ECS tasks of this account may assume the roles (the confused-deputy guard).
 data "aws_iam_policy_document" "ecs_tasks_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -13,6 +21,12 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
     principals {
       type        = "Service"
       identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
     }
   }
 }
@@ -39,7 +53,7 @@ data "aws_iam_policy_document" "execution_secrets" {
     actions = ["secretsmanager:GetSecretValue"]
     # A valueFrom may name a JSON key ("ARN:username::"); the policy needs the bare secret ARN,
     # which is the first seven colon-separated fields.
-    resources = distinct([for s in each.value.secrets : join(":", slice(split(":", s.valueFrom), 0, min(7, length(split(":", s.valueFrom)))))])
+    resources = distinct([for s in concat(local.db_secrets, each.value.secrets) : join(":", slice(split(":", s.valueFrom), 0, min(7, length(split(":", s.valueFrom)))))])
   }
 }
 
@@ -58,11 +72,31 @@ resource "aws_iam_role" "task" {
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 
+data "aws_iam_policy_document" "serve_task" {
+  statement {
+    sid       = "ReadQueueDepth"
+    actions   = ["sqs:GetQueueAttributes"]
+    resources = [var.queue_arn, var.dead_letter_queue_arn]
+  }
+
+  statement {
+    sid       = "ConnectToDatabase"
+    actions   = ["rds-db:connect"]
+    resources = ["${local.db_user_arn}/refarch_serve"]
+  }
+}
+
 data "aws_iam_policy_document" "pelican_task" {
   statement {
     sid       = "EnqueueJobs"
     actions   = ["sqs:SendMessage"]
     resources = [var.queue_arn]
+  }
+
+  statement {
+    sid       = "ConnectToDatabase"
+    actions   = ["rds-db:connect"]
+    resources = ["${local.db_user_arn}/refarch_pelican"]
   }
 }
 
@@ -84,6 +118,18 @@ data "aws_iam_policy_document" "emu_task" {
     actions   = ["sqs:GetQueueAttributes"]
     resources = [var.dead_letter_queue_arn]
   }
+
+  statement {
+    sid       = "ConnectToDatabase"
+    actions   = ["rds-db:connect"]
+    resources = ["${local.db_user_arn}/refarch_emu"]
+  }
+}
+
+resource "aws_iam_role_policy" "serve_task" {
+  name   = "read-queue-depth"
+  role   = aws_iam_role.task["serve"].id
+  policy = data.aws_iam_policy_document.serve_task.json
 }
 
 resource "aws_iam_role_policy" "pelican_task" {

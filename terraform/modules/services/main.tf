@@ -4,9 +4,32 @@
 # short-lived init container; the role's container starts only after it exits 0, so no role ever
 # meets an old schema (migrations are idempotent and serialised by the migrator, so tasks starting
 # together are safe).
+#
+# Only migrate logs in as the RDS master user (the schema owner), with the RDS-managed secret. Each
+# role logs in as its own Postgres role (refarch_serve, refarch_pelican, refarch_emu, created with
+# their grants by the migrations) through IAM database authentication: a token signed for every
+# new connection with the task role, so a password rotation never strands a running task. Every
+# connection verifies the server's certificate (verify-full) against the RDS CA bundle in the image.
 
 locals {
   pinecone = var.vector_store == "pinecone"
+  # Where the Dockerfile puts the RDS CA bundle (checked against a pinned SHA-256 at build time).
+  rds_ca_bundle = "/etc/ssl/certs/rds-global-bundle.pem"
+  # /metrics listens on the task's loopback only: a sidecar collector can scrape it, the load
+  # balancer (which forwards every path of app_port) cannot.
+  metrics_addr = "127.0.0.1:9090"
+
+  # Each role's rds-db:connect grant names its own user under this ARN (iam.tf).
+  db_user_arn = "arn:${data.aws_partition.current.partition}:rds-db:${var.region}:${data.aws_caller_identity.current.account_id}:dbuser:${var.db_resource_id}"
+
+  # How each role itself (not migrate) reaches the database.
+  role_db_environment = {
+    for role in ["serve", "pelican", "emu"] : role => {
+      REFARCH_DB_USER      = "refarch_${role}"
+      REFARCH_DB_IAM_AUTH  = "true"
+      REFARCH_METRICS_ADDR = local.metrics_addr
+    }
+  }
 
   environment = merge(
     {
@@ -22,7 +45,8 @@ locals {
       REFARCH_EMBEDDER           = var.embedder
       REFARCH_DB_HOST            = var.db_host
       REFARCH_DB_NAME            = var.db_name
-      REFARCH_DB_SSLMODE         = "require"
+      REFARCH_DB_SSLMODE         = "verify-full"
+      REFARCH_DB_SSLROOTCERT     = local.rds_ca_bundle
       # The app's own freshness and backlog figures reach CloudWatch as EMF lines in the logs.
       REFARCH_METRICS_EMF = "true"
     },
@@ -47,29 +71,37 @@ locals {
     { name = "REFARCH_ADMIN_TOKEN", valueFrom = var.admin_token_secret_arn },
   ]
 
-  # Every role answers /healthz on app_port (serve among its routes, pelican and emu on a
-  # server of just /healthz, /readyz and /metrics); `refarch healthcheck` asks it.
+  # Every role answers /readyz on app_port (serve among its routes, pelican and emu on a server of
+  # just /healthz and /readyz); `refarch healthcheck --ready` asks it, so a task whose database
+  # refuses new connections is replaced, not left running.
   http_health_check = {
-    command     = ["CMD", "/usr/local/bin/refarch", "healthcheck"]
+    command     = ["CMD", "/usr/local/bin/refarch", "healthcheck", "--ready"]
     interval    = 15
     timeout     = 5
     retries     = 3
     startPeriod = 30
   }
 
-  # The role name is also its subcommand.
+  # The role name is also its subcommand. pelican never touches vectors, so it gets no Pinecone key.
   roles = {
     serve = merge(var.roles.serve, {
       security_group = var.serve_security_group_id
-      secrets        = concat(local.db_secrets, local.pinecone_secrets, local.admin_secrets)
+      secrets        = concat(local.pinecone_secrets, local.admin_secrets)
+      environment = merge(local.role_db_environment.serve, {
+        REFARCH_RATE_LIMIT          = tostring(var.rate_limit_per_second)
+        REFARCH_RATE_BURST          = tostring(var.rate_limit_burst)
+        REFARCH_TRUST_FORWARDED_FOR = "true"
+      })
     })
     pelican = merge(var.roles.pelican, {
-      security_group = var.workers_security_group_id
-      secrets        = concat(local.db_secrets, local.pinecone_secrets)
+      security_group = var.pelican_security_group_id
+      secrets        = []
+      environment    = local.role_db_environment.pelican
     })
     emu = merge(var.roles.emu, {
       security_group = var.workers_security_group_id
-      secrets        = concat(local.db_secrets, local.pinecone_secrets)
+      secrets        = local.pinecone_secrets
+      environment    = local.role_db_environment.emu
     })
   }
 }
@@ -150,7 +182,7 @@ resource "aws_ecs_task_definition" "role" {
       stopTimeout            = 60
       dependsOn              = [{ containerName = "migrate", condition = "SUCCESS" }]
       portMappings           = [{ containerPort = var.app_port, protocol = "tcp" }]
-      environment            = [for k, v in local.environment : { name = k, value = v }]
+      environment            = [for k, v in merge(local.environment, each.value.environment) : { name = k, value = v }]
       secrets                = each.value.secrets
       mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp" }]
       linuxParameters        = { initProcessEnabled = true }

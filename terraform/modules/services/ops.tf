@@ -53,7 +53,6 @@ data "aws_iam_policy_document" "ops_task" {
     actions = [
       "sqs:ReceiveMessage",
       "sqs:DeleteMessage",
-      "sqs:ChangeMessageVisibility",
       "sqs:GetQueueAttributes",
     ]
     resources = [var.dead_letter_queue_arn]

@@ -40,7 +40,7 @@ variable "serve_security_group_id" {
 
 variable "workers_security_group_id" {
   type        = string
-  description = "Group of the pelican and emu tasks (no inbound traffic)."
+  description = "Group of the emu tasks (no inbound traffic)."
 }
 
 variable "target_group_arn" {
@@ -180,4 +180,24 @@ variable "ops_import_bucket_arns" {
   type        = list(string)
   description = "S3 buckets the ops task may read CSV files from (`refarch aws run -- import --csv s3://...`)."
   default     = []
+}
+
+variable "pelican_security_group_id" {
+  type        = string
+  description = "Group of the pelican tasks (no inbound traffic, no internet egress)."
+}
+
+variable "db_resource_id" {
+  type        = string
+  description = "Resource ID of the DB instance, which each role's rds-db:connect grant names."
+}
+
+variable "rate_limit_per_second" {
+  type        = number
+  description = "Searches and writes per second each client may make of serve (REFARCH_RATE_LIMIT); 0 turns the limit off."
+}
+
+variable "rate_limit_burst" {
+  type        = number
+  description = "Requests a client may make at once before the rate limit applies (REFARCH_RATE_BURST)."
 }
