@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/refarch/refarch/embedding"
 	"github.com/refarch/refarch/indexstate"
+	"github.com/refarch/refarch/roles/emu"
 	"github.com/refarch/refarch/vectormeta"
 	"github.com/refarch/refarch/vectorstore"
 	"github.com/refarch/refarch/vectorstore/pgvectorstore"
@@ -29,7 +31,8 @@ func TestStoreOutageHoldsMessages(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	store := &countingStore{Store: e.store}
-	e.startEmu(e.emuConfig(), nil, nil, store)
+	reg := prometheus.NewRegistry()
+	start(t, emu.New(e.pool, e.q, e.emb, store, e.emuConfig(), e.log, reg).Run)
 	e.startPelican(e.pelicanConfig(), nil)
 	ids := e.insert(ctx, 30, "garden")
 	e.converged(ctx, 30*time.Second)
@@ -38,19 +41,13 @@ func TestStoreOutageHoldsMessages(t *testing.T) {
 	e.exec(ctx, `ALTER TABLE `+table+` RENAME TO vectors_away`)
 	e.exec(ctx, `UPDATE products SET description = description || ' edited' WHERE id = ANY($1)`, ids)
 	e.insert(ctx, 5, "garden")
-	// Long enough for many more attempts than the receive limit.
-	waitFor(t, 30*time.Second, func() string {
-		if n := store.failed.Load(); n < 3*maxReceives {
-			return fmt.Sprintf("%d failed store writes so far", n)
-		}
-		return ""
-	})
+	e.holdOutage(ctx, func() int64 { return store.failed.Load() })
 	s := e.status(ctx)
-	if s.Queue.Dead != 0 || s.Failed != 0 {
-		t.Fatalf("during the outage: %+v, want nothing dead or failed", s)
-	}
 	if s.Outage == nil || s.Outage.Component != indexstate.ComponentVectorStore || !strings.Contains(s.Outage.Error, "vectors_") {
 		t.Fatalf("during the outage status shows outage %+v, want the vector store's", s.Outage)
+	}
+	if g := outageGauge(t, reg); g != 1 {
+		t.Fatalf("outage gauge %v during the outage", g)
 	}
 
 	e.exec(ctx, `ALTER TABLE vectors_away RENAME TO `+table)
@@ -58,6 +55,31 @@ func TestStoreOutageHoldsMessages(t *testing.T) {
 	if s := e.status(ctx); s.Queue.Dead != 0 || s.Failed != 0 || s.Outage != nil {
 		t.Fatalf("after the outage: %+v, outage %+v", s, s.Outage)
 	}
+	if g := outageGauge(t, reg); g != 0 {
+		t.Fatalf("outage gauge %v after the outage", g)
+	}
+}
+
+// outageGauge reads refarch_emu_outage{component="vector_store"}.
+func outageGauge(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "refarch_emu_outage" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "component" && l.GetValue() == indexstate.ComponentVectorStore {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return -1
 }
 
 // Issue 11 (1): a store that fails every call with an error no classifier
@@ -73,12 +95,7 @@ func TestUnclassifiedStoreOutageHeals(t *testing.T) {
 	e.startEmu(e.emuConfig(), nil, nil, store)
 	e.startPelican(e.pelicanConfig(), nil)
 	e.insert(ctx, 40, "tools")
-	waitFor(t, 30*time.Second, func() string {
-		if n := store.failed.Load(); n < 3*maxReceives {
-			return fmt.Sprintf("%d failed store calls so far", n)
-		}
-		return ""
-	})
+	e.holdOutage(ctx, func() int64 { return store.failed.Load() })
 	if s := e.status(ctx); s.Queue.Dead != 0 || s.Failed != 0 || s.Outage == nil {
 		t.Fatalf("during the outage: %+v, outage %+v", s, s.Outage)
 	}
@@ -112,20 +129,32 @@ func TestTransientEmbedderErrorsAreNotPoison(t *testing.T) {
 	e.startEmu(e.emuConfig(), nil, emb, nil)
 	e.startPelican(e.pelicanConfig(), nil)
 	e.insert(ctx, 60, "kitchen")
-	waitFor(t, 30*time.Second, func() string {
-		if n := emb.refused.Load(); n < 10*maxReceives {
-			return fmt.Sprintf("%d refused texts so far", n)
-		}
-		return ""
-	})
-	if s := e.status(ctx); s.Queue.Dead != 0 || s.Failed != 0 {
-		t.Fatalf("with the embedder half down: %+v, want nothing dead or failed", s)
-	}
+	e.holdOutage(ctx, func() int64 { return emb.refused.Load() })
 	emb.flaky.Store(false)
 	e.converged(ctx, 60*time.Second)
 	if s := e.status(ctx); s.Queue.Dead != 0 || s.Failed != 0 {
 		t.Fatalf("after: %+v", s)
 	}
+}
+
+// outageSpan is how long the tests' outages last: with the tests' backoff
+// (200 ms at most) and visibility, many times the receive limit.
+const outageSpan = 5 * time.Second
+
+// holdOutage lets an outage last outageSpan and at least 3*maxReceives
+// failures, checking all along that nothing is dead-lettered or failed.
+func (e *env) holdOutage(ctx context.Context, failures func() int64) {
+	e.t.Helper()
+	end := time.Now().Add(outageSpan)
+	waitFor(e.t, outageSpan+30*time.Second, func() string {
+		if s := e.status(ctx); s.Queue.Dead != 0 || s.Failed != 0 {
+			e.t.Fatalf("during the outage: %+v, want nothing dead or failed", s)
+		}
+		if n := failures(); n < 3*maxReceives || time.Now().Before(end) {
+			return fmt.Sprintf("outage goes on, %d failures so far", n)
+		}
+		return ""
+	})
 }
 
 // countingStore counts failed writes.

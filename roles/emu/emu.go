@@ -16,6 +16,7 @@ package emu
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -94,6 +95,7 @@ type Emu struct {
 	model string
 	log   *slog.Logger
 	m     metrics
+	out   outages
 }
 
 type metrics struct {
@@ -105,6 +107,7 @@ type metrics struct {
 	batch, embedBatch             prometheus.Histogram
 	freshness                     prometheus.Histogram
 	depth                         *prometheus.GaugeVec
+	outage                        *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -137,13 +140,15 @@ func newMetrics(reg prometheus.Registerer) metrics {
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
 		depth: f.NewGaugeVec(prometheus.GaugeOpts{Name: "refarch_queue_messages",
 			Help: "Queue depth by state (visible, in_flight, dead)."}, []string{"state"}),
+		outage: f.NewGaugeVec(prometheus.GaugeOpts{Name: "refarch_emu_outage",
+			Help: "1 while a component (vector_store, embedder) fails for every product and emu holds its messages."}, []string{"component"}),
 	}
 }
 
 // New returns an emu; it does no I/O until Run.
 func New(pool *pgxpool.Pool, q Queue, emb Embedder, store Store, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Emu {
 	return &Emu{pool: pool, q: q, emb: emb, store: store, cfg: cfg.withDefaults(), model: emb.Model(),
-		log: log.With("role", "emu"), m: newMetrics(reg)}
+		log: log.With("role", "emu"), m: newMetrics(reg), out: outages{down: map[string]bool{}}}
 }
 
 // Run starts the workers and blocks until ctx is cancelled. Workers then
@@ -369,19 +374,18 @@ func (e *Emu) Handle(ctx context.Context, msgs []queue.Message) {
 	}
 	hb := e.startHeartbeat(ctx, messagesOf(items))
 	defer hb.end()
-	e.work(ctx, hb, items, true)
+	e.work(ctx, hb, items)
 }
 
 // work processes items until each is done or given up on, retrying whole
-// batch failures with backoff while holding the messages.
-func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item, canSplit bool) {
+// batch failures with backoff while holding the messages. An outage (the
+// store or the embedder fails for every product) is held the same way, for
+// as long as it lasts: no product is to blame, so none is dead-lettered.
+func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item) {
 	failures := 0
 	for len(items) > 0 {
 		res, err := e.process(ctx, items)
-		hb.drop(res.done)
-		e.ack(ctx, messagesOf(res.done))
-		hb.drop(res.poison)
-		e.giveUp(res.poison, res.poisonErr)
+		e.settle(hb, res)
 		items = res.retry
 		if len(items) == 0 {
 			return
@@ -395,21 +399,22 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item, canSplit b
 			continue // only conflicts: replan at once
 		}
 		var split splitError
-		if errors.As(err, &split) && canSplit && len(items) > 1 {
-			// A non-transient store error in a batch: find the product it
-			// is about by writing them one by one.
-			e.log.WarnContext(ctx, "batch write failed, retrying products one by one", "err", err, "products", len(items))
-			for _, it := range items {
-				e.work(ctx, hb, []*item{it}, false)
-			}
-			return
-		}
 		if errors.As(err, &split) {
-			hb.drop(items)
-			e.giveUp(items, err)
-			return
+			// A store error that may be about one product: find it by
+			// writing them one by one.
+			e.log.WarnContext(ctx, "batch write failed, retrying products one by one", "err", err, "products", len(items))
+			if items, err = e.isolate(ctx, hb, items); len(items) == 0 {
+				return
+			}
+			if err == nil {
+				continue
+			}
 		}
 		failures++
+		var ce componentError
+		if errors.As(err, &ce) && (ce.wide || failures >= outageAfter) {
+			e.outage(ctx, ce.component, ce.err)
+		}
 		d := backoff.Delay(failures, e.cfg.MinBackoff, e.cfg.MaxBackoff)
 		e.log.WarnContext(ctx, "batch failed, backing off", "err", err, "products", len(items), "attempt", failures, "delay", d)
 		if !backoff.Sleep(ctx, d) {
@@ -418,6 +423,61 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item, canSplit b
 			return
 		}
 	}
+}
+
+// settle acknowledges what one attempt finished and gives up on the
+// products that failed on their own.
+func (e *Emu) settle(hb *heartbeat, res result) {
+	hb.drop(res.done)
+	e.ack(context.Background(), messagesOf(res.done))
+	hb.drop(res.poison)
+	e.giveUp(res.poison, res.poisonErr)
+}
+
+// isolate writes items one at a time after their batch failed with a store
+// error that may be about one of them. A product that fails alone while the
+// store serves others, or answers a probe, is given up on. When no product
+// could be written and the probe fails too, the store is down: the products
+// come back with a wide componentError, to be held. Products that hit
+// another error come back with it, to retry after a backoff.
+func (e *Emu) isolate(ctx context.Context, hb *heartbeat, items []*item) ([]*item, error) {
+	var again, alone []*item
+	var againErr error
+	why := map[*item]error{}
+	served := false
+	for _, it := range items {
+		res, err := e.process(ctx, []*item{it})
+		e.settle(hb, res)
+		served = served || res.stored
+		if len(res.retry) == 0 {
+			continue
+		}
+		var split splitError
+		if errors.As(err, &split) {
+			alone = append(alone, it)
+			why[it] = err
+			continue
+		}
+		again = append(again, it)
+		if err != nil {
+			againErr = err
+		}
+	}
+	if len(alone) == 0 {
+		return again, againErr
+	}
+	if !served {
+		if perr := e.probeStore(ctx); perr != nil && ctx.Err() == nil {
+			err := componentError{indexstate.ComponentVectorStore, true,
+				fmt.Errorf("%w (and %w)", why[alone[0]], perr)}
+			return append(again, alone...), err
+		}
+	}
+	hb.drop(alone)
+	for _, it := range alone {
+		e.giveUp([]*item{it}, why[it])
+	}
+	return again, againErr
 }
 
 func messagesOf(items []*item) []queue.Message {
