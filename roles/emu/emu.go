@@ -369,6 +369,13 @@ func (h *heartbeat) end() {
 func (e *Emu) Handle(ctx context.Context, msgs []queue.Message) {
 	items, bad := group(msgs)
 	for _, b := range bad {
+		if errors.Is(b.err, queuemsg.ErrNewerVersion) {
+			// Written by a newer release during a rolling deploy: not
+			// broken, so handed back for a newer worker, not failed.
+			e.log.InfoContext(ctx, "message from a newer release, handed back", "message_id", b.msg.ID, "err", b.err)
+			e.release([]queue.Message{b.msg}, e.cfg.Wait)
+			continue
+		}
 		e.log.ErrorContext(ctx, "undecodable message", "message_id", b.msg.ID, "receive_count", b.msg.ReceiveCount, "err", b.err)
 		e.releaseFailed(b.msg)
 	}
