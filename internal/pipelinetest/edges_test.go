@@ -247,3 +247,29 @@ func (h *halfDownEmbedder) Embed(ctx context.Context, texts []string) ([][]float
 	}
 	return h.Embedder.Embed(ctx, texts)
 }
+
+// Issue 11 (4): TRUNCATE empties the index (and status says so), and after
+// RESTART IDENTITY the new products that reuse the old ids are indexed, not
+// skipped as older than the deletes the index holds.
+func TestTruncateAndReusedIds(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	e.startEmu(e.emuConfig(), nil, nil, nil)
+	e.startPelican(e.pelicanConfig(), nil)
+	ids := e.insert(ctx, 40, "old")
+	e.exec(ctx, `UPDATE products SET name = name || ' v2' WHERE id = ANY($1)`, ids[:20])
+	e.converged(ctx, 30*time.Second)
+
+	e.exec(ctx, `TRUNCATE products RESTART IDENTITY`)
+	e.converged(ctx, 30*time.Second)
+	if s := e.status(ctx); s.Products != 0 || s.DeletePending != 0 {
+		t.Fatalf("after TRUNCATE: %+v", s)
+	}
+
+	again := e.insert(ctx, 50, "new")
+	if again[0] > ids[len(ids)-1] && again[len(again)-1] > ids[len(ids)-1] {
+		t.Fatalf("ids %d..%d were not reused", again[0], again[len(again)-1])
+	}
+	e.converged(ctx, 30*time.Second)
+}
