@@ -15,7 +15,12 @@ import (
 
 	"github.com/refarch/refarch/embedding"
 	"github.com/refarch/refarch/indexstate"
+	"github.com/refarch/refarch/product"
+	"github.com/refarch/refarch/queue"
+	"github.com/refarch/refarch/queue/sqsqueue/sqstest"
+	"github.com/refarch/refarch/queuemsg"
 	"github.com/refarch/refarch/roles/emu"
+	"github.com/refarch/refarch/status"
 	"github.com/refarch/refarch/vectormeta"
 	"github.com/refarch/refarch/vectorstore"
 	"github.com/refarch/refarch/vectorstore/pgvectorstore"
@@ -272,4 +277,140 @@ func TestTruncateAndReusedIds(t *testing.T) {
 		t.Fatalf("ids %d..%d were not reused", again[0], again[len(again)-1])
 	}
 	e.converged(ctx, 30*time.Second)
+}
+
+// Issue 11 (5): a panic while working a batch fails that batch only: the
+// product that causes it is dead-lettered and shown as failed like any
+// poison, the process keeps running, and other products keep flowing.
+func TestWorkerPanicFailsItsBatchOnly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	e.startEmu(e.emuConfig(), nil, &panickyEmbedder{Embedder: e.emb}, nil)
+	e.startPelican(e.pelicanConfig(), nil)
+	e.insert(ctx, 20, "calm")
+	var bad int64
+	if err := e.pool.QueryRow(ctx, `INSERT INTO products (sku, name, description, price) VALUES ('PANIC-1', 'Boom', 'PANIC here', 1) RETURNING id`).Scan(&bad); err != nil {
+		t.Fatal(err)
+	}
+	e.insert(ctx, 20, "calm")
+	waitFor(t, 60*time.Second, func() string {
+		s := e.status(ctx)
+		if s.Queue.Dead == 1 && s.Failed == 1 && s.Indexed == s.Products-1 && s.Queue.Visible == 0 && s.Queue.InFlight == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%+v", s)
+	})
+	if st, _ := status.ProductStates(ctx, e.pool, e.model, []int64{bad}); st[bad] != status.StateFailed {
+		t.Fatalf("the product that panics is %q", st[bad])
+	}
+}
+
+// Issue 11 (5): a message dead-lettered by its receive count without emu
+// ever recording a failure (earlier receives crashed, the last was handed
+// back on shutdown) still shows as failed in status and in the product's
+// badge, under both queue backends.
+func TestHandBackAtLastReceiveIsVisible(t *testing.T) {
+	t.Parallel()
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		handBackAtLastReceive(t, e, e.q)
+	})
+	t.Run("sqs", func(t *testing.T) {
+		endpoint := sqstest.Endpoint(t)
+		t.Parallel()
+		e := newEnv(t)
+		handBackAtLastReceive(t, e, sqstest.New(t, endpoint, maxReceives))
+	})
+}
+
+func handBackAtLastReceive(t *testing.T, e *env, q queue.Queue) {
+	ctx := context.Background()
+	id := e.insert(ctx, 1, "HANG")[0]
+	out, err := queuemsg.Outgoing(queuemsg.Message{Op: queuemsg.OpUpsert, Source: queuemsg.SourceOutbox, ProductID: id, Version: 1,
+		ChangedAt: time.Now(), New: &product.Product{ID: id, Version: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Send(ctx, []queue.Outgoing{out}); err != nil {
+		t.Fatal(err)
+	}
+	// Workers that died holding it: received, never acknowledged.
+	for i := 1; i < maxReceives; i++ {
+		var msgs []queue.Message
+		waitFor(t, 30*time.Second, func() string {
+			var err error
+			if msgs, err = q.Receive(ctx, 10, time.Second, 30*time.Second); err != nil || len(msgs) == 0 {
+				return fmt.Sprintf("receive %d: %d messages, %v", i, len(msgs), err)
+			}
+			return ""
+		})
+		if err := q.Extend(ctx, []string{msgs[0].Receipt}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The last receive: emu is stopped while the embedder hangs on it.
+	emb := &signalingEmbedder{Embedder: e.emb, hung: make(chan struct{}, 1)}
+	cfg := e.emuConfig()
+	cfg.Wait = time.Second
+	r := e.startEmu(cfg, q, emb, nil)
+	select {
+	case <-emb.hung:
+	case <-time.After(30 * time.Second):
+		t.Fatal("emu never received the message")
+	}
+	r.stop()
+	// The next receive dead-letters it.
+	waitFor(t, 30*time.Second, func() string {
+		msgs, err := q.Receive(ctx, 10, time.Second, 30*time.Second)
+		if err != nil || len(msgs) > 0 {
+			return fmt.Sprintf("receive after the last: %d messages, %v", len(msgs), err)
+		}
+		d, err := q.Depth(ctx)
+		if err != nil || d.Dead != 1 {
+			return fmt.Sprintf("depth %+v, %v", d, err)
+		}
+		return ""
+	})
+	s, err := status.Get(ctx, e.pool, q, e.model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states, _ := status.ProductStates(ctx, e.pool, e.model, []int64{id})
+	if s.Failed != 1 || states[id] != status.StateFailed {
+		t.Fatalf("a dead-lettered product shows failed %d, state %q; want 1 and failed", s.Failed, states[id])
+	}
+}
+
+// panickyEmbedder panics on any text containing PANIC.
+type panickyEmbedder struct{ embedding.Embedder }
+
+func (p *panickyEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	for _, t := range texts {
+		if strings.Contains(t, "PANIC") {
+			panic("embedder bug: " + t)
+		}
+	}
+	return p.Embedder.Embed(ctx, texts)
+}
+
+// signalingEmbedder blocks on a HANG text until its context ends.
+type signalingEmbedder struct {
+	embedding.Embedder
+	hung chan struct{}
+}
+
+func (h *signalingEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	for _, t := range texts {
+		if strings.Contains(t, "HANG") {
+			select {
+			case h.hung <- struct{}{}:
+			default:
+			}
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+	}
+	return h.Embedder.Embed(ctx, texts)
 }

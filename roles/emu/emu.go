@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -219,8 +220,37 @@ func (e *Emu) worker(ctx context.Context, n int) {
 		}
 		e.m.received.Add(float64(len(msgs)))
 		e.m.batch.Observe(float64(len(msgs)))
-		e.Handle(ctx, msgs)
+		e.handleSafely(ctx, msgs, n)
 	}
+}
+
+// handleSafely runs Handle and turns a panic into a failure, logged with
+// its stack, instead of a crash that would hand back and in the end
+// dead-letter every batch in flight in the process. A batch of several
+// products is then worked one product at a time, so that only the product
+// that panics alone is released as failed (and dead-lettered at its last
+// receive), like any poison.
+func (e *Emu) handleSafely(ctx context.Context, msgs []queue.Message, worker int) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		items, bad := group(msgs)
+		e.log.ErrorContext(ctx, "worker panicked", "worker", worker, "panic", fmt.Sprint(r),
+			"stack", string(debug.Stack()), "products", len(items))
+		for _, b := range bad {
+			e.releaseFailed(b.msg)
+		}
+		if len(items) == 1 {
+			e.giveUp(items, fmt.Errorf("worker panicked: %v", r))
+			return
+		}
+		for _, it := range items {
+			e.handleSafely(ctx, it.msgs, worker)
+		}
+	}()
+	e.Handle(ctx, msgs)
 }
 
 // release makes messages visible again after d (zero: at once). It runs
@@ -307,6 +337,43 @@ func (e *Emu) recordFailure(it *item, why error) {
 	}
 }
 
+// markLastReceives records a failure, before any work, for the products
+// whose message is at its last allowed receive: if this attempt ends in a
+// crash, an OOM kill or a shutdown hand-back, the queue dead-letters the
+// message without emu recording anything, and status, the UI's badge and
+// `dlq list` must still agree. Indexing the product clears the record.
+func (e *Emu) markLastReceives(items []*item) {
+	for _, it := range items {
+		for _, m := range it.msgs {
+			if m.ReceiveCount >= e.cfg.MaxReceives {
+				it.marked = true
+			}
+		}
+		if it.marked {
+			e.recordFailure(it, fmt.Errorf("message at its last allowed receive (%d) and not indexed yet: earlier receives failed, crashed or were handed back", e.cfg.MaxReceives))
+		}
+	}
+}
+
+// unmark clears the failures markLastReceives recorded for items that
+// turned out to be up to date without a write (a write clears them itself).
+func (e *Emu) unmark(items []*item) {
+	var ids []int64
+	for _, it := range items {
+		if it.marked {
+			ids = append(ids, it.id)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := indexstate.New(e.pool, e.model).ClearFailures(ctx, ids); err != nil {
+		e.log.WarnContext(ctx, "clear index failures", "err", err, "products", len(ids))
+	}
+}
+
 // heartbeat extends the visibility of the messages it holds until stopped.
 type heartbeat struct {
 	mu   sync.Mutex
@@ -379,6 +446,7 @@ func (e *Emu) Handle(ctx context.Context, msgs []queue.Message) {
 		e.log.ErrorContext(ctx, "undecodable message", "message_id", b.msg.ID, "receive_count", b.msg.ReceiveCount, "err", b.err)
 		e.releaseFailed(b.msg)
 	}
+	e.markLastReceives(items)
 	hb := e.startHeartbeat(ctx, messagesOf(items))
 	defer hb.end()
 	e.work(ctx, hb, items)
@@ -437,6 +505,7 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item) {
 func (e *Emu) settle(hb *heartbeat, res result) {
 	hb.drop(res.done)
 	e.ack(context.Background(), messagesOf(res.done))
+	e.unmark(res.done)
 	hb.drop(res.poison)
 	e.giveUp(res.poison, res.poisonErr)
 }
@@ -501,6 +570,7 @@ type item struct {
 	msgs      []queue.Message
 	version   int64 // the highest message version
 	changedAt []time.Time
+	marked    bool // a failure was recorded at its last receive
 }
 
 type badMessage struct {
