@@ -28,6 +28,7 @@ import (
 
 	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/internal/backoff"
+	"github.com/refarch/refarch/internal/failpoint"
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/queuemsg"
 )
@@ -275,6 +276,7 @@ func (e *Emu) ack(ctx context.Context, msgs []queue.Message) {
 	if len(msgs) == 0 {
 		return
 	}
+	failpoint.Hit(failpoint.EmuBeforeAck)
 	receipts := make([]string, len(msgs))
 	for i, m := range msgs {
 		receipts[i] = m.Receipt

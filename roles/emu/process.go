@@ -10,6 +10,7 @@ import (
 
 	"github.com/refarch/refarch/catalog"
 	"github.com/refarch/refarch/indexstate"
+	"github.com/refarch/refarch/internal/failpoint"
 	"github.com/refarch/refarch/product"
 	"github.com/refarch/refarch/vectormeta"
 	"github.com/refarch/refarch/vectorstore"
@@ -323,6 +324,9 @@ func (e *Emu) write(ctx context.Context, plans []*plan) (written, conflicts []*p
 			return err
 		}
 		stored = len(dels)+len(metas)+len(vecs) > 0
+		if stored {
+			failpoint.Hit(failpoint.EmuAfterStoreWrite)
+		}
 		if len(keep) == 0 {
 			return nil
 		}
