@@ -460,6 +460,7 @@ func (e *Emu) Handle(ctx context.Context, msgs []queue.Message) {
 // as long as it lasts: no product is to blame, so none is dead-lettered.
 func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item) {
 	failures := 0
+	var held error // the last attempt's error, while backing off
 	for len(items) > 0 {
 		res, err := e.process(ctx, items)
 		e.settle(hb, res)
@@ -476,6 +477,15 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item) {
 			continue // only conflicts: replan at once
 		}
 		var split splitError
+		var ce componentError
+		if errors.As(err, &split) {
+			if errors.As(held, &ce) && ce.component == indexstate.ComponentVectorStore {
+				// Still down? Probe before writing every product alone again.
+				if perr := e.probeStore(ctx); perr != nil {
+					err = componentError{ce.component, true, fmt.Errorf("%w (and %w)", split.err, perr)}
+				}
+			}
+		}
 		if errors.As(err, &split) {
 			// A store error that may be about one product: find it by
 			// writing them one by one.
@@ -487,8 +497,8 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item) {
 				continue
 			}
 		}
+		held = err
 		failures++
-		var ce componentError
 		if errors.As(err, &ce) && (ce.wide || failures >= outageAfter) {
 			e.outage(ctx, ce.component, ce.err)
 		}
@@ -544,10 +554,14 @@ func (e *Emu) isolate(ctx context.Context, hb *heartbeat, items []*item) ([]*ite
 	if len(alone) == 0 {
 		return again, againErr
 	}
+	if ctx.Err() != nil {
+		return append(again, alone...), ctx.Err() // shutting down: blame nobody
+	}
 	if !served {
 		if perr := e.probeStore(ctx); perr != nil && ctx.Err() == nil {
-			err := componentError{indexstate.ComponentVectorStore, true,
-				fmt.Errorf("%w (and %w)", why[alone[0]], perr)}
+			var split splitError
+			errors.As(why[alone[0]], &split)
+			err := componentError{indexstate.ComponentVectorStore, true, fmt.Errorf("%w (and %w)", split.err, perr)}
 			return append(again, alone...), err
 		}
 	}
