@@ -49,9 +49,10 @@ func (e *env) startRole(t *testing.T, role string, extra ...string) *proc {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, role, "--database-url", e.url, "--embedder", "hash", "--hash-dim", "32",
-		"--addr", "127.0.0.1:0", "--emu-visibility", "3s", "--queue-max-receives", fmt.Sprint(maxReceives),
-		"--pelican-poll-interval", "200ms", "--emu-batch-size", "16", "--log-level", "warn")
-	cmd.Env = append(os.Environ(), extra...)
+		"--addr", "127.0.0.1:0", "--pelican-poll-interval", "200ms", "--emu-batch-size", "16", "--log-level", "warn")
+	// Settings a test may override in extra (the last value wins).
+	cmd.Env = append(os.Environ(), "REFARCH_EMU_VISIBILITY=3s", "REFARCH_QUEUE_MAX_RECEIVES="+fmt.Sprint(maxReceives))
+	cmd.Env = append(cmd.Env, extra...)
 	p := &proc{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan struct{})}
 	cmd.Stderr = &syncWriter{w: p.stderr}
 	if err := cmd.Start(); err != nil {

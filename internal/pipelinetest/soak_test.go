@@ -30,6 +30,19 @@ func soakOps(t *testing.T) int {
 	return 300
 }
 
+// soakConverge bounds the wait for convergence once writes stop:
+// SOAK_CONVERGE, default 15 minutes.
+func soakConverge(t *testing.T) time.Duration {
+	if v := os.Getenv("SOAK_CONVERGE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("SOAK_CONVERGE=%q: %v", v, err)
+		}
+		return d
+	}
+	return 15 * time.Minute
+}
+
 const soakMaxReceives = 5 // refarch's default receive limit
 
 // TestSoak runs real refarch processes (one pelican, two emus) while random
@@ -52,7 +65,9 @@ func TestSoak(t *testing.T) {
 		e := newEnvReceives(t, soakMaxReceives)
 		q := sqstest.New(t, endpoint, soakMaxReceives)
 		url, dlq := q.URLs()
-		soak(t, e, []string{"REFARCH_QUEUE=sqs", "REFARCH_SQS_QUEUE_URL=" + url, "REFARCH_SQS_DLQ_URL=" + dlq,
+		// moto answers slowly under load: a longer visibility keeps the
+		// heartbeat ahead of it, as production's 60 s does.
+		soak(t, e, []string{"REFARCH_EMU_VISIBILITY=15s", "REFARCH_QUEUE=sqs", "REFARCH_SQS_QUEUE_URL=" + url, "REFARCH_SQS_DLQ_URL=" + dlq,
 			"REFARCH_SQS_ENDPOINT=" + endpoint, "REFARCH_AWS_REGION=us-east-1",
 			"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test"}, q)
 	})
@@ -102,7 +117,7 @@ func soak(t *testing.T, e *env, queueEnv []string, q status.Depther) {
 	<-killerDone
 
 	start := time.Now()
-	deadline := start.Add(5 * time.Minute)
+	deadline := start.Add(soakConverge(t))
 	var s status.Status
 	for {
 		var err error
@@ -119,6 +134,11 @@ func soak(t *testing.T, e *env, queueEnv []string, q status.Depther) {
 	lost, stale := e.audit(ctx)
 	fmt.Printf("soak %s: operations %d, kills %d, lost %d, stale %d, dead %d, seconds to converge %.1f\n",
 		t.Name(), ops, kills.Load(), lost, stale, s.Queue.Dead, converge)
+	if s.Queue.Dead != 0 {
+		if f, err := status.Failures(ctx, e.pool, e.model, 5); err == nil {
+			t.Logf("dead letters, newest first: %+v", f)
+		}
+	}
 	if lost != 0 || stale != 0 || s.Queue.Dead != 0 {
 		t.Fatalf("lost %d, stale %d, dead %d (status %+v): %s", lost, stale, s.Queue.Dead, s, e.diff(ctx))
 	}
