@@ -17,6 +17,17 @@ import (
 	"github.com/refarch/refarch/internal/failpoint"
 )
 
+// binDir holds the refarch binary the crash tests build; TestMain removes it.
+var binDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir) //nolint:errcheck // a temporary folder
+	}
+	os.Exit(code)
+}
+
 // refarchBinary builds the refarch binary with failpoints compiled in, once
 // per test run.
 var refarchBinary = sync.OnceValues(func() (string, error) {
@@ -24,6 +35,7 @@ var refarchBinary = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	binDir = dir
 	bin := filepath.Join(dir, "refarch")
 	out, err := exec.Command("go", "build", "-tags", "failpoints", "-o", bin, "github.com/refarch/refarch").CombinedOutput()
 	if err != nil {
