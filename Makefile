@@ -66,6 +66,10 @@ run-roles: db model build ## Run serve, pelican and emu as three processes, each
 test: db model moto chromium ## Run every test against real Postgres, moto and Chromium
 	@$(ENV) $(GO) test -race -timeout 30m ./...
 
+.PHONY: soak
+soak: db moto ## Crash soak: 10,000 random writes, random SIGKILLs of real pelican/emu processes, Postgres queue and SQS (moto)
+	@$(ENV) SOAK_OPS=$${SOAK_OPS:-10000} $(GO) test -run '^TestSoak$$' -count=1 -v -timeout 60m ./internal/pipelinetest/ | grep -E '^(soak|--- |ok|FAIL)'
+
 .PHONY: bench
 bench: db model ## Run the benchmarks and print their figures (and the use embedder against its JavaScript reference)
 	@# Workloads (seed, import, bootstrap, freshness, search under load, vector

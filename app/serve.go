@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -39,9 +41,19 @@ func serveDeps(pool *pgxpool.Pool, sh *shared) serve.Deps {
 				Outbox: st.Outbox, QueueVisible: int64(st.Queue.Visible), QueueInFlight: int64(st.Queue.InFlight),
 				QueueDead: int64(st.Queue.Dead), LagSeconds: st.OldestUnindexedAgeSeconds,
 				IndexRate: float64(recent) / rateWindow.Seconds(), Model: model, VectorStore: storeName,
+				Outage: outageText(st.Outage),
 			}, nil
 		},
 	}
+}
+
+// outageText is the status page's line for an outage, "" for none.
+func outageText(o *status.Outage) string {
+	if o == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s failing for every product since %s UTC (%s)", strings.ReplaceAll(o.Component, "_", " "),
+		o.Since.UTC().Format(time.DateTime), o.Error)
 }
 
 // rateWindow is the window of the status page's throughput.

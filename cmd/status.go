@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -40,6 +41,9 @@ func newStatusCmd(cfg *app.Config) *cobra.Command {
 				sync = "no"
 			}
 			fmt.Fprintf(w, "in sync\t%s\n", sync)
+			if o := s.Outage; o != nil {
+				fmt.Fprintf(w, "outage\t%s since %s: %s\n", o.Component, o.Since.UTC().Format(time.RFC3339), o.Error)
+			}
 			return w.Flush()
 		},
 	}

@@ -66,8 +66,24 @@ func TestOperatorCommands(t *testing.T) {
 		s.Queue.Visible == nil || *s.Queue.Visible != 0 || s.Queue.InFlight == nil || s.Queue.Dead == nil || *s.Queue.Dead != 1 {
 		t.Fatalf("status --json printed %s; want 3 products, none indexed or stale, 3 in the outbox, 1 dead", out)
 	}
+	if !strings.Contains(out, `"outage":null`) {
+		t.Fatalf("status --json printed %s; want \"outage\":null", out)
+	}
 	if out, err := cmd("status"); err != nil || !regexp.MustCompile(`(?m)^in sync +no$`).MatchString(out) {
 		t.Fatalf("status: %v\n%s", err, out)
+	}
+	// An outage emu records is shown by both forms.
+	if _, err := pool.Exec(ctx, `INSERT INTO index_outages (model, component, error) VALUES ('hash-v1-64', 'vector_store', 'permission denied')`); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cmd("status"); err != nil || !regexp.MustCompile(`(?m)^outage +vector_store since .*: permission denied$`).MatchString(out) {
+		t.Fatalf("status during an outage: %v\n%s", err, out)
+	}
+	if out, err := cmd("status", "--json"); err != nil || !strings.Contains(out, `"outage":{"component":"vector_store"`) {
+		t.Fatalf("status --json during an outage: %v\n%s", err, out)
+	}
+	if _, err := pool.Exec(ctx, `DELETE FROM index_outages`); err != nil {
+		t.Fatal(err)
 	}
 
 	if out, err := cmd("dlq", "list"); err != nil || !strings.Contains(out, "dead messages in the queue: 1") {

@@ -5,6 +5,7 @@ package embedding
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -27,6 +28,20 @@ type Embedder interface {
 	// the model server (ollama truncates to the model's context).
 	MaxTokens() int
 }
+
+// ErrTransient marks embedding errors worth retrying later: timeouts, rate
+// limits (429), server errors (5xx) and refused connections. They say
+// nothing about the texts, so emu never counts them against a product.
+var ErrTransient = errors.New("transient embedding error")
+
+// Transient marks err as one of ErrTransient without changing its text.
+func Transient(err error) error { return transientError{err} }
+
+type transientError struct{ err error }
+
+func (e transientError) Error() string        { return e.err.Error() }
+func (e transientError) Unwrap() error        { return e.err }
+func (e transientError) Is(target error) bool { return target == ErrTransient }
 
 // Info is what names an embedder's index: its model id and dimension.
 type Info struct {

@@ -141,8 +141,11 @@ func (o *Ollama) request(ctx context.Context, texts []string) ([][]float32, erro
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("embed %d texts with ollama: %w", len(texts), errors.Join(ctx.Err(), last))
 		}
-		if !retryable(err) || attempt >= o.cfg.Attempts {
+		if !retryable(err) {
 			return nil, fmt.Errorf("embed %d texts with ollama (attempt %d of %d): %w", len(texts), attempt, o.cfg.Attempts, last)
+		}
+		if attempt >= o.cfg.Attempts {
+			return nil, Transient(fmt.Errorf("embed %d texts with ollama (attempt %d of %d): %w", len(texts), attempt, o.cfg.Attempts, last))
 		}
 		if !backoff.Sleep(ctx, backoff.Delay(attempt-1, o.cfg.Backoff, 32*o.cfg.Backoff)) {
 			return nil, fmt.Errorf("embed %d texts with ollama: %w", len(texts), errors.Join(ctx.Err(), last))

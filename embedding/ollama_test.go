@@ -155,6 +155,11 @@ func TestOllamaRetries(t *testing.T) {
 			if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Fatalf("NewOllama error %v, want one containing %q", err, tc.wantErr)
 			}
+			// Exhausted retries of server errors say nothing about the
+			// texts; a rejected request does.
+			if tc.wantErr != "" && errors.Is(err, ErrTransient) != (tc.failures[0] >= 500) {
+				t.Errorf("NewOllama error %v: transient %v", err, errors.Is(err, ErrTransient))
+			}
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			if f.requests != tc.requests {

@@ -261,6 +261,15 @@ func (s *Store) Fail(ctx context.Context, f Failure) error {
 	return nil
 }
 
+// ClearFailures forgets the failures of ids (indexed or found up to date
+// after all).
+func (s *Store) ClearFailures(ctx context.Context, ids []int64) error {
+	if _, err := s.db.Exec(ctx, `DELETE FROM index_failures WHERE model = $1 AND product_id = ANY($2)`, s.model, ids); err != nil {
+		return fmt.Errorf("clear index failures of %d products: %w", len(ids), err)
+	}
+	return nil
+}
+
 // Failures lists the products emu gave up on, newest first.
 func (s *Store) Failures(ctx context.Context, limit int) ([]Failure, error) {
 	rows, err := s.db.Query(ctx, `SELECT product_id, version, error, receive_count, failed_at FROM index_failures

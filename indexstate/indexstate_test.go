@@ -125,3 +125,50 @@ func TestStateLifecycle(t *testing.T) {
 		t.Fatalf("chunks %+v", chunks)
 	}
 }
+
+func TestOutageLifecycle(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	s := indexstate.New(pool, "m")
+	if o, err := s.CurrentOutage(ctx); err != nil || o != nil {
+		t.Fatalf("outage with none recorded: %+v, %v", o, err)
+	}
+	if err := s.RecordOutage(ctx, indexstate.ComponentVectorStore, "table missing"); err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.CurrentOutage(ctx)
+	if err != nil || first == nil || first.Component != indexstate.ComponentVectorStore || first.Error != "table missing" {
+		t.Fatalf("outage %+v, %v", first, err)
+	}
+	// A later failure refreshes the error but keeps the start.
+	if err := s.RecordOutage(ctx, indexstate.ComponentVectorStore, "still missing"); err != nil {
+		t.Fatal(err)
+	}
+	o, _ := s.CurrentOutage(ctx)
+	if o == nil || !o.Since.Equal(first.Since) || o.Error != "still missing" {
+		t.Fatalf("refreshed outage %+v, want since %v and the new error", o, first.Since)
+	}
+	// Other models do not see it; an outage nobody refreshes goes stale.
+	if o, _ := indexstate.New(pool, "other").CurrentOutage(ctx); o != nil {
+		t.Fatalf("another model sees %+v", o)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE index_outages SET seen_at = now() - interval '1 hour'`); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := s.CurrentOutage(ctx); o != nil {
+		t.Fatalf("stale outage reported: %+v", o)
+	}
+	if err := s.RecordOutage(ctx, indexstate.ComponentVectorStore, "again"); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := s.CurrentOutage(ctx); o == nil || !o.Since.After(first.Since) {
+		t.Fatalf("an outage after a stale one keeps the old start: %+v", o)
+	}
+	if err := s.EndOutage(ctx, indexstate.ComponentVectorStore); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := s.CurrentOutage(ctx); o != nil {
+		t.Fatalf("ended outage reported: %+v", o)
+	}
+}

@@ -153,3 +153,63 @@ func TestNotifyIsAWakeUpOnly(t *testing.T) {
 		t.Errorf("notification payload = %q, want empty (a wake-up carries no row data)", n.Payload)
 	}
 }
+
+// Issue 11 (4): TRUNCATE queues a delete for every row it removes, and an id
+// used again after RESTART IDENTITY (or a DELETE and a sequence reset)
+// continues above the version of its delete, so the index, which holds that
+// delete, does not skip the new product.
+func TestTruncateQueuesDeletesAndReusedIdsContinue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	exec := func(sql string) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	exec(`INSERT INTO products (sku, name, description, price) SELECT 'S' || g, 'N', 'D', 1 FROM generate_series(1, 3) g`)
+	exec(`UPDATE products SET name = 'N2' WHERE id = 2`) // version 2
+	exec(`DELETE FROM sync_outbox`)
+	exec(`TRUNCATE products RESTART IDENTITY`)
+	rows, err := pool.Query(ctx, `SELECT product_id, op, version FROM sync_outbox ORDER BY product_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []outboxRow
+	for rows.Next() {
+		var r outboxRow
+		rows.Scan(&r.ProductID, &r.Op, &r.Version)
+		got = append(got, r)
+	}
+	rows.Close()
+	want := []outboxRow{{ProductID: 1, Op: "delete", Version: 2}, {ProductID: 2, Op: "delete", Version: 3}, {ProductID: 3, Op: "delete", Version: 2}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+		t.Fatalf("outbox after TRUNCATE = %+v, want %+v", got, want)
+	}
+
+	// The ids come back: each continues one past its delete.
+	exec(`INSERT INTO products (sku, name, description, price) SELECT 'R' || g, 'N', 'D', 1 FROM generate_series(1, 4) g`)
+	versions := map[int64]int64{}
+	rows, _ = pool.Query(ctx, `SELECT id, version FROM products`)
+	for rows.Next() {
+		var id, v int64
+		rows.Scan(&id, &v)
+		versions[id] = v
+	}
+	rows.Close()
+	if versions[1] != 3 || versions[2] != 4 || versions[3] != 3 || versions[4] != 1 {
+		t.Fatalf("versions of reused ids = %v, want 1:3 2:4 3:3 4:1", versions)
+	}
+
+	// A DELETE and a sequence reset work the same way.
+	exec(`DELETE FROM products WHERE id = 4`)
+	exec(`SELECT setval(pg_get_serial_sequence('products', 'id'), 3)`)
+	var v int64
+	if err := pool.QueryRow(ctx, `INSERT INTO products (sku, name, description, price) VALUES ('X', 'N', 'D', 1) RETURNING version`).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	if v != 3 {
+		t.Fatalf("version of id 4 reused after DELETE = %d, want 3", v)
+	}
+}

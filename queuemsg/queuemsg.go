@@ -1,8 +1,19 @@
 // Package queuemsg is the message pelican sends and emu receives: a small,
-// versioned JSON document naming a product, the row version that changed and
-// the records before and after. It does no I/O. The decoder is strict, so a
-// message written by a newer or broken producer fails loudly (and ends in the
-// dead-letter queue) instead of being half understood.
+// versioned JSON document naming a product and the row version that changed.
+// It does no I/O.
+//
+// The message carries only what emu needs: emu re-reads the current row
+// anyway, so the record itself is never sent, and a body stays a few hundred
+// bytes of ASCII whatever the row holds (SQS refuses bodies over 256 KiB and
+// some characters, such as U+FFFF, that a row written by SQL may hold). The
+// "new" field is kept as a stub of id and version so that emus of the
+// previous release, whose decoder requires it, read these messages too.
+//
+// The decoder is a tolerant reader, so that two releases can share a queue
+// during a rolling deploy: unknown fields are ignored and the records are
+// optional. A message of a newer schema version is reported as
+// ErrNewerVersion, for the worker to hand back to a newer one rather than
+// count it as a failure. What remains malformed fails loudly.
 package queuemsg
 
 import (
@@ -20,6 +31,10 @@ import (
 
 // Version is the schema version this package writes and reads.
 const Version = 1
+
+// ErrNewerVersion marks a message of a schema version newer than Version:
+// not broken, written by a newer release.
+var ErrNewerVersion = errors.New("message schema is newer than this release reads")
 
 // Op says what happened to the product.
 type Op string
@@ -52,7 +67,8 @@ type Message struct {
 	Version   int64
 	ChangedAt time.Time
 	// New is the record after the change (nil for deletes); Old the record
-	// before it (nil for inserts and when unknown).
+	// before it (nil for inserts and when unknown). Neither is sent: Encode
+	// writes New as a stub of id and version, and Old as null.
 	New *product.Product
 	Old *product.Product
 }
@@ -100,9 +116,6 @@ func (m Message) Validate() error {
 	if m.ChangedAt.IsZero() {
 		return errors.New("changed_at is missing")
 	}
-	if m.Op == OpUpsert && m.New == nil {
-		return errors.New("an upsert needs the new record")
-	}
 	if m.Op == OpDelete && m.New != nil {
 		return errors.New("a delete must not carry a new record")
 	}
@@ -128,27 +141,14 @@ func Encode(m Message) ([]byte, error) {
 	w := wire{Source: m.Source}
 	v, op, id, ver, at := Version, m.Op, m.ProductID, m.Version, m.ChangedAt.UTC()
 	w.V, w.Op, w.ProductID, w.Version, w.ChangedAt = &v, &op, &id, &ver, &at
-	var err error
-	if w.New, err = raw(m.New); err != nil {
-		return nil, err
-	}
-	if w.Old, err = raw(m.Old); err != nil {
-		return nil, err
+	w.New, w.Old = json.RawMessage("null"), json.RawMessage("null")
+	if m.Op == OpUpsert {
+		// The stub older decoders require of an upsert.
+		w.New = json.RawMessage(`{"id":` + strconv.FormatInt(m.ProductID, 10) + `,"version":` + strconv.FormatInt(m.Version, 10) + `}`)
 	}
 	b, err := json.Marshal(w)
 	if err != nil {
 		return nil, fmt.Errorf("encode message for product %d: %w", m.ProductID, err)
-	}
-	return b, nil
-}
-
-func raw(p *product.Product) (json.RawMessage, error) {
-	if p == nil {
-		return json.RawMessage("null"), nil
-	}
-	b, err := json.Marshal(p)
-	if err != nil {
-		return nil, fmt.Errorf("encode record of product %d: %w", p.ID, err)
 	}
 	return b, nil
 }
@@ -162,11 +162,12 @@ func Outgoing(m Message) (queue.Outgoing, error) {
 	return queue.Outgoing{Group: Group(m.ProductID), DedupID: DedupID(m.ProductID, m.Version), Body: b}, nil
 }
 
-// Decode reads one message, rejecting unknown schema versions and fields,
-// missing fields, bad values and anything after the JSON object.
+// Decode reads one message. It ignores unknown fields and accepts missing
+// records; it rejects newer schema versions (ErrNewerVersion), missing
+// required fields, bad values and anything after the JSON object.
 func Decode(b []byte) (Message, error) {
 	var w wire
-	if err := strictUnmarshal(b, &w); err != nil {
+	if err := unmarshal(b, &w); err != nil {
 		return Message{}, fmt.Errorf("decode message: %w", err)
 	}
 	missing := func(name string) (Message, error) {
@@ -175,7 +176,9 @@ func Decode(b []byte) (Message, error) {
 	switch {
 	case w.V == nil:
 		return missing("v")
-	case *w.V != Version:
+	case *w.V > Version:
+		return Message{}, fmt.Errorf("decode message: schema version %d (this release reads %d): %w", *w.V, Version, ErrNewerVersion)
+	case *w.V < 1:
 		return Message{}, fmt.Errorf("decode message: schema version %d is not supported (want %d)", *w.V, Version)
 	case w.Op == nil:
 		return missing("op")
@@ -185,10 +188,6 @@ func Decode(b []byte) (Message, error) {
 		return missing("version")
 	case w.ChangedAt == nil:
 		return missing("changed_at")
-	case len(w.New) == 0:
-		return missing("new")
-	case len(w.Old) == 0:
-		return missing("old")
 	}
 	m := Message{Op: *w.Op, Source: w.Source, ProductID: *w.ProductID, Version: *w.Version, ChangedAt: *w.ChangedAt}
 	var err error
@@ -205,19 +204,18 @@ func Decode(b []byte) (Message, error) {
 }
 
 func record(name string, r json.RawMessage) (*product.Product, error) {
-	if bytes.Equal(bytes.TrimSpace(r), []byte("null")) {
+	if len(r) == 0 || bytes.Equal(bytes.TrimSpace(r), []byte("null")) {
 		return nil, nil
 	}
 	var p product.Product
-	if err := strictUnmarshal(r, &p); err != nil {
+	if err := unmarshal(r, &p); err != nil {
 		return nil, fmt.Errorf("decode message: %s record: %w", name, err)
 	}
 	return &p, nil
 }
 
-func strictUnmarshal(b []byte, v any) error {
+func unmarshal(b []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
 		return err
 	}

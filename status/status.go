@@ -35,7 +35,14 @@ type Status struct {
 	// OldestUnindexedAgeSeconds is the age of the oldest change the index
 	// does not reflect yet (0 when in sync).
 	OldestUnindexedAgeSeconds float64 `json:"oldest_unindexed_age_seconds"`
+	// Outage is a component emu cannot write through for any product (the
+	// vector store or the embedder), null when there is none. Emu holds the
+	// messages meanwhile: nothing is dead-lettered, and it heals by itself.
+	Outage *Outage `json:"outage"`
 }
+
+// Outage is a store-wide failure emu is riding out.
+type Outage = indexstate.Outage
 
 // InSync reports whether the index reflects every committed change.
 func (s Status) InSync() bool {
@@ -58,6 +65,9 @@ func Get(ctx context.Context, db indexstate.DB, q Depther, model string) (Status
 	s := Status{Model: model, Products: sum.Products, Indexed: sum.Indexed, Stale: sum.Stale, Missing: sum.Missing,
 		DeletePending: sum.DeletePending, Failed: sum.Failed, Outbox: sum.Outbox,
 		OldestUnindexedAgeSeconds: sum.OldestUnindexedAgeSeconds}
+	if s.Outage, err = indexstate.New(db, model).CurrentOutage(ctx); err != nil {
+		return Status{}, err
+	}
 	if q != nil {
 		s.QueueBackend = q.Name()
 		d, err := q.Depth(ctx)

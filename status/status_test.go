@@ -3,8 +3,10 @@ package status_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
+	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/internal/pgtest"
 	"github.com/refarch/refarch/status"
 )
@@ -81,5 +83,35 @@ func TestGetAndProductStates(t *testing.T) {
 		if states[id] != w {
 			t.Errorf("product %d is %q, want %q", id, states[id], w)
 		}
+	}
+}
+
+// An outage emu records shows in status and in its JSON as
+// outage: {component, since, error}; none is null.
+func TestOutageInStatus(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	s, err := status.Get(ctx, pool, nil, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(s); s.Outage != nil || !strings.Contains(string(b), `"outage":null`) {
+		t.Fatalf("status without an outage: %s", b)
+	}
+	if err := indexstate.New(pool, "m").RecordOutage(ctx, indexstate.ComponentVectorStore, "relation does not exist"); err != nil {
+		t.Fatal(err)
+	}
+	s, err = status.Get(ctx, pool, nil, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(s)
+	var m struct {
+		Outage map[string]any `json:"outage"`
+	}
+	json.Unmarshal(b, &m)
+	if m.Outage["component"] != "vector_store" || m.Outage["error"] != "relation does not exist" || m.Outage["since"] == nil {
+		t.Fatalf("status JSON outage: %s", b)
 	}
 }

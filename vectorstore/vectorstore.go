@@ -62,6 +62,21 @@ func (e transientError) Error() string        { return e.err.Error() }
 func (e transientError) Unwrap() error        { return e.err }
 func (e transientError) Is(target error) bool { return target == ErrTransient }
 
+// ErrUnavailable marks errors about the store as a whole rather than about
+// the vectors of one call: the index or table is missing, the credentials
+// are refused, the store is read-only. No product is to blame, so callers
+// hold their work until the store serves again instead of giving up on it.
+var ErrUnavailable = errors.New("vector store unavailable")
+
+// Unavailable marks err as one of ErrUnavailable without changing its text.
+func Unavailable(err error) error { return unavailableError{err} }
+
+type unavailableError struct{ err error }
+
+func (e unavailableError) Error() string        { return e.err.Error() }
+func (e unavailableError) Unwrap() error        { return e.err }
+func (e unavailableError) Is(target error) bool { return target == ErrUnavailable }
+
 // CheckValues reports why v cannot be stored in, or searched against, an
 // index of dimension dim: a wrong length, a NaN or infinite value, or all
 // zeros, which has no cosine similarity. Backends check before sending, so a

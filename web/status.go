@@ -29,6 +29,8 @@ type StatusView struct {
 	VectorStore string
 	Samples     []Sample
 	Error       string
+	// Outage is shown as a banner: held messages heal by themselves.
+	Outage string
 }
 
 // chart is the status chart drawn as two polylines in a 600x160 box.

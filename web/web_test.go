@@ -73,3 +73,21 @@ func TestRowEscapesAndShowsState(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusShowsOutageBanner(t *testing.T) {
+	var b strings.Builder
+	if err := StatusBody(StatusView{}).Render(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "Outage") {
+		t.Fatalf("banner without an outage: %s", b.String())
+	}
+	b.Reset()
+	v := StatusView{Outage: "vector store failing for every product since 2026-11-30 19:52:01 UTC (<missing table>)"}
+	if err := StatusBody(v).Render(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `role="alert"><strong>Outage:</strong> vector store failing`) || !strings.Contains(b.String(), "&lt;missing table&gt;") {
+		t.Fatalf("no escaped outage banner: %s", b.String())
+	}
+}

@@ -33,6 +33,7 @@ import (
 // env is one isolated database with a queue, a vector store and an embedder.
 type env struct {
 	t     testing.TB
+	url   string // the database, for refarch processes
 	pool  *pgxpool.Pool
 	q     *pgqueue.Queue
 	emb   embedding.Embedder
@@ -56,7 +57,8 @@ func newEnvWith(t testing.TB, receives int, emb embedding.Embedder) *env {
 	ctx := context.Background()
 	// Pelican and emu each hold a transaction while the queue or the vector
 	// store uses another connection, so the pool must be roomy.
-	pcfg, err := pgxpool.ParseConfig(pgtest.NewURL(t))
+	url := pgtest.NewURL(t)
+	pcfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +79,7 @@ func newEnvWith(t testing.TB, receives int, emb embedding.Embedder) *env {
 		w = os.Stderr
 	}
 	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	return &env{t: t, pool: pool, q: q, emb: emb, store: store, model: emb.Model(), log: log}
+	return &env{t: t, url: url, pool: pool, q: q, emb: emb, store: store, model: emb.Model(), log: log}
 }
 
 // role runs something with Run(ctx) in the background until stopped.

@@ -60,3 +60,37 @@ func TestSQSPipeline(t *testing.T) {
 	})
 	waitFor(t, 30*time.Second, func() string { return e.diff(ctx) })
 }
+
+// Issue 11 (3): rows written by SQL with a 300 KiB description and a U+FFFF
+// character (which SQS refuses in a body) neither block the outbox nor get
+// lost: the message carries only what emu needs (it re-reads the row), so
+// every change, these included, reaches the index over SQS.
+func TestSQSUnusualRowsFlow(t *testing.T) {
+	endpoint := sqstest.Endpoint(t)
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	q := sqstest.New(t, endpoint, maxReceives)
+	cfg := e.emuConfig()
+	cfg.Wait = time.Second
+	e.startEmu(cfg, q, nil, nil)
+	p := e.pelicanConfig()
+	e.startPelican(p, q)
+
+	e.insert(ctx, 10, "before")
+	e.exec(ctx, `INSERT INTO products (sku, name, description, price, category)
+		VALUES ('HUGE', 'Huge', repeat('long words ', 30000), 1, 'odd'), ('FFFF', 'Odd '||chr(65535), 'has a U+FFFF '||chr(65535), 1, 'odd')`)
+	ids := e.insert(ctx, 10, "after")
+	e.exec(ctx, `UPDATE products SET name = name || ' v2' WHERE id = ANY($1)`, ids[:5])
+	waitFor(t, 90*time.Second, func() string {
+		s, err := status.Get(ctx, e.pool, q, e.model)
+		if err != nil {
+			return err.Error()
+		}
+		if s.InSync() && s.Queue.Dead == 0 && s.Failed == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%+v", s)
+	})
+	waitFor(t, 30*time.Second, func() string { return e.diff(ctx) })
+}

@@ -194,7 +194,9 @@ func (q *Queue) sweepDedup(ctx context.Context) {
 // the earlier asynchronous ones durable. It saves a WAL flush per call.
 const asyncCommit = `async AS (SELECT set_config('synchronous_commit', 'off', true))`
 
-// receiveSQL locks up to $1 receivable group heads, dead-letters those
+// receiveSQL locks up to $1 receivable group heads (the oldest message of
+// a group with none in flight: a later-committed older send must not join
+// a newer one already received), dead-letters those
 // already received $2 times and hides the rest for $3 microseconds. The
 // dead-lettered rows come back with receive_count -1 so the caller can
 // look again for more. The conditions test picked's receive_count so the
@@ -203,7 +205,8 @@ const receiveSQL = `
 WITH ` + asyncCommit + `, picked AS (
     SELECT m.id, m.receive_count FROM queue_messages m
     WHERE m.visible_at <= now()
-      AND NOT EXISTS (SELECT 1 FROM queue_messages o WHERE o.group_id = m.group_id AND o.id < m.id)
+      AND NOT EXISTS (SELECT 1 FROM queue_messages o WHERE o.group_id = m.group_id
+                      AND (o.id < m.id OR (o.visible_at > now() AND o.receive_count > 0)))
     ORDER BY m.id
     LIMIT $1
     FOR UPDATE SKIP LOCKED

@@ -299,3 +299,43 @@ func TestListenerReconnects(t *testing.T) {
 		t.Fatalf("after reconnecting, a waiting receive got %d messages, want the one sent", len(msgs))
 	}
 }
+
+// Issue 11 (7): two sends of one group that commit out of id order (two
+// pelicans, or catch-up and drain) must not put two of its messages in
+// flight: the older one, committed later, waits until the one received is
+// acknowledged.
+func TestOneInFlightWhenSendsCommitOutOfOrder(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool := pgtest.New(t)
+	q := pgqueue.New(pool, pgqueue.Options{PollInterval: 50 * time.Millisecond})
+	defer q.Close()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if err := q.SendTx(ctx, tx, []queue.Outgoing{{Group: "p", DedupID: "p-1", Body: []byte("older")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Send(ctx, []queue.Outgoing{{Group: "p", DedupID: "p-2", Body: []byte("newer")}}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := q.Receive(ctx, 10, time.Second, time.Minute)
+	if err != nil || len(first) != 1 || string(first[0].Body) != "newer" {
+		t.Fatalf("first receive: %v, %v; want the committed message", first, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := q.Receive(ctx, 10, 300*time.Millisecond, time.Minute); err != nil || len(got) != 0 {
+		t.Fatalf("with one message of the group in flight, a receive got %d (%v): two in flight", len(got), err)
+	}
+	if err := q.Ack(ctx, []string{first[0].Receipt}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := q.Receive(ctx, 10, time.Second, time.Minute); err != nil || len(got) != 1 || string(got[0].Body) != "older" {
+		t.Fatalf("after the ack: %v, %v; want the older message", got, err)
+	}
+}

@@ -119,6 +119,10 @@ func New(ctx context.Context, opts Options) (*Queue, error) {
 // Name describes the backend for status pages.
 func (q *Queue) Name() string { return "sqs" }
 
+// URLs returns the queue's and the dead-letter queue's URLs, for starting
+// other processes on the same queues (crash and soak tests).
+func (q *Queue) URLs() (queueURL, dlqURL string) { return q.url, q.dlq }
+
 // CreateQueues creates (or finds, since creation is idempotent) the FIFO
 // queue name.fifo and its dead-letter queue name-dlq.fifo, with a redrive
 // policy after maxReceives receives, and returns their URLs.

@@ -16,7 +16,9 @@ package emu
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -26,6 +28,7 @@ import (
 
 	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/internal/backoff"
+	"github.com/refarch/refarch/internal/failpoint"
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/queuemsg"
 )
@@ -94,6 +97,7 @@ type Emu struct {
 	model string
 	log   *slog.Logger
 	m     metrics
+	out   outages
 }
 
 type metrics struct {
@@ -105,6 +109,7 @@ type metrics struct {
 	batch, embedBatch             prometheus.Histogram
 	freshness                     prometheus.Histogram
 	depth                         *prometheus.GaugeVec
+	outage                        *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -137,13 +142,15 @@ func newMetrics(reg prometheus.Registerer) metrics {
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
 		depth: f.NewGaugeVec(prometheus.GaugeOpts{Name: "refarch_queue_messages",
 			Help: "Queue depth by state (visible, in_flight, dead)."}, []string{"state"}),
+		outage: f.NewGaugeVec(prometheus.GaugeOpts{Name: "refarch_emu_outage",
+			Help: "1 while a component (vector_store, embedder) fails for every product and emu holds its messages."}, []string{"component"}),
 	}
 }
 
 // New returns an emu; it does no I/O until Run.
 func New(pool *pgxpool.Pool, q Queue, emb Embedder, store Store, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Emu {
 	return &Emu{pool: pool, q: q, emb: emb, store: store, cfg: cfg.withDefaults(), model: emb.Model(),
-		log: log.With("role", "emu"), m: newMetrics(reg)}
+		log: log.With("role", "emu"), m: newMetrics(reg), out: outages{down: map[string]bool{}}}
 }
 
 // Run starts the workers and blocks until ctx is cancelled. Workers then
@@ -214,8 +221,37 @@ func (e *Emu) worker(ctx context.Context, n int) {
 		}
 		e.m.received.Add(float64(len(msgs)))
 		e.m.batch.Observe(float64(len(msgs)))
-		e.Handle(ctx, msgs)
+		e.handleSafely(ctx, msgs, n)
 	}
+}
+
+// handleSafely runs Handle and turns a panic into a failure, logged with
+// its stack, instead of a crash that would hand back and in the end
+// dead-letter every batch in flight in the process. A batch of several
+// products is then worked one product at a time, so that only the product
+// that panics alone is released as failed (and dead-lettered at its last
+// receive), like any poison.
+func (e *Emu) handleSafely(ctx context.Context, msgs []queue.Message, worker int) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		items, bad := group(msgs)
+		e.log.ErrorContext(ctx, "worker panicked", "worker", worker, "panic", fmt.Sprint(r),
+			"stack", string(debug.Stack()), "products", len(items))
+		for _, b := range bad {
+			e.releaseFailed(ctx, b.msg)
+		}
+		if len(items) == 1 {
+			e.giveUp(ctx, items, fmt.Errorf("worker panicked: %v", r))
+			return
+		}
+		for _, it := range items {
+			e.handleSafely(ctx, it.msgs, worker)
+		}
+	}()
+	e.Handle(ctx, msgs)
 }
 
 // release makes messages visible again after d (zero: at once). It runs
@@ -240,6 +276,7 @@ func (e *Emu) ack(ctx context.Context, msgs []queue.Message) {
 	if len(msgs) == 0 {
 		return
 	}
+	failpoint.Hit(failpoint.EmuBeforeAck)
 	receipts := make([]string, len(msgs))
 	for i, m := range msgs {
 		receipts[i] = m.Receipt
@@ -299,6 +336,43 @@ func (e *Emu) recordFailure(ctx context.Context, it *item, why error) {
 		Error: why.Error(), ReceiveCount: rc})
 	if err != nil {
 		e.log.WarnContext(ctx, "record index failure", "product_id", it.id, "err", err)
+	}
+}
+
+// markLastReceives records a failure, before any work, for the products
+// whose message is at its last allowed receive: if this attempt ends in a
+// crash, an OOM kill or a shutdown hand-back, the queue dead-letters the
+// message without emu recording anything, and status, the UI's badge and
+// `dlq list` must still agree. Indexing the product clears the record.
+func (e *Emu) markLastReceives(ctx context.Context, items []*item) {
+	for _, it := range items {
+		for _, m := range it.msgs {
+			if m.ReceiveCount >= e.cfg.MaxReceives {
+				it.marked = true
+			}
+		}
+		if it.marked {
+			e.recordFailure(ctx, it, fmt.Errorf("message at its last allowed receive (%d) and not indexed yet: earlier receives failed, crashed or were handed back", e.cfg.MaxReceives))
+		}
+	}
+}
+
+// unmark clears the failures markLastReceives recorded for items that
+// turned out to be up to date without a write (a write clears them itself).
+func (e *Emu) unmark(items []*item) {
+	var ids []int64
+	for _, it := range items {
+		if it.marked {
+			ids = append(ids, it.id)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := indexstate.New(e.pool, e.model).ClearFailures(ctx, ids); err != nil {
+		e.log.WarnContext(ctx, "clear index failures", "err", err, "products", len(ids))
 	}
 }
 
@@ -364,24 +438,32 @@ func (h *heartbeat) end() {
 func (e *Emu) Handle(ctx context.Context, msgs []queue.Message) {
 	items, bad := group(msgs)
 	for _, b := range bad {
+		if errors.Is(b.err, queuemsg.ErrNewerVersion) {
+			// Written by a newer release during a rolling deploy: not
+			// broken, so handed back for a newer worker, not failed.
+			e.log.InfoContext(ctx, "message from a newer release, handed back", "message_id", b.msg.ID, "err", b.err)
+			e.release(ctx, []queue.Message{b.msg}, e.cfg.Wait)
+			continue
+		}
 		e.log.ErrorContext(ctx, "undecodable message", "message_id", b.msg.ID, "receive_count", b.msg.ReceiveCount, "err", b.err)
 		e.releaseFailed(ctx, b.msg)
 	}
+	e.markLastReceives(ctx, items)
 	hb := e.startHeartbeat(ctx, messagesOf(items))
 	defer hb.end()
-	e.work(ctx, hb, items, true)
+	e.work(ctx, hb, items)
 }
 
 // work processes items until each is done or given up on, retrying whole
-// batch failures with backoff while holding the messages.
-func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item, canSplit bool) {
+// batch failures with backoff while holding the messages. An outage (the
+// store or the embedder fails for every product) is held the same way, for
+// as long as it lasts: no product is to blame, so none is dead-lettered.
+func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item) {
 	failures := 0
+	var held error // the last attempt's error, while backing off
 	for len(items) > 0 {
 		res, err := e.process(ctx, items)
-		hb.drop(res.done)
-		e.ack(ctx, messagesOf(res.done))
-		hb.drop(res.poison)
-		e.giveUp(ctx, res.poison, res.poisonErr)
+		e.settle(ctx, hb, res)
 		items = res.retry
 		if len(items) == 0 {
 			return
@@ -395,21 +477,31 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item, canSplit b
 			continue // only conflicts: replan at once
 		}
 		var split splitError
-		if errors.As(err, &split) && canSplit && len(items) > 1 {
-			// A non-transient store error in a batch: find the product it
-			// is about by writing them one by one.
-			e.log.WarnContext(ctx, "batch write failed, retrying products one by one", "err", err, "products", len(items))
-			for _, it := range items {
-				e.work(ctx, hb, []*item{it}, false)
+		var ce componentError
+		if errors.As(err, &split) {
+			if errors.As(held, &ce) && ce.component == indexstate.ComponentVectorStore {
+				// Still down? Probe before writing every product alone again.
+				if perr := e.probeStore(ctx); perr != nil {
+					err = componentError{ce.component, true, fmt.Errorf("%w (and %w)", split.err, perr)}
+				}
 			}
-			return
 		}
 		if errors.As(err, &split) {
-			hb.drop(items)
-			e.giveUp(ctx, items, err)
-			return
+			// A store error that may be about one product: find it by
+			// writing them one by one.
+			e.log.WarnContext(ctx, "batch write failed, retrying products one by one", "err", err, "products", len(items))
+			if items, err = e.isolate(ctx, hb, items); len(items) == 0 {
+				return
+			}
+			if err == nil {
+				continue
+			}
 		}
+		held = err
 		failures++
+		if errors.As(err, &ce) && (ce.wide || failures >= outageAfter) {
+			e.outage(ctx, ce.component, ce.err)
+		}
 		d := backoff.Delay(failures, e.cfg.MinBackoff, e.cfg.MaxBackoff)
 		e.log.WarnContext(ctx, "batch failed, backing off", "err", err, "products", len(items), "attempt", failures, "delay", d)
 		if !backoff.Sleep(ctx, d) {
@@ -418,6 +510,66 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item, canSplit b
 			return
 		}
 	}
+}
+
+// settle acknowledges what one attempt finished and gives up on the
+// products that failed on their own.
+func (e *Emu) settle(ctx context.Context, hb *heartbeat, res result) {
+	hb.drop(res.done)
+	e.ack(ctx, messagesOf(res.done))
+	e.unmark(res.done)
+	hb.drop(res.poison)
+	e.giveUp(ctx, res.poison, res.poisonErr)
+}
+
+// isolate writes items one at a time after their batch failed with a store
+// error that may be about one of them. A product that fails alone while the
+// store serves others, or answers a probe, is given up on. When no product
+// could be written and the probe fails too, the store is down: the products
+// come back with a wide componentError, to be held. Products that hit
+// another error come back with it, to retry after a backoff.
+func (e *Emu) isolate(ctx context.Context, hb *heartbeat, items []*item) ([]*item, error) {
+	var again, alone []*item
+	var againErr error
+	why := map[*item]error{}
+	served := false
+	for _, it := range items {
+		res, err := e.process(ctx, []*item{it})
+		e.settle(ctx, hb, res)
+		served = served || res.stored
+		if len(res.retry) == 0 {
+			continue
+		}
+		var split splitError
+		if errors.As(err, &split) {
+			alone = append(alone, it)
+			why[it] = err
+			continue
+		}
+		again = append(again, it)
+		if err != nil {
+			againErr = err
+		}
+	}
+	if len(alone) == 0 {
+		return again, againErr
+	}
+	if ctx.Err() != nil {
+		return append(again, alone...), ctx.Err() // shutting down: blame nobody
+	}
+	if !served {
+		if perr := e.probeStore(ctx); perr != nil && ctx.Err() == nil {
+			var split splitError
+			errors.As(why[alone[0]], &split)
+			err := componentError{indexstate.ComponentVectorStore, true, fmt.Errorf("%w (and %w)", split.err, perr)}
+			return append(again, alone...), err
+		}
+	}
+	hb.drop(alone)
+	for _, it := range alone {
+		e.giveUp(ctx, []*item{it}, why[it])
+	}
+	return again, againErr
 }
 
 func messagesOf(items []*item) []queue.Message {
@@ -434,6 +586,7 @@ type item struct {
 	msgs      []queue.Message
 	version   int64 // the highest message version
 	changedAt []time.Time
+	marked    bool // a failure was recorded at its last receive
 }
 
 type badMessage struct {

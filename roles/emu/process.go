@@ -10,6 +10,7 @@ import (
 
 	"github.com/refarch/refarch/catalog"
 	"github.com/refarch/refarch/indexstate"
+	"github.com/refarch/refarch/internal/failpoint"
 	"github.com/refarch/refarch/product"
 	"github.com/refarch/refarch/vectormeta"
 	"github.com/refarch/refarch/vectorstore"
@@ -21,6 +22,7 @@ type result struct {
 	poison    []*item // failed on their own: release, the queue counts receives
 	poisonErr error
 	retry     []*item // try again (after backoff if process returned an error)
+	stored    bool    // the vector store took a write: it serves
 }
 
 type action int
@@ -89,7 +91,7 @@ func (e *Emu) process(ctx context.Context, items []*item) (result, error) {
 		plans = append(plans, p)
 	}
 
-	plans, poison, err := e.embed(ctx, plans)
+	plans, poison, later, laterErr, err := e.embed(ctx, plans)
 	if err != nil {
 		e.m.failures.WithLabelValues("embed").Inc()
 		res.retry = append(res.retry, itemsOf(plans)...)
@@ -98,15 +100,19 @@ func (e *Emu) process(ctx context.Context, items []*item) (result, error) {
 	if len(poison) > 0 {
 		res.poison, res.poisonErr = itemsOf(poison), errors.New("the embedder fails on this product's text")
 	}
+	// Texts that failed alone with a transient error are retried after a
+	// backoff, with the error; the rest of the batch is written now.
+	res.retry = append(res.retry, itemsOf(later)...)
 	if len(plans) == 0 {
-		return res, nil
+		return res, laterErr
 	}
-	written, conflicts, err := e.write(ctx, plans)
+	written, conflicts, stored, err := e.write(ctx, plans)
 	if err != nil {
 		e.m.failures.WithLabelValues("write").Inc()
 		res.retry = append(res.retry, itemsOf(plans)...)
 		return res, err
 	}
+	res.stored = stored
 	res.done = append(res.done, itemsOf(written)...)
 	res.retry = append(res.retry, itemsOf(conflicts)...)
 	now := time.Now()
@@ -123,7 +129,7 @@ func (e *Emu) process(ctx context.Context, items []*item) (result, error) {
 			e.m.freshness.Observe(now.Sub(at).Seconds())
 		}
 	}
-	return res, nil
+	return res, laterErr
 }
 
 func itemsOf(plans []*plan) []*item {
@@ -145,10 +151,13 @@ func (e *Emu) load(ctx context.Context, ids []int64) (map[int64]product.Product,
 }
 
 // embed fills in the vectors of the plans that need one, with one call for
-// the batch. When that call fails, each text is tried alone: texts that fail
-// while others (or a probe) succeed are poison and returned apart; when
-// everything fails the embedder is down and the error is returned.
-func (e *Emu) embed(ctx context.Context, plans []*plan) (ok, poison []*plan, err error) {
+// the batch. When that call fails, each text is tried alone, for at most the
+// visibility timeout: texts that fail alone with a transient error (timeout,
+// 429, 5xx, refused connection) or are not tried in time come back as later,
+// with the error, to retry after a backoff; texts that fail alone otherwise
+// while others (or a probe) succeed are poison. When everything fails and
+// the probe too, the embedder is down: a wide componentError is returned.
+func (e *Emu) embed(ctx context.Context, plans []*plan) (ok, poison, later []*plan, laterErr, err error) {
 	var need []*plan
 	for _, p := range plans {
 		if p.act == actEmbed {
@@ -156,7 +165,7 @@ func (e *Emu) embed(ctx context.Context, plans []*plan) (ok, poison []*plan, err
 		}
 	}
 	if len(need) == 0 {
-		return plans, nil, nil
+		return plans, nil, nil, nil, nil
 	}
 	texts := make([]string, len(need))
 	for i, p := range need {
@@ -164,42 +173,63 @@ func (e *Emu) embed(ctx context.Context, plans []*plan) (ok, poison []*plan, err
 	}
 	vecs, err := e.embedCall(ctx, texts)
 	if err == nil {
+		e.healed(ctx, indexstate.ComponentEmbedder)
 		for i, p := range need {
 			p.values = vecs[i]
 		}
-		return plans, nil, nil
+		return plans, nil, nil, nil, nil
 	}
 	if ctx.Err() != nil {
-		return plans, nil, ctx.Err()
+		return plans, nil, nil, nil, ctx.Err()
 	}
 	batchErr := err
-	bad := map[*plan]bool{}
+	bad, retry := map[*plan]bool{}, map[*plan]bool{}
 	anyOK := false
+	deadline := time.Now().Add(e.cfg.Visibility)
 	for _, p := range need {
-		v, err := e.embedCall(ctx, []string{p.row.EmbedText()})
-		if ctx.Err() != nil {
-			return plans, nil, ctx.Err()
-		}
-		if err != nil {
-			bad[p] = true
+		if time.Now().After(deadline) {
+			retry[p] = true
+			laterErr = fmt.Errorf("embed %d texts one by one: out of time after %s: %w", len(need), e.cfg.Visibility, batchErr)
 			continue
 		}
-		p.values, anyOK = v[0], true
+		v, err := e.embedCall(ctx, []string{p.row.EmbedText()})
+		if ctx.Err() != nil {
+			return plans, nil, nil, nil, ctx.Err()
+		}
+		switch {
+		case err == nil:
+			p.values, anyOK = v[0], true
+		case transientEmbedError(err):
+			retry[p] = true
+			laterErr = fmt.Errorf("embed product %d: %w", p.it.id, err)
+		default:
+			bad[p] = true
+		}
 	}
 	if !anyOK {
 		if _, err := e.embedCall(ctx, []string{"embedder health probe"}); err != nil {
-			return plans, nil, fmt.Errorf("embed %d texts: %w", len(texts), batchErr)
+			return plans, nil, nil, nil, componentError{indexstate.ComponentEmbedder, true,
+				fmt.Errorf("embed %d texts: %w", len(texts), batchErr)}
 		}
 	}
+	e.healed(ctx, indexstate.ComponentEmbedder)
 	for _, p := range plans {
-		if bad[p] {
+		switch {
+		case bad[p]:
 			poison = append(poison, p)
-		} else {
+		case retry[p]:
+			later = append(later, p)
+		default:
 			ok = append(ok, p)
 		}
 	}
-	e.log.WarnContext(ctx, "embedder rejects some products", "products", len(poison), "err", batchErr)
-	return ok, poison, nil
+	if len(poison) > 0 {
+		e.log.WarnContext(ctx, "embedder rejects some products", "products", len(poison), "err", batchErr)
+	}
+	if len(later) > 0 {
+		laterErr = componentError{indexstate.ComponentEmbedder, false, laterErr}
+	}
+	return ok, poison, later, laterErr, nil
 }
 
 func (e *Emu) embedCall(ctx context.Context, texts []string) ([][]float32, error) {
@@ -222,7 +252,7 @@ func (e *Emu) embedCall(ctx context.Context, texts []string) ([][]float32, error
 // plans whose assumptions changed (the row was deleted since it was read, or
 // a metadata-only update whose text was re-embedded meanwhile) come back as
 // conflicts to re-plan.
-func (e *Emu) write(ctx context.Context, plans []*plan) (written, conflicts []*plan, err error) {
+func (e *Emu) write(ctx context.Context, plans []*plan) (written, conflicts []*plan, stored bool, err error) {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.Visibility)
 	defer cancel()
 	start := time.Now()
@@ -231,7 +261,7 @@ func (e *Emu) write(ctx context.Context, plans []*plan) (written, conflicts []*p
 		ids[i] = p.it.id
 	}
 	err = pgx.BeginFunc(wctx, e.pool, func(tx pgx.Tx) error {
-		written, conflicts = nil, nil
+		written, conflicts, stored = nil, nil, false
 		states := indexstate.New(tx, e.model)
 		locked, err := states.Lock(wctx, ids)
 		if err != nil {
@@ -293,6 +323,10 @@ func (e *Emu) write(ctx context.Context, plans []*plan) (written, conflicts []*p
 		if err := e.writeStore(wctx, dels, metas, vecs); err != nil {
 			return err
 		}
+		stored = len(dels)+len(metas)+len(vecs) > 0
+		if stored {
+			failpoint.Hit(failpoint.EmuAfterStoreWrite)
+		}
 		if len(keep) == 0 {
 			return nil
 		}
@@ -312,9 +346,12 @@ func (e *Emu) write(ctx context.Context, plans []*plan) (written, conflicts []*p
 	})
 	e.m.writeSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	return written, conflicts, nil
+	if stored {
+		e.healed(ctx, indexstate.ComponentVectorStore)
+	}
+	return written, conflicts, stored, nil
 }
 
 func (e *Emu) meta(p *plan) vectormeta.Metadata {
@@ -323,12 +360,19 @@ func (e *Emu) meta(p *plan) vectormeta.Metadata {
 }
 
 // writeStore applies deletes, metadata updates and upserts. A transient
-// error (rate limit, 5xx, timeout) is returned as is, to back off from; any
-// other error may be about one product and is wrapped in splitError.
+// error (rate limit, 5xx, timeout) or one about the whole store (its index
+// missing, credentials refused) is returned as a componentError, to back off
+// from while holding the messages; any other error may be about one product
+// and is wrapped in splitError.
 func (e *Emu) writeStore(ctx context.Context, dels []string, metas []vectormeta.Metadata, vecs []vectorstore.Vector) error {
 	wrap := func(err error) error {
-		if errors.Is(err, vectorstore.ErrTransient) || ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			return err
+		case unavailableStoreError(err):
+			return componentError{indexstate.ComponentVectorStore, true, err}
+		case errors.Is(err, vectorstore.ErrTransient):
+			return componentError{indexstate.ComponentVectorStore, false, err}
 		}
 		return splitError{err}
 	}

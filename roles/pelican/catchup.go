@@ -10,6 +10,7 @@ import (
 
 	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/internal/backoff"
+	"github.com/refarch/refarch/internal/failpoint"
 	"github.com/refarch/refarch/queuemsg"
 )
 
@@ -157,6 +158,9 @@ func (p *Pelican) CatchupChunk(ctx context.Context, pass int64) (int, error) {
 			}
 		}
 		sent = len(msgs)
+		if sent > 0 {
+			failpoint.Hit(failpoint.PelicanInCatchupChunk)
+		}
 		_, err = tx.Exec(ctx, `UPDATE catchup_chunks SET done_at = now(), sent = $3, done_by = $4 WHERE pass_id = $1 AND lo = $2`,
 			pass, lo, sent, p.cfg.Name)
 		if err != nil {

@@ -28,6 +28,7 @@ import (
 
 	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/internal/backoff"
+	"github.com/refarch/refarch/internal/failpoint"
 	"github.com/refarch/refarch/internal/pglisten"
 	"github.com/refarch/refarch/product"
 	"github.com/refarch/refarch/queue"
@@ -278,6 +279,7 @@ func (p *Pelican) DrainOnce(ctx context.Context) (int, error) {
 		if err := p.send(ctx, msgs); err != nil {
 			return err
 		}
+		failpoint.Hit(failpoint.PelicanAfterSend)
 		if _, err := tx.Exec(ctx, `DELETE FROM sync_outbox WHERE id = ANY($1)`, ids); err != nil {
 			return fmt.Errorf("delete %d sent outbox rows: %w", len(ids), err)
 		}

@@ -28,6 +28,9 @@ type Status struct {
 	IndexRate   float64
 	Model       string
 	VectorStore string
+	// Outage describes a component emu cannot write through for any
+	// product ("" when there is none), for the status page's banner.
+	Outage string
 }
 
 // StatusFunc reads the current status.
@@ -111,6 +114,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 			view.LagSeconds = st.LagSeconds
 			view.Model = st.Model
 			view.VectorStore = st.VectorStore
+			view.Outage = st.Outage
 		}
 	}
 	if isHTMX(r) {

@@ -2,6 +2,7 @@ package pgvectorstore
 
 import (
 	"encoding/binary"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/pgvector/pgvector-go"
 	pgxvec "github.com/pgvector/pgvector-go/pgx"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/refarch/refarch/internal/pgtest"
 	"github.com/refarch/refarch/internal/testkit"
@@ -321,5 +323,68 @@ func TestDropAndCreateIndex(t *testing.T) {
 	got, err = s.Query(ctx, vs[3].Values, 1, vectormeta.Filter{})
 	if err != nil || len(got) != 1 || got[0].ID != vs[3].ID {
 		t.Errorf("query after CreateIndex = %+v, %v; want %s", got, err, vs[3].ID)
+	}
+}
+
+// classify tells store-wide Postgres failures (by SQLSTATE) from transient
+// ones and from those that may be about the rows of one call.
+func TestClassifyBySQLState(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		code              string
+		transient, outage bool
+	}{
+		{"08006", true, false}, {"40P01", true, false}, {"53100", true, false}, {"57P01", true, false},
+		{"57014", true, false}, {"55P03", true, false},
+		{"42P01", false, true}, {"42501", false, true}, {"28P01", false, true}, {"3D000", false, true},
+		{"25006", false, true}, {"42883", false, true},
+		{"22P02", false, false}, {"23505", false, false}, {"54000", false, false},
+	} {
+		err := classify(&pgconn.PgError{Code: c.code, Message: "x"})
+		if got := errors.Is(err, vectorstore.ErrTransient); got != c.transient {
+			t.Errorf("SQLSTATE %s: transient %v, want %v", c.code, got, c.transient)
+		}
+		if got := errors.Is(err, vectorstore.ErrUnavailable); got != c.outage {
+			t.Errorf("SQLSTATE %s: unavailable %v, want %v", c.code, got, c.outage)
+		}
+	}
+}
+
+// A store whose table is gone, or whose role lost its privileges, reports
+// ErrUnavailable from every call, and serves again once it is back.
+func TestMissingTableAndPrivilegesAreUnavailable(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := pgtest.New(t)
+	s, err := New(ctx, pool, "outage-model", 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := randomVectors(1, 3, 8, []string{"a"})
+	if err := s.Upsert(ctx, vs); err != nil {
+		t.Fatal(err)
+	}
+	exec := func(sql string) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	exec(`ALTER TABLE ` + s.qtable + ` RENAME TO away`)
+	calls := map[string]func() error{
+		"upsert": func() error { return s.Upsert(ctx, vs) },
+		"delete": func() error { return s.Delete(ctx, []string{vs[0].ID}) },
+		"count":  func() error { _, err := s.Count(ctx); return err },
+	}
+	for name, call := range calls {
+		if err := call(); !errors.Is(err, vectorstore.ErrUnavailable) {
+			t.Errorf("%s with the table missing = %v, want ErrUnavailable", name, err)
+		}
+	}
+	exec(`ALTER TABLE away RENAME TO ` + s.qtable)
+	for name, call := range calls {
+		if err := call(); err != nil {
+			t.Errorf("%s with the table back: %v", name, err)
+		}
 	}
 }

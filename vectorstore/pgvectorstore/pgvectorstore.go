@@ -463,17 +463,29 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// classify marks the Postgres failures a retry can fix: lost connections,
-// serialization failures and deadlocks, resource exhaustion, shutdowns.
+// classify marks the Postgres failures a retry can fix (lost connections,
+// serialization failures and deadlocks, resource exhaustion, shutdowns,
+// statement and lock timeouts) and those about the store as a whole, which
+// heal when an operator acts (the table or extension is missing, privileges
+// or credentials are refused, the database is read-only). What remains may
+// be about the rows of the call.
 func classify(err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
+		code := pgErr.Code
 		switch {
-		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
-			strings.HasPrefix(pgErr.Code, "40"),                                 // serialization failure, deadlock
-			strings.HasPrefix(pgErr.Code, "53"),                                 // insufficient resources
-			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03": // shutdown, cannot connect now
+		case strings.HasPrefix(code, "08"), // connection exception
+			strings.HasPrefix(code, "40"),                     // serialization failure, deadlock
+			strings.HasPrefix(code, "53"),                     // insufficient resources
+			code == "57P01", code == "57P02", code == "57P03", // shutdown, cannot connect now
+			code == "57014", code == "55P03", code == "55006": // statement timeout, lock not available, object in use
 			return vectorstore.Transient(err)
+		case strings.HasPrefix(code, "28"), // invalid authorization
+			code == "42501",                                   // insufficient privilege
+			code == "42P01", code == "3F000", code == "3D000", // table, schema or database missing
+			code == "42704", code == "42883", // vector type or operator missing (extension dropped)
+			code == "25006": // read-only transaction (a standby)
+			return vectorstore.Unavailable(err)
 		}
 		return err
 	}

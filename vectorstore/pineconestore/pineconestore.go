@@ -273,6 +273,24 @@ func retryable(ctx context.Context, err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) // a per-call timeout, the caller's ctx is alive
 }
 
+// storeWide reports whether a failed call failed for a reason that is
+// about the index or the project rather than the vectors sent: the API key
+// is refused or lacks permission, the index is gone or not ready.
+func storeWide(err error) bool {
+	if st, ok := status.FromError(err); ok && st.Code() != codes.OK && st.Code() != codes.Unknown {
+		switch st.Code() {
+		case codes.Unauthenticated, codes.PermissionDenied, codes.NotFound, codes.FailedPrecondition:
+			return true
+		}
+		return false
+	}
+	switch httpStatus(err) {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusPreconditionFailed:
+		return true
+	}
+	return false
+}
+
 // retry runs call until it succeeds, fails permanently, runs out of attempts
 // or ctx ends. Exhausted retries are marked vectorstore.ErrTransient so the
 // caller can back off at its own level.
@@ -284,6 +302,9 @@ func (s *Store) retry(ctx context.Context, what string, call func(context.Contex
 			return nil
 		}
 		if !retryable(ctx, err) {
+			if storeWide(err) {
+				return vectorstore.Unavailable(err)
+			}
 			return err
 		}
 		if attempt >= r.MaxAttempts {

@@ -247,3 +247,27 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// Refused credentials and a missing index are about the whole store, not the
+// vectors sent: they are marked ErrUnavailable (emu holds its work as an
+// outage) and not retried in place; a rejected vector is neither.
+func TestStoreWideErrorsAreUnavailable(t *testing.T) {
+	t.Parallel()
+	srv := pineconetest.New(t)
+	s := open(t, options(srv, 4))
+	vs := vectors(2, 4)
+	for _, c := range []codes.Code{codes.Unauthenticated, codes.PermissionDenied, codes.NotFound, codes.FailedPrecondition} {
+		srv.FailNext("Upsert", 1, c)
+		err := s.Upsert(t.Context(), vs)
+		if !errors.Is(err, vectorstore.ErrUnavailable) || errors.Is(err, vectorstore.ErrTransient) {
+			t.Errorf("upsert failing with %s = %v, want ErrUnavailable", c, err)
+		}
+	}
+	srv.FailNext("Upsert", 1, codes.InvalidArgument)
+	if err := s.Upsert(t.Context(), vs); err == nil || errors.Is(err, vectorstore.ErrUnavailable) {
+		t.Errorf("upsert failing with InvalidArgument = %v, want an error about the call", err)
+	}
+	if err := s.Upsert(t.Context(), vs); err != nil {
+		t.Errorf("upsert after the failures: %v", err)
+	}
+}

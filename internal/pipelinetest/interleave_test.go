@@ -1,0 +1,125 @@
+package pipelinetest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/refarch/refarch/embedding"
+	"github.com/refarch/refarch/indexstate"
+	"github.com/refarch/refarch/product"
+	"github.com/refarch/refarch/queue"
+	"github.com/refarch/refarch/queuemsg"
+	"github.com/refarch/refarch/roles/emu"
+	"github.com/refarch/refarch/vectormeta"
+)
+
+// gateEmbedder blocks the first call with a text containing word until
+// open is closed, after signalling paused: a worker held between reading
+// the row and writing the index.
+type gateEmbedder struct {
+	embedding.Embedder
+	word         string
+	paused, open chan struct{}
+}
+
+func (g *gateEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	for _, t := range texts {
+		if strings.Contains(t, g.word) {
+			select {
+			case g.paused <- struct{}{}:
+				<-g.open
+			default:
+			}
+		}
+	}
+	return g.Embedder.Embed(ctx, texts)
+}
+
+// delivery is a message as a worker receives it, without a queue: the
+// interleavings below drive two workers' Handle directly.
+func delivery(t *testing.T, op queuemsg.Op, id, version int64) []queue.Message {
+	t.Helper()
+	m := queuemsg.Message{Op: op, Source: queuemsg.SourceOutbox, ProductID: id, Version: version, ChangedAt: time.Now()}
+	if op == queuemsg.OpUpsert {
+		m.New = &product.Product{ID: id, Version: version}
+	}
+	b, err := queuemsg.Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []queue.Message{{ID: fmt.Sprint(id, "-", version), Receipt: "none", Body: b, ReceiveCount: 1}}
+}
+
+// Deterministic interleavings of two workers (G3, G4): worker A has read
+// version 1 and is paused before writing when B indexes a newer change;
+// A's late write must change nothing.
+func TestInterleavings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		apply string // the change B indexes while A is paused
+		op    queuemsg.Op
+	}{
+		{"newer update wins", `UPDATE products SET description = 'second text' WHERE id = $1`, queuemsg.OpUpsert},
+		{"delete wins over a racing update", `DELETE FROM products WHERE id = $1`, queuemsg.OpDelete},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			e := newEnv(t)
+			mon := newMonitor(e.store)
+			gate := &gateEmbedder{Embedder: e.emb, word: "first", paused: make(chan struct{}), open: make(chan struct{})}
+			cfg := e.emuConfig()
+			a := emu.New(e.pool, e.q, gate, mon, cfg, e.log, nil)
+			b := emu.New(e.pool, e.q, e.emb, mon, cfg, e.log, nil)
+			if err := indexstate.New(e.pool, e.model).Register(ctx, e.store.Name()); err != nil {
+				t.Fatal(err)
+			}
+			var id int64
+			if err := e.pool.QueryRow(ctx, `INSERT INTO products (sku, name, description, price) VALUES ('I-1', 'Item', 'first text', 1) RETURNING id`).Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			aDone := make(chan struct{})
+			go func() {
+				defer close(aDone)
+				a.Handle(ctx, delivery(t, queuemsg.OpUpsert, id, 1))
+			}()
+			select {
+			case <-gate.paused:
+			case <-time.After(30 * time.Second):
+				t.Fatal("worker A never reached the embedder")
+			}
+			e.exec(ctx, tc.apply, id)
+			b.Handle(ctx, delivery(t, tc.op, id, 2))
+			close(gate.open)
+			<-aDone
+
+			st, err := indexstate.New(e.pool, e.model).Get(ctx, []int64{id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			vecs, err := e.store.Fetch(ctx, []string{vectormeta.VectorID(id)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, stored := vecs[vectormeta.VectorID(id)]
+			switch tc.op {
+			case queuemsg.OpUpsert:
+				want := product.ContentHash(product.EmbedText("Item", "second text"))
+				if st[id].Version != 2 || st[id].Hash != want || !stored || v.Meta.Version != 2 || v.Meta.ContentHash != want {
+					t.Fatalf("after A's late write: state %+v, vector %v %+v; want version 2 of the second text", st[id], stored, v.Meta)
+				}
+			case queuemsg.OpDelete:
+				if !st[id].Deleted || stored {
+					t.Fatalf("after A's late write: state %+v, vector stored %v; want the delete", st[id], stored)
+				}
+			}
+			if p := mon.problems(); len(p) > 0 {
+				t.Fatalf("index went back: %v", p)
+			}
+		})
+	}
+}
