@@ -102,3 +102,10 @@ END $$;
 CREATE TRIGGER products_before_truncate
     BEFORE TRUNCATE ON products
     FOR EACH STATEMENT EXECUTE FUNCTION products_before_truncate();
+
+-- Grants for the per-service roles (005_roles): the products trigger writes
+-- tombstones as the user that changes products (serve); emu records outages
+-- and serve's status reads them.
+GRANT SELECT, INSERT, UPDATE, DELETE ON product_tombstones TO refarch_serve;
+GRANT SELECT, INSERT, UPDATE, DELETE ON index_outages TO refarch_emu;
+GRANT SELECT ON index_outages TO refarch_serve;
