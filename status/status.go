@@ -10,6 +10,7 @@ import (
 
 	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/queue"
+	"github.com/refarch/refarch/vectorstore"
 )
 
 // Status is the object `refarch status --json` prints.
@@ -35,6 +36,9 @@ type Status struct {
 	// OldestUnindexedAgeSeconds is the age of the oldest change the index
 	// does not reflect yet (0 when in sync).
 	OldestUnindexedAgeSeconds float64 `json:"oldest_unindexed_age_seconds"`
+	// SearchIndex is the state of the store's search index (pgvector's
+	// HNSW index); absent for stores that have none to build.
+	SearchIndex *vectorstore.IndexProgress `json:"search_index,omitempty"`
 }
 
 // InSync reports whether the index reflects every committed change.

@@ -105,6 +105,9 @@ type Results struct {
 	State   State
 	Rows    []Row
 	Message string // an empty answer's explanation
+	// IndexNotice says that the search index is building and results may
+	// be incomplete.
+	IndexNotice string
 	Error   string // a rejected query's explanation
 	Total   int
 	Pages   int

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/refarch/refarch/vectorstore"
 	"github.com/refarch/refarch/web"
 )
 
@@ -28,6 +29,9 @@ type Status struct {
 	IndexRate   float64
 	Model       string
 	VectorStore string
+	// SearchIndex is the vector search index's state; nil for stores
+	// without one to build.
+	SearchIndex *vectorstore.IndexProgress
 }
 
 // StatusFunc reads the current status.
@@ -111,6 +115,10 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 			view.LagSeconds = st.LagSeconds
 			view.Model = st.Model
 			view.VectorStore = st.VectorStore
+			if si := st.SearchIndex; si != nil {
+				view.SearchIndex = &web.SearchIndex{State: si.State, Phase: si.Phase, Done: si.Done, Total: si.Total,
+					Percent: si.Percent(), ETASeconds: si.ETASeconds}
+			}
 		}
 	}
 	if isHTMX(r) {
