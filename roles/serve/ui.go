@@ -121,7 +121,7 @@ func (s *Server) results(ctx context.Context, st web.State) (web.Results, error)
 		if err != nil {
 			return res, err
 		}
-		res.Total = total
+		res.Total, res.TotalEstimated = total, catalog.TotalIsEstimate(total)
 		res.Pages = max(1, (total+pageSize-1)/pageSize)
 		for _, p := range ps {
 			res.Rows = append(res.Rows, web.Row{Product: p})
