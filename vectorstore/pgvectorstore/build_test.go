@@ -103,8 +103,10 @@ func TestSlowBuildFinishes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if seen.Total < 6000 || seen.Done > seen.Total {
-		t.Errorf("progress %+v; want done of a total of at least 6,000", seen)
+	// Total is extrapolated from the table scan's blocks until ANALYZE has
+	// counted the table, so early in a build it is only roughly 6,000.
+	if seen.Total < 3000 || seen.Total > 12000 || seen.Done > seen.Total {
+		t.Errorf("progress %+v; want done of a total of about 6,000", seen)
 	}
 
 	// Writes go on during the build.

@@ -60,7 +60,7 @@ type SearchOptions struct {
 	// search that hits it fails with vectorstore.ErrSearchTimeout.
 	Timeout time.Duration
 	// ExactScanCap is how many vectors a search reads while the HNSW index
-	// is missing or building (default 10,000, some 50 ms at 512
+	// is missing or building (default 2,000, some 10 ms at 512
 	// dimensions): it ranks that part of the table exactly, and callers
 	// learn from IndexReady that the answer may be incomplete.
 	ExactScanCap int
@@ -71,7 +71,7 @@ func (o SearchOptions) withDefaults() SearchOptions {
 		o.Timeout = 2 * time.Second
 	}
 	if o.ExactScanCap <= 0 {
-		o.ExactScanCap = 10000
+		o.ExactScanCap = 2000
 	}
 	return o
 }
