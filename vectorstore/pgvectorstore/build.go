@@ -301,8 +301,10 @@ func (w *stallWatch) run(ctx context.Context) {
 		}
 		var phase, sample string
 		var blockers []int32
+		// The index's size counts too: once every vector is in the graph,
+		// pgvector writes it out to pages without reporting progress.
 		err := w.pool.QueryRow(ctx, `SELECT p.phase, concat_ws(',', p.phase, p.blocks_done, p.tuples_done, p.lockers_done,
-				p.current_locker_pid, p.partitions_done), pg_blocking_pids(p.pid)
+				p.current_locker_pid, p.partitions_done, pg_relation_size(nullif(p.index_relid, 0))), pg_blocking_pids(p.pid)
 			FROM pg_stat_progress_create_index p WHERE p.pid = $1`, int32(w.pid)).Scan(&phase, &sample, &blockers)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// Between the statements of a concurrent build, or before it
