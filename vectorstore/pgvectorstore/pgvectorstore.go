@@ -403,12 +403,15 @@ func efSearch(k int) int { return min(max(40, 2*k), 1000) }
 //     scan of the small main table as cheap and picks scan+sort over the
 //     index, which at 10,000 x 512 dimensions is 25 times slower (52 ms
 //     against 2 ms) because every row's vector must be detoasted;
-//   - a statement timeout, so that no search runs on unbounded.
+//   - a statement timeout, so that no search runs on unbounded;
+//   - no JIT: with sequential scans priced out, a scan without the index
+//     (one still building) costs enough to be compiled, which took 650 ms
+//     of a 970 ms search at a million vectors and never pays off here.
 func searchBatch(k int, timeout time.Duration, sql string, args []any, read func(pgx.Rows) error) *pgx.Batch {
 	b := &pgx.Batch{}
 	b.Queue(`SELECT set_config('hnsw.iterative_scan', 'strict_order', true),
 		set_config('hnsw.ef_search', $1, true), set_config('enable_seqscan', 'off', true),
-		set_config('statement_timeout', $2, true)`, strconv.Itoa(efSearch(k)), strconv.FormatInt(max(1, timeout.Milliseconds()), 10))
+		set_config('statement_timeout', $2, true), set_config('jit', 'off', true)`, strconv.Itoa(efSearch(k)), strconv.FormatInt(max(1, timeout.Milliseconds()), 10))
 	b.Queue(sql, args...).Query(read)
 	return b
 }
