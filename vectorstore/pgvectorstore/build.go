@@ -204,6 +204,10 @@ func (s *Store) createIndex(ctx context.Context) error {
 	}
 	stmts := []string{
 		`SET statement_timeout = 0`,
+		// A build whose process died (SIGKILL, a lost host) is cancelled
+		// within seconds instead of running to its end, holding the build
+		// lock, only to leave an INVALID index: the next build starts sooner.
+		`SET client_connection_check_interval = '5s'`,
 		`SET maintenance_work_mem = '` + strconv.FormatInt(plan.MemoryKB, 10) + `kB'`,
 		`SET max_parallel_maintenance_workers = ` + strconv.Itoa(plan.Workers),
 	}

@@ -3,9 +3,14 @@ package pgvectorstore
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refarch/refarch/internal/pgtest"
 	"github.com/refarch/refarch/vectormeta"
@@ -206,5 +211,91 @@ func TestSearchTimeout(t *testing.T) {
 	_, err = s.Query(ctx, vs[0].Values, 10, vectormeta.Filter{})
 	if !errors.Is(err, vectorstore.ErrSearchTimeout) {
 		t.Fatalf("query over 5,000 vectors with a 1 ms budget = %v; want ErrSearchTimeout", err)
+	}
+}
+
+// TestHelperBuild is not a test: TestKilledBuildRestartsOnce runs it in a
+// child process to build an index and be killed while it does.
+func TestHelperBuild(t *testing.T) {
+	url := os.Getenv("REFARCH_TEST_BUILD_URL")
+	if url == "" {
+		t.Skip("helper process of TestKilledBuildRestartsOnce")
+	}
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(ctx, pool, "killed-build", 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetBuildOptions(BuildOptions{MaxMemoryKB: 1024})
+	t.Fatal(s.CreateIndex(ctx)) // killed long before it returns
+}
+
+// A process killed (SIGKILL) in the middle of a build leaves no build
+// running on in the database: within seconds the build is gone, and the
+// next build drops the INVALID index it left and finishes.
+func TestKilledBuildRestartsOnce(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	url := pgtest.NewURL(t)
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	s, err := New(ctx, pool, "killed-build", 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loadVectors(t, s, 6000, 64)
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperBuild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "REFARCH_TEST_BUILD_URL="+url)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitProgress := func(what string, ok func(vectorstore.IndexProgress) bool) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			p, err := s.IndexProgress(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok(p) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("waited a minute for %s; progress %+v", what, p)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitProgress("the child's build to progress", func(p vectorstore.IndexProgress) bool {
+		return p.State == vectorstore.IndexBuilding && p.Done > 0
+	})
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait() //nolint:errcheck // killed
+	killed := time.Now()
+	waitProgress("the orphaned build to stop", func(p vectorstore.IndexProgress) bool {
+		return p.State != vectorstore.IndexBuilding
+	})
+	if d := time.Since(killed); d > 8*time.Second {
+		t.Errorf("the orphaned build ran on for %s after its process died", d)
+	}
+	exists, valid, err := s.indexValid(ctx, pool)
+	if err != nil || !exists || valid {
+		t.Fatalf("after the kill: index exists %v, valid %v, %v; want an INVALID leftover", exists, valid, err)
+	}
+	if err := s.CreateIndex(ctx); err != nil {
+		t.Fatalf("build after the kill: %v", err)
+	}
+	if exists, valid, err := s.indexValid(ctx, pool); err != nil || !exists || !valid {
+		t.Errorf("after the second build: index exists %v, valid %v, %v", exists, valid, err)
 	}
 }
