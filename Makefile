@@ -81,6 +81,10 @@ bench: db model ## Run the benchmarks and print their figures (and the use embed
 	@# Embedding throughput by batch size, beside the JavaScript reference.
 	@scripts/bench-embed.sh
 
+.PHONY: bench-scale
+bench-scale: db ## The catalog at scale (BENCH_PRODUCTS, default 1,000,000): seed, bootstrap, time to a ready search index, search and page latency
+	@scripts/bench-scale.sh
+
 .PHONY: test-ollama
 test-ollama: ## Test the ollama embedder against a real server (OLLAMA_TEST_HOST, OLLAMA_TEST_MODEL)
 	REFARCH_OLLAMA_TEST_HOST=$${OLLAMA_TEST_HOST:-http://127.0.0.1:11434} \

@@ -27,6 +27,7 @@ import (
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/roles/serve"
 	"github.com/refarch/refarch/vectorstore"
+	"github.com/refarch/refarch/vectorstore/pgvectorstore"
 )
 
 // NewLogger builds the process logger.
@@ -211,6 +212,10 @@ func openShared(ctx context.Context, cfg Config, roles Roles, pool *pgxpool.Pool
 		if err != nil {
 			closeQueue()
 			return nil, err
+		}
+		if ps, ok := store.(*pgvectorstore.Store); ok {
+			ps.SetBuildOptions(pgvectorstore.BuildOptions{StallTimeout: cfg.IndexBuildStallTimeout, Log: log})
+			ps.SetSearchOptions(pgvectorstore.SearchOptions{Timeout: cfg.SearchTimeout})
 		}
 		sh.store = store
 		sh.close = func() {

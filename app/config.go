@@ -78,6 +78,12 @@ type Config struct {
 	EmuBatchSize        int
 	EmuVisibility       time.Duration
 
+	// Search index bounds (pgvector): a build is cancelled only after
+	// showing no progress for IndexBuildStallTimeout; a search gets
+	// SearchTimeout.
+	IndexBuildStallTimeout time.Duration
+	SearchTimeout          time.Duration
+
 	// envErrs holds environment values that did not parse, so that Validate
 	// reports them with every other problem.
 	envErrs []string
@@ -138,6 +144,9 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.IntVar(&c.EmuConcurrency, "concurrency", 2, "emu workers")
 	fs.IntVar(&c.EmuBatchSize, "emu-batch-size", 64, "messages per emu batch")
 	fs.DurationVar(&c.EmuVisibility, "emu-visibility", 60*time.Second, "visibility timeout of received messages")
+	fs.DurationVar(&c.IndexBuildStallTimeout, "index-build-stall-timeout", 10*time.Minute,
+		"cancel a pgvector search index build that shows no progress for this long (a progressing build has no deadline)")
+	fs.DurationVar(&c.SearchTimeout, "search-timeout", 2*time.Second, "statement timeout of a pgvector search")
 }
 
 // secretFlags are redacted whenever the configuration is printed.
@@ -342,6 +351,12 @@ func (c Config) Validate(r Roles) error {
 		if c.EmuVisibility < time.Second {
 			bad("emu visibility %s: want at least 1s", c.EmuVisibility)
 		}
+	}
+	if c.IndexBuildStallTimeout != 0 && c.IndexBuildStallTimeout < time.Second {
+		bad("index build stall timeout %s: want at least 1s", c.IndexBuildStallTimeout)
+	}
+	if c.SearchTimeout != 0 && c.SearchTimeout < time.Millisecond {
+		bad("search timeout %s: want at least 1ms", c.SearchTimeout)
 	}
 	if len(errs) == 0 {
 		return nil

@@ -13,6 +13,7 @@ import (
 	"github.com/refarch/refarch/roles/serve"
 	"github.com/refarch/refarch/search"
 	"github.com/refarch/refarch/status"
+	"github.com/refarch/refarch/vectorstore"
 )
 
 // serveDeps builds serve's dependencies beyond logging, metrics and
@@ -36,13 +37,21 @@ func serveDeps(pool *pgxpool.Pool, sh *shared) serve.Deps {
 			if err != nil {
 				return serve.Status{}, err
 			}
-			return serve.Status{
+			out := serve.Status{
 				Products: st.Products, Indexed: st.Indexed, Stale: st.Stale, Missing: st.Missing, Failed: st.Failed,
 				Outbox: st.Outbox, QueueVisible: int64(st.Queue.Visible), QueueInFlight: int64(st.Queue.InFlight),
 				QueueDead: int64(st.Queue.Dead), LagSeconds: st.OldestUnindexedAgeSeconds,
 				IndexRate: float64(recent) / rateWindow.Seconds(), Model: model, VectorStore: storeName,
 				Outage: outageText(st.Outage),
-			}, nil
+			}
+			if ip, ok := sh.store.(indexProgress); ok {
+				p, err := ip.IndexProgress(ctx)
+				if err != nil {
+					return serve.Status{}, err
+				}
+				out.SearchIndex = &p
+			}
+			return out, nil
 		},
 	}
 }
@@ -54,6 +63,11 @@ func outageText(o *status.Outage) string {
 	}
 	return fmt.Sprintf("%s failing for every product since %s UTC (%s)", strings.ReplaceAll(o.Component, "_", " "),
 		o.Since.UTC().Format(time.DateTime), o.Error)
+}
+
+// indexProgress is implemented by stores that build a search index.
+type indexProgress interface {
+	IndexProgress(ctx context.Context) (vectorstore.IndexProgress, error)
 }
 
 // rateWindow is the window of the status page's throughput.

@@ -13,6 +13,7 @@ import (
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/reconcile"
 	"github.com/refarch/refarch/status"
+	"github.com/refarch/refarch/vectorstore/pgvectorstore"
 )
 
 // tools is what the operator commands (status, dlq, reconcile) need.
@@ -57,7 +58,18 @@ func Status(ctx context.Context, cfg Config) (status.Status, error) {
 		return status.Status{}, err
 	}
 	defer t.close()
-	return status.Get(ctx, t.pool, t.q, t.emb.Model)
+	s, err := status.Get(ctx, t.pool, t.q, t.emb.Model)
+	if err != nil {
+		return s, err
+	}
+	if cfg.VectorStore == "pgvector" {
+		p, err := pgvectorstore.ReadIndexProgress(ctx, t.pool, pgvectorstore.TableName(t.emb.Model, t.emb.Dimension))
+		if err != nil {
+			return s, err
+		}
+		s.SearchIndex = &p
+	}
+	return s, nil
 }
 
 // Redrive moves dead-lettered messages back to the queue.

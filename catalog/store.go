@@ -4,6 +4,7 @@ package catalog
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -50,42 +51,86 @@ type ListOptions struct {
 	Offset   int
 	Limit    int
 	Category string
+	// After pages by key: only products with an id above it (then Offset
+	// usually stays 0). Unlike a deep Offset it costs the same on every page.
+	After int64
 }
 
-// List returns a page of products ordered by id, and the total count.
+// ExactCountLimit is the largest total List counts exactly: counting more
+// rows costs time in proportion to the catalog (a million rows took over a
+// second per page). A total above it is the planner's estimate; see
+// TotalIsEstimate.
+const ExactCountLimit = 10000
+
+// TotalIsEstimate reports whether a total List returned is an estimate.
+func TotalIsEstimate(total int) bool { return total > ExactCountLimit }
+
+// List returns a page of products ordered by id, and the total count: exact
+// up to ExactCountLimit, estimated above it.
 func (s *Store) List(ctx context.Context, o ListOptions) ([]product.Product, int, error) {
 	if o.Limit <= 0 {
 		o.Limit = 50
 	}
-	where, args := "", []any{o.Limit, o.Offset}
+	var conds []string
+	args := []any{o.Limit, o.Offset}
 	if o.Category != "" {
-		where = "WHERE category = $3"
 		args = append(args, o.Category)
+		conds = append(conds, fmt.Sprintf("category = $%d", len(args)))
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+Columns+`, count(*) OVER () FROM products `+where+` ORDER BY id LIMIT $1 OFFSET $2`, args...)
+	countWhere, countArgs := "", []any{}
+	if o.Category != "" {
+		countWhere, countArgs = "WHERE category = $1", []any{o.Category}
+	}
+	if o.After > 0 {
+		args = append(args, o.After)
+		conds = append(conds, fmt.Sprintf("id > $%d", len(args)))
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = "WHERE " + strings.Join(conds, " AND ")
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+Columns+` FROM products `+where+` ORDER BY id LIMIT $1 OFFSET $2`, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list products: %w", err)
 	}
-	defer rows.Close()
-	var out []product.Product
-	total := 0
-	for rows.Next() {
-		p, err := scan(rows, &total)
-		if err != nil {
-			return nil, 0, fmt.Errorf("list products: %w", err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (product.Product, error) { return scan(r) })
+	if err != nil {
 		return nil, 0, fmt.Errorf("list products: %w", err)
 	}
-	if len(out) == 0 && o.Offset > 0 {
-		err := s.pool.QueryRow(ctx, `SELECT count(*) FROM products `+strings.Replace(where, "$3", "$1", 1), args[2:]...).Scan(&total)
-		if err != nil {
-			return nil, 0, fmt.Errorf("count products: %w", err)
-		}
+	total, err := s.count(ctx, countWhere, countArgs...)
+	if err != nil {
+		return nil, 0, err
 	}
 	return out, total, nil
+}
+
+// count counts the products that pass where: exactly up to ExactCountLimit, else from the planner's
+// estimate, which costs the same for any catalog.
+func (s *Store) count(ctx context.Context, where string, args ...any) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM products %s LIMIT %d) AS capped`,
+		where, ExactCountLimit+1), args...).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count products: %w", err)
+	}
+	if n <= ExactCountLimit {
+		return n, nil
+	}
+	var plan []byte
+	err = s.pool.QueryRow(ctx, `EXPLAIN (FORMAT JSON) SELECT 1 FROM products `+where, args...).Scan(&plan)
+	if err != nil {
+		return 0, fmt.Errorf("estimate product count: %w", err)
+	}
+	var explained []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		} `json:"Plan"`
+	}
+	if err := json.Unmarshal(plan, &explained); err != nil || len(explained) == 0 {
+		return 0, fmt.Errorf("estimate product count: read plan %q: %v", plan, err)
+	}
+	// Never below what was just counted.
+	return max(n, int(explained[0].Plan.Rows)), nil
 }
 
 // Get returns one product.
@@ -178,7 +223,14 @@ func (s *Store) Count(ctx context.Context) (int64, error) {
 
 // Categories lists the categories in use, for filters.
 func (s *Store) Categories(ctx context.Context) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT DISTINCT category FROM products WHERE category <> '' ORDER BY 1`)
+	// A skip scan over products_category_idx: one index probe per
+	// category, where DISTINCT reads every row (1 s at a million).
+	rows, err := s.pool.Query(ctx, `WITH RECURSIVE c(category) AS (
+			(SELECT category FROM products WHERE category <> '' ORDER BY category LIMIT 1)
+			UNION ALL
+			SELECT (SELECT p.category FROM products p WHERE p.category > c.category ORDER BY p.category LIMIT 1)
+			FROM c WHERE c.category IS NOT NULL)
+		SELECT category FROM c WHERE category IS NOT NULL`)
 	if err != nil {
 		return nil, fmt.Errorf("list categories: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/refarch/refarch/app"
+	"github.com/refarch/refarch/vectorstore"
 )
 
 func newStatusCmd(cfg *app.Config) *cobra.Command {
@@ -36,6 +37,14 @@ func newStatusCmd(cfg *app.Config) *cobra.Command {
 			fmt.Fprintf(w, "outbox\t%d\n", s.Outbox)
 			fmt.Fprintf(w, "queue (%s)\tvisible %d, in flight %d, dead %d\n", s.QueueBackend, s.Queue.Visible, s.Queue.InFlight, s.Queue.Dead)
 			fmt.Fprintf(w, "oldest unindexed change\t%.1fs ago\n", s.OldestUnindexedAgeSeconds)
+			if si := s.SearchIndex; si != nil {
+				line := si.State
+				if si.State == vectorstore.IndexBuilding {
+					line = fmt.Sprintf("building: %.0f%% (%d of %d vectors, %s), about %s left",
+						si.Percent(), si.Done, si.Total, si.Phase, (time.Duration(si.ETASeconds) * time.Second).String())
+				}
+				fmt.Fprintf(w, "search index\t%s\n", line)
+			}
 			sync := "yes"
 			if !s.InSync() {
 				sync = "no"

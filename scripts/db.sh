@@ -135,6 +135,7 @@ start() {
     echo "$port" >"$dev/port"
   fi
   local admin="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+  tune_builds "$admin"
   "$bin/psql" -qAt "$admin" -c "SELECT 1 FROM pg_database WHERE datname='refarch'" | grep -q 1 ||
     "$bin/psql" -q "$admin" -c "CREATE DATABASE refarch" >/dev/null
   "$bin/psql" -q "postgres://postgres@127.0.0.1:$port/refarch?sslmode=disable" -c "CREATE EXTENSION IF NOT EXISTS vector" >/dev/null
@@ -143,6 +144,28 @@ export DATABASE_URL='postgres://postgres@127.0.0.1:$port/refarch?sslmode=disable
 export TEST_DATABASE_URL='postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable'
 ENV
   say "PostgreSQL $pgver with pgvector on 127.0.0.1:$port (settings in .dev/env)"
+}
+
+# Search index builds: maintenance_work_mem is the most a build may take
+# (refarch sizes each build's session from the vector count, up to this),
+# a quarter of the machine's memory between 256 MB and 16 GB; a build uses
+# as many parallel workers as there are cores (at most 8). Autovacuum keeps
+# its own, smaller budget. All three apply on reload, so a re-run of
+# `make db` updates a running cluster.
+tune_builds() {
+  local mem_kb cores build_mb workers
+  mem_kb=$(awk '/^MemTotal:/{print $2}' /proc/meminfo 2>/dev/null || echo 0)
+  build_mb=$((mem_kb / 4 / 1024))
+  [ "$build_mb" -lt 256 ] && build_mb=256
+  [ "$build_mb" -gt 16384 ] && build_mb=16384
+  cores=$(nproc 2>/dev/null || echo 2)
+  workers=$((cores > 8 ? 8 : cores))
+  "$bin/psql" -qAt "$1" \
+    -c "ALTER SYSTEM SET maintenance_work_mem = '${build_mb}MB'" \
+    -c "ALTER SYSTEM SET max_parallel_maintenance_workers = $workers" \
+    -c "ALTER SYSTEM SET autovacuum_work_mem = '256MB'" \
+    -c "SELECT pg_reload_conf()" >/dev/null ||
+    die "cannot set the index build settings (maintenance_work_mem, max_parallel_maintenance_workers)"
 }
 
 stop() {

@@ -86,7 +86,24 @@ type Response struct {
 	// Message explains an empty answer; it is empty when there are results.
 	Message string
 	Took    time.Duration
+	// IndexReady is false while the vector store's search index is missing
+	// or building: the store then ranks only a bounded part of the catalog,
+	// so results may be incomplete.
+	IndexReady bool
 }
+
+// IndexReporter is implemented by vector stores whose search index can be
+// missing or still building (pgvectorstore).
+type IndexReporter interface {
+	IndexReady(ctx context.Context) bool
+}
+
+// ErrUnavailable marks a search that could not be answered within its time
+// budget; it maps to HTTP 503 with Retry-After.
+var ErrUnavailable = errors.New("search is unavailable")
+
+// IndexBuildingNotice is what the API and UI say while IndexReady is false.
+const IndexBuildingNotice = "The search index is building: results come from part of the catalog and may be incomplete."
 
 // Service runs searches.
 type Service struct {
@@ -214,8 +231,15 @@ func (s *Service) Search(ctx context.Context, q Query) (Response, error) {
 		candidates = min(2*q.K, 2*MaxK)
 	}
 	matches, err := s.vec.Query(ctx, qvec, candidates, q.Filter)
+	if errors.Is(err, vectorstore.ErrSearchTimeout) {
+		return Response{}, fmt.Errorf("%w: query vector store: %w", ErrUnavailable, err)
+	}
 	if err != nil {
 		return Response{}, fmt.Errorf("query vector store: %w", err)
+	}
+	ready := true
+	if r, ok := s.vec.(IndexReporter); ok {
+		ready = r.IndexReady(ctx)
 	}
 	type ranked struct {
 		id    int64
@@ -281,7 +305,7 @@ func (s *Service) Search(ctx context.Context, q Query) (Response, error) {
 			break
 		}
 	}
-	resp := Response{Results: results, Took: time.Since(start)}
+	resp := Response{Results: results, Took: time.Since(start), IndexReady: ready}
 	if len(results) == 0 {
 		resp.Message = emptyMessage(q)
 	}

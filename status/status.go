@@ -10,6 +10,7 @@ import (
 
 	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/queue"
+	"github.com/refarch/refarch/vectorstore"
 )
 
 // Status is the object `refarch status --json` prints.
@@ -39,6 +40,9 @@ type Status struct {
 	// vector store or the embedder), null when there is none. Emu holds the
 	// messages meanwhile: nothing is dead-lettered, and it heals by itself.
 	Outage *Outage `json:"outage"`
+	// SearchIndex is the state of the store's search index (pgvector's
+	// HNSW index); absent for stores that have none to build.
+	SearchIndex *vectorstore.IndexProgress `json:"search_index,omitempty"`
 }
 
 // Outage is a store-wide failure emu is riding out.

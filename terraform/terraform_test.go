@@ -271,6 +271,15 @@ func TestDatabaseIsPrivateEncryptedAndManaged(t *testing.T) {
 	if !forceSSL {
 		t.Error("the parameter group does not set rds.force_ssl = 1: TLS is not required")
 	}
+	build := map[string]bool{}
+	for _, p := range nested(pg.body, "parameter") {
+		build[strings.Trim(text(pg.src, p.Body.Attributes["name"].Expr), `"`)] = true
+	}
+	for _, name := range []string{"maintenance_work_mem", "max_parallel_maintenance_workers"} {
+		if !build[name] {
+			t.Errorf("the parameter group does not size search index builds: %s is not set", name)
+		}
+	}
 
 	major := strings.Trim(cfg.one(t, ".", "variable", "db_engine_version").attr("default"), `"`)
 	if v := strings.Split(major, ".")[0]; v < "15" || len(v) != 2 {

@@ -130,3 +130,37 @@ func LastPerProduct(metas []vectormeta.Metadata) []vectormeta.Metadata {
 	}
 	return slices.SortedFunc(maps.Values(last), func(a, b vectormeta.Metadata) int { return cmp.Compare(a.ProductID, b.ProductID) })
 }
+
+// Search index states, for IndexProgress.State.
+const (
+	IndexReady    = "ready"
+	IndexBuilding = "building"
+	IndexMissing  = "missing"
+)
+
+// IndexProgress is the state of a store's search index: ready, building
+// (Done of Total vectors loaded into the graph, ETASeconds to go, 0 when
+// unknown) or missing (searches fall back to a bounded exact scan). It is
+// what `status --json` prints as search_index.
+type IndexProgress struct {
+	State      string  `json:"state"`
+	Phase      string  `json:"phase,omitempty"`
+	Done       int64   `json:"done"`
+	Total      int64   `json:"total"`
+	ETASeconds float64 `json:"eta_seconds"`
+}
+
+// Percent is Done of Total in percent, 100 when ready.
+func (p IndexProgress) Percent() float64 {
+	switch {
+	case p.State == IndexReady:
+		return 100
+	case p.Total <= 0:
+		return 0
+	}
+	return min(100, 100*float64(p.Done)/float64(p.Total))
+}
+
+// ErrSearchTimeout marks a search the store cancelled because it outlasted
+// its time budget.
+var ErrSearchTimeout = errors.New("vector search timed out")

@@ -28,6 +28,8 @@ type StatusView struct {
 	Model       string
 	VectorStore string
 	Samples     []Sample
+	// SearchIndex is the vector search index's state; nil hides it.
+	SearchIndex *SearchIndex
 	Error       string
 	// Outage is shown as a banner: held messages heal by themselves.
 	Outage string
@@ -75,3 +77,30 @@ func seconds(f float64) string {
 	}
 	return num(f) + " s"
 }
+
+// SearchIndex is the state of the vector search index for the status page:
+// State is "ready", "building" or "missing".
+type SearchIndex struct {
+	State       string
+	Phase       string
+	Done, Total int64
+	Percent     float64
+	ETASeconds  float64
+}
+
+// Label says in words what the index is doing.
+func (si SearchIndex) Label() string {
+	switch si.State {
+	case "ready":
+		return "Ready: searches use the index."
+	case "building":
+		s := fmt.Sprintf("Building: %s of %s vectors (%.0f%%)", idStr(si.Done), idStr(si.Total), si.Percent)
+		if si.ETASeconds > 0 {
+			s += ", about " + seconds(si.ETASeconds) + " left"
+		}
+		return s + ". Searches meanwhile rank only part of the catalog."
+	}
+	return "Not built: searches rank only part of the catalog until it is."
+}
+
+func (si SearchIndex) value() string { return strconv.FormatFloat(si.Percent, 'f', 1, 64) }

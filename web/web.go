@@ -105,10 +105,15 @@ type Results struct {
 	State   State
 	Rows    []Row
 	Message string // an empty answer's explanation
-	Error   string // a rejected query's explanation
-	Total   int
-	Pages   int
-	TookMS  float64
+	// IndexNotice says that the search index is building and results may
+	// be incomplete.
+	IndexNotice string
+	Error       string // a rejected query's explanation
+	Total       int
+	// TotalEstimated says Total is an estimate (a large catalog).
+	TotalEstimated bool
+	Pages          int
+	TookMS         float64
 }
 
 // AnyIndexing reports whether a badge needs polling.
@@ -234,6 +239,9 @@ func resultSummary(r Results) string {
 func browseSummary(r Results) string {
 	if r.Total == 0 {
 		return "No products yet."
+	}
+	if r.TotalEstimated {
+		return "About " + strconv.Itoa(r.Total) + " products"
 	}
 	return strconv.Itoa(r.Total) + " products"
 }

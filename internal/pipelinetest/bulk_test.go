@@ -2,6 +2,8 @@ package pipelinetest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -94,4 +96,44 @@ func TestBulkLoadShutdownLeavesIndexToNextStart(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+// failingBuild is a store whose search index build always fails.
+type failingBuild struct {
+	*pgvectorstore.Store
+	creates atomic.Int64
+}
+
+func (f *failingBuild) CreateIndex(ctx context.Context) error {
+	f.creates.Add(1)
+	return errors.New("build failed on purpose")
+}
+
+// A failed build is tried once more, then emu gives up instead of
+// restarting it in a loop (the search index at 1M rows was rebuilt from
+// zero after every timeout).
+func TestFailedIndexBuildRestartsOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	store := e.store.(*pgvectorstore.Store)
+	if err := store.DropIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	spy := &failingBuild{Store: store}
+	cfg := e.emuConfig()
+	cfg.BulkThreshold = 1000
+	cfg.IndexBuildRetry = 50 * time.Millisecond
+	e.startEmu(cfg, nil, nil, spy)
+	waitFor(t, 10*time.Second, func() string {
+		if n := spy.creates.Load(); n < 2 {
+			return fmt.Sprintf("%d builds tried, want 2", n)
+		}
+		return ""
+	})
+	// Many retry delays later there is still no third attempt.
+	time.Sleep(20 * cfg.IndexBuildRetry)
+	if n := spy.creates.Load(); n != 2 {
+		t.Fatalf("%d builds tried; want the first and one retry", n)
+	}
 }

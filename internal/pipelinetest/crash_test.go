@@ -20,14 +20,6 @@ import (
 // binDir holds the refarch binary the crash tests build; TestMain removes it.
 var binDir string
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir) //nolint:errcheck // a temporary folder
-	}
-	os.Exit(code)
-}
-
 // refarchBinary builds the refarch binary with failpoints compiled in, once
 // per test run.
 var refarchBinary = sync.OnceValues(func() (string, error) {

@@ -3,6 +3,11 @@ package emu
 import (
 	"context"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/refarch/refarch/vectorstore"
 )
 
 // BulkIndexer is implemented by vector stores whose search index costs more
@@ -11,36 +16,70 @@ import (
 // end of a bootstrap is several times cheaper.
 type BulkIndexer interface {
 	DropIndex(ctx context.Context) error
+	// CreateIndex builds the index if it is missing, letting writes go on,
+	// and returns when it is ready; it gives up only on a stalled build.
 	CreateIndex(ctx context.Context) error
+	// IndexProgress says whether the index is ready, building or missing.
+	IndexProgress(ctx context.Context) (vectorstore.IndexProgress, error)
+}
+
+// Timing of the index builder. A failed build is tried once more after
+// Config.IndexBuildRetry, then emu gives up until it restarts: a build that
+// failed twice needs the operator (the error says why), and restarting it
+// in a loop would only keep the database busy.
+const (
+	buildAttempts   = 2
+	progressEvery   = 2 * time.Second
+	logEveryPercent = 5
+)
+
+// indexMetrics show the search index's state in /metrics.
+type indexMetrics struct {
+	ready, done, total, eta prometheus.Gauge
+}
+
+func newIndexMetrics(reg prometheus.Registerer) indexMetrics {
+	f := promauto.With(reg)
+	g := func(name, help string) prometheus.Gauge {
+		return f.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+	}
+	return indexMetrics{
+		ready: g("refarch_search_index_ready", "1 when the vector search index is built and used by searches, 0 while it is missing or building."),
+		done:  g("refarch_search_index_build_done", "Vectors loaded into the search index being built."),
+		total: g("refarch_search_index_build_total", "Vectors the search index being built will hold."),
+		eta:   g("refarch_search_index_build_eta_seconds", "Estimated seconds until the search index being built is ready (0 when unknown)."),
+	}
 }
 
 // watchBulk defers the store's search index during a bulk load: when the
 // queue's backlog reaches BulkThreshold and the store holds fewer vectors
 // than the threshold and the backlog (a first deployment, or a new model),
-// it drops the index; once the backlog has fallen below a tenth of the threshold it
-// builds it again. Searches stay correct meanwhile, only slower. On start it
-// builds a missing index (a crash or a shutdown may have left one dropped);
-// shutdown never waits for a build, which can outlast the minute ECS grants
-// between SIGTERM and SIGKILL.
+// it drops the index; once the backlog has fallen below a tenth of the
+// threshold it builds it again. Searches stay bounded meanwhile (the store
+// ranks part of the table and says the index is not ready). On start it
+// builds a missing index (a crash may have left one dropped, or a build
+// interrupted), unless a bulk load is still under way.
 func (e *Emu) watchBulk(ctx context.Context, bi BulkIndexer) {
-	create := func(why string) bool {
-		start := time.Now()
-		if err := bi.CreateIndex(ctx); err != nil {
-			e.log.ErrorContext(ctx, "build vector search index", "err", err, "why", why)
-			return false
+	b := &indexBuilder{e: e, bi: bi}
+	bulk, want := false, true
+	if p, err := bi.IndexProgress(ctx); err == nil && p.State == vectorstore.IndexMissing {
+		if d, err := e.q.Depth(ctx); err == nil && d.Visible >= e.cfg.BulkThreshold {
+			bulk, want = true, false
+			e.log.InfoContext(ctx, "bulk load resumes: search index deferred until the backlog drains", "backlog", d.Visible)
 		}
-		e.log.InfoContext(ctx, "vector search index ready", "why", why, "took", time.Since(start).Round(time.Millisecond))
-		return true
 	}
-	create("start")
-	bulk := false
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	for {
+		if want && b.due() {
+			if b.build(ctx) {
+				want = false
+			}
+		}
 		select {
 		case <-ctx.Done():
-			if bulk {
-				e.log.InfoContext(ctx, "stopping during a bulk load: the next start builds the search index")
+			if bulk || want {
+				e.log.InfoContext(ctx, "shutting down with the search index not built; the next start builds it")
 			}
 			return
 		case <-t.C:
@@ -50,7 +89,7 @@ func (e *Emu) watchBulk(ctx context.Context, bi BulkIndexer) {
 			continue
 		}
 		switch {
-		case !bulk && d.Visible >= e.cfg.BulkThreshold:
+		case !bulk && !want && d.Visible >= e.cfg.BulkThreshold:
 			n, err := e.store.Count(ctx)
 			// Only a nearly empty index (a first deployment or a new
 			// model): a live index keeps serving searches at full speed
@@ -63,10 +102,78 @@ func (e *Emu) watchBulk(ctx context.Context, bi BulkIndexer) {
 				continue
 			}
 			bulk = true
+			b.m().ready.Set(0)
 			e.log.InfoContext(ctx, "bulk load: search index deferred", "backlog", d.Visible, "vectors", n)
 		case bulk && d.Visible < max(1, e.cfg.BulkThreshold/10):
-			if create("bulk load done") {
-				bulk = false
+			bulk, want = false, true
+			e.log.InfoContext(ctx, "bulk load done: building the search index", "backlog", d.Visible)
+		}
+	}
+}
+
+// indexBuilder runs builds, reports their progress and gives up after
+// buildAttempts failures.
+type indexBuilder struct {
+	e        *Emu
+	bi       BulkIndexer
+	failures int
+	retryAt  time.Time
+}
+
+func (b *indexBuilder) m() indexMetrics { return b.e.index }
+
+// due reports whether a build may start now.
+func (b *indexBuilder) due() bool {
+	return b.failures < buildAttempts && !time.Now().Before(b.retryAt)
+}
+
+// build builds the index, reporting progress until it is ready; false when
+// it failed or emu is stopping. Stopping cancels the build: the database
+// drops its work, and the next start builds again.
+func (b *indexBuilder) build(ctx context.Context) bool {
+	e := b.e
+	start := time.Now()
+	b.m().ready.Set(0)
+	done := make(chan error, 1)
+	go func() { done <- b.bi.CreateIndex(ctx) }()
+	t := time.NewTicker(progressEvery)
+	defer t.Stop()
+	nextLog := 0.0
+	for {
+		select {
+		case err := <-done:
+			b.m().done.Set(0)
+			b.m().total.Set(0)
+			b.m().eta.Set(0)
+			if err == nil {
+				b.m().ready.Set(1)
+				e.log.InfoContext(ctx, "vector search index ready", "took", time.Since(start).Round(time.Millisecond))
+				return true
+			}
+			if ctx.Err() != nil {
+				return false
+			}
+			b.failures++
+			b.retryAt = time.Now().Add(e.cfg.IndexBuildRetry)
+			if b.failures >= buildAttempts {
+				e.log.ErrorContext(ctx, "build vector search index: giving up until emu restarts; searches rank only part of the catalog meanwhile",
+					"err", err, "attempts", b.failures)
+			} else {
+				e.log.ErrorContext(ctx, "build vector search index: trying once more", "err", err, "retry_in", e.cfg.IndexBuildRetry)
+			}
+			return false
+		case <-t.C:
+			p, err := b.bi.IndexProgress(ctx)
+			if err != nil || p.State != vectorstore.IndexBuilding {
+				continue
+			}
+			b.m().done.Set(float64(p.Done))
+			b.m().total.Set(float64(p.Total))
+			b.m().eta.Set(p.ETASeconds)
+			if pct := p.Percent(); pct >= nextLog && p.Done > 0 {
+				e.log.InfoContext(ctx, "building vector search index", "percent", int(pct), "done", p.Done, "total", p.Total,
+					"phase", p.Phase, "eta", (time.Duration(p.ETASeconds) * time.Second).String())
+				nextLog = (float64(int(pct)/logEveryPercent) + 1) * logEveryPercent
 			}
 		}
 	}

@@ -57,6 +57,10 @@ type Config struct {
 	// BulkIndexer has its search index deferred until the backlog drains
 	// (see watchBulk). Zero disables bulk loads.
 	BulkThreshold int
+	// IndexBuildRetry is how long emu waits before trying a failed search
+	// index build once more (default 30 s); after the second failure it
+	// gives up until it restarts.
+	IndexBuildRetry time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -84,6 +88,9 @@ func (c Config) withDefaults() Config {
 	if c.DepthInterval == 0 {
 		c.DepthInterval = 5 * time.Second
 	}
+	if c.IndexBuildRetry <= 0 {
+		c.IndexBuildRetry = 30 * time.Second
+	}
 	return c
 }
 
@@ -98,6 +105,7 @@ type Emu struct {
 	log   *slog.Logger
 	m     metrics
 	out   outages
+	index indexMetrics // only for a store that is a BulkIndexer
 }
 
 type metrics struct {
@@ -149,8 +157,12 @@ func newMetrics(reg prometheus.Registerer) metrics {
 
 // New returns an emu; it does no I/O until Run.
 func New(pool *pgxpool.Pool, q Queue, emb Embedder, store Store, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Emu {
-	return &Emu{pool: pool, q: q, emb: emb, store: store, cfg: cfg.withDefaults(), model: emb.Model(),
+	e := &Emu{pool: pool, q: q, emb: emb, store: store, cfg: cfg.withDefaults(), model: emb.Model(),
 		log: log.With("role", "emu"), m: newMetrics(reg), out: outages{down: map[string]bool{}}}
+	if _, ok := store.(BulkIndexer); ok && e.cfg.BulkThreshold > 0 {
+		e.index = newIndexMetrics(reg)
+	}
+	return e
 }
 
 // Run starts the workers and blocks until ctx is cancelled. Workers then

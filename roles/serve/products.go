@@ -22,8 +22,14 @@ const maxBody = 64 << 10
 type productPage struct {
 	Products []product.Product `json:"products"`
 	Total    int               `json:"total"`
-	Offset   int               `json:"offset"`
-	Limit    int               `json:"limit"`
+	// TotalExact is false when Total is the planner's estimate (above
+	// catalog.ExactCountLimit products).
+	TotalExact bool `json:"total_exact"`
+	Offset     int  `json:"offset"`
+	Limit      int  `json:"limit"`
+	// NextAfter is the `after` of the next page (paging by key, which
+	// costs the same on every page); 0 on the last page.
+	NextAfter int64 `json:"next_after,omitempty"`
 }
 
 func (s *Server) listProducts(w http.ResponseWriter, r *http.Request) {
@@ -38,7 +44,12 @@ func (s *Server) listProducts(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, badRequest("limit: %v", err))
 		return
 	}
-	ps, total, err := s.deps.Catalog.List(r.Context(), catalog.ListOptions{Offset: offset, Limit: limit, Category: q.Get("category")})
+	after, err := intParam(q.Get("after"), 0, 0, 1<<62)
+	if err != nil {
+		s.writeError(w, r, badRequest("after: %v", err))
+		return
+	}
+	ps, total, err := s.deps.Catalog.List(r.Context(), catalog.ListOptions{Offset: offset, Limit: limit, Category: q.Get("category"), After: int64(after)})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -46,7 +57,11 @@ func (s *Server) listProducts(w http.ResponseWriter, r *http.Request) {
 	if ps == nil {
 		ps = []product.Product{}
 	}
-	writeJSON(w, http.StatusOK, productPage{Products: ps, Total: total, Offset: offset, Limit: limit})
+	page := productPage{Products: ps, Total: total, TotalExact: !catalog.TotalIsEstimate(total), Offset: offset, Limit: limit}
+	if len(ps) == limit {
+		page.NextAfter = ps[len(ps)-1].ID
+	}
+	writeJSON(w, http.StatusOK, page)
 }
 
 func (s *Server) getProduct(w http.ResponseWriter, r *http.Request) {

@@ -67,6 +67,10 @@ type searchBody struct {
 	TookMS  float64     `json:"took_ms"`
 	Mode    search.Mode `json:"mode"`
 	Message string      `json:"message,omitempty"`
+	// IndexReady is false while the search index is building: the results
+	// then come from part of the catalog (Notice says so).
+	IndexReady bool   `json:"index_ready"`
+	Notice     string `json:"notice,omitempty"`
 }
 
 func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) {
@@ -85,7 +89,10 @@ func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := searchBody{Results: make([]searchHit, len(resp.Results)), Mode: q.Mode, Message: resp.Message,
-		TookMS: float64(resp.Took.Microseconds()) / 1000}
+		TookMS: float64(resp.Took.Microseconds()) / 1000, IndexReady: resp.IndexReady}
+	if !resp.IndexReady {
+		body.Notice = search.IndexBuildingNotice
+	}
 	for i, res := range resp.Results {
 		p := res.Product
 		body.Results[i] = searchHit{ID: p.ID, SKU: p.SKU, Name: p.Name, Description: p.Description,
@@ -94,12 +101,21 @@ func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, body)
 }
 
+// retryAfter is the Retry-After, in seconds, of a search over its budget.
+const retryAfter = "10"
+
 func (s *Server) writeSearchError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, search.ErrInvalid) {
 		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
 		return
 	}
 	if errors.Is(err, context.Canceled) {
+		return
+	}
+	if errors.Is(err, search.ErrUnavailable) {
+		s.deps.Log.WarnContext(r.Context(), "search over its time budget", "err", err)
+		w.Header().Set("Retry-After", retryAfter)
+		writeJSON(w, http.StatusServiceUnavailable, apiError{Error: "search could not answer in time (the search index may be building); try again shortly"})
 		return
 	}
 	s.deps.Log.ErrorContext(r.Context(), "search failed", "err", err)

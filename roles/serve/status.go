@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/refarch/refarch/vectorstore"
 	"github.com/refarch/refarch/web"
 )
 
@@ -31,6 +32,9 @@ type Status struct {
 	// Outage describes a component emu cannot write through for any
 	// product ("" when there is none), for the status page's banner.
 	Outage string
+	// SearchIndex is the vector search index's state; nil for stores
+	// without one to build.
+	SearchIndex *vectorstore.IndexProgress
 }
 
 // StatusFunc reads the current status.
@@ -115,6 +119,10 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 			view.Model = st.Model
 			view.VectorStore = st.VectorStore
 			view.Outage = st.Outage
+			if si := st.SearchIndex; si != nil {
+				view.SearchIndex = &web.SearchIndex{State: si.State, Phase: si.Phase, Done: si.Done, Total: si.Total,
+					Percent: si.Percent(), ETASeconds: si.ETASeconds}
+			}
 		}
 	}
 	if isHTMX(r) {

@@ -99,10 +99,18 @@ func (s *Server) results(ctx context.Context, st web.State) (web.Results, error)
 			res.Error = strings.TrimPrefix(err.Error(), search.ErrInvalid.Error()+": ")
 			return res, nil
 		}
+		if errors.Is(err, search.ErrUnavailable) {
+			s.deps.Log.WarnContext(ctx, "search over its time budget", "err", err)
+			res.Error = "Search could not answer in time (the search index may be building). Try again in a moment."
+			return res, nil
+		}
 		if err != nil {
 			return res, err
 		}
 		res.Message = resp.Message
+		if !resp.IndexReady {
+			res.IndexNotice = search.IndexBuildingNotice
+		}
 		res.TookMS = float64(resp.Took.Microseconds()) / 1000
 		for _, r := range resp.Results {
 			res.Rows = append(res.Rows, web.Row{Product: r.Product, Score: r.Score, HasScore: true})
@@ -113,7 +121,7 @@ func (s *Server) results(ctx context.Context, st web.State) (web.Results, error)
 		if err != nil {
 			return res, err
 		}
-		res.Total = total
+		res.Total, res.TotalEstimated = total, catalog.TotalIsEstimate(total)
 		res.Pages = max(1, (total+pageSize-1)/pageSize)
 		for _, p := range ps {
 			res.Rows = append(res.Rows, web.Row{Product: p})

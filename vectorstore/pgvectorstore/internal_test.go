@@ -10,12 +10,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/pgvector/pgvector-go"
 	pgxvec "github.com/pgvector/pgvector-go/pgx"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/refarch/refarch/internal/pgtest"
 	"github.com/refarch/refarch/internal/testkit"
@@ -82,7 +83,7 @@ func TestHNSWPlanAndRecall(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	q := randomVectors(99, 1, dim, cats)[0].Values
 
-	sql, args := s.querySQL(q, k, vectormeta.Filter{})
+	sql, args := s.querySQL(q, k, vectormeta.Filter{}, 0)
 	plan := explain(t, s, sql, args)
 	if !strings.Contains(plan, s.table+"_hnsw") {
 		t.Errorf("unfiltered search does not use the HNSW index:\n%s", plan)
@@ -126,7 +127,7 @@ func explain(t *testing.T, s *Store, sql string, args []any) string {
 	}
 	defer c.Release()
 	var lines []string
-	err = c.SendBatch(t.Context(), searchBatch(10, "EXPLAIN "+sql, args, func(rows pgx.Rows) error {
+	err = c.SendBatch(t.Context(), searchBatch(10, time.Second, "EXPLAIN "+sql, args, func(rows pgx.Rows) error {
 		var err error
 		lines, err = pgx.CollectRows(rows, pgx.RowTo[string])
 		return err
@@ -158,7 +159,7 @@ func TestPlanUsesHNSWWithToastedVectors(t *testing.T) {
 	}
 	lo := 10.0
 	for _, f := range []vectormeta.Filter{{}, {Category: "b"}, {MinPrice: &lo}} {
-		sql, args := s.querySQL(vs[0].Values, 10, f)
+		sql, args := s.querySQL(vs[0].Values, 10, f, 0)
 		if plan := explain(t, s, sql, args); !strings.Contains(plan, s.table+"_hnsw") {
 			t.Errorf("search with filter %+v does not use the HNSW index:\n%s", f, plan)
 		}

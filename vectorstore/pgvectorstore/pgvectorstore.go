@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -40,6 +42,79 @@ type Store struct {
 	table  string // unquoted
 	qtable string // quoted, safe to splice into SQL
 	vecOID uint32 // the vector type's id, to tell whether a connection knows it
+
+	buildMu sync.Mutex
+	build   BuildOptions
+
+	searchMu   sync.Mutex
+	search     SearchOptions
+	ready      bool
+	readyAt    time.Time // when ready was last read; zero: never
+	readyCheck time.Duration
+}
+
+// SearchOptions bound a search so that it never becomes a long scan.
+type SearchOptions struct {
+	// Timeout is the statement timeout of every search (default 2 s); a
+	// search that hits it fails with vectorstore.ErrSearchTimeout.
+	Timeout time.Duration
+	// ExactScanCap is how many vectors a search reads while the HNSW index
+	// is missing or building (default 2,000, some 10 ms at 512
+	// dimensions): it ranks that part of the table exactly, and callers
+	// learn from IndexReady that the answer may be incomplete.
+	ExactScanCap int
+}
+
+func (o SearchOptions) withDefaults() SearchOptions {
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Second
+	}
+	if o.ExactScanCap <= 0 {
+		o.ExactScanCap = 2000
+	}
+	return o
+}
+
+// SetSearchOptions replaces the bounds of later searches.
+func (s *Store) SetSearchOptions(o SearchOptions) {
+	s.searchMu.Lock()
+	defer s.searchMu.Unlock()
+	s.search = o.withDefaults()
+}
+
+// readyCheckEvery bounds how stale IndexReady may be: it is read from the
+// catalog at most this often.
+const readyCheckEvery = time.Second
+
+func (s *Store) markReady(ready bool) {
+	s.searchMu.Lock()
+	defer s.searchMu.Unlock()
+	s.ready, s.readyAt = ready, time.Now()
+}
+
+// IndexReady reports whether the HNSW index is valid, so that searches use
+// it; when it is not, Query ranks only a bounded part of the table. The
+// answer is at most a second old. An error reading it counts as not ready.
+func (s *Store) IndexReady(ctx context.Context) bool {
+	s.searchMu.Lock()
+	if !s.readyAt.IsZero() && time.Since(s.readyAt) < readyCheckEvery {
+		r := s.ready
+		s.searchMu.Unlock()
+		return r
+	}
+	s.searchMu.Unlock()
+	_, valid, err := s.indexValid(ctx, s.pool)
+	if err != nil {
+		return false
+	}
+	s.markReady(valid)
+	return valid
+}
+
+func (s *Store) searchOptions() SearchOptions {
+	s.searchMu.Lock()
+	defer s.searchMu.Unlock()
+	return s.search.withDefaults()
 }
 
 var _ vectorstore.Store = (*Store)(nil)
@@ -184,35 +259,7 @@ func (s *Store) DropIndex(ctx context.Context) error {
 	if _, err := s.pool.Exec(ctx, `DROP INDEX IF EXISTS `+s.indexName()); err != nil {
 		return fmt.Errorf("drop HNSW index of %s: %w", s.table, classify(err))
 	}
-	return nil
-}
-
-// CreateIndex builds the HNSW index if it is missing. It blocks writes to
-// the table while it runs (seconds for tens of thousands of vectors).
-//
-// The build uses parallel workers even on a small table (Postgres would
-// plan none below min_parallel_table_scan_size), which halves it on two
-// cores, and at least 256 MB of maintenance memory, so that the graph of a
-// catalog of some 100,000 vectors of 512 dimensions stays in memory: a graph
-// that outgrows it is finished on disk, many times slower.
-func (s *Store) CreateIndex(ctx context.Context) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		stmts := []string{
-			`SELECT set_config('maintenance_work_mem', greatest(setting::bigint, 262144)::text || 'kB', true)
-				FROM pg_settings WHERE name = 'maintenance_work_mem'`,
-			fmt.Sprintf(`ALTER TABLE %s SET (parallel_workers = 2)`, s.qtable),
-			s.createIndexSQL(),
-		}
-		for _, stmt := range stmts {
-			if _, err := tx.Exec(ctx, stmt); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("create HNSW index of %s: %w", s.table, classify(err))
-	}
+	s.markReady(false)
 	return nil
 }
 
@@ -355,17 +402,24 @@ func efSearch(k int) int { return min(max(40, 2*k), 1000) }
 //   - no sequential scan: the vectors live in TOAST, so the planner prices a
 //     scan of the small main table as cheap and picks scan+sort over the
 //     index, which at 10,000 x 512 dimensions is 25 times slower (52 ms
-//     against 2 ms) because every row's vector must be detoasted.
-func searchBatch(k int, sql string, args []any, read func(pgx.Rows) error) *pgx.Batch {
+//     against 2 ms) because every row's vector must be detoasted;
+//   - a statement timeout, so that no search runs on unbounded;
+//   - no JIT: with sequential scans priced out, a scan without the index
+//     (one still building) costs enough to be compiled, which took 650 ms
+//     of a 970 ms search at a million vectors and never pays off here.
+func searchBatch(k int, timeout time.Duration, sql string, args []any, read func(pgx.Rows) error) *pgx.Batch {
 	b := &pgx.Batch{}
 	b.Queue(`SELECT set_config('hnsw.iterative_scan', 'strict_order', true),
-		set_config('hnsw.ef_search', $1, true), set_config('enable_seqscan', 'off', true)`, strconv.Itoa(efSearch(k)))
+		set_config('hnsw.ef_search', $1, true), set_config('enable_seqscan', 'off', true),
+		set_config('statement_timeout', $2, true), set_config('jit', 'off', true)`, strconv.Itoa(efSearch(k)), strconv.FormatInt(max(1, timeout.Milliseconds()), 10))
 	b.Queue(sql, args...).Query(read)
 	return b
 }
 
 // Query runs the filtered search with the options above, so the filter is
-// applied inside the index scan.
+// applied inside the index scan. While the HNSW index is missing or
+// building it ranks at most ExactScanCap vectors exactly (see IndexReady),
+// and a search that outlasts the timeout fails with ErrSearchTimeout.
 func (s *Store) Query(ctx context.Context, values []float32, k int, filter vectormeta.Filter) ([]vectorstore.Match, error) {
 	if k <= 0 {
 		return nil, nil
@@ -373,7 +427,12 @@ func (s *Store) Query(ctx context.Context, values []float32, k int, filter vecto
 	if err := vectorstore.CheckValues(values, s.dim); err != nil {
 		return nil, fmt.Errorf("query %s: %w", s.table, err)
 	}
-	sql, args := s.querySQL(values, k, filter)
+	o := s.searchOptions()
+	exactCap := 0
+	if !s.IndexReady(ctx) {
+		exactCap = o.ExactScanCap
+	}
+	sql, args := s.querySQL(values, k, filter, exactCap)
 
 	c, err := s.acquire(ctx)
 	if err != nil {
@@ -381,7 +440,7 @@ func (s *Store) Query(ctx context.Context, values []float32, k int, filter vecto
 	}
 	defer c.Release()
 	out := make([]vectorstore.Match, 0, k)
-	err = c.SendBatch(ctx, searchBatch(k, sql, args, func(rows pgx.Rows) error {
+	err = c.SendBatch(ctx, searchBatch(k, o.Timeout, sql, args, func(rows pgx.Rows) error {
 		var score float64
 		var m vectorstore.Match
 		_, err := pgx.ForEachRow(rows, []any{&m.ID, &score, &m.Meta.ProductID, &m.Meta.Version, &m.Meta.ContentHash, &m.Meta.Model, &m.Meta.Category, &m.Meta.Price}, func() error {
@@ -391,6 +450,9 @@ func (s *Store) Query(ctx context.Context, values []float32, k int, filter vecto
 		})
 		return err
 	})).Close()
+	if isQueryCanceled(err) {
+		return nil, fmt.Errorf("query %s: %w after %s: %w", s.table, vectorstore.ErrSearchTimeout, o.Timeout, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("query %s: %w", s.table, classify(err))
 	}
@@ -398,8 +460,9 @@ func (s *Store) Query(ctx context.Context, values []float32, k int, filter vecto
 }
 
 // querySQL builds the search with only the filter conditions in use, so the
-// planner sees plain predicates it can push into the index scan.
-func (s *Store) querySQL(values []float32, k int, filter vectormeta.Filter) (string, []any) {
+// planner sees plain predicates it can push into the index scan. With
+// exactCap > 0 it ranks only the first exactCap rows that pass the filter.
+func (s *Store) querySQL(values []float32, k int, filter vectormeta.Filter, exactCap int) (string, []any) {
 	args := []any{pgvector.NewVector(values)}
 	var where []string
 	if filter.Category != "" {
@@ -414,7 +477,16 @@ func (s *Store) querySQL(values []float32, k int, filter vectormeta.Filter) (str
 		args = append(args, *filter.MaxPrice)
 		where = append(where, fmt.Sprintf("price <= $%d", len(args)))
 	}
-	sql := `SELECT id, 1 - (embedding <=> $1), product_id, version, content_hash, model, category, price FROM ` + s.qtable
+	from := s.qtable
+	if exactCap > 0 {
+		from = `(SELECT * FROM ` + s.qtable
+		if len(where) > 0 {
+			from += ` WHERE ` + strings.Join(where, " AND ")
+		}
+		from += fmt.Sprintf(` LIMIT %d) AS capped`, exactCap)
+		where = nil
+	}
+	sql := `SELECT id, 1 - (embedding <=> $1), product_id, version, content_hash, model, category, price FROM ` + from
 	if len(where) > 0 {
 		sql += ` WHERE ` + strings.Join(where, " AND ")
 	}

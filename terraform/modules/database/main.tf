@@ -30,6 +30,19 @@ resource "aws_db_parameter_group" "this" {
     value = "500"
   }
 
+  # Search index builds (docs/architecture.md, "Search index builds"): refarch sizes each build's session
+  # from the vector count up to maintenance_work_mem, so this is the most a build may
+  # take: a quarter of the instance's memory (in kB), and one parallel worker per vCPU.
+  parameter {
+    name  = "maintenance_work_mem"
+    value = "{DBInstanceClassMemory/4096}"
+  }
+
+  parameter {
+    name  = "max_parallel_maintenance_workers"
+    value = "{DBInstanceVCPU}"
+  }
+
   lifecycle {
     create_before_destroy = true
   }

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The catalog at scale, as a user runs it: seed BENCH_PRODUCTS products
+# (default 1,000,000) into a fresh database on the local cluster, run
+# `serve --all` with the hash embedder at 512 dimensions (so the store, not
+# the model, is measured) and print:
+#   - seed time; time until every vector is written (bootstrap rows/s);
+#   - time to a ready search index with the cluster's defaults (`make db`),
+#     with the build's progress as `status --json` shows it;
+#   - /api/search latency while the index is missing or building (and
+#     whether the answers said index_ready: false) and once it is ready;
+#   - / and /api/products latency (p50, p99).
+# Needs curl and python3. The database refarch_scale is dropped and
+# recreated; serve logs to .dev/bench-scale-serve.log.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+n=${BENCH_PRODUCTS:-1000000}
+port=${BENCH_PORT:-18$((RANDOM % 900 + 100))}
+addr=127.0.0.1:$port
+bin=bin/refarch
+log=.dev/bench-scale-serve.log
+
+say() { printf '%s bench-scale: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+
+set -a; . ./.dev/env; set +a
+admin=$TEST_DATABASE_URL
+export DATABASE_URL=${admin/\/postgres\?/\/refarch_scale?}
+export REFARCH_EMBEDDER=hash REFARCH_HASH_DIM=512
+go build -o "$bin" .
+psql -qAt "$admin" -c "DROP DATABASE IF EXISTS refarch_scale WITH (FORCE)" -c "CREATE DATABASE refarch_scale" >/dev/null
+psql -qAt "$DATABASE_URL" -c "CREATE EXTENSION vector" >/dev/null
+"$bin" migrate >/dev/null
+say "cluster: maintenance_work_mem $(psql -qAt "$DATABASE_URL" -c 'SHOW maintenance_work_mem'), max_parallel_maintenance_workers $(psql -qAt "$DATABASE_URL" -c 'SHOW max_parallel_maintenance_workers')"
+
+t=$(date +%s.%N)
+"$bin" seed --count "$n" >/dev/null
+seed_s=$(python3 -c "import time; print(f'{time.time()-$t:.1f}')")
+say "seed $n products: ${seed_s}s"
+
+"$bin" serve --all --addr "$addr" >"$log" 2>&1 &
+serve_pid=$!
+trap 'kill -TERM $serve_pid 2>/dev/null; wait $serve_pid 2>/dev/null || true' EXIT
+start=$(date +%s.%N)
+for _ in $(seq 1 120); do curl -sf "http://$addr/healthz" >/dev/null && break; sleep 0.5; done
+
+queries=("something to keep my coffee hot" "shoes for running on trails" "wireless headphones for flights"
+  "a gift for someone who likes cooking" "waterproof jacket for hiking" "toys for a three year old"
+  "a lamp for reading in bed" "ergonomic office chair" "kitchen knife that stays sharp" "garden tools")
+lat_file=$(mktemp); trap 'kill -TERM $serve_pid 2>/dev/null; wait $serve_pid 2>/dev/null || true; rm -f "$lat_file"' EXIT
+
+# search PHASE: one query, appends "phase seconds http_code index_ready" to lat_file.
+search() {
+  local q=${queries[$((RANDOM % ${#queries[@]}))]} out
+  out=$(curl -s -o /tmp/bench-scale-search.$$ -w '%{time_total} %{http_code}' -G "http://$addr/api/search" --data-urlencode "q=$q" --data-urlencode "k=10" || echo "0 000")
+  local ready
+  ready=$(python3 -c "import json,sys
+try: print(json.load(open(sys.argv[1])).get('index_ready'))
+except Exception: print('-')" /tmp/bench-scale-search.$$)
+  echo "$1 $out $ready" >>"$lat_file"
+}
+
+# pct PHASE: p50/p99 of the phase's latencies and the index_ready answers.
+pct() {
+  python3 - "$lat_file" "$1" <<'PY'
+import sys
+rows=[l.split() for l in open(sys.argv[1]) if l.split()[0]==sys.argv[2]]
+if not rows: print("no samples"); sys.exit()
+t=sorted(float(r[1])*1000 for r in rows)
+q=lambda p: t[min(len(t)-1,int(p*len(t)))]
+codes={}; ready={}
+for r in rows: codes[r[2]]=codes.get(r[2],0)+1; ready[r[3]]=ready.get(r[3],0)+1
+print(f"n={len(t)} p50={q(.5):.1f}ms p99={q(.99):.1f}ms max={t[-1]:.1f}ms http={codes} index_ready={ready}")
+PY
+}
+
+written=""
+ready=""
+while :; do
+  st=$("$bin" status --json 2>/dev/null || echo '{}')
+  now=$(python3 -c "import time; print(f'{time.time()-$start:.0f}')")
+  read -r products indexed state done total eta < <(python3 -c "import json,sys
+s=json.loads(sys.argv[1] or '{}'); si=s.get('search_index') or {}
+print(s.get('products',0), s.get('indexed',0), si.get('state','?'), si.get('done',0), si.get('total',0), int(si.get('eta_seconds',0)))" "$st")
+  say "t=${now}s indexed $indexed/$products, search index $state $done/$total eta ${eta}s"
+  if [ -z "$written" ] && [ "$products" -gt 0 ] && [ "$indexed" = "$products" ]; then
+    written=$now
+    say "every vector written after ${written}s ($(python3 -c "print(f'{$products/max(1,$written):.0f}')") rows/s)"
+  fi
+  case "$state" in
+    building) for _ in 1 2 3; do search building; done ;;
+    missing) for _ in 1 2 3; do search missing; done ;;
+  esac
+  if [ -n "$written" ] && [ "$state" = ready ]; then ready=$now; break; fi
+  if ! kill -0 "$serve_pid" 2>/dev/null; then say "serve exited; see $log"; exit 1; fi
+  sleep 10
+done
+# The exact moment is in emu's log; status polls are 10 s apart.
+ready=$(python3 - "$log" "$start" <<'PY'
+import sys,re,datetime
+start=float(sys.argv[2]); t=None
+for l in open(sys.argv[1]):
+    if 'msg="vector search index ready"' in l:
+        m=re.search(r'time=(\S+)', l)
+        t=datetime.datetime.fromisoformat(m.group(1).replace('Z','+00:00')).timestamp()
+print(f"{t-start:.0f}" if t else "?")
+PY
+)
+build=$(grep -o 'vector search index built.*' "$log" | tail -1)
+say "search index ready after ${ready}s ($build)"
+
+for _ in $(seq 1 100); do search ready; done
+page() { # page NAME URL: 50 requests, p50/p99
+  python3 - "$2" <<'PY'
+import sys,time,urllib.request
+t=[]
+for _ in range(50):
+    s=time.time(); urllib.request.urlopen(sys.argv[1]).read(); t.append((time.time()-s)*1000)
+t.sort(); print(f"n=50 p50={t[25]:.1f}ms p99={t[49]:.1f}ms")
+PY
+}
+cat="$(psql -qAt "$DATABASE_URL" -c "SELECT category FROM products LIMIT 1")"
+cat_q=$(python3 -c "import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1]))" "$cat")
+
+echo
+echo "== bench-scale: $n products, hash embedder 512 dims =="
+echo "seed:                           ${seed_s}s"
+echo "all vectors written:            ${written}s after serve started ($(python3 -c "print(f'{$n/max(1,$written):.0f}')") rows/s)"
+echo "search index ready:             ${ready}s after serve started (${build#*took=})"
+echo "search while index missing:     $(pct missing)"
+echo "search while index building:    $(pct building)"
+echo "search with the index ready:    $(pct ready)"
+echo "GET /:                          $(page / "http://$addr/")"
+echo "GET /api/products:              $(page p "http://$addr/api/products")"
+echo "GET /api/products?category=:    $(page c "http://$addr/api/products?category=$cat_q")"
+echo "GET /api/products?after=500000: $(page a "http://$addr/api/products?after=$((n / 2))")"
+echo "build log lines:"
+grep -E 'build vector search index|building vector search index|vector search index (built|ready)|bulk load' "$log" | sed 's/^/  /' | tail -40

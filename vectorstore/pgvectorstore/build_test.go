@@ -1,0 +1,301 @@
+package pgvectorstore
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/refarch/refarch/internal/pgtest"
+	"github.com/refarch/refarch/vectormeta"
+	"github.com/refarch/refarch/vectorstore"
+)
+
+func TestPlanBuild(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		n          int64
+		dim        int
+		capKB      int64
+		workers    int
+		wantMemKB  int64 // 0: the graph's need
+		wantInMem  bool
+		wantNeedMB int64
+	}{
+		{"small table gets the floor", 1000, 512, 4 << 20, 2, minBuildKB, true, 2},
+		{"1M x 512 fits a 4 GB cap", 1_000_000, 512, 4 << 20, 2, 0, true, 2962},
+		{"1M x 512 is short of 64 MB", 1_000_000, 512, 64 << 10, 2, 64 << 10, false, 2962},
+		{"a tiny cap is honoured down to pgvector's 1 MB", 100_000, 64, 512, 0, 1024, false, 108},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := PlanBuild(tc.n, tc.dim, tc.capKB, tc.workers)
+			want := tc.wantMemKB
+			if want == 0 {
+				want = p.NeedKB
+			}
+			if p.MemoryKB != want || p.InMemory != tc.wantInMem || p.NeedKB/1024 != tc.wantNeedMB || p.Workers != tc.workers {
+				t.Errorf("PlanBuild = %+v; want memory %d kB, in memory %v, need %d MB, %d workers", p, want, tc.wantInMem, tc.wantNeedMB, tc.workers)
+			}
+			if tc.n > 0 && p.Expected <= 0 {
+				t.Errorf("no expected duration: %+v", p)
+			}
+		})
+	}
+	// Short of memory, a build is expected to take longer.
+	if in, out := PlanBuild(1_000_000, 512, 4<<20, 2), PlanBuild(1_000_000, 512, 64<<10, 2); out.Expected <= 2*in.Expected {
+		t.Errorf("expected %s on disk against %s in memory; want much slower", out.Expected, in.Expected)
+	}
+}
+
+// loadVectors writes n random vectors of dim dimensions into a store whose
+// HNSW index has been dropped, as a bootstrap does.
+func loadVectors(t *testing.T, s *Store, n, dim int) []vectorstore.Vector {
+	t.Helper()
+	if err := s.DropIndex(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	vs := randomVectors(42, n, dim, []string{"a", "b"})
+	for i := 0; i < n; i += 5000 {
+		if err := s.Upsert(t.Context(), vs[i:min(n, i+5000)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return vs
+}
+
+// A build that takes many times its stall timeout is not abandoned while
+// it progresses; meanwhile writes go on, searches answer within their
+// bounds and say the index is not ready, and the progress is visible.
+func TestSlowBuildFinishes(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := pgtest.New(t)
+	const dim = 64
+	s, err := New(ctx, pool, "slow-build", dim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := loadVectors(t, s, 6000, dim)
+	// 1 MB of build memory holds about a thousand of these vectors: the
+	// rest of the graph is built on disk, which is slow.
+	const stall = 400 * time.Millisecond
+	s.SetBuildOptions(BuildOptions{StallTimeout: stall, PollInterval: 50 * time.Millisecond, MaxMemoryKB: 1024})
+	s.SetSearchOptions(SearchOptions{ExactScanCap: 500})
+
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- s.CreateIndex(context.WithoutCancel(ctx)) }()
+
+	var seen vectorstore.IndexProgress
+	deadline := time.Now().Add(time.Minute)
+	for seen.State != vectorstore.IndexBuilding || seen.Done == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no build progress seen within a minute; last %+v", seen)
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("build ended (%v) before any progress was seen; make it slower", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if seen, err = s.IndexProgress(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Total is extrapolated from the table scan's blocks until ANALYZE has
+	// counted the table, so early in a build it is only roughly 6,000.
+	if seen.Total < 3000 || seen.Total > 12000 || seen.Done > seen.Total {
+		t.Errorf("progress %+v; want done of a total of about 6,000", seen)
+	}
+
+	// Writes go on during the build.
+	fresh := randomVectors(7, 1, dim, []string{"a"})[0]
+	fresh.ID, fresh.Meta.ProductID = "p-999999", 999999
+	if err := s.Upsert(ctx, []vectorstore.Vector{fresh}); err != nil {
+		t.Fatalf("upsert during the build: %v", err)
+	}
+	// Searches answer from a bounded part of the table and say so.
+	if s.IndexReady(ctx) {
+		t.Fatal("IndexReady during the build")
+	}
+	got, err := s.Query(ctx, vs[0].Values, 5, vectormeta.Filter{})
+	if err != nil || len(got) != 5 {
+		t.Fatalf("query during the build = %d matches, %v; want 5", len(got), err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("build ended (%v) before the writes and searches were checked; make it slower", err)
+	default:
+	}
+
+	if err := <-done; err != nil {
+		t.Fatalf("slow build: %v", err)
+	}
+	if took := time.Since(start); took < 3*stall {
+		t.Fatalf("build took %s, not several stall timeouts (%s): the test proves nothing; make it slower", took, stall)
+	}
+	if !s.IndexReady(ctx) {
+		t.Error("index not ready after the build")
+	}
+	p, err := s.IndexProgress(ctx)
+	if err != nil || p.State != vectorstore.IndexReady {
+		t.Errorf("progress after the build = %+v, %v; want ready", p, err)
+	}
+	got, err = s.Query(ctx, fresh.Values, 1, vectormeta.Filter{})
+	if err != nil || len(got) != 1 || got[0].ID != fresh.ID {
+		t.Errorf("query for the vector written during the build = %+v, %v; want %s", got, err, fresh.ID)
+	}
+}
+
+// A build that makes no progress (here: blocked by an open transaction) is
+// cancelled after the stall timeout with an error that says why, and the
+// next build drops the invalid index it left and finishes.
+func TestStalledBuildIsCancelledAndRestartsOnce(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := pgtest.New(t)
+	s, err := New(ctx, pool, "stalled-build", 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loadVectors(t, s, 100, 8)
+	s.SetBuildOptions(BuildOptions{StallTimeout: 500 * time.Millisecond, PollInterval: 50 * time.Millisecond})
+
+	blocker, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
+	v := randomVectors(3, 1, 8, []string{"a"})[0]
+	if _, err := blocker.Exec(ctx, `INSERT INTO `+s.qtable+` (id, embedding, product_id, version, content_hash, model, category, price)
+		VALUES ('p-blocker', $1::float4[]::vector, 1, 1, '', '', 'a', 1)`, v.Values); err != nil {
+		t.Fatal(err)
+	}
+	err = s.CreateIndex(ctx)
+	if err == nil || !strings.Contains(err.Error(), "stalled") || !strings.Contains(err.Error(), "waiting for writers") {
+		t.Fatalf("blocked build = %v; want a stall error naming the phase", err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("stall reported as a deadline: %v", err)
+	}
+	if err := blocker.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateIndex(ctx); err != nil {
+		t.Fatalf("build after the blocker ended: %v", err)
+	}
+	exists, valid, err := s.indexValid(ctx, pool)
+	if err != nil || !exists || !valid {
+		t.Errorf("index after the second build: exists %v, valid %v, %v", exists, valid, err)
+	}
+}
+
+// A search that outlasts its statement timeout fails as a timeout, never
+// running on unbounded.
+func TestSearchTimeout(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := pgtest.New(t)
+	s, err := New(ctx, pool, "search-timeout", 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := loadVectors(t, s, 5000, 64)
+	s.SetSearchOptions(SearchOptions{Timeout: time.Millisecond, ExactScanCap: 1_000_000})
+	_, err = s.Query(ctx, vs[0].Values, 10, vectormeta.Filter{})
+	if !errors.Is(err, vectorstore.ErrSearchTimeout) {
+		t.Fatalf("query over 5,000 vectors with a 1 ms budget = %v; want ErrSearchTimeout", err)
+	}
+}
+
+// TestHelperBuild is not a test: TestKilledBuildRestartsOnce runs it in a
+// child process to build an index and be killed while it does.
+func TestHelperBuild(t *testing.T) {
+	url := os.Getenv("REFARCH_TEST_BUILD_URL")
+	if url == "" {
+		t.Skip("helper process of TestKilledBuildRestartsOnce")
+	}
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(ctx, pool, "killed-build", 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetBuildOptions(BuildOptions{MaxMemoryKB: 1024})
+	t.Fatal(s.CreateIndex(ctx)) // killed long before it returns
+}
+
+// A process killed (SIGKILL) in the middle of a build leaves no build
+// running on in the database: within seconds the build is gone, and the
+// next build drops the INVALID index it left and finishes.
+func TestKilledBuildRestartsOnce(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	url := pgtest.NewURL(t)
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	s, err := New(ctx, pool, "killed-build", 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loadVectors(t, s, 6000, 64)
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperBuild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "REFARCH_TEST_BUILD_URL="+url)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitProgress := func(what string, ok func(vectorstore.IndexProgress) bool) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			p, err := s.IndexProgress(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok(p) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("waited a minute for %s; progress %+v", what, p)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitProgress("the child's build to progress", func(p vectorstore.IndexProgress) bool {
+		return p.State == vectorstore.IndexBuilding && p.Done > 0
+	})
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait() //nolint:errcheck // killed
+	killed := time.Now()
+	waitProgress("the orphaned build to stop", func(p vectorstore.IndexProgress) bool {
+		return p.State != vectorstore.IndexBuilding
+	})
+	if d := time.Since(killed); d > 8*time.Second {
+		t.Errorf("the orphaned build ran on for %s after its process died", d)
+	}
+	exists, valid, err := s.indexValid(ctx, pool)
+	if err != nil || !exists || valid {
+		t.Fatalf("after the kill: index exists %v, valid %v, %v; want an INVALID leftover", exists, valid, err)
+	}
+	if err := s.CreateIndex(ctx); err != nil {
+		t.Fatalf("build after the kill: %v", err)
+	}
+	if exists, valid, err := s.indexValid(ctx, pool); err != nil || !exists || !valid {
+		t.Errorf("after the second build: index exists %v, valid %v, %v", exists, valid, err)
+	}
+}
