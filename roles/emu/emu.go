@@ -28,6 +28,7 @@ import (
 	"github.com/refarch/refarch/internal/backoff"
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/queuemsg"
+	"github.com/refarch/refarch/vectorstore/recentvectors"
 )
 
 // Config tunes an Emu.
@@ -54,6 +55,9 @@ type Config struct {
 	// BulkIndexer has its search index deferred until the backlog drains
 	// (see watchBulk). Zero disables bulk loads.
 	BulkThreshold int
+	// RecentWrites bounds the vectors kept for search's exact scan of
+	// fresh writes (package recentvectors); zero values take its defaults.
+	RecentWrites recentvectors.Options
 }
 
 func (c Config) withDefaults() Config {
