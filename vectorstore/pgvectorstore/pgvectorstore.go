@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -41,6 +43,13 @@ type Store struct {
 	vecOID uint32
 	arrOID uint32
 	codec  vectorCodec
+	// fixedEf, when positive, replaces the sized hnsw.ef_search (SetEfSearch).
+	fixedEf atomic.Int64
+	// rows estimates the table's live rows, refreshed every sizeTTL, for
+	// exactBelow and the ef_search sizing; -1 until first read.
+	rows      atomic.Int64
+	rowsAt    atomic.Int64 // unix nanoseconds of the estimate
+	exactRows int          // see exactBelow; tests change it
 }
 
 var _ vectorstore.Store = (*Store)(nil)
@@ -84,12 +93,14 @@ func New(ctx context.Context, pool *pgxpool.Pool, model string, dim int) (*Store
 	}
 	table := TableName(model, dim)
 	s := &Store{
-		pool:   pool,
-		model:  model,
-		dim:    dim,
-		table:  table,
-		qtable: pgx.Identifier{table}.Sanitize(),
+		pool:      pool,
+		model:     model,
+		dim:       dim,
+		table:     table,
+		qtable:    pgx.Identifier{table}.Sanitize(),
+		exactRows: exactBelow,
 	}
+	s.rows.Store(-1)
 	if err := ensureExtension(ctx, pool); err != nil {
 		return nil, err
 	}
@@ -344,6 +355,49 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 // default of 40, twice k for larger k, within pgvector's limit of 1,000.
 func efSearch(k int) int { return min(max(40, 2*k), 1000) }
 
+// SetEfSearch fixes hnsw.ef_search for every later query; 0 restores the
+// default sizing. The recall benchmark sweeps it to choose that sizing.
+func (s *Store) SetEfSearch(ef int) { s.fixedEf.Store(int64(ef)) }
+
+// exactBelow is the table size under which Query scans exactly instead of
+// searching the HNSW graph. Measured on two shared cores at 512 dimensions
+// with the vectors in TOAST (BenchmarkPgvectorExactScan): an exact top-10
+// costs about 4-7 ms at 1,000 rows, 10 ms at 2,500, 30 ms at 5,000 and
+// 70 ms at 10,000, against 1-5 ms for HNSW. Up to 1,000 rows exact costs
+// only a few milliseconds and is right by construction.
+const exactBelow = 1000
+
+// sizeTTL is how long a table size estimate is used before it is read
+// again (one cheap catalog query).
+const sizeTTL = 10 * time.Second
+
+// liveRows estimates the table's live rows from the statistics collector,
+// cached for sizeTTL; -1 when unknown (then HNSW is used).
+func (s *Store) liveRows(ctx context.Context, c *pgxpool.Conn) int64 {
+	if at := s.rowsAt.Load(); at != 0 && time.Since(time.Unix(0, at)) < sizeTTL {
+		return s.rows.Load()
+	}
+	var n int64
+	if err := c.QueryRow(ctx, `SELECT coalesce((SELECT n_live_tup FROM pg_stat_user_tables WHERE relid = $1::regclass), -1)`, s.qtable).Scan(&n); err != nil {
+		n = -1
+	}
+	s.rows.Store(n)
+	s.rowsAt.Store(time.Now().UnixNano())
+	return n
+}
+
+// searchEf is the hnsw.ef_search for top k in a table of about n rows, or
+// 0 for an exact scan.
+func (s *Store) searchEf(k int, n int64) int {
+	if ef := s.fixedEf.Load(); ef > 0 {
+		return int(ef)
+	}
+	if n >= 0 && n < int64(s.exactRows) {
+		return 0
+	}
+	return efSearch(k)
+}
+
 // searchBatch queues the search sql for the top k behind the options it
 // needs, so that both go to the server in one round trip: the statements of
 // a batch share one implicit transaction, in which set_config(..., true)
@@ -356,10 +410,17 @@ func efSearch(k int) int { return min(max(40, 2*k), 1000) }
 //     scan of the small main table as cheap and picks scan+sort over the
 //     index, which at 10,000 x 512 dimensions is 25 times slower (52 ms
 //     against 2 ms) because every row's vector must be detoasted.
-func searchBatch(k int, sql string, args []any, read func(pgx.Rows) error) *pgx.Batch {
+//
+// ef 0 asks for the exact scan instead: no index scan, so the planner
+// reads every row and sorts by true distance.
+func searchBatch(ef int, sql string, args []any, read func(pgx.Rows) error) *pgx.Batch {
 	b := &pgx.Batch{}
-	b.Queue(`SELECT set_config('hnsw.iterative_scan', 'strict_order', true),
-		set_config('hnsw.ef_search', $1, true), set_config('enable_seqscan', 'off', true)`, strconv.Itoa(efSearch(k)))
+	if ef <= 0 {
+		b.Queue(`SELECT set_config('enable_indexscan', 'off', true)`)
+	} else {
+		b.Queue(`SELECT set_config('hnsw.iterative_scan', 'strict_order', true),
+		set_config('hnsw.ef_search', $1, true), set_config('enable_seqscan', 'off', true)`, strconv.Itoa(ef))
+	}
 	b.Queue(sql, args...).Query(read)
 	return b
 }
@@ -381,7 +442,8 @@ func (s *Store) Query(ctx context.Context, values []float32, k int, filter vecto
 	}
 	defer c.Release()
 	out := make([]vectorstore.Match, 0, k)
-	err = c.SendBatch(ctx, searchBatch(k, sql, args, func(rows pgx.Rows) error {
+	ef := s.searchEf(k, s.liveRows(ctx, c))
+	err = c.SendBatch(ctx, searchBatch(ef, sql, args, func(rows pgx.Rows) error {
 		var score float64
 		var m vectorstore.Match
 		_, err := pgx.ForEachRow(rows, []any{&m.ID, &score, &m.Meta.ProductID, &m.Meta.Version, &m.Meta.ContentHash, &m.Meta.Model, &m.Meta.Category, &m.Meta.Price}, func() error {
