@@ -23,23 +23,32 @@ import (
 	"github.com/refarch/refarch/vectorstore/recentvectors"
 )
 
-// seedIndex imports the seed CSV and indexes it as a finished bootstrap
-// leaves it (HNSW built after the load, index_state current, outbox
-// drained), from vectors embedded once and cached on disk.
+// seedIndex imports the seed CSV and indexes it (see indexCatalog).
 func seedIndex(t testing.TB, emb embedding.Embedder) (*pgxpool.Pool, *catalog.Store, *pgvectorstore.Store) {
 	t.Helper()
-	ctx := context.Background()
 	path := recall.SeedCSV()
 	if path == "" {
 		t.Skip("seed-products.csv not found (set REFARCH_SEED_CSV)")
 	}
+	return indexCatalog(t, emb, func(ctx context.Context, pool *pgxpool.Pool) error {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = catalog.ImportCSV(ctx, pool, f, catalog.ImportOptions{})
+		return err
+	}, recall.CacheDir())
+}
+
+// indexCatalog loads a catalog and indexes it as a finished bootstrap
+// leaves it (HNSW built after the load, index_state current, outbox
+// drained), from vectors embedded once and cached in cacheDir ("" for none).
+func indexCatalog(t testing.TB, emb embedding.Embedder, load func(context.Context, *pgxpool.Pool) error, cacheDir string) (*pgxpool.Pool, *catalog.Store, *pgvectorstore.Store) {
+	t.Helper()
+	ctx := context.Background()
 	pool := pgtest.New(t)
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := catalog.ImportCSV(ctx, pool, f, catalog.ImportOptions{}); err != nil {
+	if err := load(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
 	var ps []product.Product
@@ -61,7 +70,7 @@ func seedIndex(t testing.TB, emb embedding.Embedder) (*pgxpool.Pool, *catalog.St
 	for i, p := range ps {
 		items[i] = recall.Item{Name: p.Name, Description: p.Description}
 	}
-	vecs, err := recall.Embed(ctx, emb, items, recall.CacheDir())
+	vecs, err := recall.Embed(ctx, emb, items, cacheDir)
 	if err != nil {
 		t.Fatal(err)
 	}

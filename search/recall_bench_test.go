@@ -1,0 +1,280 @@
+package search_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/refarch/refarch/catalog"
+	"github.com/refarch/refarch/embedding"
+	"github.com/refarch/refarch/embedding/use/usetest"
+	"github.com/refarch/refarch/internal/recall"
+	"github.com/refarch/refarch/product"
+	"github.com/refarch/refarch/search"
+	"github.com/refarch/refarch/vectormeta"
+	"github.com/refarch/refarch/vectorstore"
+	"github.com/refarch/refarch/vectorstore/pgvectorstore"
+	"github.com/refarch/refarch/vectorstore/recentvectors"
+)
+
+// BenchmarkSearchRecall measures how often the search path finds what an
+// exact scan finds, and what it costs, for each hnsw.ef_search setting:
+// recall@1 and recall@10 for (a) 200 random queries, (b) "needle" queries,
+// the texts of the 200 most recently edited products, and (c) the issue's
+// 30 isolated edits (each edited, searched, reverted). "ann" is the vector
+// store alone, "search" adds the exact scan of recent writes. Catalogs:
+// the seed CSV and the generated catalog with the use model; with
+// REFARCH_BENCH_PRODUCTS=N also N generated products with the hash
+// embedder (1,000,000 for the issue's figure: a long run).
+// REFARCH_BENCH_EF overrides the settings (comma-separated; 0 is the
+// default sizing).
+func BenchmarkSearchRecall(b *testing.B) {
+	efs := []int{0, 40, 64, 100, 200}
+	if v := os.Getenv("REFARCH_BENCH_EF"); v != "" {
+		efs = nil
+		for f := range strings.SplitSeq(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 0 {
+				b.Fatalf("REFARCH_BENCH_EF: %q is not an ef_search", f)
+			}
+			efs = append(efs, n)
+		}
+	}
+	type catalogCase struct {
+		name  string
+		emb   func(b *testing.B) embedding.Embedder
+		load  func(ctx context.Context, pool *pgxpool.Pool) error
+		cache bool
+	}
+	use := func(b *testing.B) embedding.Embedder {
+		emb, err := embedding.Open(b.Context(), embedding.Options{Name: "use", ModelDir: usetest.ModelDir(b)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return emb
+	}
+	cases := []catalogCase{
+		{"seed-csv", use, func(ctx context.Context, pool *pgxpool.Pool) error {
+			path := recall.SeedCSV()
+			if path == "" {
+				return fmt.Errorf("seed-products.csv not found (set REFARCH_SEED_CSV)")
+			}
+			f, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = catalog.ImportCSV(ctx, pool, f, catalog.ImportOptions{})
+			return err
+		}, true},
+		{"generated-10k", use, func(ctx context.Context, pool *pgxpool.Pool) error {
+			_, err := catalog.Seed(ctx, pool, catalog.SeedOptions{Count: 10000})
+			return err
+		}, true},
+	}
+	if n, err := strconv.Atoi(os.Getenv("REFARCH_BENCH_PRODUCTS")); err == nil && n > 0 {
+		cases = append(cases, catalogCase{fmt.Sprintf("generated-%d-hash", n),
+			func(*testing.B) embedding.Embedder { return embedding.NewHash(512) },
+			func(ctx context.Context, pool *pgxpool.Pool) error {
+				_, err := catalog.Seed(ctx, pool, catalog.SeedOptions{Count: n})
+				return err
+			}, false})
+	}
+	for _, cc := range cases {
+		b.Run(cc.name, func(b *testing.B) {
+			for b.Loop() {
+				runRecall(b, cc.emb(b), cc.load, cc.cache, efs)
+			}
+		})
+	}
+}
+
+type recallScore struct{ at1, at10, n int }
+
+func (r *recallScore) add(got, exact []int64) {
+	r.n++
+	if len(got) > 0 && len(exact) > 0 && got[0] == exact[0] {
+		r.at1++
+	}
+	for _, id := range exact[:min(10, len(exact))] {
+		if slices.Contains(got[:min(10, len(got))], id) {
+			r.at10++
+		}
+	}
+}
+
+func (r recallScore) String() string {
+	if r.n == 0 {
+		return "      -       -"
+	}
+	return fmt.Sprintf("%7.3f %7.3f", float64(r.at1)/float64(r.n), float64(r.at10)/float64(10*r.n))
+}
+
+func runRecall(b *testing.B, emb embedding.Embedder, load func(context.Context, *pgxpool.Pool) error, cache bool, efs []int) {
+	ctx := context.Background()
+	setup := time.Now()
+	dir := ""
+	if cache {
+		dir = recall.CacheDir()
+	}
+	pool, cat, store := indexCatalog(b, emb, load, dir)
+	var count int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM products`).Scan(&count); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%d products indexed in %v", count, time.Since(setup).Round(time.Second))
+	recent := recentvectors.NewScanner(pool, emb.Model(), recentvectors.Options{})
+	plain := search.New(emb, store, cat, nil)
+	fresh := search.New(emb, store, cat, nil).WithRecent(recent)
+	r := rand.New(rand.NewPCG(19, 19))
+
+	// (a) Random queries: three to five words drawn from the catalog's
+	// own descriptions.
+	var words []string
+	rows, err := pool.Query(ctx, `SELECT description FROM products ORDER BY random() LIMIT 2000`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			b.Fatal(err)
+		}
+		words = append(words, strings.Fields(strings.Trim(d, "."))...)
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
+	random := make([]string, 200)
+	for i := range random {
+		n := 3 + r.IntN(3)
+		ws := make([]string, n)
+		for j := range ws {
+			ws[j] = words[r.IntN(len(words))]
+		}
+		random[i] = strings.Join(ws, " ")
+	}
+
+	// (b) Needles: 200 products edited, one write at a time as emu makes
+	// them (store, then recent writes), to texts of another catalog.
+	needles := catalog.Generate(200, 4242)
+	for i := range needles {
+		needles[i].ID = 1 + int64(r.IntN(count))
+	}
+	write := func(id int64, name, desc string) {
+		v, err := emb.Embed(ctx, []string{product.EmbedText(name, desc)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		vec := vectorstore.Vector{ID: vectormeta.VectorID(id), Values: v[0],
+			Meta: vectormeta.Metadata{ProductID: id, Version: time.Now().UnixNano(), Model: emb.Model()}}
+		if err := store.Upsert(ctx, []vectorstore.Vector{vec}); err != nil {
+			b.Fatal(err)
+		}
+		if err := recentvectors.Record(ctx, pool, emb.Model(), []vectorstore.Vector{vec}, recentvectors.Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, p := range needles {
+		write(p.ID, p.Name, p.Description)
+	}
+	needleQ := make([]string, len(needles))
+	for i, p := range needles {
+		needleQ[i] = p.Description
+	}
+
+	type setting struct {
+		ef                   int
+		random, needle, isol [2]recallScore // ann, search
+		lat                  []time.Duration
+	}
+	settings := make([]*setting, len(efs))
+	for i, ef := range efs {
+		settings[i] = &setting{ef: ef}
+	}
+	measure := func(qs []string, score func(st *setting) *[2]recallScore) {
+		for _, q := range qs {
+			exact := exactIDs(b, pool, store, emb, q, 10)
+			for _, st := range settings {
+				store.SetEfSearch(st.ef)
+				sq := search.Query{Text: q, K: 10, Mode: search.ModeVector}
+				a, err := plain.Search(ctx, sq)
+				if err != nil {
+					b.Fatal(err)
+				}
+				start := time.Now()
+				f, err := fresh.Search(ctx, sq)
+				if err != nil {
+					b.Fatal(err)
+				}
+				st.lat = append(st.lat, time.Since(start))
+				sc := score(st)
+				sc[0].add(a.IDs(), exact)
+				sc[1].add(f.IDs(), exact)
+			}
+		}
+	}
+	measure(random, func(st *setting) *[2]recallScore { return &st.random })
+	measure(needleQ, func(st *setting) *[2]recallScore { return &st.needle })
+
+	// (c) The isolated edits, each on its own product, reverted after.
+	for i, e := range recall.IsolatedEdits {
+		id := 1 + int64(i)*int64(count)/int64(len(recall.IsolatedEdits))
+		old, err := cat.Get(ctx, id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		write(id, e.Name, e.Description)
+		measure([]string{e.Description}, func(st *setting) *[2]recallScore { return &st.isol })
+		write(id, old.Name, old.Description)
+	}
+	store.SetEfSearch(0)
+
+	var out strings.Builder
+	fmt.Fprintf(&out, "\n%d products, k=10; recall vs exact scan (ann = vector store alone, search = with recent writes)\n", count)
+	fmt.Fprintf(&out, "%-9s | %-31s | %-31s | %-31s | %s\n", "ef_search", "random: ann @1 @10 search @1 @10", "needle: ann @1 @10 search @1 @10", "isolated: ann @1 @10 search @1 @10", "search p50/p99 ms")
+	for _, st := range settings {
+		slices.Sort(st.lat)
+		ef := strconv.Itoa(st.ef)
+		if st.ef == 0 {
+			ef = "default"
+		}
+		fmt.Fprintf(&out, "%-9s | %s %s | %s %s | %s %s | %.2f / %.2f\n", ef,
+			st.random[0], st.random[1], st.needle[0], st.needle[1], st.isol[0], st.isol[1],
+			float64(st.lat[len(st.lat)/2].Microseconds())/1000, float64(st.lat[len(st.lat)*99/100].Microseconds())/1000)
+	}
+	b.Log(out.String())
+}
+
+// exactIDs is the top k of an exact scan of the store's table.
+func exactIDs(b testing.TB, pool *pgxpool.Pool, store *pgvectorstore.Store, emb embedding.Embedder, text string, k int) []int64 {
+	v, err := emb.Embed(context.Background(), []string{text})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows, err := pool.Query(context.Background(), `SELECT product_id FROM `+store.Table()+`
+		ORDER BY (embedding <=> $1::float4[]::vector) + 0, product_id LIMIT `+strconv.Itoa(k), v[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
+	return ids
+}
