@@ -129,7 +129,7 @@ func explain(t *testing.T, s *Store, sql string, args []any) string {
 	}
 	defer c.Release()
 	var lines []string
-	err = c.SendBatch(t.Context(), searchBatch(efSearch(10), "EXPLAIN "+sql, args, func(rows pgx.Rows) error {
+	err = c.SendBatch(t.Context(), searchBatch(efSearch(10, 10_000), "EXPLAIN "+sql, args, func(rows pgx.Rows) error {
 		var err error
 		lines, err = pgx.CollectRows(rows, pgx.RowTo[string])
 		return err
@@ -363,11 +363,15 @@ func TestExactScanOnSmallTables(t *testing.T) {
 		fixed int
 		want  int
 	}{
-		{10, -1, 0, efSearch(10)},
+		{10, -1, 0, 200},
 		{10, 0, 0, 0},
 		{10, exactBelow - 1, 0, 0},
-		{10, exactBelow, 0, efSearch(10)},
-		{100, 1_000_000, 0, efSearch(100)},
+		{10, exactBelow, 0, 200},
+		{1, 5000, 0, 40},
+		{20, 10_000, 0, 400},
+		{20, 100_000, 0, 600},
+		{10, 1_000_000, 0, 400},
+		{100, 1_000_000, 0, 1000},
 		{10, 10, 77, 77},
 	} {
 		s := &Store{exactRows: exactBelow}
