@@ -56,6 +56,10 @@ run: db model build ## Run everything locally: database, migrations, seeded cata
 
 .PHONY: test
 test: db model moto chromium ## Run every test against real Postgres, moto and Chromium
+	@# The seed CSV's vectors for search's recall tests, embedded once and
+	@# cached (under ~/.cache) without the race detector, which slows the
+	@# model some fivefold.
+	@$(ENV) $(GO) test -count=1 -run '^TestSearchFindsIsolatedEditsFirst$$' ./search/
 	@$(ENV) $(GO) test -race -timeout 30m ./...
 
 .PHONY: bench
