@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refarch/refarch/catalog"
@@ -35,7 +36,9 @@ import (
 // REFARCH_BENCH_PRODUCTS=N also N generated products with the hash
 // embedder (1,000,000 for the issue's figure: a long run).
 // REFARCH_BENCH_EF overrides the settings (comma-separated; 0 is the
-// default sizing).
+// default sizing); REFARCH_BENCH_HNSW lists graphs to rebuild and compare
+// as m/ef_construction pairs (default 16/64, pgvector's and the store's).
+// Latencies are of the search path with the query vector cached.
 func BenchmarkSearchRecall(b *testing.B) {
 	efs := []int{0, 40, 100, 200, 400}
 	if v := os.Getenv("REFARCH_BENCH_EF"); v != "" {
@@ -46,6 +49,17 @@ func BenchmarkSearchRecall(b *testing.B) {
 				b.Fatalf("REFARCH_BENCH_EF: %q is not an ef_search", f)
 			}
 			efs = append(efs, n)
+		}
+	}
+	graphs := []hnswGraph{{16, 64}}
+	if v := os.Getenv("REFARCH_BENCH_HNSW"); v != "" {
+		graphs = nil
+		for f := range strings.SplitSeq(v, ",") {
+			var g hnswGraph
+			if _, err := fmt.Sscanf(strings.TrimSpace(f), "%d/%d", &g.m, &g.efc); err != nil || g.m < 2 || g.efc < 2*g.m {
+				b.Fatalf("REFARCH_BENCH_HNSW: %q is not m/ef_construction (ef_construction at least 2m)", f)
+			}
+			graphs = append(graphs, g)
 		}
 	}
 	type catalogCase struct {
@@ -91,7 +105,7 @@ func BenchmarkSearchRecall(b *testing.B) {
 	for _, cc := range cases {
 		b.Run(cc.name, func(b *testing.B) {
 			for b.Loop() {
-				runRecall(b, cc.emb(b), cc.load, cc.cache, efs)
+				runRecall(b, cc.emb(b), cc.load, cc.cache, efs, graphs)
 			}
 		})
 	}
@@ -129,7 +143,7 @@ func (r recallScore) String() string {
 	return fmt.Sprintf("%7.3f %7.3f", float64(r.at1)/float64(r.n), float64(r.at10)/float64(10*r.n))
 }
 
-func runRecall(b *testing.B, emb embedding.Embedder, load func(context.Context, *pgxpool.Pool) error, cache bool, efs []int) {
+func runRecall(b *testing.B, emb embedding.Embedder, load func(context.Context, *pgxpool.Pool) error, cache bool, efs []int, graphs []hnswGraph) {
 	ctx := context.Background()
 	setup := time.Now()
 	dir := ""
@@ -202,90 +216,95 @@ func runRecall(b *testing.B, emb embedding.Embedder, load func(context.Context, 
 		needleQ[i] = p.Description
 	}
 
-	type setting struct {
-		ef                   int
-		random, needle, isol [2]recallScore // ann, search
-		annLat, lat          []time.Duration
-	}
-	settings := make([]*setting, len(efs))
-	for i, ef := range efs {
-		settings[i] = &setting{ef: ef}
-	}
-	measure := func(qs []string, score func(st *setting) *[2]recallScore) {
-		for _, q := range qs {
-			exact := exactIDs(b, pool, store, emb, q, 10)
-			for _, st := range settings {
-				store.SetEfSearch(st.ef)
+	for gi, g := range graphs {
+		if gi > 0 || g != (hnswGraph{16, 64}) {
+			rebuild(b, pool, store, g)
+		}
+		type setting struct {
+			ef                   int
+			random, needle, isol [2]recallScore // ann, search
+			annLat, lat          []time.Duration
+		}
+		settings := make([]*setting, len(efs))
+		for i, ef := range efs {
+			settings[i] = &setting{ef: ef}
+		}
+		measure := func(qs []string, score func(st *setting) *[2]recallScore) {
+			for _, q := range qs {
+				exact := exactIDs(b, pool, store, emb, q, 10)
+				for _, st := range settings {
+					store.SetEfSearch(st.ef)
+					sq := search.Query{Text: q, K: 10, Mode: search.ModeVector}
+					a, err := plain.Search(ctx, sq)
+					if err != nil {
+						b.Fatal(err)
+					}
+					f, err := fresh.Search(ctx, sq)
+					if err != nil {
+						b.Fatal(err)
+					}
+					sc := score(st)
+					sc[0].add(a.Results, exact)
+					sc[1].add(f.Results, exact)
+				}
+			}
+		}
+		measure(random, func(st *setting) *[2]recallScore { return &st.random })
+		measure(needleQ, func(st *setting) *[2]recallScore { return &st.needle })
+
+		// (c) The isolated edits, each on its own product, reverted after.
+		for i, e := range recall.IsolatedEdits {
+			id := 1 + int64(i)*int64(count)/int64(len(recall.IsolatedEdits))
+			old, err := cat.Get(ctx, id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			write(id, e.Name, e.Description)
+			measure([]string{e.Description}, func(st *setting) *[2]recallScore { return &st.isol })
+			write(id, old.Name, old.Description)
+		}
+
+		// Latency, one setting at a time over the random and needle queries
+		// (their vectors are cached by now, so this is the search path without
+		// the embedder): the vector store alone, and with the recent writes.
+		for _, st := range settings {
+			store.SetEfSearch(st.ef)
+			for _, q := range slices.Concat(random, needleQ) {
 				sq := search.Query{Text: q, K: 10, Mode: search.ModeVector}
-				a, err := plain.Search(ctx, sq)
-				if err != nil {
-					b.Fatal(err)
-				}
-				f, err := fresh.Search(ctx, sq)
-				if err != nil {
-					b.Fatal(err)
-				}
-				sc := score(st)
-				sc[0].add(a.Results, exact)
-				sc[1].add(f.Results, exact)
-			}
-		}
-	}
-	measure(random, func(st *setting) *[2]recallScore { return &st.random })
-	measure(needleQ, func(st *setting) *[2]recallScore { return &st.needle })
-
-	// (c) The isolated edits, each on its own product, reverted after.
-	for i, e := range recall.IsolatedEdits {
-		id := 1 + int64(i)*int64(count)/int64(len(recall.IsolatedEdits))
-		old, err := cat.Get(ctx, id)
-		if err != nil {
-			b.Fatal(err)
-		}
-		write(id, e.Name, e.Description)
-		measure([]string{e.Description}, func(st *setting) *[2]recallScore { return &st.isol })
-		write(id, old.Name, old.Description)
-	}
-
-	// Latency, one setting at a time over the random and needle queries
-	// (their vectors are cached by now, so this is the search path without
-	// the embedder): the vector store alone, and with the recent writes.
-	for _, st := range settings {
-		store.SetEfSearch(st.ef)
-		for _, q := range slices.Concat(random, needleQ) {
-			sq := search.Query{Text: q, K: 10, Mode: search.ModeVector}
-			for _, svc := range []*search.Service{plain, fresh} {
-				start := time.Now()
-				if _, err := svc.Search(ctx, sq); err != nil {
-					b.Fatal(err)
-				}
-				if svc == plain {
-					st.annLat = append(st.annLat, time.Since(start))
-				} else {
-					st.lat = append(st.lat, time.Since(start))
+				for _, svc := range []*search.Service{plain, fresh} {
+					start := time.Now()
+					if _, err := svc.Search(ctx, sq); err != nil {
+						b.Fatal(err)
+					}
+					if svc == plain {
+						st.annLat = append(st.annLat, time.Since(start))
+					} else {
+						st.lat = append(st.lat, time.Since(start))
+					}
 				}
 			}
 		}
-	}
-	store.SetEfSearch(0)
+		store.SetEfSearch(0)
 
-	var out strings.Builder
-	fmt.Fprintf(&out, "\n%d products, k=10; recall vs exact scan, ties counted (ann = vector store alone, search = with recent writes)\n", count)
-	fmt.Fprintf(&out, "%-9s | %-31s | %-31s | %-31s | %s\n", "ef_search", "random: ann @1 @10 search @1 @10", "needle: ann @1 @10 search @1 @10", "isolated: ann @1 @10 search @1 @10", "p50/p99 ms: ann, search")
-	ms := func(lat []time.Duration, q int) float64 {
-		return float64(lat[len(lat)*q/100].Microseconds()) / 1000
-	}
-	for _, st := range settings {
-		slices.Sort(st.lat)
-		slices.Sort(st.annLat)
-		ef := strconv.Itoa(st.ef)
-		if st.ef == 0 {
-			ef = "default"
+		var out strings.Builder
+		fmt.Fprintf(&out, "\n%d products, HNSW m=%d ef_construction=%d, k=10; recall vs exact scan, ties counted (ann = vector store alone, search = with recent writes)\n", count, g.m, g.efc)
+		fmt.Fprintf(&out, "%-9s | %-31s | %-31s | %-31s | %s\n", "ef_search", "random: ann @1 @10 search @1 @10", "needle: ann @1 @10 search @1 @10", "isolated: ann @1 @10 search @1 @10", "p50/p99 ms: ann, search")
+		ms := func(lat []time.Duration, q int) float64 {
+			return float64(lat[len(lat)*q/100].Microseconds()) / 1000
 		}
-		fmt.Fprintf(&out, "%-9s | %s %s | %s %s | %s %s | %.1f/%.1f, %.1f/%.1f\n", ef,
-			st.random[0], st.random[1], st.needle[0], st.needle[1], st.isol[0], st.isol[1],
-			ms(st.annLat, 50), ms(st.annLat, 99), ms(st.lat, 50), ms(st.lat, 99))
+		for _, st := range settings {
+			slices.Sort(st.lat)
+			slices.Sort(st.annLat)
+			ef := strconv.Itoa(st.ef)
+			if st.ef == 0 {
+				ef = "default"
+			}
+			fmt.Fprintf(&out, "%-9s | %s %s | %s %s | %s %s | %.1f/%.1f, %.1f/%.1f\n", ef,
+				st.random[0], st.random[1], st.needle[0], st.needle[1], st.isol[0], st.isol[1],
+				ms(st.annLat, 50), ms(st.annLat, 99), ms(st.lat, 50), ms(st.lat, 99))
+		}
+		b.Log(out.String())
 	}
-	b.Log(out.String())
 }
 
 type scored struct {
@@ -316,4 +335,30 @@ func exactIDs(b testing.TB, pool *pgxpool.Pool, store *pgvectorstore.Store, emb 
 		b.Fatal(err)
 	}
 	return out
+}
+
+// hnswGraph is an HNSW build setting.
+type hnswGraph struct{ m, efc int }
+
+// rebuild replaces the store's HNSW index with one built with g.
+func rebuild(b *testing.B, pool *pgxpool.Pool, store *pgvectorstore.Store, g hnswGraph) {
+	ctx := context.Background()
+	start := time.Now()
+	idx := pgx.Identifier{store.Table() + "_hnsw"}.Sanitize()
+	c, err := pool.Acquire(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Release()
+	for _, sql := range []string{
+		`DROP INDEX IF EXISTS ` + idx,
+		`SET maintenance_work_mem = '512MB'`,
+		fmt.Sprintf(`CREATE INDEX %s ON %s USING hnsw (embedding vector_cosine_ops) WITH (m = %d, ef_construction = %d)`,
+			idx, pgx.Identifier{store.Table()}.Sanitize(), g.m, g.efc),
+	} {
+		if _, err := c.Exec(ctx, sql); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("HNSW m=%d ef_construction=%d built in %v", g.m, g.efc, time.Since(start).Round(time.Second))
 }
