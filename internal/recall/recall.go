@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/refarch/refarch/embedding"
 	"github.com/refarch/refarch/product"
@@ -76,18 +77,28 @@ func LoadCSV(path string) ([]Item, error) {
 }
 
 // Embed embeds every item's text, in batches, reusing a cache file under
-// dir keyed by the model and the texts, so that only the first run pays.
-// dir "" disables the cache.
+// dir keyed by the model and the set of texts (in any order: a catalog
+// seeded by parallel workers gets its ids in a different order each time),
+// so that only the first run pays. dir "" disables the cache.
 func Embed(ctx context.Context, emb embedding.Embedder, items []Item, dir string) ([][]float32, error) {
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(items[a].Text(), items[b].Text()) })
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%d\x00", emb.Model(), emb.Dimension())
-	for _, it := range items {
-		fmt.Fprintf(h, "%s\x00", it.Text())
+	for _, i := range order {
+		fmt.Fprintf(h, "%s\x00", items[i].Text())
 	}
 	var path string
 	if dir != "" {
 		path = filepath.Join(dir, "recall-"+hex.EncodeToString(h.Sum(nil)[:12])+".f32")
-		if vecs, err := readVectors(path, len(items), emb.Dimension()); err == nil {
+		if sorted, err := readVectors(path, len(items), emb.Dimension()); err == nil {
+			vecs := make([][]float32, len(items))
+			for j, i := range order {
+				vecs[i] = sorted[j]
+			}
 			return vecs, nil
 		}
 	}
@@ -105,7 +116,11 @@ func Embed(ctx context.Context, emb embedding.Embedder, items []Item, dir string
 		vecs = append(vecs, vs...)
 	}
 	if path != "" {
-		if err := writeVectors(path, vecs); err != nil {
+		sorted := make([][]float32, len(items))
+		for j, i := range order {
+			sorted[j] = vecs[i]
+		}
+		if err := writeVectors(path, sorted); err != nil {
 			return nil, err
 		}
 	}
