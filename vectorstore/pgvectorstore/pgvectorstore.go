@@ -187,7 +187,7 @@ func (s *Store) indexName() string { return pgx.Identifier{s.table + "_hnsw"}.Sa
 // efConstruction is the HNSW build's candidate list: 128 rather than
 // pgvector's 64, because a graph built with 64 did not reach recall@10 of
 // 0.99 on the generated catalog at any ef_search up to 400 (0.979), and
-// with 128 it did at 400 (BenchmarkSearchRecall). It costs build time
+// with 128 it did at 400 (0.993, BenchmarkSearchRecall). It costs build time
 // (about twice), not index size; m stays at pgvector's 16.
 const efConstruction = 128
 
@@ -362,20 +362,20 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 
 // efSearch sizes the HNSW candidate list for top k in a table of about n
 // rows (n < 0: unknown). BenchmarkSearchRecall on 10,000 rows with the use
-// model, against an exact scan: pgvector's default of 40 gave recall@10 of
-// 0.89 on the seed CSV and 0.74 on the generated catalog; with the graph
-// built at ef_construction 128, a list of 400 (40 per result at k = 10)
-// gave 0.993 on the generated catalog, the harder of the two. Larger
-// graphs are deeper and recall at a given list size falls slowly with the
-// catalog, so the list grows by 10 per result for every tenfold beyond
-// 10,000 rows (extrapolated, not measured). At least pgvector's default
-// of 40, within its limit of 1,000.
+// model, against an exact scan, at k = 10: pgvector's default of 40 gave
+// recall@10 of 0.89 on the seed CSV and 0.74 on the generated catalog;
+// with the graph built at ef_construction 128, a list of 400 gave 0.999
+// and 0.993 (200 gave 0.995 and 0.975). So 400 up to 10,000 rows, and 100
+// more for every tenfold beyond, since larger graphs are deeper
+// (extrapolated, not measured); at least 4k for large k, within pgvector's
+// limit of 1,000. The list, not k, sets the cost: the UI's k = 20 costs
+// what k = 10 does.
 func efSearch(k int, n int64) int {
-	per := 40.0
+	ef := 400.0
 	if n > 10_000 {
-		per += 10 * math.Log10(float64(n)/10_000)
+		ef += 100 * math.Log10(float64(n)/10_000)
 	}
-	return min(max(40, int(per*float64(k))), 1000)
+	return min(max(int(ef), 4*k), 1000)
 }
 
 // SetEfSearch fixes hnsw.ef_search for every later query; 0 restores the
