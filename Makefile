@@ -64,6 +64,10 @@ run-roles: db model build ## Run serve, pelican and emu as three processes, each
 
 .PHONY: test
 test: db model moto chromium ## Run every test against real Postgres, moto and Chromium
+	@# The seed CSV's vectors for search's recall tests, embedded once and
+	@# cached (under ~/.cache) without the race detector, which slows the
+	@# model some fivefold.
+	@$(ENV) $(GO) test -count=1 -run '^TestSearchFindsIsolatedEditsFirst$$' ./search/
 	@$(ENV) $(GO) test -race -timeout 30m ./...
 
 .PHONY: soak
@@ -75,7 +79,7 @@ bench: db model ## Run the benchmarks and print their figures (and the use embed
 	@# Workloads (seed, import, bootstrap, freshness, search under load, vector
 	@# queries) run once each and report their own figures; per-operation
 	@# benchmarks (queue, matrix kernel) run for a fixed time.
-	@$(ENV) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./catalog/ ./roles/... ./internal/pipelinetest/ ./vectorstore/...
+	@$(ENV) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./catalog/ ./roles/... ./internal/pipelinetest/ ./vectorstore/... ./search/
 	@$(ENV) $(GO) test -run '^$$' -bench . -benchtime 2s -timeout 30m ./queue/...
 	@$(GO) test -run '^$$' -bench Matmul -benchtime 2s ./embedding/use
 	@# Embedding throughput by batch size, beside the JavaScript reference.

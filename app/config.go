@@ -65,6 +65,7 @@ type Config struct {
 	PineconeRegion      string
 	PineconeControlHost string
 	PineconeIndexHost   string
+	HNSWEfSearch        int // pgvector: 0 sizes hnsw.ef_search by the table
 
 	Embedder    string
 	ModelDir    string
@@ -132,6 +133,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&c.PineconeRegion, "pinecone-region", "us-east-1", "Pinecone serverless region")
 	fs.StringVar(&c.PineconeControlHost, "pinecone-control-host", "", "Pinecone control plane URL override")
 	fs.StringVar(&c.PineconeIndexHost, "pinecone-index-host", "", "Pinecone index host override")
+	fs.IntVar(&c.HNSWEfSearch, "hnsw-ef-search", 0, "pgvector search candidate list (hnsw.ef_search) for every query, trading recall for latency; 0 sizes it by the table (400 up to 10,000 rows, see docs/architecture.md)")
 
 	fs.StringVar(&c.Embedder, "embedder", "use", "embedder: "+strings.Join(embedding.Names(), ", "))
 	fs.StringVar(&c.ModelDir, "model-dir", use.DefaultDir(), "folder of the use model (make model)")
@@ -322,6 +324,9 @@ func (c Config) Validate(r Roles) error {
 	if r.Serve || r.Emu {
 		switch c.VectorStore {
 		case "pgvector":
+			if c.HNSWEfSearch < 0 || c.HNSWEfSearch > 1000 {
+				bad("hnsw ef_search %d: want 1 to 1000, or 0 to size it by the table", c.HNSWEfSearch)
+			}
 		case "pinecone":
 			if c.PineconeAPIKey == "" {
 				bad("vector store pinecone needs REFARCH_PINECONE_API_KEY")

@@ -130,3 +130,16 @@ func TestValidateSecuritySettings(t *testing.T) {
 		t.Errorf("DSN from a URL = %s", dsn)
 	}
 }
+
+func TestValidateHNSWEfSearch(t *testing.T) {
+	for _, tc := range []struct {
+		v   string
+		bad bool
+	}{{"0", false}, {"400", false}, {"1000", false}, {"-1", true}, {"1001", true}} {
+		cfg, _ := parse(t, map[string]string{"DATABASE_URL": "postgres://a@h/db", "REFARCH_HNSW_EF_SEARCH": tc.v}, "--embedder", "hash")
+		err := cfg.Validate(Roles{Serve: true})
+		if got := err != nil && strings.Contains(err.Error(), "hnsw ef_search"); got != tc.bad {
+			t.Errorf("REFARCH_HNSW_EF_SEARCH=%s: error %v, want rejected %v", tc.v, err, tc.bad)
+		}
+	}
+}

@@ -66,7 +66,12 @@ func OpenQueue(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog.Lo
 func OpenVectors(ctx context.Context, cfg Config, pool *pgxpool.Pool, emb embedding.Info) (vectorstore.Store, error) {
 	switch cfg.VectorStore {
 	case "pgvector":
-		return pgvectorstore.New(ctx, pool, emb.Model, emb.Dimension)
+		s, err := pgvectorstore.New(ctx, pool, emb.Model, emb.Dimension)
+		if err != nil {
+			return nil, err
+		}
+		s.SetEfSearch(cfg.HNSWEfSearch)
+		return s, nil
 	case "pinecone":
 		// New creates the index (or waits for it to be ready), so emu
 		// registers it only once it exists.

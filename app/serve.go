@@ -14,6 +14,7 @@ import (
 	"github.com/refarch/refarch/search"
 	"github.com/refarch/refarch/status"
 	"github.com/refarch/refarch/vectorstore"
+	"github.com/refarch/refarch/vectorstore/recentvectors"
 )
 
 // serveDeps builds serve's dependencies beyond logging, metrics and
@@ -24,7 +25,8 @@ func serveDeps(pool *pgxpool.Pool, sh *shared) serve.Deps {
 	products := catalog.NewStore(pool)
 	return serve.Deps{
 		Catalog: products,
-		Search:  search.New(sh.emb, sh.store, products, search.NewPGFullText(pool)),
+		Search: search.New(sh.emb, sh.store, products, search.NewPGFullText(pool)).
+			WithRecent(recentvectors.NewScanner(pool, model, recentvectors.Options{})),
 		SyncStates: func(ctx context.Context, ids []int64) (map[int64]string, error) {
 			return status.ProductStates(ctx, pool, model, ids)
 		},

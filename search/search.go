@@ -19,6 +19,7 @@ import (
 	"github.com/refarch/refarch/product"
 	"github.com/refarch/refarch/vectormeta"
 	"github.com/refarch/refarch/vectorstore"
+	"github.com/refarch/refarch/vectorstore/recentvectors"
 )
 
 // Bounds of a query; they keep one request from costing the embedder or the
@@ -53,6 +54,12 @@ type Embedder interface {
 // Vectors is the part of the vector store search needs.
 type Vectors interface {
 	Query(ctx context.Context, values []float32, k int, filter vectormeta.Filter) ([]vectorstore.Match, error)
+}
+
+// Recent scores the vectors written lately exactly (see package
+// recentvectors): every one that passes the filter, best first.
+type Recent interface {
+	Recent(ctx context.Context, values []float32, filter vectormeta.Filter) ([]vectorstore.Match, error)
 }
 
 // Rows loads products by id in one query; ids that are gone are absent.
@@ -112,6 +119,8 @@ type Service struct {
 	rows  Rows
 	fts   FullText
 	cache *queryCache
+	// recent, when set, is merged into the vector store's results.
+	recent Recent
 }
 
 // queryCacheSize bounds the query vector cache: 2,048 vectors of 512
@@ -121,6 +130,15 @@ const queryCacheSize = 2048
 // New builds a Service; fts may be nil, and then hybrid mode is refused.
 func New(emb Embedder, vec Vectors, rows Rows, fts FullText) *Service {
 	return &Service{emb: emb, vec: vec, rows: rows, fts: fts, cache: newQueryCache(queryCacheSize)}
+}
+
+// WithRecent merges an exact scan of recently written vectors into every
+// vector search, so a product written a moment ago is ranked by its true
+// score even where the approximate index misses it or does not show it
+// yet. It returns s.
+func (s *Service) WithRecent(r Recent) *Service {
+	s.recent = r
+	return s
 }
 
 // embed returns the query's vector, from the cache when the same text was
@@ -240,6 +258,13 @@ func (s *Service) Search(ctx context.Context, q Query) (Response, error) {
 	ready := true
 	if r, ok := s.vec.(IndexReporter); ok {
 		ready = r.IndexReady(ctx)
+	}
+	if s.recent != nil {
+		fresh, err := s.recent.Recent(ctx, qvec, q.Filter)
+		if err != nil {
+			return Response{}, err
+		}
+		matches = recentvectors.Merge(matches, fresh, candidates)
 	}
 	type ranked struct {
 		id    int64

@@ -31,6 +31,7 @@ import (
 	"github.com/refarch/refarch/internal/failpoint"
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/queuemsg"
+	"github.com/refarch/refarch/vectorstore/recentvectors"
 )
 
 // Config tunes an Emu.
@@ -61,6 +62,9 @@ type Config struct {
 	// index build once more (default 30 s); after the second failure it
 	// gives up until it restarts.
 	IndexBuildRetry time.Duration
+	// RecentWrites bounds the vectors kept for search's exact scan of
+	// fresh writes (package recentvectors); zero values take its defaults.
+	RecentWrites recentvectors.Options
 }
 
 func (c Config) withDefaults() Config {

@@ -14,6 +14,7 @@ import (
 	"github.com/refarch/refarch/product"
 	"github.com/refarch/refarch/vectormeta"
 	"github.com/refarch/refarch/vectorstore"
+	"github.com/refarch/refarch/vectorstore/recentvectors"
 )
 
 // result sorts a batch's items after one attempt.
@@ -327,6 +328,9 @@ func (e *Emu) write(ctx context.Context, plans []*plan) (written, conflicts []*p
 		if stored {
 			failpoint.Hit(failpoint.EmuAfterStoreWrite)
 		}
+		if err := e.recordRecent(wctx, tx, keep, vecs); err != nil {
+			return err
+		}
 		if len(keep) == 0 {
 			return nil
 		}
@@ -357,6 +361,23 @@ func (e *Emu) write(ctx context.Context, plans []*plan) (written, conflicts []*p
 func (e *Emu) meta(p *plan) vectormeta.Metadata {
 	return vectormeta.Metadata{ProductID: p.it.id, Version: p.version, ContentHash: p.hash, Model: e.model,
 		Category: p.row.Category, Price: p.row.Price.Float()}
+}
+
+// recordRecent keeps the vectors just written as recent, for search's exact
+// scan, and forgets deleted products, in the transaction that records
+// their index state: search finds a product by its new vector exactly when
+// status says it is indexed.
+func (e *Emu) recordRecent(ctx context.Context, tx pgx.Tx, keep []*plan, vecs []vectorstore.Vector) error {
+	var gone []int64
+	for _, p := range keep {
+		if p.act == actDelete {
+			gone = append(gone, p.it.id)
+		}
+	}
+	if err := recentvectors.Forget(ctx, tx, e.model, gone); err != nil {
+		return err
+	}
+	return recentvectors.Record(ctx, tx, e.model, vecs, e.cfg.RecentWrites)
 }
 
 // writeStore applies deletes, metadata updates and upserts. A transient

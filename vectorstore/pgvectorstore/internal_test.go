@@ -127,7 +127,7 @@ func explain(t *testing.T, s *Store, sql string, args []any) string {
 	}
 	defer c.Release()
 	var lines []string
-	err = c.SendBatch(t.Context(), searchBatch(10, time.Second, "EXPLAIN "+sql, args, func(rows pgx.Rows) error {
+	err = c.SendBatch(t.Context(), searchBatch(efSearch(10, 10_000), time.Second, "EXPLAIN "+sql, args, func(rows pgx.Rows) error {
 		var err error
 		lines, err = pgx.CollectRows(rows, pgx.RowTo[string])
 		return err
@@ -386,6 +386,84 @@ func TestMissingTableAndPrivilegesAreUnavailable(t *testing.T) {
 	for name, call := range calls {
 		if err := call(); err != nil {
 			t.Errorf("%s with the table back: %v", name, err)
+		}
+	}
+}
+
+// Below exactBelow rows Query scans exactly: the plan reads the table, not
+// the graph, and the answer is the exact top k in order. The default
+// sizing applies above it and wherever the size is not known yet.
+func TestExactScanOnSmallTables(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		k     int
+		n     int64
+		fixed int
+		want  int
+	}{
+		{10, -1, 0, 400},
+		{10, 0, 0, 0},
+		{10, exactBelow - 1, 0, 0},
+		{10, exactBelow, 0, 400},
+		{1, 5000, 0, 400},
+		{20, 10_000, 0, 400},
+		{10, 100_000, 0, 500},
+		{10, 1_000_000, 0, 600},
+		{200, 1_000_000, 0, 800},
+		{300, 10_000_000, 0, 1000},
+		{10, 10, 77, 77},
+	} {
+		s := &Store{exactRows: exactBelow}
+		s.SetEfSearch(tc.fixed)
+		if got := s.searchEf(tc.k, tc.n); got != tc.want {
+			t.Errorf("searchEf(k=%d, n=%d, fixed %d) = %d, want %d", tc.k, tc.n, tc.fixed, got, tc.want)
+		}
+	}
+
+	const n, dim, k = 300, 512, 10
+	ctx := t.Context()
+	pool := pgtest.New(t)
+	s, err := New(ctx, pool, "exact-model", dim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := randomVectors(9, n, dim, []string{"a", "b"})
+	if err := s.Upsert(ctx, vs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "ANALYZE "+s.qtable); err != nil {
+		t.Fatal(err)
+	}
+	sql, args := s.querySQL(vs[0].Values, k, vectormeta.Filter{}, 0)
+	c, err := s.acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan []string
+	err = c.SendBatch(ctx, searchBatch(0, time.Second, "EXPLAIN "+sql, args, func(rows pgx.Rows) error {
+		var err error
+		plan, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})).Close()
+	c.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := strings.Join(plan, "\n"); strings.Contains(p, "_hnsw") || !strings.Contains(p, "Seq Scan") {
+		t.Errorf("exact search plan uses the index:\n%s", p)
+	}
+	for i, f := range []vectormeta.Filter{{}, {Category: "b"}} {
+		q := randomVectors(uint64(20+i), 1, dim, []string{"a"})[0].Values
+		got, err := s.Query(ctx, q, k, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, m := range got {
+			ids = append(ids, m.ID)
+		}
+		if want := exactTop(vs, q, k, f); !slices.Equal(ids, want) {
+			t.Errorf("filter %+v: %v, want the exact top %v in order", f, ids, want)
 		}
 	}
 }

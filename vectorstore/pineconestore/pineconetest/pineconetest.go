@@ -50,6 +50,18 @@ const APIKey = "pclocal-test-key"
 type record struct {
 	Values   []float32      `json:"values"`
 	Metadata map[string]any `json:"metadata,omitempty"`
+	// Until visibleAt, queries see hidden instead (nil: nothing), as
+	// Pinecone serverless's queries lag its writes.
+	visibleAt time.Time
+	hidden    *record
+}
+
+// queryable is what a query sees of r at now.
+func (r *record) queryable(now time.Time) *record {
+	for r != nil && now.Before(r.visibleAt) {
+		r = r.hidden
+	}
+	return r
 }
 
 type index struct {
@@ -81,8 +93,9 @@ type Server struct {
 	failures   []*failure
 	calls      map[string]int
 	readyAfter int
-	maxBatch   int // largest upsert seen, in vectors
-	maxBytes   int // largest upsert seen, in bytes
+	visibility time.Duration // query lag of upserts, see QueryLag
+	maxBatch   int           // largest upsert seen, in vectors
+	maxBytes   int           // largest upsert seen, in bytes
 }
 
 // New starts a stand-in for the duration of t.
@@ -125,6 +138,15 @@ func Start() (*Server, error) {
 	go s.grpc.Serve(lis) //nolint:errcheck // returns when stopped
 	s.control = httptest.NewServer(http.HandlerFunc(s.serveControl))
 	return s, nil
+}
+
+// QueryLag makes vectors upserted from now on invisible to queries for d
+// (a replaced vector's previous values answer meanwhile), as Pinecone
+// serverless is eventually consistent; Fetch sees them at once.
+func (s *Server) QueryLag(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.visibility = d
 }
 
 // Close stops both planes.
@@ -312,8 +334,13 @@ func (s *Server) dispatch(method string, raw []byte, size int) (any, error) {
 			}
 		}
 		ns := s.ns(req.Namespace)
+		now := time.Now()
 		for _, v := range req.Vectors {
-			ns[v.ID] = &record{Values: v.Values, Metadata: v.Metadata}
+			r := &record{Values: v.Values, Metadata: v.Metadata}
+			if s.visibility > 0 {
+				r.visibleAt, r.hidden = now.Add(s.visibility), ns[v.ID]
+			}
+			ns[v.ID] = r
 		}
 		return map[string]any{"upserted_count": len(req.Vectors)}, nil
 
@@ -457,7 +484,11 @@ func (s *Server) query(raw []byte) (any, error) {
 	}
 	var hits []hit
 	qn := norm(q)
+	now := time.Now()
 	for id, r := range ns {
+		if r = r.queryable(now); r == nil {
+			continue
+		}
 		if req.Filter != nil {
 			ok, err := match(req.Filter, r.Metadata)
 			if err != nil {

@@ -1,0 +1,231 @@
+// Package recentvectors owns the recent_vectors table: the vectors emu wrote
+// lately, recorded in the same transaction as index_state. Search scores
+// them exactly and merges them with the vector store's approximate results
+// (as Milvus searches its growing segments by brute force), so that a
+// product written a moment ago is found first whenever an exact search
+// would put it first: an HNSW graph can miss an isolated point among dense
+// look-alikes, and Pinecone serverless answers queries from a state that
+// lags its writes by a few seconds. The table stays small: every write
+// prunes it to a time window and a row cap, which also bound the scan.
+package recentvectors
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/refarch/refarch/vectormeta"
+	"github.com/refarch/refarch/vectorstore"
+)
+
+// Defaults: an hour covers Pinecone's visibility lag and every edit a user
+// is still looking for; 1,000 vectors of 512 dimensions are 2 MB, which
+// Postgres returns and Go scores in a few milliseconds.
+const (
+	DefaultWindow = time.Hour
+	DefaultLimit  = 1000
+)
+
+// Options bound what is kept and scanned; zero values take the defaults.
+type Options struct {
+	// Window is how long a write stays recent.
+	Window time.Duration
+	// Limit caps the recent vectors per model; a negative Limit turns the
+	// recording off.
+	Limit int
+}
+
+func (o Options) withDefaults() Options {
+	if o.Window <= 0 {
+		o.Window = DefaultWindow
+	}
+	if o.Limit == 0 {
+		o.Limit = DefaultLimit
+	}
+	return o
+}
+
+// Disabled reports whether o turns recent writes off.
+func (o Options) Disabled() bool { return o.Limit < 0 }
+
+// DB is a pool or a transaction.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// Record keeps vecs (of model) as recent and prunes what fell out of the
+// window or beyond the cap. A vector never replaces a newer version of its
+// product. Pruning skips rows another writer holds, so concurrent writers
+// never wait on each other here.
+func Record(ctx context.Context, db DB, model string, vecs []vectorstore.Vector, o Options) error {
+	o = o.withDefaults()
+	if o.Disabled() || len(vecs) == 0 {
+		return nil
+	}
+	if len(vecs) > o.Limit {
+		vecs = vecs[len(vecs)-o.Limit:]
+	}
+	n := len(vecs)
+	pids, vers, blobs := make([]int64, n), make([]int64, n), make([][]byte, n)
+	for i, v := range vecs {
+		pids[i], vers[i], blobs[i] = v.Meta.ProductID, v.Meta.Version, encode(v.Values)
+	}
+	if _, err := db.Exec(ctx, `INSERT INTO recent_vectors AS r (model, product_id, version, embedding)
+		SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bytea[])
+		ON CONFLICT (model, product_id) DO UPDATE SET version = excluded.version,
+			embedding = excluded.embedding, written_at = clock_timestamp()
+		WHERE r.version <= excluded.version`, model, pids, vers, blobs); err != nil {
+		return fmt.Errorf("record %d recent vectors: %w", n, err)
+	}
+	if _, err := db.Exec(ctx, `DELETE FROM recent_vectors WHERE model = $1 AND product_id IN (
+			SELECT product_id FROM recent_vectors WHERE model = $1 AND written_at < clock_timestamp() - $2::interval
+			FOR UPDATE SKIP LOCKED)`, model, o.Window); err != nil {
+		return fmt.Errorf("prune recent vectors older than %v: %w", o.Window, err)
+	}
+	if _, err := db.Exec(ctx, `DELETE FROM recent_vectors WHERE model = $1 AND product_id IN (
+			SELECT product_id FROM recent_vectors WHERE model = $1
+			ORDER BY written_at DESC OFFSET $2 FOR UPDATE SKIP LOCKED)`, model, o.Limit); err != nil {
+		return fmt.Errorf("prune recent vectors beyond %d: %w", o.Limit, err)
+	}
+	return nil
+}
+
+// Forget drops the recent vectors of deleted products.
+func Forget(ctx context.Context, db DB, model string, productIDs []int64) error {
+	if len(productIDs) == 0 {
+		return nil
+	}
+	if _, err := db.Exec(ctx, `DELETE FROM recent_vectors WHERE model = $1 AND product_id = ANY($2)`, model, productIDs); err != nil {
+		return fmt.Errorf("forget %d recent vectors: %w", len(productIDs), err)
+	}
+	return nil
+}
+
+// Scanner scores one model's recent vectors exactly.
+type Scanner struct {
+	db    DB
+	model string
+	o     Options
+}
+
+// NewScanner returns a Scanner for model's recent vectors in db.
+func NewScanner(db DB, model string, o Options) *Scanner {
+	return &Scanner{db: db, model: model, o: o.withDefaults()}
+}
+
+// Recent returns every recent vector of a product that passes filter (as
+// the product's row is now), scored by cosine similarity to values, best
+// first. With no filter the products table is not read: search drops rows
+// that are gone anyway.
+func (s *Scanner) Recent(ctx context.Context, values []float32, filter vectormeta.Filter) ([]vectorstore.Match, error) {
+	if s.o.Disabled() {
+		return nil, nil
+	}
+	args := []any{s.model, s.o.Window, s.o.Limit}
+	sql := `SELECT r.product_id, r.embedding FROM recent_vectors r`
+	var where []string
+	if !filter.Empty() {
+		sql += ` JOIN products p ON p.id = r.product_id`
+		if filter.Category != "" {
+			args = append(args, filter.Category)
+			where = append(where, fmt.Sprintf("p.category = $%d", len(args)))
+		}
+		if filter.MinPrice != nil {
+			args = append(args, *filter.MinPrice)
+			where = append(where, fmt.Sprintf("p.price >= $%d::float8", len(args)))
+		}
+		if filter.MaxPrice != nil {
+			args = append(args, *filter.MaxPrice)
+			where = append(where, fmt.Sprintf("p.price <= $%d::float8", len(args)))
+		}
+	}
+	sql += ` WHERE r.model = $1 AND r.written_at > clock_timestamp() - $2::interval`
+	for _, w := range where {
+		sql += ` AND ` + w
+	}
+	sql += ` ORDER BY r.written_at DESC LIMIT $3`
+	rows, err := s.db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("scan recent vectors: %w", err)
+	}
+	qn := norm(values)
+	var out []vectorstore.Match
+	var pid int64
+	var blob []byte
+	_, err = pgx.ForEachRow(rows, []any{&pid, &blob}, func() error {
+		if len(blob) != 4*len(values) {
+			return fmt.Errorf("recent vector of product %d has %d dimensions, the query %d", pid, len(blob)/4, len(values))
+		}
+		var dot, vn float64
+		for i, q := range values {
+			f := float64(math.Float32frombits(binary.LittleEndian.Uint32(blob[4*i:])))
+			dot += float64(q) * f
+			vn += f * f
+		}
+		if vn == 0 || qn == 0 {
+			return nil
+		}
+		out = append(out, vectorstore.Match{ID: vectormeta.VectorID(pid), Score: float32(dot / (qn * math.Sqrt(vn))),
+			Meta: vectormeta.Metadata{ProductID: pid, Model: s.model}})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scan recent vectors: %w", err)
+	}
+	slices.SortFunc(out, byScore)
+	return out, nil
+}
+
+// Merge folds recent, exactly scored matches into approximate ones and
+// keeps the best k: a product in both keeps its recent score, since the
+// index may still answer with an older vector (Pinecone's lag).
+func Merge(approx, recent []vectorstore.Match, k int) []vectorstore.Match {
+	if len(recent) == 0 {
+		return approx
+	}
+	fresh := make(map[string]bool, len(recent))
+	out := make([]vectorstore.Match, 0, len(approx)+len(recent))
+	for _, m := range recent {
+		fresh[m.ID] = true
+		out = append(out, m)
+	}
+	for _, m := range approx {
+		if !fresh[m.ID] {
+			out = append(out, m)
+		}
+	}
+	slices.SortStableFunc(out, byScore)
+	return out[:min(k, len(out))]
+}
+
+func byScore(a, b vectorstore.Match) int {
+	if c := cmp.Compare(b.Score, a.Score); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
+func norm(v []float32) float64 {
+	var s float64
+	for _, f := range v {
+		s += float64(f) * float64(f)
+	}
+	return math.Sqrt(s)
+}
+
+func encode(v []float32) []byte {
+	b := make([]byte, 0, 4*len(v))
+	for _, f := range v {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
+	}
+	return b
+}
