@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -116,6 +117,25 @@ func (s *Store) GetMany(ctx context.Context, ids []int64) (map[int64]product.Pro
 		out[p.ID] = p
 	}
 	return out, rows.Err()
+}
+
+// FindExact returns the products whose SKU is text (as typed or in upper
+// case, so both use the unique index) or, when text is a whole number, whose
+// id it is: the search box pins these first.
+func (s *Store) FindExact(ctx context.Context, text string) ([]product.Product, error) {
+	var id int64
+	if n, err := strconv.ParseInt(text, 10, 64); err == nil && n > 0 {
+		id = n
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+Columns+` FROM products WHERE sku = $1 OR sku = upper($1) OR id = $2 ORDER BY id`, text, id)
+	if err != nil {
+		return nil, fmt.Errorf("find products by sku or id %q: %w", text, err)
+	}
+	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (product.Product, error) { return Scan(r) })
+	if err != nil {
+		return nil, fmt.Errorf("find products by sku or id %q: %w", text, err)
+	}
+	return ps, nil
 }
 
 // Create validates and inserts a product.
