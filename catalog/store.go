@@ -51,19 +51,61 @@ type ListOptions struct {
 	Offset   int
 	Limit    int
 	Category string
+	// MinPrice and MaxPrice bound the price when set.
+	MinPrice, MaxPrice *float64
+	// Sort is one of ListSorts; empty is by id.
+	Sort string
 }
+
+// ListSorts are the orders List accepts, each with its SQL; every one ends
+// with id so that pages are stable.
+var listSorts = map[string]string{
+	"":          "id",
+	"id":        "id",
+	"newest":    "id DESC",
+	"name":      "name, id",
+	"-name":     "name DESC, id",
+	"price":     "price, id",
+	"-price":    "price DESC, id",
+	"category":  "category, name, id",
+	"-category": "category DESC, name, id",
+	"sku":       "sku, id",
+	"-sku":      "sku DESC, id",
+}
+
+// ValidSort reports whether List accepts sort.
+func ValidSort(sort string) bool { _, ok := listSorts[sort]; return ok }
 
 // List returns a page of products ordered by id, and the total count.
 func (s *Store) List(ctx context.Context, o ListOptions) ([]product.Product, int, error) {
 	if o.Limit <= 0 {
 		o.Limit = 50
 	}
-	where, args := "", []any{o.Limit, o.Offset}
-	if o.Category != "" {
-		where = "WHERE category = $3"
-		args = append(args, o.Category)
+	order, ok := listSorts[o.Sort]
+	if !ok {
+		return nil, 0, fmt.Errorf("list products: unknown sort %q", o.Sort)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+Columns+`, count(*) OVER () FROM products `+where+` ORDER BY id LIMIT $1 OFFSET $2`, args...)
+	var conds []string
+	var args []any
+	if o.Category != "" {
+		args = append(args, o.Category)
+		conds = append(conds, fmt.Sprintf("category = $%d", len(args)))
+	}
+	if o.MinPrice != nil {
+		args = append(args, *o.MinPrice)
+		conds = append(conds, fmt.Sprintf("price >= $%d::numeric", len(args)))
+	}
+	if o.MaxPrice != nil {
+		args = append(args, *o.MaxPrice)
+		conds = append(conds, fmt.Sprintf("price <= $%d::numeric", len(args)))
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = "WHERE " + strings.Join(conds, " AND ")
+	}
+	n := len(args)
+	rows, err := s.pool.Query(ctx, `SELECT `+Columns+`, count(*) OVER () FROM products `+where+
+		fmt.Sprintf(` ORDER BY %s LIMIT $%d OFFSET $%d`, order, n+1, n+2), append(args, o.Limit, o.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list products: %w", err)
 	}
@@ -81,7 +123,7 @@ func (s *Store) List(ctx context.Context, o ListOptions) ([]product.Product, int
 		return nil, 0, fmt.Errorf("list products: %w", err)
 	}
 	if len(out) == 0 && o.Offset > 0 {
-		err := s.pool.QueryRow(ctx, `SELECT count(*) FROM products `+strings.Replace(where, "$3", "$1", 1), args[2:]...).Scan(&total)
+		err := s.pool.QueryRow(ctx, `SELECT count(*) FROM products `+where, args...).Scan(&total)
 		if err != nil {
 			return nil, 0, fmt.Errorf("count products: %w", err)
 		}
