@@ -287,7 +287,6 @@ func syncLabel(s string) string {
 	return "unknown"
 }
 
-
 func truncate(s string, n int) string {
 	r := []rune(s)
 	if len(r) <= n {
