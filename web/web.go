@@ -506,3 +506,7 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
+
+// boolStr spells an ARIA state: a bare aria-invalid attribute reads as
+// false to assistive technology, so it is always "true" or "false".
+func boolStr(b bool) string { return strconv.FormatBool(b) }

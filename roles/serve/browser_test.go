@@ -170,7 +170,8 @@ func waitJS(t *testing.T, ctx context.Context, what, expr string) {
 	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second)))
 	if err != nil {
 		body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#results')?.innerText ?? document.body.innerText`))
-		t.Fatalf("%s: %v\npage shows:\n%s", what, err, body)
+		focus, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement?.outerHTML.slice(0, 200) ?? ''`))
+		t.Fatalf("%s: %v\nfocus is on %s\npage shows:\n%s", what, err, focus, body)
 	}
 }
 

@@ -173,8 +173,8 @@ func TestBrowserEditorWorkflow(t *testing.T) {
 
 	// 3. Focus: first invalid field, then the saved row, then the row
 	// after a deleted one.
-	mat, lamp := ids["MAT-1"], ids["LAMP-1"]
-	do(t, ctx, "edit the mat", chromedp.Navigate(e.url+"/?sort=sku"),
+	mat, lamp := ids["MAT-1"], ids["SHOE-1"]
+	do(t, ctx, "edit the mat", chromedp.Navigate(e.url+"/?category=sports&sort=sku"),
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#row-%d button.edit`, mat))),
 		chromedp.WaitVisible(chromedp.ID(fmt.Sprintf("p%d-price", mat))))
 	waitJS(t, ctx, "focus in the name field", fmt.Sprintf(`document.activeElement?.id === 'p%d-name'`, mat))
@@ -189,17 +189,17 @@ func TestBrowserEditorWorkflow(t *testing.T) {
 	do(t, ctx, "edit the lamp", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#row-%d button.edit`, lamp))),
 		chromedp.WaitVisible(chromedp.ID(fmt.Sprintf("p%d-name", lamp))))
 	cur, _ := e.cat.Get(context.Background(), lamp)
-	cur.Name = "Desk lamp (theirs)"
+	cur.Name = "Shoes (theirs)"
 	if _, err := e.cat.Update(context.Background(), cur); err != nil {
 		t.Fatal(err)
 	}
-	do(t, ctx, "save mine", chromedp.SetValue(chromedp.ID(fmt.Sprintf("p%d-name", lamp)), "Desk lamp (mine)"),
+	do(t, ctx, "save mine", chromedp.SetValue(chromedp.ID(fmt.Sprintf("p%d-name", lamp)), "Shoes (mine)"),
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#row-%d button.primary`, lamp))))
 	waitJS(t, ctx, "mine and theirs side by side", fmt.Sprintf(`(() => { const r = document.getElementById('row-%d');
-		return r.querySelector('td.mine')?.innerText === 'Desk lamp (mine)' && r.querySelector('td.theirs')?.innerText === 'Desk lamp (theirs)'; })()`, lamp))
+		return r.querySelector('td.mine')?.innerText === 'Shoes (mine)' && r.querySelector('td.theirs')?.innerText === 'Shoes (theirs)'; })()`, lamp))
 	do(t, ctx, "keep mine", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#row-%d button.primary`, lamp))))
-	waitJS(t, ctx, "mine is saved", fmt.Sprintf(`document.querySelector('#row-%d:not(.editing) .pname')?.innerText === 'Desk lamp (mine)'`, lamp))
-	if got, _ := e.cat.Get(context.Background(), lamp); got.Name != "Desk lamp (mine)" {
+	waitJS(t, ctx, "mine is saved", fmt.Sprintf(`document.querySelector('#row-%d:not(.editing) .pname')?.innerText === 'Shoes (mine)'`, lamp))
+	if got, _ := e.cat.Get(context.Background(), lamp); got.Name != "Shoes (mine)" {
 		t.Errorf("keep mine saved %q", got.Name)
 	}
 

@@ -216,7 +216,7 @@ func TestSearchPageRendersWithoutJavaScript(t *testing.T) {
 	}
 	_, body, _ = get(t, http.DefaultClient, e.url+"/?q=kettle&min_price=9&max_price=1")
 	if !strings.Contains(body, `<p class="field-error" id="min_price-error">Min price must not be more than max price.</p>`) ||
-		!strings.Contains(body, `id="min_price" name="min_price" inputmode="decimal" value="9" size="7" aria-invalid`) {
+		!strings.Contains(body, `id="min_price" name="min_price" inputmode="decimal" value="9" size="7" aria-invalid="true"`) {
 		t.Error("bad filter not explained next to its field")
 	}
 	_, body, _ = get(t, http.DefaultClient, e.url+"/?min_price=abc")
@@ -364,7 +364,7 @@ func TestUIEditValidatesAndLeavesRowUnchanged(t *testing.T) {
 	// The UI answers 200 with the form and its problems: an expected
 	// outcome must not log a failed request in the browser's console.
 	code, body := u.post(t, fmt.Sprintf("/ui/products/%d", p.ID), form, "X-CSRF-Token", u.csrf)
-	if code != http.StatusOK || !strings.Contains(body, "Price must be an amount like 19.99") || !strings.Contains(body, `aria-invalid aria-describedby="p1-price-error"`) {
+	if code != http.StatusOK || !strings.Contains(body, "Price must be an amount like 19.99") || !strings.Contains(body, `aria-invalid="true" aria-describedby="p1-price-error"`) {
 		t.Fatalf("bad price = %d, body lacks the field error:\n%s", code, body)
 	}
 	if !strings.Contains(body, `value="-3x"`) {

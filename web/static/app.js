@@ -95,11 +95,12 @@
   });
 
   document.addEventListener("htmx:beforeSwap", function (e) {
+    // Only a row's own swap moves focus; the badge poller's swaps, which
+    // can land in between, leave it alone.
     var t = e.detail.target;
-    pendingRow = null;
     if (t && t.tagName === "TR" && t.id) {
       var next = t.nextElementSibling, prev = t.previousElementSibling;
-      pendingRow = { id: t.id, next: next && next.id, prev: prev && prev.id };
+      pendingRow = { id: t.id, old: t, next: next && next.id, prev: prev && prev.id };
     }
     document.querySelectorAll(".badge").forEach(function (b) {
       badgeStates[b.id] = b.className;
@@ -121,8 +122,9 @@
     });
     if (!pendingRow) return;
     var p = pendingRow;
-    pendingRow = null;
     var row = document.getElementById(p.id);
+    if (row === p.old) return; // not this row's swap
+    pendingRow = null;
     var focusEl = null;
     if (row && row.classList.contains("editing")) {
       // A rejected save: the first invalid field; a fresh edit: Name.
