@@ -321,7 +321,8 @@ func thousands(n int) string {
 }
 
 // resultSummary says how many results there are: a true count when the
-// index returned fewer candidates than it was asked for, else "top N".
+// last page is in sight (fewer passed the floor than the index returned),
+// else "top N".
 func resultSummary(r Results) string {
 	q := "“" + truncate(r.State.Q, 80) + "”"
 	n := len(r.Rows)
@@ -333,7 +334,7 @@ func resultSummary(r Results) string {
 	switch {
 	case r.Capped && r.State.Page == 1 && r.More:
 		s = "Top " + strconv.Itoa(n) + " matches for " + q + ", best first"
-	case r.Capped || r.State.Page > 1:
+	case r.State.Page > 1 || r.More:
 		s = "Matches " + strconv.Itoa(first) + "–" + strconv.Itoa(first+n-1) + " for " + q + ", best first"
 	default:
 		noun := "close matches"

@@ -241,7 +241,7 @@ func TestBrowserSearchEditDelete(t *testing.T) {
 	do(t, ctx, "type a search", chromedp.SendKeys(chromedp.ID("q"), qs.mug))
 	waitJS(t, ctx, "the mug ranked first for "+qs.mug, firstSKU("MUG-1"))
 	waitJS(t, ctx, "the search is in the URL", `new URLSearchParams(location.search).get('q') === `+fmt.Sprintf("%q", qs.mug))
-	waitJS(t, ctx, "scores shown", `document.querySelector('#results tbody tr td.score')?.innerText.match(/^-?\d\.\d{3}$/) !== null`)
+	waitJS(t, ctx, "relevance shown", `/^(Strong|Good) match$/.test(document.querySelector('#results tbody tr td.score summary')?.innerText)`)
 	if os.Getenv("REFARCH_SCREENSHOT") != "" {
 		shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 		if err != nil {
@@ -264,7 +264,8 @@ func TestBrowserSearchEditDelete(t *testing.T) {
 	do(t, ctx, "filter to sports", chromedp.SetValue(chromedp.ID("category"), "sports"),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById('category').dispatchEvent(new Event('change', {bubbles: true}))`))
 	waitJS(t, ctx, "only sports products", `(() => { const cs = [...document.querySelectorAll('#results tbody td.category')].map(td => td.innerText);
-		return cs.length === 2 && cs.every(c => c === 'sports') && new URLSearchParams(location.search).get('category') === 'sports'; })()`)
+		// The relevance floor may hide sports products far from a mug.
+		return cs.length <= 2 && cs.every(c => c === 'sports') && new URLSearchParams(location.search).get('category') === 'sports'; })()`)
 	noProblems(t, ctx, "filters")
 
 	// A bad price shows its error next to the field and changes nothing.
@@ -322,10 +323,10 @@ func TestBrowserSearchEditDelete(t *testing.T) {
 	do(t, ctx, "find the mug", chromedp.Navigate(e.url+"/?q="+strings.ReplaceAll(qs.mug, " ", "+")))
 	waitJS(t, ctx, "the mug is first", firstSKU("MUG-1"))
 	do(t, ctx, "delete the mug", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#row-%d button.danger`, mug))))
-	waitJS(t, ctx, "the mug's row is gone", fmt.Sprintf(`document.getElementById('row-%d') === null`, mug))
+	waitJS(t, ctx, "the mug's row says Deleted, with Undo", fmt.Sprintf(`document.querySelector('#row-%d.deleted button')?.innerText === 'Undo'`, mug))
 	noProblems(t, ctx, "deleting")
 	do(t, ctx, "search for the mug again", chromedp.Navigate(e.url+"/?q="+strings.ReplaceAll(qs.mug, " ", "+")))
-	waitJS(t, ctx, "results shown", `document.querySelector('#results tbody tr') !== null`)
+	waitJS(t, ctx, "results shown", `document.querySelector('#results tbody tr, #results .notice') !== null`)
 	waitJS(t, ctx, "the deleted mug is not found", `document.querySelector('#results tr[data-sku="MUG-1"]') === null`)
 	if _, err := e.cat.Get(context.Background(), mug); err == nil {
 		t.Fatal("the mug is still in the table")

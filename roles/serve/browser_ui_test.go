@@ -138,13 +138,13 @@ func TestBrowserEditorWorkflow(t *testing.T) {
 	// 1. A SKU is found by itself, pinned first, in both modes.
 	target := gen[41]
 	for _, mode := range []string{"", "&mode=hybrid"} {
-		do(t, ctx, "search a SKU", chromedp.Navigate(e.url+"/?q="+strings.ToLower(target.SKU)+mode))
+		do(t, ctx, "search a SKU", chromedp.Navigate(e.url+"/?q="+strings.ToLower(target.SKU)+mode), chromedp.WaitVisible(chromedp.CSS(`#results .summary`)))
 		waitJS(t, ctx, "the SKU is pinned first", firstSKU(target.SKU))
 		waitJS(t, ctx, "labelled exact", `document.querySelector('#results tbody tr td.score summary')?.innerText === 'Exact SKU' && document.querySelector('#results .notice.ok')?.innerText.includes('looks like a SKU')`)
 	}
 
 	// 2. Nonsense finds no close matches, with a way to see weaker ones.
-	do(t, ctx, "search nonsense", chromedp.Navigate(e.url+"/?q=zzqxv"))
+	do(t, ctx, "search nonsense", chromedp.Navigate(e.url+"/?q=zzqxv"), chromedp.WaitVisible(chromedp.CSS(`#results .notice`)))
 	waitJS(t, ctx, "no close matches", `document.querySelector('#results .notice')?.innerText.includes('No close matches') && document.querySelectorAll('#results tbody tr').length === 0`)
 	do(t, ctx, "show weaker matches", chromedp.Click(chromedp.CSS(`#results .notice a`)))
 	waitJS(t, ctx, "weaker matches labelled", `document.querySelectorAll('#results tbody tr').length > 0 && [...document.querySelectorAll('#results td.score summary')].every(s => /match$/.test(s.innerText))`)
@@ -153,7 +153,7 @@ func TestBrowserEditorWorkflow(t *testing.T) {
 	do(t, ctx, "open a label", chromedp.Click(chromedp.CSS(`#results td.score summary`)))
 	waitJS(t, ctx, "raw similarity shown", `/similarity -?\d\.\d{3}/.test(document.querySelector('#results td.score .raw-value').innerText)`)
 	// More results pages through a capped answer.
-	do(t, ctx, "search broadly", chromedp.Navigate(e.url+"/?q=the&min_score=0"))
+	do(t, ctx, "search broadly", chromedp.Navigate(e.url+"/?q=the&min_score=0"), chromedp.WaitVisible(chromedp.CSS(`#results .summary`)))
 	waitJS(t, ctx, "top N and more", `document.querySelector('#results .summary').innerText.startsWith('Top 25') && document.querySelector('#results a[rel=next]') !== null`)
 	do(t, ctx, "more results", chromedp.Click(chromedp.CSS(`#results a[rel=next]`)))
 	waitJS(t, ctx, "page 2", `document.querySelector('#results .summary').innerText.startsWith('Matches 26–') && new URLSearchParams(location.search).get('page') === '2'`)
