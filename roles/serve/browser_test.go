@@ -14,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -150,6 +153,33 @@ func newBrowser(t *testing.T) context.Context {
 		document.addEventListener('htmx:responseError', e => window.pageProblems.push('htmx ' + e.detail.xhr.status + ' ' + e.detail.pathInfo.requestPath));`}); err != nil {
 		t.Fatalf("install problem recorder: %v", err)
 	}
+	// The console as a person would see it: console errors and warnings,
+	// and the browser's own log (failed requests, a missing favicon).
+	rec := &consoleRecorder{}
+	ctx = context.WithValue(ctx, consoleKey{}, rec)
+	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
+		t.Fatalf("enable the browser log: %v", err)
+	}
+	// Listen records each event before the browser's next message is read,
+	// so a command that returns afterwards has seen every earlier entry.
+	if err := chromedp.Listen(ctx, func(ev any) {
+		switch ev := ev.(type) {
+		case *cdplog.EventEntryAdded:
+			if ev.Entry.Level == cdplog.EntryLevelError || ev.Entry.Level == cdplog.EntryLevelWarning {
+				rec.add(string(ev.Entry.Level) + " " + ev.Entry.Text + " " + ev.Entry.URL)
+			}
+		case *cdpruntime.EventConsoleAPICalled:
+			if ev.Type == cdpruntime.ConsoleAPICalledTypeError || ev.Type == cdpruntime.ConsoleAPICalledTypeWarning {
+				var parts []string
+				for _, a := range ev.Args {
+					parts = append(parts, strings.Trim(string(a.Value), `"`)+a.Description)
+				}
+				rec.add("console " + string(ev.Type) + " " + strings.Join(parts, " "))
+			}
+		}
+	}); err != nil {
+		t.Fatalf("listen to the console: %v", err)
+	}
 	// Accept every confirmation (delete asks first).
 	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
 	go func() {
@@ -193,6 +223,34 @@ func noProblems(t *testing.T, ctx context.Context, where string) {
 	if len(probs) > 0 {
 		t.Errorf("%s: the page reported %v", where, probs)
 	}
+	if rec, ok := ctx.Value(consoleKey{}).(*consoleRecorder); ok {
+		if msgs := rec.take(); len(msgs) > 0 {
+			t.Errorf("%s: the console shows %q", where, msgs)
+		}
+	}
+}
+
+type consoleKey struct{}
+
+// consoleRecorder keeps the console's errors and warnings until a test
+// looks at them.
+type consoleRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (c *consoleRecorder) add(m string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.msgs = append(c.msgs, m)
+}
+
+func (c *consoleRecorder) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.msgs
+	c.msgs = nil
+	return m
 }
 
 func firstSKU(sku string) string {

@@ -159,7 +159,4 @@
   }
   document.addEventListener("product-deleted", function () { adjustTotal(-1); });
   document.addEventListener("product-restored", function () { adjustTotal(1); announce("Restored."); });
-
-  // A superseded search is aborted on purpose: not an error.
-  document.addEventListener("htmx:sendAbort", function (e) { e.stopPropagation(); });
 })();
