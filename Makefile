@@ -54,8 +54,12 @@ run: db model build ## Run everything locally: database, migrations, seeded cata
 	@echo "refarch: open http://$(ADDR)"
 	@$(ENV) exec $(BIN) serve --all --addr $(ADDR)
 
+.PHONY: axe
+axe: ## Install axe-core (npm) for the browser tests' accessibility audit
+	@scripts/axe.sh >/dev/null
+
 .PHONY: test
-test: db model moto chromium ## Run every test against real Postgres, moto and Chromium
+test: db model moto chromium axe ## Run every test against real Postgres, moto and Chromium
 	@$(ENV) $(GO) test -race -timeout 30m ./...
 
 .PHONY: bench
