@@ -58,9 +58,9 @@ func IndexPage(ix Index) templ.Component {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var3 string
-				templ_7745c5c3_Var3, templ_7745c5c3_Err = templruntime.NewAttributeExpression(templ.SafeURL("/login?next=" + urlQueryEscape(ix.Results.State.URL()))).ResolveURL(ctx)
+				templ_7745c5c3_Var3, templ_7745c5c3_Err = templruntime.NewAttributeExpression(templ.SafeURL(ix.Session.SignInURL())).ResolveURL(ctx)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/products.templ`, Line: 11, Col: 99}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/products.templ`, Line: 11, Col: 66}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var3)
 				if templ_7745c5c3_Err != nil {
@@ -134,7 +134,7 @@ func SearchForm(st State, categories []string, errs map[string]string) templ.Com
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "\" maxlength=\"500\" autocomplete=\"off\" placeholder=\"e.g. something to keep my coffee hot, or KIT-002299\" hx-get=\"/\" hx-trigger=\"input changed delay:300ms, search\" hx-include=\"closest form\" hx-target=\"#results\" hx-swap=\"outerHTML\" hx-sync=\"closest form:queue last\"></div><details class=\"filters\" open")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "\" maxlength=\"500\" autocomplete=\"off\" placeholder=\"e.g. something to keep my coffee hot, or KIT-002299\" hx-get=\"/\" hx-trigger=\"input changed delay:300ms\" hx-include=\"closest form\" hx-target=\"#results\" hx-swap=\"outerHTML\" hx-sync=\"closest form:queue last\"></div><details class=\"filters\" open")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

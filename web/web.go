@@ -30,6 +30,16 @@ type Session struct {
 	AuthEnabled bool
 	// CanWrite is true when writes are open or the visitor signed in.
 	CanWrite bool
+	// Here is the page's own address, where "Sign in" returns to.
+	Here string
+}
+
+// SignInURL is the sign-in page, coming back here afterwards.
+func (s Session) SignInURL() string {
+	if s.Here == "" || strings.HasPrefix(s.Here, "/login") {
+		return "/login"
+	}
+	return "/login?next=" + url.QueryEscape(s.Here)
 }
 
 // SignedIn reports whether the visitor holds a session (only meaningful
@@ -437,8 +447,6 @@ func editColumns(row Row) string {
 	}
 	return strconv.Itoa(n)
 }
-
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
 func invalidFields(r Results) string {
 	var out []string

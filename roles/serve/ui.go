@@ -233,7 +233,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 		// The table's own reload after a change leaves the address alone.
 		switch {
 		case r.Header.Get("HX-Trigger") == "results":
-		case r.Header.Get("HX-Trigger") == "q" && r.Header.Get("X-Search-Finished") == "":
+		case r.Header.Get("HX-Trigger") == "q": // typing; Enter submits the form
 			w.Header().Set("HX-Replace-Url", st.URL())
 		default:
 			w.Header().Set("HX-Push-Url", st.URL())

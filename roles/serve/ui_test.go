@@ -210,7 +210,7 @@ func TestSearchPageRendersWithoutJavaScript(t *testing.T) {
 	if got, push := hdr.Get("HX-Replace-Url"), hdr.Get("HX-Push-Url"); got != "/?q=kettle" || push != "" {
 		t.Errorf("while typing: HX-Replace-Url = %q, HX-Push-Url = %q; want /?q=kettle replaced", got, push)
 	}
-	_, _, hdr = get(t, http.DefaultClient, e.url+"/?q=kettle", "HX-Request", "true", "HX-Trigger", "q", "X-Search-Finished", "1")
+	_, _, hdr = get(t, http.DefaultClient, e.url+"/?q=kettle", "HX-Request", "true", "HX-Trigger", "search")
 	if got := hdr.Get("HX-Push-Url"); got != "/?q=kettle" {
 		t.Errorf("after Enter: HX-Push-Url = %q, want /?q=kettle", got)
 	}
@@ -423,6 +423,10 @@ func TestAdminTokenProtectsWrites(t *testing.T) {
 	// Reads stay open.
 	if code, body, _ := get(t, http.DefaultClient, e.url+"/"); code != 200 || !strings.Contains(body, "Kettle") || strings.Contains(body, ">Edit<") {
 		t.Fatalf("anonymous read = %d (edit buttons must be hidden)", code)
+	}
+	// "Sign in" comes back to where the visitor was.
+	if _, body, _ := get(t, http.DefaultClient, e.url+"/?category=kitchen&page=2"); !strings.Contains(body, `href="/login?next=%2F%3Fcategory%3Dkitchen%26page%3D2"`) {
+		t.Error("the sign-in link does not return to the page")
 	}
 	// The API needs the bearer token.
 	api := func(tok string) int {

@@ -85,15 +85,6 @@
     }
   });
 
-  // Enter in the search box finishes a search: it gets a history entry,
-  // while typing only replaces the current one.
-  document.addEventListener("htmx:configRequest", function (e) {
-    var ev = e.detail.triggeringEvent;
-    if (e.detail.elt && e.detail.elt.id === "q" && ev && ev.type === "search") {
-      e.detail.headers["X-Search-Finished"] = "1";
-    }
-  });
-
   document.addEventListener("htmx:beforeSwap", function (e) {
     // Only a row's own swap moves focus; the badge poller's swaps, which
     // can land in between, leave it alone.
