@@ -205,6 +205,12 @@ func waitJS(t *testing.T, ctx context.Context, what, expr string) {
 	}
 }
 
+// htmxReady is true once htmx has wired the element matching css: a click
+// before that would fall through to the browser's own form submission.
+func htmxReady(css string) string {
+	return fmt.Sprintf(`document.querySelector(%q)?.['htmx-internal-data']?.initHash !== undefined`, css)
+}
+
 func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	if err := chromedp.Do(ctx, steps...); err != nil {
@@ -333,6 +339,11 @@ func TestBrowserSearchEditDelete(t *testing.T) {
 		chromedp.Navigate(e.url+"/"),
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#row-%d button[aria-label^="Edit"]`, mat))),
 		chromedp.WaitVisible(chromedp.ID(fmt.Sprintf("p%d-price", mat))),
+	)
+	// The edit row is ready once it has put the focus in its first field.
+	waitJS(t, ctx, "the edit row takes the focus", fmt.Sprintf(`document.activeElement?.id === 'p%d-name'`, mat))
+	waitJS(t, ctx, "the edit row is wired", htmxReady(fmt.Sprintf(`#row-%d button.primary`, mat)))
+	do(t, ctx, "break the price",
 		chromedp.SetValue(chromedp.ID(fmt.Sprintf("p%d-price", mat)), "twelve"),
 		// Enter in a field saves, as a keyboard user expects.
 		chromedp.SendKeys(chromedp.ID(fmt.Sprintf("p%d-price", mat)), kb.Enter),
@@ -393,7 +404,9 @@ func TestBrowserSearchEditDelete(t *testing.T) {
 
 	// Create: a missing name is explained, then the product appears in the
 	// table and is indexed by itself.
-	do(t, ctx, "open the create form", chromedp.Navigate(e.url+"/?category=kitchen"),
+	do(t, ctx, "open the kitchen", chromedp.Navigate(e.url+"/?category=kitchen"))
+	waitJS(t, ctx, "the create form is wired", htmxReady(`#create form`))
+	do(t, ctx, "open the create form",
 		chromedp.Click(chromedp.CSS(`#create summary`)),
 		chromedp.SetValue(chromedp.ID("new-sku"), "POT-1"),
 		chromedp.SetValue(chromedp.ID("new-category"), "kitchen"),
@@ -402,6 +415,7 @@ func TestBrowserSearchEditDelete(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#create button[type=submit]`)),
 	)
 	waitJS(t, ctx, "the missing name is explained", `document.getElementById('new-name-error')?.innerText.includes('Name is required')`)
+	waitJS(t, ctx, "the form is wired again", htmxReady(`#create form`))
 	do(t, ctx, "name the product and add it",
 		chromedp.SetValue(chromedp.ID("new-name"), "Enamel teapot"),
 		chromedp.Click(chromedp.CSS(`#create button[type=submit]`)),

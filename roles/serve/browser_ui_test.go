@@ -178,6 +178,7 @@ func TestBrowserEditorWorkflow(t *testing.T) {
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#row-%d button.edit`, mat))),
 		chromedp.WaitVisible(chromedp.ID(fmt.Sprintf("p%d-price", mat))))
 	waitJS(t, ctx, "focus in the name field", fmt.Sprintf(`document.activeElement?.id === 'p%d-name'`, mat))
+	waitJS(t, ctx, "the edit row is wired", htmxReady(fmt.Sprintf(`#row-%d button.primary`, mat)))
 	do(t, ctx, "break the price and save", chromedp.SetValue(chromedp.ID(fmt.Sprintf("p%d-price", mat)), "twelve"),
 		chromedp.SendKeys(chromedp.ID(fmt.Sprintf("p%d-name", mat)), kb.Enter))
 	waitJS(t, ctx, "focus on the invalid price", fmt.Sprintf(`document.activeElement?.id === 'p%d-price'`, mat))
@@ -188,6 +189,7 @@ func TestBrowserEditorWorkflow(t *testing.T) {
 	// 4. A conflict shows mine and theirs; keep mine saves over theirs.
 	do(t, ctx, "edit the lamp", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#row-%d button.edit`, lamp))),
 		chromedp.WaitVisible(chromedp.ID(fmt.Sprintf("p%d-name", lamp))))
+	waitJS(t, ctx, "the lamp's edit row is wired", htmxReady(fmt.Sprintf(`#row-%d button.primary`, lamp)))
 	cur, _ := e.cat.Get(context.Background(), lamp)
 	cur.Name = "Shoes (theirs)"
 	if _, err := e.cat.Update(context.Background(), cur); err != nil {
@@ -222,7 +224,9 @@ func TestBrowserEditorWorkflow(t *testing.T) {
 
 	// 6. A new product is shown first, highlighted, with its badge, on a
 	// sorted page where it would otherwise be far away.
-	do(t, ctx, "add a product", chromedp.Navigate(e.url+"/?sort=-price&page=2"),
+	do(t, ctx, "open a sorted page", chromedp.Navigate(e.url+"/?sort=-price&page=2"))
+	waitJS(t, ctx, "the create form is wired", htmxReady(`#create form`))
+	do(t, ctx, "add a product",
 		chromedp.Click(chromedp.CSS(`#create summary`)),
 		chromedp.SetValue(chromedp.ID("new-name"), "Enamel teapot"),
 		chromedp.SetValue(chromedp.ID("new-sku"), "POT-1"),
