@@ -24,6 +24,28 @@ func axePath() string {
 	return filepath.Join(home, ".cache/refarch/axe-core-4.14.1/node_modules/axe-core/axe.min.js")
 }
 
+// screenshotName is where the docs' screenshot of a page goes, when
+// REFARCH_SCREENSHOT_DIR asks for them.
+func screenshotName(page, viewport string) string {
+	dir := os.Getenv("REFARCH_SCREENSHOT_DIR")
+	if dir == "" || (page != "search" && page != "status") {
+		return ""
+	}
+	return filepath.Join(dir, "screenshot-"+page+"-"+viewport+".png")
+}
+
+func screenshot(t *testing.T, ctx context.Context, dst string) {
+	t.Helper()
+	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s", dst)
+}
+
 // viewports are the sizes the UI is checked at: a laptop and a phone.
 var viewports = []struct {
 	name          string
@@ -97,6 +119,13 @@ func TestBrowserAccessibilityAtBothSizes(t *testing.T) {
 		} {
 			do(t, ctx, "open "+pg.name, chromedp.Navigate(pg.url), chromedp.WaitVisible(chromedp.CSS(pg.ready)))
 			audit(t, ctx, axe, vp.name+" "+pg.name)
+			if shot := screenshotName(pg.name, vp.name); shot != "" {
+				if pg.name == "status" {
+					// The charts need two samples (one every 5 s).
+					do(t, ctx, "wait for the charts", chromedp.WaitVisible(chromedp.CSS(`.charts`)))
+				}
+				screenshot(t, ctx, shot)
+			}
 		}
 		// Editing, with a validation error showing.
 		mug := ps[0].ID
