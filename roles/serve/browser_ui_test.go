@@ -3,6 +3,7 @@ package serve_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -279,6 +280,37 @@ func TestBrowserEditorWorkflow(t *testing.T) {
 	do(t, ctx, "type a bad price", chromedp.SendKeys(chromedp.ID("min_price"), "abc"))
 	waitJS(t, ctx, "Min price explained and marked", `document.getElementById('min_price-error')?.innerText.startsWith('Min price') && document.getElementById('min_price').getAttribute('aria-invalid') === 'true'`)
 	noProblems(t, ctx, "the editor's workflow")
+
+	// 10. The header sticks, descriptions are clamped with a control to
+	// expand them, and "/" brings back the search box.
+	do(t, ctx, "browse everything", chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(chromedp.CSS(`#results tbody tr`)))
+	waitJS(t, ctx, "descriptions clamped to two lines", `[...document.querySelectorAll('#results td.name .desc')].every(d => d.getBoundingClientRect().height <= 2.2 * parseFloat(getComputedStyle(d).lineHeight))`)
+	do(t, ctx, "expand a description", chromedp.Evaluate[chromedp.Void](`document.querySelector('#results button.more:not([hidden])').click()`))
+	waitJS(t, ctx, "the description expands", `document.querySelector('#results td.name.expanded .desc').getBoundingClientRect().height > 2.2 * parseFloat(getComputedStyle(document.querySelector('#results td.name.expanded .desc')).lineHeight)`)
+	do(t, ctx, "scroll down", chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 900)`))
+	waitJS(t, ctx, "the header sticks", `Math.abs(document.querySelector('#results thead th').getBoundingClientRect().top) < 1`)
+	do(t, ctx, "press /", chromedp.Evaluate[chromedp.Void](`document.activeElement.blur()`), chromedp.KeyEvent("/"))
+	waitJS(t, ctx, "the search box has the focus", `document.activeElement?.id === 'q'`)
+
+	// 11. Borders of fields and the Delete button reach 3:1 against white;
+	// the favicon exists.
+	contrast, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => {
+		const lum = c => { const [r, g, b] = c.match(/\d+/g).slice(0, 3).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+			return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+		const ratio = c => 1.05 / (lum(c) + 0.05);
+		return [ratio(getComputedStyle(document.getElementById('q')).borderTopColor),
+			ratio(getComputedStyle(document.querySelector('button.danger')).borderTopColor)]; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range contrast {
+		if c < 3 {
+			t.Errorf("border %d has contrast %.1f:1 against white, want at least 3:1", i, c)
+		}
+	}
+	if code, _, _ := get(t, http.DefaultClient, e.url+"/favicon.ico"); code != http.StatusOK {
+		t.Errorf("/favicon.ico = %d", code)
+	}
 
 	// 5. On a phone the filters fold and results are cards.
 	do(t, ctx, "phone size", chromedp.EmulateViewport(390, 844), chromedp.Navigate(e.url+"/?q=travel+mug"),
