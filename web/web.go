@@ -519,3 +519,10 @@ func contains(xs []string, x string) bool {
 // boolStr spells an ARIA state: a bare aria-invalid attribute reads as
 // false to assistive technology, so it is always "true" or "false".
 func boolStr(b bool) string { return strconv.FormatBool(b) }
+
+// sortOptions are the browse orders offered in the filters (the column
+// headers sort too, but phones do not show them).
+var sortOptions = [][2]string{
+	{"", "Oldest first"}, {"newest", "Newest first"}, {"name", "Name A–Z"}, {"-name", "Name Z–A"},
+	{"price", "Price, low to high"}, {"-price", "Price, high to low"}, {"sku", "SKU"}, {"category", "Category"},
+}

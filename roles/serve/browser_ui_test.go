@@ -234,6 +234,9 @@ func TestBrowserEditorWorkflow(t *testing.T) {
 	if got, _ := e.cat.Get(context.Background(), lamp); got.Name != "Shoes (mine)" {
 		t.Errorf("keep mine saved %q", got.Name)
 	}
+	// 11. Screen readers hear the badge turn indexed.
+	e.indexAll(t)
+	waitJS(t, ctx, "the badge change is announced", `document.getElementById('announcer').innerText.includes('“Shoes (mine)” is indexed')`)
 
 	// 9. Delete needs no dialog, shows Undo, moves focus to the next row,
 	// and the count follows; Undo brings the product back.
@@ -316,4 +319,11 @@ func TestBrowserEditorWorkflow(t *testing.T) {
 	do(t, ctx, "phone size", chromedp.EmulateViewport(390, 844), chromedp.Navigate(e.url+"/?q=travel+mug"),
 		chromedp.WaitVisible(chromedp.CSS(`#results tbody tr`)))
 	waitJS(t, ctx, "filters folded, cards shown", `!document.querySelector('details.filters').open && getComputedStyle(document.querySelector('#results tbody tr')).display === 'block'`)
+	// Phones sort from the filters, since the column headers are hidden.
+	do(t, ctx, "browse on the phone", chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(chromedp.CSS(`#results tbody tr`)),
+		chromedp.Click(chromedp.CSS(`details.filters summary`)),
+		chromedp.SetValue(chromedp.ID("sort"), "-price"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('sort').dispatchEvent(new Event('change', {bubbles: true}))`))
+	waitJS(t, ctx, "sorted by price, high to low", `(() => { const ps = [...document.querySelectorAll('#results td.price')].map(td => parseFloat(td.innerText.slice(1).replace(',', '')));
+		return new URLSearchParams(location.search).get('sort') === '-price' && ps.length > 1 && ps.every((p, i) => i === 0 || p <= ps[i-1]); })()`)
 }
