@@ -66,14 +66,17 @@ var relevanceSet = []labelledQuery{
 const calibrationSize = 1500
 
 // TestRelevanceFloor runs the labelled set on a generated catalog with the
-// model of REFARCH_MODEL_DIR (else the hash test embedder), prints
+// model of REFARCH_MODEL_DIR (else, and under -race, the hash test
+// embedder), prints
 // precision and recall for a range of floors and checks that the model's
 // calibrated floor keeps both above their targets and hides every result of
 // the queries nothing fits.
 func TestRelevanceFloor(t *testing.T) {
 	ctx := context.Background()
 	var emb embedding.Embedder = embedding.NewHash(256)
-	if dir := os.Getenv("REFARCH_MODEL_DIR"); dir != "" {
+	// Under -race the model takes minutes for the catalog: make test runs
+	// this test a second time without -race, with the model.
+	if dir := os.Getenv("REFARCH_MODEL_DIR"); dir != "" && !raceEnabled {
 		var err error
 		emb, err = embedding.Open(ctx, embedding.Options{Name: "use", ModelDir: dir})
 		if err != nil {
