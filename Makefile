@@ -62,7 +62,7 @@ axe: ## Install axe-core (npm) for the browser tests' accessibility audit
 test: db model moto chromium axe ## Run every test against real Postgres, moto and Chromium
 	@$(ENV) $(GO) test -race -timeout 30m ./...
 	@# The relevance floor's labelled queries with the real model (too slow under -race): prints precision and recall.
-	@$(ENV) $(GO) test -count=1 -run '^TestRelevanceFloor$$' -v ./search/ | grep -E 'model|floor|^(---|ok|FAIL)'
+	@$(ENV) $(GO) test -count=1 -run '^TestRelevanceFloor$$' -v ./search/
 
 .PHONY: bench
 bench: db model ## Run the benchmarks and print their figures (and the use embedder against its JavaScript reference)
