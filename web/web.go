@@ -158,6 +158,8 @@ type Row struct {
 	Sync string
 	// New marks a product just added, shown first and highlighted.
 	New bool
+	// Ranked is set in a search's table, which has a relevance column.
+	Ranked bool
 }
 
 // Results is the table part of the page, re-rendered on every search.

@@ -520,7 +520,7 @@ func (s *Server) withNew(r *http.Request, created product.Product) web.Results {
 		s.deps.Log.WarnContext(r.Context(), "reload results after create", "err", err)
 		res = web.Results{State: st, PageSize: pageSize}
 	}
-	rows := []web.Row{{Product: created, New: true}}
+	rows := []web.Row{{Product: created, New: true, Ranked: st.Searching()}}
 	for _, row := range res.Rows {
 		if row.Product.ID != created.ID {
 			rows = append(rows, row)
