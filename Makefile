@@ -62,13 +62,19 @@ debug: db model ## Run ROLE (emu, pelican or serve) under Delve, headless on DEB
 run-roles: db model build ## Run serve, pelican and emu as three processes, each as its own Postgres role (as in AWS)
 	@$(ENV) scripts/run-roles.sh $(BIN) $(ADDR)
 
+.PHONY: axe
+axe: ## Install axe-core (npm) for the browser tests' accessibility audit
+	@scripts/axe.sh >/dev/null
+
 .PHONY: test
-test: db model moto chromium ## Run every test against real Postgres, moto and Chromium
+test: db model moto chromium axe ## Run every test against real Postgres, moto and Chromium
 	@# The seed CSV's vectors for search's recall tests, embedded once and
 	@# cached (under ~/.cache) without the race detector, which slows the
 	@# model some fivefold.
 	@$(ENV) $(GO) test -count=1 -run '^TestSearchFindsIsolatedEditsFirst$$' ./search/
 	@$(ENV) $(GO) test -race -timeout 30m ./...
+	@# The relevance floor's labelled queries with the real model (too slow under -race): prints precision and recall.
+	@$(ENV) $(GO) test -count=1 -run '^TestRelevanceFloor$$' -v ./search/
 
 .PHONY: soak
 soak: db moto ## Crash soak: 10,000 random writes, random SIGKILLs of real pelican/emu processes, Postgres queue and SQS (moto)

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -54,6 +56,10 @@ type ListOptions struct {
 	// After pages by key: only products with an id above it (then Offset
 	// usually stays 0). Unlike a deep Offset it costs the same on every page.
 	After int64
+	// MinPrice and MaxPrice bound the price when set.
+	MinPrice, MaxPrice *float64
+	// Sort is one of ListSorts; empty is by id.
+	Sort string
 }
 
 // ExactCountLimit is the largest total List counts exactly: counting more
@@ -65,23 +71,55 @@ const ExactCountLimit = 10000
 // TotalIsEstimate reports whether a total List returned is an estimate.
 func TotalIsEstimate(total int) bool { return total > ExactCountLimit }
 
-// List returns a page of products ordered by id, and the total count: exact
-// up to ExactCountLimit, estimated above it.
+// ListSorts are the orders List accepts, each with its SQL; every one ends
+// with id so that pages are stable.
+var listSorts = map[string]string{
+	"":          "id",
+	"id":        "id",
+	"newest":    "id DESC",
+	"name":      "name, id",
+	"-name":     "name DESC, id",
+	"price":     "price, id",
+	"-price":    "price DESC, id",
+	"category":  "category, name, id",
+	"-category": "category DESC, name, id",
+	"sku":       "sku, id",
+	"-sku":      "sku DESC, id",
+}
+
+// ValidSort reports whether List accepts sort.
+func ValidSort(sort string) bool { _, ok := listSorts[sort]; return ok }
+
+// List returns a page of products in the order asked for, and the total
+// count: exact up to ExactCountLimit, estimated above it. After pages by key
+// and applies to the id order only.
 func (s *Store) List(ctx context.Context, o ListOptions) ([]product.Product, int, error) {
 	if o.Limit <= 0 {
 		o.Limit = 50
 	}
+	order, ok := listSorts[o.Sort]
+	if !ok {
+		return nil, 0, fmt.Errorf("list products: unknown sort %q", o.Sort)
+	}
 	var conds []string
-	args := []any{o.Limit, o.Offset}
+	var args []any
 	if o.Category != "" {
 		args = append(args, o.Category)
 		conds = append(conds, fmt.Sprintf("category = $%d", len(args)))
 	}
-	countWhere, countArgs := "", []any{}
-	if o.Category != "" {
-		countWhere, countArgs = "WHERE category = $1", []any{o.Category}
+	if o.MinPrice != nil {
+		args = append(args, *o.MinPrice)
+		conds = append(conds, fmt.Sprintf("price >= $%d::numeric", len(args)))
 	}
-	if o.After > 0 {
+	if o.MaxPrice != nil {
+		args = append(args, *o.MaxPrice)
+		conds = append(conds, fmt.Sprintf("price <= $%d::numeric", len(args)))
+	}
+	countWhere, countArgs := "", slices.Clone(args)
+	if len(conds) > 0 {
+		countWhere = "WHERE " + strings.Join(conds, " AND ")
+	}
+	if o.After > 0 && (o.Sort == "" || o.Sort == "id") {
 		args = append(args, o.After)
 		conds = append(conds, fmt.Sprintf("id > $%d", len(args)))
 	}
@@ -89,7 +127,9 @@ func (s *Store) List(ctx context.Context, o ListOptions) ([]product.Product, int
 	if len(conds) > 0 {
 		where = "WHERE " + strings.Join(conds, " AND ")
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+Columns+` FROM products `+where+` ORDER BY id LIMIT $1 OFFSET $2`, args...)
+	n := len(args)
+	rows, err := s.pool.Query(ctx, `SELECT `+Columns+` FROM products `+where+
+		fmt.Sprintf(` ORDER BY %s LIMIT $%d OFFSET $%d`, order, n+1, n+2), append(args, o.Limit, o.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list products: %w", err)
 	}
@@ -161,6 +201,25 @@ func (s *Store) GetMany(ctx context.Context, ids []int64) (map[int64]product.Pro
 		out[p.ID] = p
 	}
 	return out, rows.Err()
+}
+
+// FindExact returns the products whose SKU is text (as typed or in upper
+// case, so both use the unique index) or, when text is a whole number, whose
+// id it is: the search box pins these first.
+func (s *Store) FindExact(ctx context.Context, text string) ([]product.Product, error) {
+	var id int64
+	if n, err := strconv.ParseInt(text, 10, 64); err == nil && n > 0 {
+		id = n
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+Columns+` FROM products WHERE sku = $1 OR sku = upper($1) OR id = $2 ORDER BY id`, text, id)
+	if err != nil {
+		return nil, fmt.Errorf("find products by sku or id %q: %w", text, err)
+	}
+	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (product.Product, error) { return Scan(r) })
+	if err != nil {
+		return nil, fmt.Errorf("find products by sku or id %q: %w", text, err)
+	}
+	return ps, nil
 }
 
 // Create validates and inserts a product.

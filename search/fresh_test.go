@@ -14,6 +14,7 @@ import (
 	"github.com/refarch/refarch/catalog"
 	"github.com/refarch/refarch/embedding"
 	"github.com/refarch/refarch/internal/pgtest"
+	"github.com/refarch/refarch/internal/testkit"
 	"github.com/refarch/refarch/product"
 	"github.com/refarch/refarch/queue/pgqueue"
 	"github.com/refarch/refarch/roles/emu"
@@ -152,7 +153,7 @@ func TestSearchFindsFreshWritesDespitePineconeLag(t *testing.T) {
 		}
 		want, _ := emb.Embed(ctx, []string{p.EmbedText()})
 		got, _ := emb.Embed(ctx, []string{p.Description})
-		if s := cosine(want[0], got[0]); math.Abs(resp.Results[0].Score-s) > 1e-5 {
+		if s := testkit.Cosine(want[0], got[0]); math.Abs(resp.Results[0].Score-s) > 1e-5 {
 			t.Errorf("%s: score %v, want the exact cosine %v", p.SKU, resp.Results[0].Score, s)
 		}
 	}
@@ -180,14 +181,4 @@ func waitForNoRecent(t *testing.T, pool *pgxpool.Pool, id int64) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-func cosine(a, b []float32) float64 {
-	var dot, na, nb float64
-	for i := range a {
-		dot += float64(a[i]) * float64(b[i])
-		na += float64(a[i]) * float64(a[i])
-		nb += float64(b[i]) * float64(b[i])
-	}
-	return dot / (math.Sqrt(na) * math.Sqrt(nb))
 }

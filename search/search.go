@@ -28,6 +28,8 @@ const (
 	MaxQueryLen = 500
 	DefaultK    = 20
 	MaxK        = 100
+	// MaxWindow bounds offset+k: paging goes this deep into the ranking.
+	MaxWindow = 200
 )
 
 // Mode chooses how results are ranked.
@@ -78,13 +80,34 @@ type Query struct {
 	K      int
 	Mode   Mode
 	Filter vectormeta.Filter
+	// Offset skips that many results (paging); Offset+K <= MaxWindow.
+	Offset int
+	// MinScore overrides the model's relevance floor: results whose
+	// similarity is below it are not shown. Nil means the calibrated floor.
+	MinScore *float64
 }
 
-// Result is one ranked product. Score is the cosine similarity in vector
-// mode and the fused reciprocal rank score in hybrid mode; higher is better.
+// Match says why a result is in the answer beyond its ranking.
+type Match string
+
+const (
+	MatchRanked Match = ""
+	MatchSKU    Match = "exact_sku"
+	MatchID     Match = "exact_id"
+)
+
+// Result is one ranked product. Score is the raw ranking score: the cosine
+// similarity in vector mode and the fused reciprocal rank score in hybrid
+// mode; higher is better. Similarity is the cosine similarity in both modes
+// (absent for a hybrid result found by its words only), and Label grades it
+// the same way in both, so that people can compare them.
 type Result struct {
-	Product product.Product
-	Score   float64
+	Product       product.Product
+	Score         float64
+	Similarity    float64
+	HasSimilarity bool
+	Label         Label
+	Match         Match
 }
 
 // Response is a ranked answer.
@@ -97,6 +120,20 @@ type Response struct {
 	// or building: the store then ranks only a bounded part of the catalog,
 	// so results may be incomplete.
 	IndexReady bool
+	// Total counts the results above the floor among the candidates the
+	// index returned; Capped means the index may hold more beyond them.
+	Total  int
+	Capped bool
+	// More is true when a later page has results.
+	More bool
+	// Weaker counts candidates hidden by the floor.
+	Weaker int
+	// Floor is the similarity floor applied (0 when none).
+	Floor float64
+	// Lookup says the query looks like a SKU or id; Found whether a product
+	// has it (an exact match pinned first).
+	Lookup Lookup
+	Found  bool
 }
 
 // IndexReporter is implemented by vector stores whose search index can be
@@ -118,6 +155,8 @@ type Service struct {
 	vec   Vectors
 	rows  Rows
 	fts   FullText
+	exact Exact
+	cal   Calibration
 	cache *queryCache
 	// recent, when set, is merged into the vector store's results.
 	recent Recent
@@ -128,8 +167,16 @@ type Service struct {
 const queryCacheSize = 2048
 
 // New builds a Service; fts may be nil, and then hybrid mode is refused.
+// When rows also implements Exact, exact SKU and id matches are pinned
+// first; when emb names its model (Model() string) and the model has a
+// calibration, its relevance floor and labels apply.
 func New(emb Embedder, vec Vectors, rows Rows, fts FullText) *Service {
-	return &Service{emb: emb, vec: vec, rows: rows, fts: fts, cache: newQueryCache(queryCacheSize)}
+	s := &Service{emb: emb, vec: vec, rows: rows, fts: fts, cache: newQueryCache(queryCacheSize)}
+	s.exact, _ = rows.(Exact)
+	if m, ok := emb.(interface{ Model() string }); ok {
+		s.cal, _ = CalibrationFor(m.Model())
+	}
+	return s
 }
 
 // WithRecent merges an exact scan of recently written vectors into every
@@ -187,6 +234,22 @@ func ParseQuery(v url.Values) (Query, error) {
 			q.K = k
 		}
 	}
+	if s := v.Get("offset"); s != "" {
+		o, err := strconv.Atoi(s)
+		if err != nil || o < 0 || o+q.K > MaxWindow {
+			problems = append(problems, fmt.Sprintf("offset must be a whole number from 0 to %d minus k", MaxWindow))
+		} else {
+			q.Offset = o
+		}
+	}
+	if s := strings.TrimSpace(v.Get("min_score")); s != "" {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || f < -1 || f > 1 {
+			problems = append(problems, "min_score must be a number from -1 to 1")
+		} else {
+			q.MinScore = &f
+		}
+	}
 	switch m := Mode(v.Get("mode")); m {
 	case "", ModeVector:
 	case ModeHybrid:
@@ -235,18 +298,27 @@ func (s *Service) Search(ctx context.Context, q Query) (Response, error) {
 	if q.K < 1 || q.K > MaxK {
 		return Response{}, invalid("k must be from 1 to %d", MaxK)
 	}
+	if q.Offset < 0 || q.Offset+q.K > MaxWindow {
+		return Response{}, invalid("offset+k must be at most %d", MaxWindow)
+	}
 	if q.Mode == ModeHybrid && s.fts == nil {
 		return Response{}, invalid("hybrid mode is not available on this server")
+	}
+	exact, err := s.exactMatches(ctx, q)
+	if err != nil {
+		return Response{}, err
 	}
 	qvec, err := s.embed(ctx, q.Text)
 	if err != nil {
 		return Response{}, err
 	}
-	candidates := q.K
+	// One more than the page needs tells whether there is a next page.
+	want := q.Offset + q.K + 1
+	candidates := want
 	if q.Mode == ModeHybrid {
 		// Each ranker brings more than k so that an item ranked well by
 		// one and moderately by the other can still make the cut.
-		candidates = min(2*q.K, 2*MaxK)
+		candidates = min(2*want, 2*MaxWindow)
 	}
 	matches, err := s.vec.Query(ctx, qvec, candidates, q.Filter)
 	if errors.Is(err, vectorstore.ErrSearchTimeout) {
@@ -271,11 +343,21 @@ func (s *Service) Search(ctx context.Context, q Query) (Response, error) {
 		score float64
 	}
 	var order []ranked
+	sims := make(map[int64]float64, len(matches))
+	for _, m := range matches {
+		if id, err := vectormeta.ParseVectorID(m.ID); err == nil {
+			if _, dup := sims[id]; !dup {
+				sims[id] = float64(m.Score)
+			}
+		}
+	}
+	capped := len(matches) == candidates
 	if q.Mode == ModeHybrid {
 		textIDs, err := s.fts.FullText(ctx, q.Text, candidates, q.Filter)
 		if err != nil {
 			return Response{}, err
 		}
+		capped = capped || len(textIDs) == candidates
 		fused := map[int64]float64{}
 		for rank, m := range matches {
 			if id, err := vectormeta.ParseVectorID(m.ID); err == nil {
@@ -314,7 +396,7 @@ func (s *Service) Search(ctx context.Context, q Query) (Response, error) {
 			return Response{}, fmt.Errorf("load search results: %w", err)
 		}
 	}
-	results := make([]Result, 0, min(len(order), q.K))
+	all := make([]Result, 0, len(order))
 	seen := make(map[int64]bool, len(order))
 	for _, r := range order {
 		p, ok := rows[r.id]
@@ -325,14 +407,24 @@ func (s *Service) Search(ctx context.Context, q Query) (Response, error) {
 			continue
 		}
 		seen[r.id] = true
-		results = append(results, Result{Product: p, Score: r.score})
-		if len(results) == q.K {
-			break
-		}
+		res := Result{Product: p, Score: r.score}
+		res.Similarity, res.HasSimilarity = sims[r.id]
+		all = append(all, res)
 	}
-	resp := Response{Results: results, Took: time.Since(start), IndexReady: ready}
-	if len(results) == 0 {
-		resp.Message = emptyMessage(q)
+	floor := s.floor(q)
+	all, weaker := s.grade(all, floor)
+	all = pinExact(exact, all)
+	resp := Response{Total: len(all), Capped: capped, Weaker: weaker, Floor: floor,
+		Lookup: LookupOf(q.Text), Found: len(exact) > 0, IndexReady: ready}
+	if q.Offset < len(all) {
+		resp.Results = all[q.Offset:min(len(all), q.Offset+q.K)]
+	} else {
+		resp.Results = []Result{}
+	}
+	resp.More = len(all) > q.Offset+q.K
+	resp.Took = time.Since(start)
+	if len(resp.Results) == 0 {
+		resp.Message = s.emptyMessage(q, resp)
 	}
 	return resp, nil
 }
@@ -343,8 +435,18 @@ func matchesRow(f vectormeta.Filter, p product.Product) bool {
 	return f.Match(vectormeta.Metadata{Category: p.Category, Price: p.Price.Float()})
 }
 
-func emptyMessage(q Query) string {
-	msg := fmt.Sprintf("No products match %q.", truncate(q.Text, 80))
+func (s *Service) emptyMessage(q Query, r Response) string {
+	var msg string
+	switch {
+	case r.Lookup == LookupSKU:
+		msg = fmt.Sprintf("No product has the SKU %q, and nothing else matches closely.", truncate(q.Text, 80))
+	case r.Lookup == LookupID:
+		msg = fmt.Sprintf("No product has the id %s, and nothing else matches closely.", q.Text)
+	case r.Weaker > 0:
+		msg = fmt.Sprintf("No close matches for %q.", truncate(q.Text, 80))
+	default:
+		msg = fmt.Sprintf("No products match %q.", truncate(q.Text, 80))
+	}
 	if !q.Filter.Empty() {
 		return msg + " Try removing the category or price filters."
 	}

@@ -91,7 +91,7 @@ func mustParse(t *testing.T, raw string) search.Query {
 func TestSearchKeepsVectorOrderAndScores(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	resp, err := f.svc.Search(context.Background(), mustParse(t, "q=tennis+racket&k=5"))
+	resp, err := f.svc.Search(context.Background(), mustParse(t, "q=tennis+racket&k=5&min_score=-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestSearchDropsRowsGoneFromTable(t *testing.T) {
 	if err := f.cat.Delete(ctx, f.ids["TN-1"]); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := f.svc.Search(ctx, mustParse(t, "q=tennis+racket&k=5"))
+	resp, err := f.svc.Search(ctx, mustParse(t, "q=tennis+racket&k=5&min_score=-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,8 +149,9 @@ func TestSearchFilters(t *testing.T) {
 		want  []string // SKUs, any order
 	}{
 		{"q=tennis&category=sports", []string{"TN-1", "TB-1"}},
-		{"q=tennis&category=computers", []string{"KB-1", "MS-1"}},
-		{"q=tennis&min_price=10&max_price=100", []string{"KB-1", "MS-1", "KT-1"}},
+		// min_score=-1 lifts the relevance floor: the filter alone decides.
+		{"q=tennis&category=computers&min_score=-1", []string{"KB-1", "MS-1"}},
+		{"q=tennis&min_price=10&max_price=100&min_score=-1", []string{"KB-1", "MS-1", "KT-1"}},
 		{"q=tennis&max_price=6", []string{"TB-1"}},
 		{"q=tennis&category=sports&mode=hybrid", []string{"TN-1", "TB-1"}},
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -14,11 +15,13 @@ type Sample struct {
 	Lag  float64 // freshness lag in seconds
 }
 
-// Stat is one number on the status page.
+// Stat is one number on the status page, with one line saying what it
+// means.
 type Stat struct {
-	Label string
-	Value int64
-	Warn  bool
+	Label   string
+	Value   int64
+	Warn    bool
+	Explain string
 }
 
 // StatusView is the status page.
@@ -33,40 +36,80 @@ type StatusView struct {
 	Error       string
 	// Outage is shown as a banner: held messages heal by themselves.
 	Outage string
+	// UpdatedAt is when the figures were read.
+	UpdatedAt time.Time
 }
 
-// chart is the status chart drawn as two polylines in a 600x160 box.
+// Updated is the time of the figures, for people.
+func (v StatusView) Updated() string {
+	if v.UpdatedAt.IsZero() {
+		return ""
+	}
+	return v.UpdatedAt.UTC().Format("15:04:05 UTC")
+}
+
+// chart is one series drawn in its own box, with axes, unit and time.
 type chart struct {
-	RatePoints, LagPoints string
-	MaxRate, MaxLag       float64
-	Label                 string
+	Title, Unit, Explain string
+	Points               string
+	// Max is the top of the y axis; the bottom is 0.
+	Max        float64
+	Start, End string // x axis labels: time of the first and last sample
+	Label      string // the chart in words, for screen readers
+	Last       float64
 }
 
-func (v StatusView) chart() chart {
-	c := chart{}
+// Chart geometry: the plot area inside the 320x150 viewBox of Chart, with
+// room for the axis labels.
+const (
+	plotLeft, plotRight     = 44.0, 312.0
+	plotTop, plotBottomLine = 10.0, 124.0
+)
+
+func (v StatusView) charts() []chart {
+	return []chart{
+		v.series("Index writes", "per second", "Products written to the search index per second, over the last 10 seconds.", func(s Sample) float64 { return s.Rate }),
+		v.series("Freshness lag", "seconds", "Age of the oldest edit not yet searchable; 0 when the index is up to date.", func(s Sample) float64 { return s.Lag }),
+	}
+}
+
+func (v StatusView) series(title, unit, explain string, val func(Sample) float64) chart {
+	c := chart{Title: title, Unit: unit, Explain: explain}
 	for _, s := range v.Samples {
-		c.MaxRate = max(c.MaxRate, s.Rate)
-		c.MaxLag = max(c.MaxLag, s.Lag)
+		c.Max = max(c.Max, val(s))
 	}
-	const w, h, pad = 600.0, 160.0, 8.0
+	c.Max = niceCeil(c.Max)
 	n := len(v.Samples)
-	points := func(val func(Sample) float64, top float64) string {
-		if top <= 0 {
-			top = 1
+	first, last := v.Samples[0].At, v.Samples[n-1].At
+	span := last.Sub(first).Seconds()
+	var b strings.Builder
+	for _, s := range v.Samples {
+		x := plotLeft
+		if span > 0 {
+			x += (plotRight - plotLeft) * s.At.Sub(first).Seconds() / span
 		}
-		var b strings.Builder
-		for i, s := range v.Samples {
-			x := w * float64(i) / float64(max(1, n-1))
-			y := h - pad - (h-2*pad)*val(s)/top
-			fmt.Fprintf(&b, "%.1f,%.1f ", x, y)
-		}
-		return strings.TrimSpace(b.String())
+		y := plotBottomLine - (plotBottomLine-plotTop)*val(s)/c.Max
+		fmt.Fprintf(&b, "%.1f,%.1f ", x, y)
 	}
-	c.RatePoints = points(func(s Sample) float64 { return s.Rate }, c.MaxRate)
-	c.LagPoints = points(func(s Sample) float64 { return s.Lag }, c.MaxLag)
-	last := v.Samples[n-1]
-	c.Label = fmt.Sprintf("Last %d samples: now %s index writes per second and %s seconds of lag", n, num(last.Rate), num(last.Lag))
+	c.Points = strings.TrimSpace(b.String())
+	c.Start, c.End = first.UTC().Format("15:04:05"), last.UTC().Format("15:04:05 UTC")
+	c.Last = val(v.Samples[n-1])
+	c.Label = fmt.Sprintf("%s from %s to %s: now %s %s, at most %s", title, c.Start, c.End, num(c.Last), unit, num(c.Max))
 	return c
+}
+
+// niceCeil rounds a chart's top up to 1, 2 or 5 times a power of ten.
+func niceCeil(f float64) float64 {
+	if f <= 0 {
+		return 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(f)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if f <= m*p {
+			return m * p
+		}
+	}
+	return 10 * p
 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }

@@ -18,7 +18,9 @@ func TestStateURL(t *testing.T) {
 		{State{}, "/"},
 		{State{Page: 1}, "/"},
 		{State{Page: 3}, "/?page=3"},
-		{State{Q: " red shoes ", Page: 3}, "/?q=red+shoes"}, // a search has no pages
+		{State{Q: " red shoes ", Page: 3}, "/?page=3&q=red+shoes"},
+		{State{Q: "mug", Sort: "price", Weaker: true}, "/?min_score=0&q=mug"}, // searches are ranked, not sorted
+		{State{Sort: "-price", MinPrice: "2", Weaker: true}, "/?min_price=2&sort=-price"},
 		{State{Q: "a&b", Hybrid: true, Category: "sports", MinPrice: "1", MaxPrice: " "}, "/?category=sports&min_price=1&mode=hybrid&q=a%26b"},
 	}
 	for _, tt := range tests {
@@ -38,25 +40,42 @@ func TestBadgesActive(t *testing.T) {
 	}
 }
 
-func TestChartScalesIntoBox(t *testing.T) {
+func TestChartsHaveAxesAndTime(t *testing.T) {
 	t.Parallel()
-	now := time.Now()
-	v := StatusView{Samples: []Sample{{now, 0, 10}, {now, 50, 5}, {now, 100, 0}}}
-	c := v.chart()
-	if c.MaxRate != 100 || c.MaxLag != 10 {
-		t.Fatalf("max rate %v lag %v", c.MaxRate, c.MaxLag)
+	at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	v := StatusView{Samples: []Sample{{at, 0, 10}, {at.Add(5 * time.Second), 40, 5}, {at.Add(10 * time.Second), 80, 0}}}
+	cs := v.charts()
+	if len(cs) != 2 {
+		t.Fatalf("%d charts, want one per series", len(cs))
 	}
-	if c.RatePoints != "0.0,152.0 300.0,80.0 600.0,8.0" {
-		t.Errorf("rate points %q", c.RatePoints)
+	rate, lag := cs[0], cs[1]
+	// Each series on its own scale, rounded up to a readable top.
+	if rate.Max != 100 || lag.Max != 10 {
+		t.Fatalf("tops %v and %v, want 100 and 10", rate.Max, lag.Max)
 	}
-	if c.LagPoints != "0.0,8.0 300.0,80.0 600.0,152.0" {
-		t.Errorf("lag points %q", c.LagPoints)
+	if rate.Points != "44.0,124.0 178.0,78.4 312.0,32.8" {
+		t.Errorf("rate points %q", rate.Points)
+	}
+	if lag.Points != "44.0,10.0 178.0,67.0 312.0,124.0" {
+		t.Errorf("lag points %q", lag.Points)
+	}
+	if rate.Start != "12:00:00" || rate.End != "12:00:10 UTC" || rate.Unit == "" || rate.Explain == "" {
+		t.Errorf("rate axis %q to %q, unit %q", rate.Start, rate.End, rate.Unit)
+	}
+	var b strings.Builder
+	if err := StatusBody(StatusView{Samples: v.Samples, UpdatedAt: at, Stats: []Stat{{Label: "Queued", Value: 1234, Explain: "Messages waiting."}}}).Render(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"12:00:00 UTC", "<dd>1,234</dd>", "Messages waiting.", "Index writes", "Freshness lag", ">100.0</text>"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status body lacks %q", want)
+		}
 	}
 }
 
 func TestRowEscapesAndShowsState(t *testing.T) {
 	t.Parallel()
-	row := Row{Product: product.Product{ID: 7, SKU: `"><b>`, Name: "<img src=x onerror=alert(1)>", Price: 1999}, Sync: "indexing", Score: 0.91234, HasScore: true}
+	row := Row{Product: product.Product{ID: 7, SKU: `"><b>`, Name: "<img src=x onerror=alert(1)>", Price: 1999}, Sync: "indexing", Score: 0.91234, HasScore: true, Similarity: 0.91234, HasSimilarity: true, Label: "strong"}
 	var b strings.Builder
 	if err := ProductRow(row, Session{CanWrite: true}).Render(context.Background(), &b); err != nil {
 		t.Fatal(err)
@@ -67,7 +86,7 @@ func TestRowEscapesAndShowsState(t *testing.T) {
 			t.Errorf("unescaped %q in %s", bad, html)
 		}
 	}
-	for _, want := range []string{`id="row-7"`, "$19.99", "0.912", `id="badge-7"`, "badge-indexing", "indexing…", "Delete “&lt;img"} {
+	for _, want := range []string{`id="row-7"`, "$19.99", "Strong match", "similarity 0.912", `id="badge-7"`, "badge-indexing", "indexing…", `aria-label="Delete &lt;img`} {
 		if !strings.Contains(html, want) {
 			t.Errorf("row lacks %q:\n%s", want, html)
 		}

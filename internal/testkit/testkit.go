@@ -16,6 +16,9 @@ func Cosine(a, b []float32) float64 {
 		na += float64(a[i]) * float64(a[i])
 		nb += float64(b[i]) * float64(b[i])
 	}
+	if na == 0 || nb == 0 {
+		return 0
+	}
 	return dot / math.Sqrt(na*nb)
 }
 

@@ -112,7 +112,11 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) web.Session {
 		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: tok, Path: "/", HttpOnly: true,
 			SameSite: http.SameSiteStrictMode, Secure: isHTTPS(r)})
 	}
-	return web.Session{CSRF: tok, AuthEnabled: s.authEnabled(), CanWrite: s.canWriteUI(r)}
+	sess := web.Session{CSRF: tok, AuthEnabled: s.authEnabled(), CanWrite: s.canWriteUI(r)}
+	if r.Method == http.MethodGet && !isHTMX(r) {
+		sess.Here = r.URL.RequestURI()
+	}
+	return sess
 }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {

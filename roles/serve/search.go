@@ -59,6 +59,12 @@ type searchHit struct {
 	Price       product.Price `json:"price"`
 	Category    string        `json:"category"`
 	Score       float64       `json:"score"`
+	// Similarity is the cosine similarity in both modes (absent for a
+	// hybrid result found by its words only); Relevance grades it as the UI
+	// shows it; Match marks an exact SKU or id match, pinned first.
+	Similarity *float64     `json:"similarity,omitempty"`
+	Relevance  search.Label `json:"relevance,omitempty"`
+	Match      search.Match `json:"match,omitempty"`
 }
 
 // searchBody is the answer of GET /api/search; results are best first.
@@ -71,6 +77,15 @@ type searchBody struct {
 	// then come from part of the catalog (Notice says so).
 	IndexReady bool   `json:"index_ready"`
 	Notice     string `json:"notice,omitempty"`
+	// Total counts the results above min_score among the candidates;
+	// Capped says there may be more beyond them; More that offset+k has a
+	// next page; Weaker how many candidates min_score hid.
+	Total    int           `json:"total"`
+	Capped   bool          `json:"capped"`
+	More     bool          `json:"more"`
+	Weaker   int           `json:"weaker"`
+	MinScore float64       `json:"min_score"`
+	Lookup   search.Lookup `json:"lookup,omitempty"`
 }
 
 func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) {
@@ -89,14 +104,18 @@ func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := searchBody{Results: make([]searchHit, len(resp.Results)), Mode: q.Mode, Message: resp.Message,
-		TookMS: float64(resp.Took.Microseconds()) / 1000, IndexReady: resp.IndexReady}
+		TookMS: float64(resp.Took.Microseconds()) / 1000, Total: resp.Total, Capped: resp.Capped, More: resp.More,
+		Weaker: resp.Weaker, MinScore: resp.Floor, Lookup: resp.Lookup, IndexReady: resp.IndexReady}
 	if !resp.IndexReady {
 		body.Notice = search.IndexBuildingNotice
 	}
 	for i, res := range resp.Results {
 		p := res.Product
 		body.Results[i] = searchHit{ID: p.ID, SKU: p.SKU, Name: p.Name, Description: p.Description,
-			Price: p.Price, Category: p.Category, Score: res.Score}
+			Price: p.Price, Category: p.Category, Score: res.Score, Relevance: res.Label, Match: res.Match}
+		if res.HasSimilarity {
+			body.Results[i].Similarity = &res.Similarity
+		}
 	}
 	writeJSON(w, http.StatusOK, body)
 }

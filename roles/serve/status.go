@@ -105,16 +105,17 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 			view.Error = "Could not read the status right now; retrying on reload."
 		} else {
 			view.Stats = []web.Stat{
-				{Label: "Products", Value: st.Products},
-				{Label: "Indexed", Value: st.Indexed},
-				{Label: "Stale", Value: st.Stale, Warn: st.Stale > 0},
-				{Label: "Not yet indexed", Value: st.Missing},
-				{Label: "Failed", Value: st.Failed, Warn: st.Failed > 0},
-				{Label: "Outbox", Value: st.Outbox},
-				{Label: "Queue visible", Value: st.QueueVisible},
-				{Label: "Queue in flight", Value: st.QueueInFlight},
-				{Label: "Dead letters", Value: st.QueueDead, Warn: st.QueueDead > 0},
+				{Label: "Products", Value: st.Products, Explain: "Rows in the catalog."},
+				{Label: "Indexed", Value: st.Indexed, Explain: "Products whose latest version is searchable."},
+				{Label: "Stale", Value: st.Stale, Warn: st.Stale > 0, Explain: "Searchable, but an older version: an edit is on its way."},
+				{Label: "Not yet indexed", Value: st.Missing, Explain: "New products not searchable yet."},
+				{Label: "Failed", Value: st.Failed, Warn: st.Failed > 0, Explain: "Products whose indexing failed; they are retried after an edit or a reconcile."},
+				{Label: "Waiting to be queued", Value: st.Outbox, Explain: "Changes recorded in Postgres (the outbox) that pelican has not queued yet."},
+				{Label: "Queued", Value: st.QueueVisible, Explain: "Messages waiting in the queue for emu."},
+				{Label: "Being indexed", Value: st.QueueInFlight, Explain: "Messages emu is working on right now."},
+				{Label: "Gave up (dead letters)", Value: st.QueueDead, Warn: st.QueueDead > 0, Explain: "Messages that failed too often; see refarch dlq."},
 			}
+			view.UpdatedAt = time.Now()
 			view.LagSeconds = st.LagSeconds
 			view.Model = st.Model
 			view.VectorStore = st.VectorStore

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,7 +21,6 @@ import (
 // Paging and search sizes of the UI.
 const (
 	pageSize   = 25
-	uiSearchK  = 50
 	maxBadgeID = 200
 )
 
@@ -40,6 +40,20 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	s.handle(mux, "POST /ui/products/{id}", s.requireUIWrite(s.saveProduct))
 	s.handle(mux, "POST /ui/products/{id}/delete", s.requireUIWrite(s.removeProduct))
 	s.handle(mux, "POST /ui/products", s.requireUIWrite(s.addProduct))
+	s.handle(mux, "POST /ui/products/restore", s.requireUIWrite(s.restoreProduct))
+	s.handle(mux, "GET /favicon.ico", s.favicon)
+}
+
+// favicon answers browsers that ask for /favicon.ico whatever the page says.
+func (s *Server) favicon(w http.ResponseWriter, r *http.Request) {
+	b, err := fs.ReadFile(web.Assets(), "static/favicon.svg")
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.Write(b) //nolint:errcheck
 }
 
 func cacheStatic(h http.Handler) http.Handler {
@@ -72,24 +86,64 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, c temp
 
 func stateFrom(v url.Values) web.State {
 	st := web.State{Q: strings.TrimSpace(v.Get("q")), Hybrid: v.Get("mode") == "hybrid", Category: strings.TrimSpace(v.Get("category")),
-		MinPrice: strings.TrimSpace(v.Get("min_price")), MaxPrice: strings.TrimSpace(v.Get("max_price")), Page: 1}
+		MinPrice: strings.TrimSpace(v.Get("min_price")), MaxPrice: strings.TrimSpace(v.Get("max_price")), Page: 1,
+		Weaker: v.Get("min_score") == "0"}
 	if p, err := strconv.Atoi(v.Get("page")); err == nil && p > 1 {
 		st.Page = p
 	}
+	if sort := v.Get("sort"); catalog.ValidSort(sort) {
+		st.Sort = sort
+	}
 	return st
+}
+
+// priceFilters reads the price filters of the UI, with each problem in
+// people's words next to its field.
+func priceFilters(st web.State) (lo, hi *float64, errs map[string]string) {
+	errs = map[string]string{}
+	read := func(name, label, val string) *float64 {
+		if val == "" {
+			return nil
+		}
+		p, err := product.ParsePrice(val)
+		if err != nil || p < 0 {
+			errs[name] = label + " must be an amount like 19.99."
+			return nil
+		}
+		f := p.Float()
+		return &f
+	}
+	lo = read("min_price", "Min price", st.MinPrice)
+	hi = read("max_price", "Max price", st.MaxPrice)
+	if lo != nil && hi != nil && *lo > *hi {
+		errs["min_price"] = "Min price must not be more than max price."
+	}
+	return lo, hi, errs
 }
 
 // results builds the table for a state: a ranked search, or a page of the
 // catalog when there is no query.
 func (s *Server) results(ctx context.Context, st web.State) (web.Results, error) {
-	res := web.Results{State: st}
+	res := web.Results{State: st, PageSize: pageSize}
+	lo, hi, ferrs := priceFilters(st)
+	if len(ferrs) > 0 {
+		res.FieldErrors = ferrs
+		res.Error = "Fix the price filter to see products."
+		return res, nil
+	}
 	if st.Searching() {
 		if s.deps.Search == nil {
 			res.Error = "Search is not configured on this server."
 			return res, nil
 		}
+		if (st.Page-1)*pageSize+pageSize > search.MaxWindow {
+			res.Error = fmt.Sprintf("Search results go %d deep; refine the search to see others.", search.MaxWindow)
+			return res, nil
+		}
 		v := st.Values()
-		v.Set("k", strconv.Itoa(uiSearchK))
+		v.Del("page")
+		v.Set("k", strconv.Itoa(pageSize))
+		v.Set("offset", strconv.Itoa((st.Page-1)*pageSize))
 		q, err := search.ParseQuery(v)
 		var resp search.Response
 		if err == nil {
@@ -112,12 +166,15 @@ func (s *Server) results(ctx context.Context, st web.State) (web.Results, error)
 			res.IndexNotice = search.IndexBuildingNotice
 		}
 		res.TookMS = float64(resp.Took.Microseconds()) / 1000
+		res.Total, res.Capped, res.More, res.Weaker = resp.Total, resp.Capped, resp.More, resp.Weaker
+		res.Lookup, res.Found = string(resp.Lookup), resp.Found
 		for _, r := range resp.Results {
-			res.Rows = append(res.Rows, web.Row{Product: r.Product, Score: r.Score, HasScore: true})
+			res.Rows = append(res.Rows, web.Row{Product: r.Product, Score: r.Score, HasScore: r.Match == search.MatchRanked || r.Score != 0,
+				Similarity: r.Similarity, HasSimilarity: r.HasSimilarity, Label: string(r.Label), Match: string(r.Match)})
 		}
-		res.Total = len(res.Rows)
 	} else {
-		ps, total, err := s.deps.Catalog.List(ctx, catalog.ListOptions{Offset: (st.Page - 1) * pageSize, Limit: pageSize, Category: st.Category})
+		ps, total, err := s.deps.Catalog.List(ctx, catalog.ListOptions{Offset: (st.Page - 1) * pageSize, Limit: pageSize,
+			Category: st.Category, MinPrice: lo, MaxPrice: hi, Sort: st.Sort})
 		if err != nil {
 			return res, err
 		}
@@ -127,21 +184,26 @@ func (s *Server) results(ctx context.Context, st web.State) (web.Results, error)
 			res.Rows = append(res.Rows, web.Row{Product: p})
 		}
 		switch {
-		case total == 0 && st.Category != "":
-			res.Message = "No products in category “" + st.Category + "”."
+		case total == 0 && st.HasFilters():
+			res.Message = "No products match these filters; widen the price range or pick another category."
 		case len(ps) == 0 && total > 0:
 			res.Message = fmt.Sprintf("Page %d is past the end: there are %d pages.", st.Page, res.Pages)
 		}
 	}
-	ids := make([]int64, len(res.Rows))
-	for i, row := range res.Rows {
+	s.fillBadges(ctx, res.Rows)
+	return res, nil
+}
+
+// fillBadges sets each row's sync badge.
+func (s *Server) fillBadges(ctx context.Context, rows []web.Row) {
+	ids := make([]int64, len(rows))
+	for i, row := range rows {
 		ids[i] = row.Product.ID
 	}
 	states := s.syncStates(ctx, ids)
-	for i := range res.Rows {
-		res.Rows[i].Sync = states[res.Rows[i].Product.ID]
+	for i := range rows {
+		rows[i].Sync = states[rows[i].Product.ID]
 	}
-	return res, nil
 }
 
 // syncStates looks up badges; a failure only hides them, it does not fail
@@ -170,13 +232,21 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 		s.deps.Log.ErrorContext(r.Context(), "build results", "err", err)
 		res.Error = "Something went wrong while loading products; try again in a moment."
 	}
+	res.CanWrite = sess.CanWrite
 	if isHTMX(r) {
 		// A search from the box: only the table changes, and the address
-		// bar follows so that the search can be bookmarked.
-		// The table's own reload after a create leaves the address alone.
-		if r.Header.Get("HX-Trigger") != "results" {
+		// bar follows so that the search can be bookmarked. Typing replaces
+		// the history entry; a finished search (Enter, a filter, a page)
+		// adds one, so Back does not step through half-typed queries.
+		// The table's own reload after a change leaves the address alone.
+		switch {
+		case r.Header.Get("HX-Trigger") == "results":
+		case r.Header.Get("HX-Trigger") == "q": // typing; Enter submits the form
+			w.Header().Set("HX-Replace-Url", st.URL())
+		default:
 			w.Header().Set("HX-Push-Url", st.URL())
 		}
+		res.Fragment = true
 		s.render(w, r, http.StatusOK, web.ResultsTable(res, sess))
 		return
 	}
@@ -184,7 +254,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.deps.Log.WarnContext(r.Context(), "list categories", "err", err)
 	}
-	s.render(w, r, http.StatusOK, web.IndexPage(web.Index{Session: sess, Results: res, Categories: cats, Create: web.Form{Values: map[string]string{}}}))
+	s.render(w, r, http.StatusOK, web.IndexPage(web.Index{Session: sess, Results: res, Categories: cats, Create: web.Form{Values: map[string]string{}, Errors: map[string]string{}}}))
 }
 
 func (s *Server) badges(w http.ResponseWriter, r *http.Request) {
@@ -213,6 +283,15 @@ func (s *Server) rowFor(r *http.Request, p product.Product) web.Row {
 		if f, err := strconv.ParseFloat(sc, 64); err == nil {
 			row.Score, row.HasScore = f, true
 		}
+	}
+	if sc := r.FormValue("sim"); sc != "" {
+		if f, err := strconv.ParseFloat(sc, 64); err == nil {
+			row.Similarity, row.HasSimilarity = f, true
+		}
+	}
+	row.Label = r.FormValue("label")
+	if m := r.FormValue("match"); m == string(search.MatchSKU) || m == string(search.MatchID) {
+		row.Match = m
 	}
 	return row
 }
@@ -260,6 +339,11 @@ func formProduct(r *http.Request) (product.Product, web.Form, product.Validation
 	for _, k := range []string{"sku", "name", "description", "price", "category"} {
 		f.Values[k] = r.PostFormValue(k)
 	}
+	// The create form offers the existing categories and "New category…",
+	// so that a typo does not make a new category by accident.
+	if f.Values["category"] == newCategory {
+		f.Values["category"] = strings.TrimSpace(r.PostFormValue("new_category"))
+	}
 	p := product.Product{SKU: f.Values["sku"], Name: f.Values["name"], Description: f.Values["description"], Category: f.Values["category"]}
 	var problems product.ValidationError
 	price, err := product.ParsePrice(f.Values["price"])
@@ -290,6 +374,14 @@ func fieldLabel(field string) string {
 	return strings.ToUpper(field[:1]) + field[1:]
 }
 
+// newCategory is the create form's "New category…" choice.
+const newCategory = "__new"
+
+// The UI answers rejected edits with 200 and the form with its problems
+// (the API keeps 422 and 409): an expected outcome is not a failed request
+// in the browser's console. X-Refarch-Outcome tells tests and scripts.
+const outcomeHeader = "X-Refarch-Outcome"
+
 func (s *Server) saveProduct(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
@@ -305,14 +397,29 @@ func (s *Server) saveProduct(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case err == nil:
 			w.Header().Set("HX-Trigger", "sync-changed")
+			w.Header().Set(outcomeHeader, "saved")
 			s.render(w, r, http.StatusOK, web.ProductRow(s.rowFor(r, updated), s.session(w, r)))
 			return
 		case errors.Is(err, catalog.ErrNotFound):
+			w.Header().Set(outcomeHeader, "gone")
 			w.WriteHeader(http.StatusOK) // gone: drop the row
 			return
 		case errors.Is(err, catalog.ErrConflict):
-			f.Notice = "Someone else changed this product meanwhile. Cancel to see their version."
-			s.render(w, r, http.StatusConflict, web.EditRow(f, s.rowFor(r, p)))
+			theirs, gerr := s.deps.Catalog.Get(r.Context(), id)
+			if errors.Is(gerr, catalog.ErrNotFound) {
+				w.Header().Set(outcomeHeader, "gone")
+				w.WriteHeader(http.StatusOK)
+				return
+			}
+			if gerr != nil {
+				s.deps.Log.ErrorContext(r.Context(), "load product after a conflict", "err", gerr, "product_id", id)
+				http.Error(w, "Not saved: something went wrong. The product is unchanged.", http.StatusInternalServerError)
+				return
+			}
+			// Keep mine saves over their version; Use theirs shows it.
+			f.Theirs, f.Version = &theirs, theirs.Version
+			w.Header().Set(outcomeHeader, "conflict")
+			s.render(w, r, http.StatusOK, web.EditRow(f, s.rowFor(r, theirs)))
 			return
 		}
 		var ok bool
@@ -324,21 +431,59 @@ func (s *Server) saveProduct(w http.ResponseWriter, r *http.Request) {
 	}
 	setErrors(&f, problems)
 	f.Notice = "Not saved: fix the marked fields. The product is unchanged."
-	s.render(w, r, http.StatusUnprocessableEntity, web.EditRow(f, s.rowFor(r, p)))
+	w.Header().Set(outcomeHeader, "invalid")
+	s.render(w, r, http.StatusOK, web.EditRow(f, s.rowFor(r, p)))
 }
 
+// removeProduct deletes at once and leaves an Undo in the row's place: no
+// confirmation dialog, and a mistake costs one click.
 func (s *Server) removeProduct(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	if err := s.deps.Catalog.Delete(r.Context(), id); err != nil && !errors.Is(err, catalog.ErrNotFound) {
+	p, err := s.deps.Catalog.Get(r.Context(), id)
+	if err == nil {
+		err = s.deps.Catalog.Delete(r.Context(), id)
+	}
+	if errors.Is(err, catalog.ErrNotFound) {
+		w.WriteHeader(http.StatusOK) // already gone: the row goes
+		return
+	}
+	if err != nil {
 		s.deps.Log.ErrorContext(r.Context(), "delete product", "err", err, "product_id", id)
 		http.Error(w, "delete failed", http.StatusInternalServerError)
 		return
 	}
-	w.WriteHeader(http.StatusOK) // an empty answer replaces the row
+	w.Header().Set("HX-Trigger", "product-deleted")
+	f := web.FormFrom(p)
+	s.render(w, r, http.StatusOK, web.DeletedRow(f, "7"))
+}
+
+// restoreProduct is Undo after a delete: the product comes back with its
+// values (under a new id), and the index follows like any edit.
+func (s *Server) restoreProduct(w http.ResponseWriter, r *http.Request) {
+	p, _, problems := formProduct(r)
+	if len(problems) > 0 {
+		http.Error(w, "undo failed: "+problems.Error(), http.StatusBadRequest)
+		return
+	}
+	created, err := s.deps.Catalog.Create(r.Context(), p)
+	if err != nil {
+		if v, ok := product.AsValidation(err); ok {
+			// The SKU was taken meanwhile.
+			http.Error(w, "undo failed: "+v.Error(), http.StatusConflict)
+			return
+		}
+		s.deps.Log.ErrorContext(r.Context(), "restore product", "err", err)
+		http.Error(w, "undo failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("HX-Trigger", "product-restored, sync-changed")
+	row := s.rowFor(r, created)
+	row.New = true
+	s.render(w, r, http.StatusOK, web.ProductRow(row, s.session(w, r)))
 }
 
 func (s *Server) addProduct(w http.ResponseWriter, r *http.Request) {
@@ -348,9 +493,13 @@ func (s *Server) addProduct(w http.ResponseWriter, r *http.Request) {
 	if len(problems) == 0 {
 		created, err := s.deps.Catalog.Create(r.Context(), p)
 		if err == nil {
-			w.Header().Set("HX-Trigger", "products-changed")
-			s.render(w, r, http.StatusOK, web.CreateForm(web.Form{Open: true, Values: map[string]string{},
-				Notice: fmt.Sprintf("Added “%s” (%s). It becomes searchable as soon as it is indexed.", created.Name, created.SKU)}, cats))
+			cats, _ = s.deps.Catalog.Categories(r.Context())
+			w.Header().Set(outcomeHeader, "created")
+			w.Header().Set("HX-Trigger", "sync-changed")
+			s.render(w, r, http.StatusOK, templ.Join(
+				web.CreateForm(web.Form{Open: true, Values: map[string]string{}, Errors: map[string]string{},
+					Notice: fmt.Sprintf("Added “%s” (%s). It is first in the table below and becomes searchable as soon as it is indexed.", created.Name, created.SKU)}, cats),
+				web.ResultsTable(s.withNew(r, created), s.session(w, r))))
 			return
 		}
 		v, ok := product.AsValidation(err)
@@ -362,5 +511,32 @@ func (s *Server) addProduct(w http.ResponseWriter, r *http.Request) {
 		problems = v
 	}
 	setErrors(&f, problems)
-	s.render(w, r, http.StatusUnprocessableEntity, web.CreateForm(f, cats))
+	w.Header().Set(outcomeHeader, "invalid")
+	s.render(w, r, http.StatusOK, web.CreateForm(f, cats))
+}
+
+// withNew is the table the editor was looking at with the new product
+// first, highlighted, whatever the sort or page: otherwise it would vanish
+// onto a later page.
+func (s *Server) withNew(r *http.Request, created product.Product) web.Results {
+	st := web.State{Page: 1}
+	if u, err := url.Parse(r.Header.Get("HX-Current-URL")); err == nil {
+		st = stateFrom(u.Query())
+	}
+	res, err := s.results(r.Context(), st)
+	if err != nil {
+		s.deps.Log.WarnContext(r.Context(), "reload results after create", "err", err)
+		res = web.Results{State: st, PageSize: pageSize}
+	}
+	rows := []web.Row{{Product: created, New: true, Ranked: st.Searching()}}
+	for _, row := range res.Rows {
+		if row.Product.ID != created.ID {
+			rows = append(rows, row)
+		}
+	}
+	s.fillBadges(r.Context(), rows[:1])
+	res.Rows, res.OOB, res.Fragment = rows, true, true
+	res.Message, res.Error = "", ""
+	res.CanWrite = true
+	return res
 }
