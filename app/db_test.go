@@ -132,7 +132,7 @@ func TestCredentialRotationWhileRunning(t *testing.T) {
 		t.Fatalf("create secret: %v", err)
 	}
 	t.Cleanup(func() {
-		sm.DeleteSecret(context.Background(), &secretsmanager.DeleteSecretInput{SecretId: aws.String(name), ForceDeleteWithoutRecovery: aws.Bool(true)}) //nolint:errcheck
+		sm.DeleteSecret(context.Background(), &secretsmanager.DeleteSecretInput{SecretId: aws.String(name), ForceDeleteWithoutRecovery: aws.Bool(true)})
 	})
 
 	rotating := tlsConfig(t, srv, srv.CA)

@@ -165,9 +165,11 @@ func (r *recorder) handler(target *url.URL) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
 		req.Body = io.NopCloser(bytes.NewReader(body))
-		var in struct{ QueueUrl string }
-		json.Unmarshal(body, &in) //nolint:errcheck // not every call names a queue
-		c := call{action: "sqs:" + strings.TrimPrefix(req.Header.Get("X-Amz-Target"), "AmazonSQS."), queue: in.QueueUrl}
+		var in struct {
+			QueueURL string `json:"QueueUrl"`
+		}
+		json.Unmarshal(body, &in)
+		c := call{action: "sqs:" + strings.TrimPrefix(req.Header.Get("X-Amz-Target"), "AmazonSQS."), queue: in.QueueURL}
 		if m := credentialRE.FindStringSubmatch(req.Header.Get("Authorization")); m != nil {
 			c.key = m[1]
 		}
@@ -184,7 +186,7 @@ func (r *recorder) handler(target *url.URL) http.Handler {
 			w.Header()[k] = v
 		}
 		w.WriteHeader(rec.Code)
-		w.Write(rec.Body.Bytes()) //nolint:errcheck
+		w.Write(rec.Body.Bytes())
 	})
 }
 
@@ -256,7 +258,7 @@ func TestIAMPoliciesAreWhatTheCodeCalls(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create queues: %v", err)
 	}
-	t.Cleanup(func() { sqsqueue.DeleteQueues(context.Background(), adminSQS, queueURL, dlqURL) }) //nolint:errcheck
+	t.Cleanup(func() { sqsqueue.DeleteQueues(context.Background(), adminSQS, queueURL, dlqURL) })
 	arnOf := map[string]string{}
 	for _, u := range []string{queueURL, dlqURL} {
 		out, err := adminSQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &u,
@@ -337,7 +339,7 @@ func TestIAMPoliciesAreWhatTheCodeCalls(t *testing.T) {
 		t.Fatalf("create product: %s", resp.Status)
 	}
 	waitFor(t, "emu to extend a held message", func() bool { return rec.made(keys["emu"], "sqs:ChangeMessageVisibilityBatch") })
-	tx.Rollback(ctx) //nolint:errcheck
+	tx.Rollback(ctx)
 	waitFor(t, "the product to be searchable", func() bool {
 		code, body := get(serveAddr + "/api/search?q=cedar+bench")
 		return code == http.StatusOK && strings.Contains(body, "IAM-1")

@@ -167,7 +167,7 @@ func (s *Store) count(ctx context.Context, where string, args ...any) (int, erro
 		} `json:"Plan"`
 	}
 	if err := json.Unmarshal(plan, &explained); err != nil || len(explained) == 0 {
-		return 0, fmt.Errorf("estimate product count: read plan %q: %v", plan, err)
+		return 0, fmt.Errorf("estimate product count: read plan %q: %w", plan, err)
 	}
 	// Never below what was just counted.
 	return max(n, int(explained[0].Plan.Rows)), nil

@@ -19,6 +19,7 @@ type Exact interface {
 // Lookup says what kind of identifier a query looks like.
 type Lookup string
 
+// The lookups a query can look like: none, a SKU or a product id.
 const (
 	LookupNone Lookup = ""
 	LookupSKU  Lookup = "sku"

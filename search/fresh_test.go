@@ -3,7 +3,6 @@ package search_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"testing"
@@ -31,7 +30,7 @@ import (
 // products reach store the way they do in production.
 func runPipeline(t *testing.T, pool *pgxpool.Pool, emb embedding.Embedder, store vectorstore.Store) {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	q := pgqueue.New(pool, pgqueue.Options{MaxReceives: 4, PollInterval: 100 * time.Millisecond})
 	p := pelican.New(pool, q, pelican.Config{Model: emb.Model(), BatchSize: 100, PollInterval: 100 * time.Millisecond,
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}, log, nil)

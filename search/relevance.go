@@ -48,10 +48,12 @@ type Label string
 const (
 	// LabelExact is a product whose SKU or id is the query.
 	LabelExact Label = "exact"
-	// LabelStrong, LabelGood and LabelWeak grade the similarity of meaning.
+	// LabelStrong is a close match of meaning.
 	LabelStrong Label = "strong"
-	LabelGood   Label = "good"
-	LabelWeak   Label = "weak"
+	// LabelGood is a fair match of meaning.
+	LabelGood Label = "good"
+	// LabelWeak is a loose match of meaning, above the floor.
+	LabelWeak Label = "weak"
 	// LabelKeyword is a hybrid result found by its words only: its meaning
 	// was not among the nearest, so it has no similarity to grade.
 	LabelKeyword Label = "keyword"

@@ -90,6 +90,7 @@ type Query struct {
 // Match says why a result is in the answer beyond its ranking.
 type Match string
 
+// A result is ranked, or pinned as an exact SKU or id match.
 const (
 	MatchRanked Match = ""
 	MatchSKU    Match = "exact_sku"

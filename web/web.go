@@ -172,7 +172,7 @@ type Results struct {
 	IndexNotice string
 	// TotalEstimated says Total is an estimate (a large catalog).
 	TotalEstimated bool
-	Error   string // a rejected query's explanation
+	Error          string // a rejected query's explanation
 	// FieldErrors are filter problems by field (min_price, max_price),
 	// shown next to the fields.
 	FieldErrors map[string]string
@@ -437,17 +437,6 @@ func rowParams(r Row) string {
 		v.Set("match", r.Match)
 	}
 	return "?" + v.Encode()
-}
-
-func (r Results) columns() int {
-	n := 5 // product, SKU, category, price, index
-	if r.State.Searching() {
-		n++
-	}
-	if r.CanWrite {
-		n++
-	}
-	return n
 }
 
 func editColumns(row Row) string {

@@ -48,7 +48,7 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) }) //nolint:errcheck // a leftover temp folder is harmless
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	uid, gid := -1, -1
 	if os.Getuid() == 0 {
 		// The server refuses to run as root: it runs as postgres.
@@ -105,7 +105,7 @@ func (s *Server) Admin(t testing.TB) *pgx.Conn {
 	if err != nil {
 		t.Fatalf("connect to the TLS test server as postgres: %v", err)
 	}
-	t.Cleanup(func() { conn.Close(context.Background()) }) //nolint:errcheck // the test is over
+	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
 }
 

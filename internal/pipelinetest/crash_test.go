@@ -31,7 +31,7 @@ var refarchBinary = sync.OnceValues(func() (string, error) {
 	bin := filepath.Join(dir, "refarch")
 	out, err := exec.Command("go", "build", "-tags", "failpoints", "-o", bin, "github.com/refarch/refarch").CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("build refarch with failpoints: %v\n%s", err, out)
+		return "", fmt.Errorf("build refarch with failpoints: %w\n%s", err, out)
 	}
 	return bin, nil
 })
@@ -67,11 +67,11 @@ func (e *env) startRole(t *testing.T, role string, extra ...string) *proc {
 		close(p.done)
 	}()
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck // it may be gone already
+		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-p.done:
 		case <-time.After(30 * time.Second):
-			cmd.Process.Kill() //nolint:errcheck
+			cmd.Process.Kill()
 			t.Errorf("refarch %s did not stop within 30s of SIGTERM", role)
 		}
 	})

@@ -13,7 +13,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if binDir != "" {
-		os.RemoveAll(binDir) //nolint:errcheck // a temporary folder
+		os.RemoveAll(binDir)
 	}
 	if code == 0 {
 		if err := goleak.Find(); err != nil {

@@ -98,7 +98,7 @@ func soak(t *testing.T, e *env, queueEnv []string, q status.Depther) {
 			}
 			i := rand.IntN(len(roles))
 			mu.Lock()
-			procs[i].cmd.Process.Kill() //nolint:errcheck // SIGKILL; it may have died already
+			procs[i].cmd.Process.Kill()
 			<-procs[i].done
 			procs[i] = e.startRole(t, roles[i], extra...)
 			mu.Unlock()

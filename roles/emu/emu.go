@@ -375,7 +375,7 @@ func (e *Emu) markLastReceives(ctx context.Context, items []*item) {
 
 // unmark clears the failures markLastReceives recorded for items that
 // turned out to be up to date without a write (a write clears them itself).
-func (e *Emu) unmark(items []*item) {
+func (e *Emu) unmark(ctx context.Context, items []*item) {
 	var ids []int64
 	for _, it := range items {
 		if it.marked {
@@ -385,7 +385,7 @@ func (e *Emu) unmark(items []*item) {
 	if len(ids) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := indexstate.New(e.pool, e.model).ClearFailures(ctx, ids); err != nil {
 		e.log.WarnContext(ctx, "clear index failures", "err", err, "products", len(ids))
@@ -533,7 +533,7 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item) {
 func (e *Emu) settle(ctx context.Context, hb *heartbeat, res result) {
 	hb.drop(res.done)
 	e.ack(ctx, messagesOf(res.done))
-	e.unmark(res.done)
+	e.unmark(ctx, res.done)
 	hb.drop(res.poison)
 	e.giveUp(ctx, res.poison, res.poisonErr)
 }

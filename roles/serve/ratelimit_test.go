@@ -25,7 +25,7 @@ func newLimited(t *testing.T, rl serve.RateLimit) (*httptest.Server, *prometheus
 	reg := prometheus.NewRegistry()
 	srv := serve.New(serve.Config{RateLimit: rl}, serve.Deps{
 		Catalog:  catalog.NewStore(pool),
-		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log:      slog.New(slog.DiscardHandler),
 		Registry: reg,
 		Ready:    pool.Ping,
 	})
@@ -44,7 +44,7 @@ func limitedGet(t *testing.T, ts *httptest.Server, path string, header http.Head
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.Copy(io.Discard, resp.Body) //nolint:errcheck
+	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp
 }
@@ -146,7 +146,7 @@ func TestMetricsMoveToTheirOwnListener(t *testing.T) {
 	addr, metricsAddr := free(), free()
 	srv := serve.New(serve.Config{Addr: addr, MetricsAddr: metricsAddr}, serve.Deps{
 		Catalog:  catalog.NewStore(pool),
-		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log:      slog.New(slog.DiscardHandler),
 		Registry: prometheus.NewRegistry(),
 		Ready:    pool.Ping,
 	})

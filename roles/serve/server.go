@@ -190,7 +190,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	mln, err := net.Listen("tcp", s.cfg.MetricsAddr)
 	if err != nil {
-		ln.Close() //nolint:errcheck // failing anyway
+		ln.Close()
 		return fmt.Errorf("listen for metrics on %s: %w", s.cfg.MetricsAddr, err)
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -210,7 +210,7 @@ func serveHTTP(ctx context.Context, log *slog.Logger, ln net.Listener, h http.Ha
 		return fmt.Errorf("serve metrics: %w", err)
 	case <-ctx.Done():
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil {
 		return fmt.Errorf("shut down metrics: %w", err)

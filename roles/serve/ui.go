@@ -53,7 +53,7 @@ func (s *Server) favicon(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "image/svg+xml")
 	w.Header().Set("Cache-Control", "public, max-age=86400")
-	w.Write(b) //nolint:errcheck
+	w.Write(b)
 }
 
 func cacheStatic(h http.Handler) http.Handler {

@@ -293,12 +293,12 @@ func TestAPISearch(t *testing.T) {
 		}
 		hit.Results = nil
 		_, raw, _ = get(t, http.DefaultClient, e.url+"/api/search?q=zzqxv&mode="+mode)
-		json.Unmarshal([]byte(raw), &hit) //nolint:errcheck
+		json.Unmarshal([]byte(raw), &hit)
 		if len(hit.Results) != 0 || hit.Weaker == 0 || hit.MinScore <= 0 {
 			t.Errorf("%s: q=zzqxv gave %s, want nothing shown and weaker matches counted", mode, raw)
 		}
 		_, raw, _ = get(t, http.DefaultClient, e.url+"/api/search?q=zzqxv&min_score=0&mode="+mode)
-		json.Unmarshal([]byte(raw), &hit) //nolint:errcheck
+		json.Unmarshal([]byte(raw), &hit)
 		if len(hit.Results) == 0 || hit.Results[0].Relevance == "" || hit.MinScore != 0 {
 			t.Errorf("%s: q=zzqxv&min_score=0 gave %s, want the weaker matches labelled", mode, raw)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"strconv"
@@ -47,7 +46,7 @@ func (o BuildOptions) withDefaults() BuildOptions {
 		o.PollInterval = 2 * time.Second
 	}
 	if o.Log == nil {
-		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		o.Log = slog.New(slog.DiscardHandler)
 	}
 	return o
 }
@@ -155,7 +154,7 @@ func (s *Store) createIndex(ctx context.Context) error {
 	healthy := false
 	defer func() {
 		if !healthy {
-			c.Conn().Close(context.WithoutCancel(ctx)) //nolint:errcheck // dropping it anyway
+			c.Conn().Close(context.WithoutCancel(ctx))
 		}
 		c.Release()
 	}()
@@ -198,9 +197,9 @@ func (s *Store) createIndex(ctx context.Context) error {
 		o.Log.InfoContext(ctx, "build vector search index", attrs...)
 	} else {
 		inMem := expectedBuild(n, s.dim, plan.Workers, true, 0, 0)
-		o.Log.WarnContext(ctx, fmt.Sprintf("build vector search index: the HNSW graph needs about %d MB but maintenance_work_mem allows %d MB, "+
-			"so most of it is built on disk (expected %s instead of %s in memory); raise maintenance_work_mem on the database to at least %d MB",
-			plan.NeedKB/1024, plan.MemoryKB/1024, plan.Expected.Round(time.Second), inMem.Round(time.Second), plan.NeedKB/1024+1), attrs...)
+		o.Log.WarnContext(ctx, "build vector search index: the HNSW graph does not fit in maintenance_work_mem, so most of it is built on disk; raise maintenance_work_mem on the database to at least need_mb",
+			append(attrs, "need_mb", plan.NeedKB/1024+1, "allowed_mb", plan.MemoryKB/1024,
+				"expected", plan.Expected.Round(time.Second), "expected_in_memory", inMem.Round(time.Second))...)
 	}
 	stmts := []string{
 		`SET statement_timeout = 0`,

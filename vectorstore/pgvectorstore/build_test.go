@@ -171,7 +171,7 @@ func TestStalledBuildIsCancelledAndRestartsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer blocker.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
+	defer blocker.Rollback(context.WithoutCancel(ctx))
 	v := randomVectors(3, 1, 8, []string{"a"})[0]
 	if _, err := blocker.Exec(ctx, `INSERT INTO `+s.qtable+` (id, embedding, product_id, version, content_hash, model, category, price)
 		VALUES ('p-blocker', $1::float4[]::vector, 1, 1, '', '', 'a', 1)`, v.Values); err != nil {
@@ -280,7 +280,7 @@ func TestKilledBuildRestartsOnce(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	cmd.Wait() //nolint:errcheck // killed
+	cmd.Wait()
 	killed := time.Now()
 	waitProgress("the orphaned build to stop", func(p vectorstore.IndexProgress) bool {
 		return p.State != vectorstore.IndexBuilding

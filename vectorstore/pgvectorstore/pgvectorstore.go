@@ -56,11 +56,10 @@ type Store struct {
 	buildMu sync.Mutex
 	build   BuildOptions
 
-	searchMu   sync.Mutex
-	search     SearchOptions
-	ready      bool
-	readyAt    time.Time // when ready was last read; zero: never
-	readyCheck time.Duration
+	searchMu sync.Mutex
+	search   SearchOptions
+	ready    bool
+	readyAt  time.Time // when ready was last read; zero: never
 }
 
 // SearchOptions bound a search so that it never becomes a long scan.
