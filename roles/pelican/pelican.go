@@ -68,8 +68,12 @@ type Config struct {
 	// each batch in one call (the Postgres queue); 10 matches SQS's
 	// SendMessageBatch.
 	SendBatch int
-	// SendConcurrency bounds the Send calls in flight. Default 16.
+	// SendConcurrency bounds the Send calls in flight, across the drain
+	// and every catch-up worker. Default 16.
 	SendConcurrency int
+	// CatchupWorkers is how many catch-up chunks one pelican works on at
+	// once. Default 4.
+	CatchupWorkers int
 }
 
 func (c Config) withDefaults() Config {
@@ -87,6 +91,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SendConcurrency <= 0 {
 		c.SendConcurrency = 16
+	}
+	if c.CatchupWorkers <= 0 {
+		c.CatchupWorkers = 4
 	}
 	if c.Name == "" {
 		host, _ := os.Hostname()
@@ -109,6 +116,8 @@ type Pelican struct {
 	m    metrics
 	// quota counts sends refused by a queue quota and says which bound.
 	quota *quota.Watch
+	// sending holds a token per Send call in flight.
+	sending chan struct{}
 }
 
 type metrics struct {
@@ -125,7 +134,8 @@ func New(pool *pgxpool.Pool, q Sender, cfg Config, log *slog.Logger, reg prometh
 	log = log.With("role", "pelican")
 	return &Pelican{
 		pool: pool, q: q, cfg: cfg.withDefaults(), log: log,
-		quota: quota.NewWatch("refarch_pelican_quota_throttled_total", log, reg),
+		quota:   quota.NewWatch("refarch_pelican_quota_throttled_total", log, reg),
+		sending: make(chan struct{}, cfg.withDefaults().SendConcurrency),
 		m: metrics{
 			sent: f.NewCounterVec(prometheus.CounterOpts{Name: "refarch_pelican_messages_sent_total",
 				Help: "Messages sent to the queue, by source (outbox or catchup) and op."}, []string{"source", "op"}),
@@ -370,7 +380,7 @@ func (p *Pelican) sendAll(ctx context.Context, out []queue.Outgoing, distinct bo
 	if size <= 0 {
 		size = len(out)
 	}
-	if !distinct || p.cfg.SendConcurrency == 1 || len(out) <= size {
+	if !distinct || len(out) <= size {
 		for part := range slices.Chunk(out, size) {
 			if err := p.sendPart(ctx, part); err != nil {
 				return err
@@ -379,9 +389,16 @@ func (p *Pelican) sendAll(ctx context.Context, out []queue.Outgoing, distinct bo
 		return nil
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(p.cfg.SendConcurrency)
 	for part := range slices.Chunk(out, size) {
-		g.Go(func() error { return p.sendPart(gctx, part) })
+		select {
+		case p.sending <- struct{}{}:
+		case <-gctx.Done():
+			return errors.Join(g.Wait(), ctx.Err())
+		}
+		g.Go(func() error {
+			defer func() { <-p.sending }()
+			return p.sendPart(gctx, part)
+		})
 	}
 	return g.Wait()
 }
