@@ -229,3 +229,10 @@ func TestCallsEndWithContext(t *testing.T) {
 		t.Fatalf("send: got %v, want the context's error", err)
 	}
 }
+
+// TestMemQueueConformance: the in-memory stand-in keeps every promise of
+// the queue contract.
+func TestMemQueueConformance(t *testing.T) {
+	t.Parallel()
+	queuetest.Run(t, func(t *testing.T, maxReceives int) queue.Queue { return cloudsim.NewMemQueue(maxReceives) })
+}
