@@ -17,12 +17,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -42,6 +44,8 @@ const (
 	maxVisibility = 12 * 3600 // seconds
 	// batchWorkers bounds the delete and visibility batch calls in flight.
 	batchWorkers = 8
+	// maxIdleConns is how many connections to SQS are kept open.
+	maxIdleConns = 128
 )
 
 // Options configure a Queue.
@@ -92,6 +96,12 @@ func NewClient(ctx context.Context, opts Options) (*sqs.Client, error) {
 	if key != "" {
 		load = append(load, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(key, secret, "")))
 	}
+	// Pelican and emu keep dozens of calls in flight (pelican's sends, each
+	// emu worker's receives); the SDK keeps only 10 idle connections per
+	// host by default and would open (and shake hands on) new ones.
+	load = append(load, config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConnsPerHost = maxIdleConns
+	})))
 	cfg, err := config.LoadDefaultConfig(ctx, load...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)

@@ -69,7 +69,7 @@ type Config struct {
 	// SendMessageBatch.
 	SendBatch int
 	// SendConcurrency bounds the Send calls in flight, across the drain
-	// and every catch-up worker. Default 16.
+	// and every catch-up worker. Default 32.
 	SendConcurrency int
 	// CatchupWorkers is how many catch-up chunks one pelican works on at
 	// once. Default 4.
@@ -90,7 +90,7 @@ func (c Config) withDefaults() Config {
 		c.MaxBackoff = max(10*time.Second, c.MinBackoff)
 	}
 	if c.SendConcurrency <= 0 {
-		c.SendConcurrency = 16
+		c.SendConcurrency = 32
 	}
 	if c.CatchupWorkers <= 0 {
 		c.CatchupWorkers = 4
