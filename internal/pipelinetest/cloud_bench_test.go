@@ -166,7 +166,7 @@ func cpuTime(tb testing.TB) time.Duration {
 // namespace, of one emu batch (64 vectors) each.
 const (
 	emuTaskVCPU       = 1.0
-	emuMaxTasks       = 8
+	emuMaxTasks       = 12
 	emuBatch          = 64
 	pineconeUpsertsPS = 100
 )
@@ -225,7 +225,9 @@ func (r modelResult) table(m cloudModel) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\npelican, %d products: local %.0f msgs/s; SQS sim at 20 ms/call: sequential %.0f msgs/s, concurrent (defaults) %.0f msgs/s\n",
 		m.products, r.pelicanLocal, r.pelicanSeq, r.pelicanConc)
-	fmt.Fprintf(&b, "| emu workers | local vectors/s | SQS+Pinecone sim vectors/s | sim/local | batch time (sim) |\n|---|---|---|---|---|\n")
+	if len(m.workers) > 0 {
+		fmt.Fprintf(&b, "| emu workers | local vectors/s | SQS+Pinecone sim vectors/s | sim/local | batch time (sim) |\n|---|---|---|---|---|\n")
+	}
 	for _, w := range m.workers {
 		fmt.Fprintf(&b, "| %d | %.0f | %.0f | %.0f%% | %s |\n", w, r.emuLocal[w], r.emuCloud[w], 100*r.emuCloud[w]/r.emuLocal[w], r.emuBatch[w].Round(time.Millisecond))
 	}
