@@ -53,7 +53,8 @@ func TestQueueQuota(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	p := cloudsim.SQSFIFO(false, cloudsim.Latency{})
-	p.SendMessageBatch.Quota = cloudsim.Rate{PerSecond: 10, Burst: 3}
+	// One token every 2 s: slow sends on a loaded machine earn none back.
+	p.SendMessageBatch.Quota = cloudsim.Rate{PerSecond: 0.5, Burst: 3}
 	inner := newPGQueue(t, 5)
 	q := cloudsim.NewQueue(inner, p, 1)
 	for i := range 3 {
@@ -69,18 +70,18 @@ func TestQueueQuota(t *testing.T) {
 	if d, err := inner.Depth(ctx); err != nil || d.Visible != 3 {
 		t.Fatalf("depth after a throttled send = %+v, %v; want 3 visible", d, err)
 	}
-	time.Sleep(150 * time.Millisecond) // one token comes back every 100 ms
+	time.Sleep(2100 * time.Millisecond) // one token comes back every 2 s
 	if err := q.Send(ctx, msgs(1, "")); err != nil {
 		t.Fatalf("send after backing off: %v", err)
 	}
 	// The quota counts calls: 25 messages are 3 SendMessageBatch calls.
-	p.SendMessageBatch.Quota = cloudsim.Rate{PerSecond: 1, Burst: 3}
+	p.SendMessageBatch.Quota = cloudsim.Rate{PerSecond: 0.1, Burst: 3}
 	q = cloudsim.NewQueue(newPGQueue(t, 5), p, 1)
 	if err := q.Send(ctx, msgs(25, "")); err != nil {
 		t.Fatalf("25 messages in 3 calls: %v", err)
 	}
 	if err := q.Send(ctx, msgs(1, "")); err == nil {
-		t.Fatal("fourth call within the second: want throttled")
+		t.Fatal("a fourth call with 3 tokens: want throttled")
 	}
 }
 
@@ -175,7 +176,7 @@ func TestStoreQuota(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	p := cloudsim.PineconeServerless(cloudsim.Latency{})
-	p.Upsert.Quota = cloudsim.Rate{PerSecond: 10, Burst: 2}
+	p.Upsert.Quota = cloudsim.Rate{PerSecond: 0.5, Burst: 2}
 	s := newStore(t, p)
 	for range 2 {
 		if err := s.Upsert(ctx, vecs(3)); err != nil {
@@ -189,7 +190,7 @@ func TestStoreQuota(t *testing.T) {
 	if name, _ := quota.Of(err); name != "pinecone upsert requests/s per namespace" {
 		t.Fatalf("quota named %q", name)
 	}
-	time.Sleep(150 * time.Millisecond)
+	time.Sleep(2100 * time.Millisecond)
 	if err := s.Upsert(ctx, vecs(3)); err != nil {
 		t.Fatalf("upsert after backing off: %v", err)
 	}

@@ -54,6 +54,9 @@ func NewWatch(metric string, log *slog.Logger, reg prometheus.Registerer) *Watch
 			Help: "Calls refused by a service quota (throttled) and retried after a backoff, by quota."}, []string{"quota"})}
 }
 
+// Counter is the throttle counter, by quota.
+func (w *Watch) Counter() *prometheus.CounterVec { return w.counter }
+
 // Note records err if it is a quota error and reports whether it was.
 func (w *Watch) Note(ctx context.Context, err error) bool {
 	q, ok := Of(err)
