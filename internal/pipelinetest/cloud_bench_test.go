@@ -17,7 +17,6 @@ import (
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/roles/emu"
 	"github.com/refarch/refarch/roles/pelican"
-	"github.com/refarch/refarch/vectorstore"
 )
 
 // The latencies the cloud model runs with: SQS in-region (p50 15 ms, long
@@ -90,7 +89,7 @@ func emuRun(tb testing.TB, n, workers int, cloud bool) (perSec float64, batch ti
 	waitDepth(tb, mem, n)
 	p.stop()
 	var q queue.Queue = mem
-	var store vectorstore.Store = e.store
+	store := e.store
 	cfg := emu.Config{Concurrency: workers, BatchSize: 64, Visibility: time.Minute, Wait: time.Second, DepthInterval: -1}
 	if cloud {
 		q = cloudsim.NewQueue(mem, cloudsim.SQSFIFO(true, sqsLatency), uint64(workers))
