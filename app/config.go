@@ -78,6 +78,10 @@ type Config struct {
 	EmuConcurrency      int
 	EmuBatchSize        int
 	EmuVisibility       time.Duration
+	// SendConcurrency and ReceiveConcurrency bound the queue calls pelican
+	// and each emu worker have in flight (SQS takes 10 messages a call).
+	SendConcurrency    int
+	ReceiveConcurrency int
 
 	// Search index bounds (pgvector): a build is cancelled only after
 	// showing no progress for IndexBuildStallTimeout; a search gets
@@ -149,6 +153,8 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.IndexBuildStallTimeout, "index-build-stall-timeout", 10*time.Minute,
 		"cancel a pgvector search index build that shows no progress for this long (a progressing build has no deadline)")
 	fs.DurationVar(&c.SearchTimeout, "search-timeout", 2*time.Second, "statement timeout of a pgvector search")
+	fs.IntVar(&c.SendConcurrency, "pelican-send-concurrency", 32, "queue send calls pelican has in flight (different products only)")
+	fs.IntVar(&c.ReceiveConcurrency, "emu-receive-concurrency", 8, "queue receive calls an emu worker has in flight to fill a batch")
 }
 
 // secretFlags are redacted whenever the configuration is printed.
@@ -345,6 +351,9 @@ func (c Config) Validate(r Roles) error {
 		if c.PelicanPollInterval < 10*time.Millisecond {
 			bad("pelican poll interval %s: want at least 10ms", c.PelicanPollInterval)
 		}
+		if c.SendConcurrency < 1 || c.SendConcurrency > 256 {
+			bad("pelican send concurrency %d: want 1 to 256", c.SendConcurrency)
+		}
 	}
 	if r.Emu {
 		if c.EmuConcurrency < 1 || c.EmuConcurrency > 256 {
@@ -355,6 +364,9 @@ func (c Config) Validate(r Roles) error {
 		}
 		if c.EmuVisibility < time.Second {
 			bad("emu visibility %s: want at least 1s", c.EmuVisibility)
+		}
+		if c.ReceiveConcurrency < 1 || c.ReceiveConcurrency > 64 {
+			bad("emu receive concurrency %d: want 1 to 64", c.ReceiveConcurrency)
 		}
 	}
 	if c.IndexBuildStallTimeout != 0 && c.IndexBuildStallTimeout < time.Second {

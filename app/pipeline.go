@@ -95,21 +95,31 @@ func OpenVectors(ctx context.Context, cfg Config, pool *pgxpool.Pool, emb embedd
 // embedder, queue and vector store.
 func pipelineRoles(cfg Config, roles Roles, pool *pgxpool.Pool, sh *shared, log *slog.Logger, reg prometheus.Registerer) []namedRole {
 	var rs []namedRole
+	// SQS takes at most 10 messages a call: pelican and emu make the calls
+	// themselves, several at a time. The Postgres queue takes a batch in one.
+	callBatch := 0
+	if cfg.Queue == "sqs" {
+		callBatch = 10
+	}
 	if roles.Pelican {
 		p := pelican.New(pool, sh.q, pelican.Config{
-			Model:        sh.model,
-			BatchSize:    cfg.PelicanBatchSize,
-			PollInterval: cfg.PelicanPollInterval,
-			Ready:        pelican.IndexReady(pool, sh.model),
+			Model:           sh.model,
+			BatchSize:       cfg.PelicanBatchSize,
+			PollInterval:    cfg.PelicanPollInterval,
+			Ready:           pelican.IndexReady(pool, sh.model),
+			SendBatch:       callBatch,
+			SendConcurrency: cfg.SendConcurrency,
 		}, log, reg)
 		rs = append(rs, namedRole{"pelican", p.Run})
 	}
 	if roles.Emu {
 		e := emu.New(pool, sh.q, sh.emb, sh.store, emu.Config{
-			Concurrency: cfg.EmuConcurrency,
-			BatchSize:   cfg.EmuBatchSize,
-			Visibility:  cfg.EmuVisibility,
-			MaxReceives: cfg.QueueMaxReceives,
+			Concurrency:        cfg.EmuConcurrency,
+			BatchSize:          cfg.EmuBatchSize,
+			Visibility:         cfg.EmuVisibility,
+			MaxReceives:        cfg.QueueMaxReceives,
+			ReceiveBatch:       callBatch,
+			ReceiveConcurrency: cfg.ReceiveConcurrency,
 			// A bootstrap of thousands of products into an empty pgvector
 			// table builds the HNSW index once at the end instead of
 			// inserting into it row by row.

@@ -625,8 +625,9 @@ func TestEmuScalesOnBacklogPerTask(t *testing.T) {
 	if !strings.Contains(roles, "pelican = { cpu = 256, memory = 512, count = 1 }") {
 		t.Errorf("pelican does not run 1 task by default: %s", roles)
 	}
-	if got := cfg.one(t, ".", "variable", "emu_max_tasks").attr("default"); got != "8" {
-		t.Errorf("emu_max_tasks defaults to %s, want 8", got)
+	// docs/deploy.md derives 12 from the bootstrap-time model.
+	if got := cfg.one(t, ".", "variable", "emu_max_tasks").attr("default"); got != "12" {
+		t.Errorf("emu_max_tasks defaults to %s, want 12", got)
 	}
 	pelicanMin := cfg.one(t, "modules/autoscaling", "variable", "pelican_min_tasks")
 	floor := false

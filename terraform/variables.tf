@@ -189,8 +189,8 @@ variable "deletion_protection" {
 
 variable "queue_visibility_timeout_seconds" {
   type        = number
-  description = "How long a job stays invisible after an emu task receives it; longer than a batch takes."
-  default     = 120
+  description = "How long a job stays invisible after an emu task receives it; emu's heartbeat extends it every third of it. Sized from the measured batch time (docs/deploy.md, Throughput at cloud speed)."
+  default     = 30
 }
 
 variable "queue_max_receive_count" {
@@ -309,14 +309,14 @@ variable "pelican_max_tasks" {
 
 variable "emu_max_tasks" {
   type        = number
-  description = "Most emu tasks (the fewest is roles.emu.count)."
-  default     = 8
+  description = "Most emu tasks (the fewest is roles.emu.count): enough for a 1M-product bootstrap within 15 minutes at the measured per-task rate (docs/deploy.md, Throughput at cloud speed)."
+  default     = 12
 }
 
 variable "emu_backlog_per_task" {
   type        = number
-  description = "Visible jobs per emu task that autoscaling holds: per-task throughput (jobs/s) times acceptable lag (s)."
-  default     = 100
+  description = "Visible jobs per emu task that autoscaling holds: per-task throughput (jobs/s) times acceptable lag (s); the default is the measured 113 jobs/s per 1-vCPU task times 60 s (docs/deploy.md, Throughput at cloud speed)."
+  default     = 6800
 }
 
 variable "cpu_target_percent" {

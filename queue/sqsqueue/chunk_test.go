@@ -1,9 +1,14 @@
 package sqsqueue
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/aws/smithy-go"
+
+	"github.com/refarch/refarch/internal/quota"
 )
 
 func TestChunks(t *testing.T) {
@@ -39,6 +44,24 @@ func TestSeconds(t *testing.T) {
 	} {
 		if got := seconds(tc.d, 20); got != tc.want {
 			t.Errorf("seconds(%v, 20) = %d, want %d", tc.d, got, tc.want)
+		}
+	}
+}
+
+// TestThrottle: SQS's throttling codes become quota errors naming the
+// action; other errors are left alone.
+func TestThrottle(t *testing.T) {
+	for _, tc := range []struct {
+		code string
+		want bool
+	}{
+		{"ThrottlingException", true}, {"RequestThrottled", true}, {"AWS.SimpleQueueService.RequestThrottled", true},
+		{"InvalidParameterValue", false}, {"AccessDenied", false},
+	} {
+		err := throttle("SendMessageBatch", fmt.Errorf("operation error: %w", &smithy.GenericAPIError{Code: tc.code}))
+		name, ok := quota.Of(err)
+		if ok != tc.want || (ok && name != "sqs SendMessageBatch calls/s") {
+			t.Errorf("%s: quota %q, %v; want quota error %v", tc.code, name, ok, tc.want)
 		}
 	}
 }

@@ -17,17 +17,22 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
+	"golang.org/x/sync/errgroup"
 
+	"github.com/refarch/refarch/internal/quota"
 	"github.com/refarch/refarch/queue"
 )
 
@@ -37,6 +42,10 @@ const (
 	maxBatchBytes = 256 << 10 // bytes of bodies per SendMessageBatch
 	maxWait       = 20        // seconds of one long poll
 	maxVisibility = 12 * 3600 // seconds
+	// batchWorkers bounds the delete and visibility batch calls in flight.
+	batchWorkers = 8
+	// maxIdleConns is how many connections to SQS are kept open.
+	maxIdleConns = 128
 )
 
 // Options configure a Queue.
@@ -87,6 +96,12 @@ func NewClient(ctx context.Context, opts Options) (*sqs.Client, error) {
 	if key != "" {
 		load = append(load, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(key, secret, "")))
 	}
+	// Pelican and emu keep dozens of calls in flight (pelican's sends, each
+	// emu worker's receives); the SDK keeps only 10 idle connections per
+	// host by default and would open (and shake hands on) new ones.
+	load = append(load, config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConnsPerHost = maxIdleConns
+	})))
 	cfg, err := config.LoadDefaultConfig(ctx, load...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
@@ -249,7 +264,7 @@ func (q *Queue) sendEntries(ctx context.Context, url string, entries []types.Sen
 	for _, end := range chunks(sizes) {
 		out, err := q.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(url), Entries: entries[start:end]})
 		if err != nil {
-			return fmt.Errorf("send messages %d-%d of %d: %w", start+1, end, len(entries), err)
+			return fmt.Errorf("send messages %d-%d of %d: %w", start+1, end, len(entries), throttle("SendMessageBatch", err))
 		}
 		if len(out.Failed) > 0 {
 			f := out.Failed[0]
@@ -326,7 +341,7 @@ func (q *Queue) Receive(ctx context.Context, max int, wait, visibility time.Dura
 			if len(out) > 0 {
 				return out, nil
 			}
-			return nil, fmt.Errorf("receive messages: %w", err)
+			return nil, fmt.Errorf("receive messages: %w", throttle("ReceiveMessage", err))
 		}
 		for _, m := range resp.Messages {
 			out = append(out, convert(m))
@@ -352,15 +367,14 @@ func (q *Queue) Ack(ctx context.Context, receipts []string) error {
 }
 
 func (q *Queue) ack(ctx context.Context, url string, receipts []string) error {
-	for start := 0; start < len(receipts); start += maxBatch {
-		end := min(start+maxBatch, len(receipts))
+	return inBatches(ctx, len(receipts), func(ctx context.Context, start, end int) error {
 		entries := make([]types.DeleteMessageBatchRequestEntry, 0, end-start)
 		for i := start; i < end; i++ {
 			entries = append(entries, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(receipts[i])})
 		}
 		out, err := q.client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(url), Entries: entries})
 		if err != nil {
-			return fmt.Errorf("delete messages %d-%d of %d: %w", start+1, end, len(receipts), err)
+			return fmt.Errorf("delete messages %d-%d of %d: %w", start+1, end, len(receipts), throttle("DeleteMessageBatch", err))
 		}
 		for _, f := range out.Failed {
 			if !stale(aws.ToString(f.Code)) {
@@ -368,8 +382,33 @@ func (q *Queue) ack(ctx context.Context, url string, receipts []string) error {
 					start+1, end, len(receipts), aws.ToString(f.Id), aws.ToString(f.Code), aws.ToString(f.Message))
 			}
 		}
+		return nil
+	})
+}
+
+// inBatches calls batch for each run of at most 10 of n entries, at most
+// batchWorkers at a time: deletes and visibility changes have no order to
+// keep, and one call's round trip each would add up on a large batch.
+func inBatches(ctx context.Context, n int, batch func(ctx context.Context, start, end int) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(batchWorkers)
+	for start := 0; start < n; start += maxBatch {
+		g.Go(func() error { return batch(gctx, start, min(start+maxBatch, n)) })
 	}
-	return nil
+	return g.Wait()
+}
+
+// throttle marks SQS's throttling errors as quota errors naming action, so
+// that callers back off and say which quota bound them.
+func throttle(action string, err error) error {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "ThrottlingException", "Throttling", "RequestThrottled", "AWS.SimpleQueueService.RequestThrottled":
+			return &quota.Error{Quota: "sqs " + action + " calls/s", Err: err}
+		}
+	}
+	return err
 }
 
 // Extend sets the visibility timeout of received messages to visibility from
@@ -377,8 +416,7 @@ func (q *Queue) ack(ctx context.Context, url string, receipts []string) error {
 // are ignored.
 func (q *Queue) Extend(ctx context.Context, receipts []string, visibility time.Duration) error {
 	vis := seconds(visibility, maxVisibility)
-	for start := 0; start < len(receipts); start += maxBatch {
-		end := min(start+maxBatch, len(receipts))
+	return inBatches(ctx, len(receipts), func(ctx context.Context, start, end int) error {
 		entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, 0, end-start)
 		for i := start; i < end; i++ {
 			entries = append(entries, types.ChangeMessageVisibilityBatchRequestEntry{
@@ -387,7 +425,7 @@ func (q *Queue) Extend(ctx context.Context, receipts []string, visibility time.D
 		}
 		out, err := q.client.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(q.url), Entries: entries})
 		if err != nil {
-			return fmt.Errorf("change visibility of messages %d-%d of %d: %w", start+1, end, len(receipts), err)
+			return fmt.Errorf("change visibility of messages %d-%d of %d: %w", start+1, end, len(receipts), throttle("ChangeMessageVisibilityBatch", err))
 		}
 		for _, f := range out.Failed {
 			if !stale(aws.ToString(f.Code)) {
@@ -395,8 +433,8 @@ func (q *Queue) Extend(ctx context.Context, receipts []string, visibility time.D
 					start+1, end, len(receipts), aws.ToString(f.Id), aws.ToString(f.Code), aws.ToString(f.Message))
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func (q *Queue) counts(ctx context.Context, url string) (visible, inFlight int, err error) {

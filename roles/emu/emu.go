@@ -29,6 +29,7 @@ import (
 	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/internal/backoff"
 	"github.com/refarch/refarch/internal/failpoint"
+	"github.com/refarch/refarch/internal/quota"
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/queuemsg"
 	"github.com/refarch/refarch/vectorstore/recentvectors"
@@ -54,6 +55,14 @@ type Config struct {
 	// DepthInterval is how often the queue depth gauge is refreshed.
 	// Default 5 s; negative disables it.
 	DepthInterval time.Duration
+	// ReceiveBatch is the most messages one queue Receive call asks for.
+	// When it is below BatchSize, a worker long-polls one call and, if that
+	// comes back full, tops the batch up with ReceiveConcurrency calls in
+	// parallel. Zero asks for BatchSize in one call (the Postgres queue);
+	// 10 matches SQS's ReceiveMessage.
+	ReceiveBatch int
+	// ReceiveConcurrency bounds the top-up calls in flight. Default 8.
+	ReceiveConcurrency int
 	// BulkThreshold is the queue backlog from which a store that is a
 	// BulkIndexer has its search index deferred until the backlog drains
 	// (see watchBulk). Zero disables bulk loads.
@@ -89,6 +98,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxReceives <= 0 {
 		c.MaxReceives = 5
 	}
+	if c.ReceiveConcurrency <= 0 {
+		c.ReceiveConcurrency = 8
+	}
 	if c.DepthInterval == 0 {
 		c.DepthInterval = 5 * time.Second
 	}
@@ -110,6 +122,9 @@ type Emu struct {
 	m     metrics
 	out   outages
 	index indexMetrics // only for a store that is a BulkIndexer
+	// quota counts calls refused by a queue or store quota and says which
+	// bound.
+	quota *quota.Watch
 }
 
 type metrics struct {
@@ -161,8 +176,10 @@ func newMetrics(reg prometheus.Registerer) metrics {
 
 // New returns an emu; it does no I/O until Run.
 func New(pool *pgxpool.Pool, q Queue, emb Embedder, store Store, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Emu {
+	log = log.With("role", "emu")
 	e := &Emu{pool: pool, q: q, emb: emb, store: store, cfg: cfg.withDefaults(), model: emb.Model(),
-		log: log.With("role", "emu"), m: newMetrics(reg), out: outages{down: map[string]bool{}}}
+		log: log, m: newMetrics(reg), out: outages{down: map[string]bool{}},
+		quota: quota.NewWatch("refarch_emu_quota_throttled_total", log, reg)}
 	if _, ok := store.(BulkIndexer); ok && e.cfg.BulkThreshold > 0 {
 		e.index = newIndexMetrics(reg)
 	}
@@ -214,31 +231,88 @@ func (e *Emu) watchDepth(ctx context.Context) {
 	}
 }
 
+// worker receives batches and handles them. Its receiver runs one batch
+// ahead, under a heartbeat, so that the queue's round trips overlap the
+// work on the previous batch.
 func (e *Emu) worker(ctx context.Context, n int) {
-	failures := 0
-	for ctx.Err() == nil {
-		msgs, err := e.q.Receive(ctx, e.cfg.BatchSize, e.cfg.Wait, e.cfg.Visibility)
-		if ctx.Err() != nil {
-			if len(msgs) > 0 {
-				e.release(ctx, msgs, 0)
-			}
-			return
-		}
-		if err != nil {
-			failures++
-			e.m.failures.WithLabelValues("receive").Inc()
-			e.log.ErrorContext(ctx, "receive messages", "err", err, "worker", n)
-			backoff.Sleep(ctx, backoff.Delay(failures, e.cfg.MinBackoff, e.cfg.MaxBackoff))
-			continue
-		}
-		failures = 0
-		if len(msgs) == 0 {
-			continue
-		}
-		e.m.received.Add(float64(len(msgs)))
-		e.m.batch.Observe(float64(len(msgs)))
-		e.handleSafely(ctx, msgs, n)
+	type held struct {
+		msgs []queue.Message
+		hb   *heartbeat
 	}
+	batches := make(chan held)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(batches)
+		failures := 0
+		for ctx.Err() == nil {
+			msgs, err := e.receive(ctx)
+			if ctx.Err() != nil {
+				e.release(ctx, msgs, 0)
+				return
+			}
+			if err != nil {
+				failures++
+				e.m.failures.WithLabelValues("receive").Inc()
+				if !e.quota.Note(ctx, err) {
+					e.log.ErrorContext(ctx, "receive messages", "err", err, "worker", n)
+				}
+				backoff.Sleep(ctx, backoff.Delay(failures, e.cfg.MinBackoff, e.cfg.MaxBackoff))
+				continue
+			}
+			failures = 0
+			if len(msgs) == 0 {
+				continue
+			}
+			e.m.received.Add(float64(len(msgs)))
+			e.m.batch.Observe(float64(len(msgs)))
+			h := held{msgs, e.startHeartbeat(ctx, msgs)}
+			select {
+			case batches <- h:
+			case <-ctx.Done():
+				h.hb.end()
+				e.release(ctx, msgs, 0)
+				return
+			}
+		}
+	})
+	for b := range batches {
+		b.hb.end()
+		e.handleSafely(ctx, b.msgs, n)
+	}
+	wg.Wait()
+}
+
+// receive fills one batch: a single call of BatchSize, or a long poll of
+// ReceiveBatch topped up with concurrent calls that do not wait, when the
+// first comes back full (there is a backlog). Top-up failures only make
+// the batch smaller.
+func (e *Emu) receive(ctx context.Context) ([]queue.Message, error) {
+	per := e.cfg.ReceiveBatch
+	if per <= 0 || per >= e.cfg.BatchSize {
+		return e.q.Receive(ctx, e.cfg.BatchSize, e.cfg.Wait, e.cfg.Visibility)
+	}
+	first, err := e.q.Receive(ctx, per, e.cfg.Wait, e.cfg.Visibility)
+	if err != nil || len(first) < per {
+		return first, err
+	}
+	need := e.cfg.BatchSize - len(first)
+	calls := min(e.cfg.ReceiveConcurrency, (need+per-1)/per)
+	got := make([][]queue.Message, calls)
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Go(func() {
+			msgs, err := e.q.Receive(ctx, min(per, need-i*per), 0, e.cfg.Visibility)
+			if err != nil && ctx.Err() == nil && !e.quota.Note(ctx, err) {
+				e.log.WarnContext(ctx, "top up a batch", "err", err)
+			}
+			got[i] = msgs
+		})
+	}
+	wg.Wait()
+	for _, msgs := range got {
+		first = append(first, msgs...)
+	}
+	return first, nil
 }
 
 // handleSafely runs Handle and turns a panic into a failure, logged with
@@ -519,7 +593,9 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item) {
 			e.outage(ctx, ce.component, ce.err)
 		}
 		d := backoff.Delay(failures, e.cfg.MinBackoff, e.cfg.MaxBackoff)
-		e.log.WarnContext(ctx, "batch failed, backing off", "err", err, "products", len(items), "attempt", failures, "delay", d)
+		if !e.quota.Note(ctx, err) {
+			e.log.WarnContext(ctx, "batch failed, backing off", "err", err, "products", len(items), "attempt", failures, "delay", d)
+		}
 		if !backoff.Sleep(ctx, d) {
 			hb.drop(items)
 			e.release(ctx, messagesOf(items), 0)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,7 +25,7 @@ func (p *Pelican) catchupLoop(ctx context.Context) {
 		pass, err := p.openPass(ctx)
 		if err == nil {
 			var n int
-			n, err = p.catchupPass(ctx, pass)
+			n, err = p.catchupWorkers(ctx, pass)
 			total += n
 		}
 		if ctx.Err() != nil {
@@ -86,6 +88,27 @@ func (p *Pelican) openPass(ctx context.Context) (int64, error) {
 		return nil
 	})
 	return id, err
+}
+
+// catchupWorkers runs CatchupWorkers catchupPass loops on the pass, so
+// that one chunk's reads overlap another's sends, and returns how many
+// messages they sent. They split the chunks as replicas do (SKIP LOCKED),
+// and every product is in one chunk, so each product's order holds. One
+// worker's failure does not cancel the others: a chunk already sent is
+// marked done rather than sent again.
+func (p *Pelican) catchupWorkers(ctx context.Context, pass int64) (int, error) {
+	var sent atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, p.cfg.CatchupWorkers)
+	for i := range p.cfg.CatchupWorkers {
+		wg.Go(func() {
+			n, err := p.catchupPass(ctx, pass)
+			sent.Add(int64(n))
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	return int(sent.Load()), errors.Join(errs...)
 }
 
 // catchupPass sends chunks of the pass until none is left to claim, then

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"github.com/refarch/refarch/internal/backoff"
 	"github.com/refarch/refarch/internal/failpoint"
 	"github.com/refarch/refarch/internal/pglisten"
+	"github.com/refarch/refarch/internal/quota"
 	"github.com/refarch/refarch/product"
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/queuemsg"
@@ -61,6 +63,17 @@ type Config struct {
 	Name string
 	// SkipCatchup disables the start-up catch-up (tests of the outbox path).
 	SkipCatchup bool
+	// SendBatch is the most messages per queue Send call; a batch of rows
+	// is sent in calls of SendBatch, SendConcurrency at a time. Zero sends
+	// each batch in one call (the Postgres queue); 10 matches SQS's
+	// SendMessageBatch.
+	SendBatch int
+	// SendConcurrency bounds the Send calls in flight, across the drain
+	// and every catch-up worker. Default 32.
+	SendConcurrency int
+	// CatchupWorkers is how many catch-up chunks one pelican works on at
+	// once. Default 4.
+	CatchupWorkers int
 }
 
 func (c Config) withDefaults() Config {
@@ -75,6 +88,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBackoff < c.MinBackoff {
 		c.MaxBackoff = max(10*time.Second, c.MinBackoff)
+	}
+	if c.SendConcurrency <= 0 {
+		c.SendConcurrency = 32
+	}
+	if c.CatchupWorkers <= 0 {
+		c.CatchupWorkers = 4
 	}
 	if c.Name == "" {
 		host, _ := os.Hostname()
@@ -95,6 +114,10 @@ type Pelican struct {
 	cfg  Config
 	log  *slog.Logger
 	m    metrics
+	// quota counts sends refused by a queue quota and says which bound.
+	quota *quota.Watch
+	// sending holds a token per Send call in flight.
+	sending chan struct{}
 }
 
 type metrics struct {
@@ -108,8 +131,11 @@ type metrics struct {
 // New returns a pelican; it does no I/O until Run.
 func New(pool *pgxpool.Pool, q Sender, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Pelican {
 	f := promauto.With(reg)
+	log = log.With("role", "pelican")
 	return &Pelican{
-		pool: pool, q: q, cfg: cfg.withDefaults(), log: log.With("role", "pelican"),
+		pool: pool, q: q, cfg: cfg.withDefaults(), log: log,
+		quota:   quota.NewWatch("refarch_pelican_quota_throttled_total", log, reg),
+		sending: make(chan struct{}, cfg.withDefaults().SendConcurrency),
 		m: metrics{
 			sent: f.NewCounterVec(prometheus.CounterOpts{Name: "refarch_pelican_messages_sent_total",
 				Help: "Messages sent to the queue, by source (outbox or catchup) and op."}, []string{"source", "op"}),
@@ -325,14 +351,16 @@ func (p *Pelican) send(ctx context.Context, msgs []queuemsg.Message) error {
 		return nil
 	}
 	out := make([]queue.Outgoing, 0, len(msgs))
+	groups := make(map[string]bool, len(msgs))
 	for _, m := range msgs {
 		o, err := queuemsg.Outgoing(m)
 		if err != nil {
 			return err
 		}
 		out = append(out, o)
+		groups[o.Group] = true
 	}
-	if err := p.q.Send(ctx, out); err != nil {
+	if err := p.sendAll(ctx, out, len(groups) == len(out)); err != nil {
 		return fmt.Errorf("send %d messages: %w", len(out), err)
 	}
 	p.m.batch.Observe(float64(len(out)))
@@ -340,6 +368,55 @@ func (p *Pelican) send(ctx context.Context, msgs []queuemsg.Message) error {
 		p.m.sent.WithLabelValues(string(m.Source), string(m.Op)).Inc()
 	}
 	return nil
+}
+
+// sendAll sends out in calls of at most SendBatch messages. When every
+// message is of its own group (product), which is how the drain and the
+// catch-up build their batches, the calls go SendConcurrency at a time: FIFO
+// order only binds within a group, and the batch's calls all end before the
+// next batch is sent. Otherwise they go one after the other, in order.
+func (p *Pelican) sendAll(ctx context.Context, out []queue.Outgoing, distinct bool) error {
+	size := p.cfg.SendBatch
+	if size <= 0 {
+		size = len(out)
+	}
+	if !distinct || len(out) <= size {
+		for part := range slices.Chunk(out, size) {
+			if err := p.sendPart(ctx, part); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for part := range slices.Chunk(out, size) {
+		select {
+		case p.sending <- struct{}{}:
+		case <-gctx.Done():
+			return errors.Join(g.Wait(), ctx.Err())
+		}
+		g.Go(func() error {
+			defer func() { <-p.sending }()
+			return p.sendPart(gctx, part)
+		})
+	}
+	return g.Wait()
+}
+
+// sendPart sends one call's messages, backing off and retrying while the
+// queue refuses it for a quota (SQS throttling), so that a throttled call
+// neither fails the batch nor reorders it. A retry may repeat messages of
+// the part that went through; the queue drops them by deduplication id.
+func (p *Pelican) sendPart(ctx context.Context, part []queue.Outgoing) error {
+	for attempt := 0; ; attempt++ {
+		err := p.q.Send(ctx, part)
+		if err == nil || ctx.Err() != nil || !p.quota.Note(ctx, err) {
+			return err
+		}
+		if !backoff.Sleep(ctx, backoff.Delay(attempt, p.cfg.MinBackoff, p.cfg.MaxBackoff)) {
+			return ctx.Err()
+		}
+	}
 }
 
 var errNoChunk = errors.New("no chunk left to claim")

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/refarch/refarch/internal/backoff"
+	"github.com/refarch/refarch/internal/quota"
 	"github.com/refarch/refarch/vectormeta"
 	"github.com/refarch/refarch/vectorstore"
 )
@@ -291,6 +292,15 @@ func storeWide(err error) bool {
 	return false
 }
 
+// throttled reports whether err is a rate limit (429) rather than a
+// server failure.
+func throttled(err error) bool {
+	if st, ok := status.FromError(err); ok && st.Code() == codes.ResourceExhausted {
+		return true
+	}
+	return httpStatus(err) == http.StatusTooManyRequests
+}
+
 // retry runs call until it succeeds, fails permanently, runs out of attempts
 // or ctx ends. Exhausted retries are marked vectorstore.ErrTransient so the
 // caller can back off at its own level.
@@ -308,6 +318,9 @@ func (s *Store) retry(ctx context.Context, what string, call func(context.Contex
 			return err
 		}
 		if attempt >= r.MaxAttempts {
+			if throttled(err) {
+				err = &quota.Error{Quota: "pinecone " + what + " rate", Err: err}
+			}
 			return vectorstore.Transient(fmt.Errorf("giving up after %d attempts: %w", attempt, err))
 		}
 		wait := backoff.Delay(attempt-1, r.BaseDelay, r.MaxDelay)

@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/refarch/refarch/internal/quota"
 	"github.com/refarch/refarch/vectormeta"
 	"github.com/refarch/refarch/vectorstore"
 	"github.com/refarch/refarch/vectorstore/pineconestore"
@@ -104,6 +105,9 @@ func TestPermanentAndExhaustedErrors(t *testing.T) {
 	err = s.Upsert(t.Context(), vs)
 	if !errors.Is(err, vectorstore.ErrTransient) {
 		t.Errorf("upsert throttled past the retry budget = %v, want ErrTransient", err)
+	}
+	if q, ok := quota.Of(err); !ok || q != "pinecone upsert rate" {
+		t.Errorf("upsert throttled past the retry budget names quota %q, want pinecone upsert rate", q)
 	}
 	if got := srv.Calls("Upsert"); got != 1+5 {
 		t.Errorf("upsert calls = %d, want 6 (1 permanent + 5 attempts)", got)

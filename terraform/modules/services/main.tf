@@ -49,6 +49,9 @@ locals {
       REFARCH_DB_SSLROOTCERT     = local.rds_ca_bundle
       # The app's own freshness and backlog figures reach CloudWatch as EMF lines in the logs.
       REFARCH_METRICS_EMF = "true"
+      # Emu workers per task: 8 hide SQS's and Pinecone's latency behind the embedder, as
+      # measured in docs/deploy.md (Throughput at cloud speed); only emu reads it.
+      REFARCH_CONCURRENCY = "8"
     },
     local.pinecone ? {
       REFARCH_PINECONE_INDEX  = var.pinecone_index
