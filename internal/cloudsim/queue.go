@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/refarch/refarch/queue"
+	"github.com/refarch/refarch/queue/sqsqueue"
 )
 
 // SQS limits of one request.
@@ -74,7 +75,7 @@ func (q *Queue) Send(ctx context.Context, msgs []queue.Outgoing) error {
 		sizes[i] = len(m.Body)
 	}
 	start := 0
-	for _, end := range chunks(sizes) {
+	for _, end := range sqsqueue.Chunks(sizes) { // batches as the real client sends them
 		if err := q.sim.call(ctx, q.p.SendMessageBatch, q.send, 1, "sqs SendMessageBatch calls/s"); err != nil {
 			return fmt.Errorf("send messages %d-%d of %d: %w", start+1, end, len(msgs), err)
 		}
@@ -84,25 +85,6 @@ func (q *Queue) Send(ctx context.Context, msgs []queue.Outgoing) error {
 		start = end
 	}
 	return nil
-}
-
-// chunks splits sizes into runs of at most 10 entries and 256 KiB, as
-// sqsqueue does, and returns each run's end.
-func chunks(sizes []int) []int {
-	var ends []int
-	n, bytes := 0, 0
-	for i, s := range sizes {
-		if n > 0 && (n == SQSMaxBatch || bytes+s > SQSMaxMessageBytes) {
-			ends = append(ends, i)
-			n, bytes = 0, 0
-		}
-		n++
-		bytes += s
-	}
-	if n > 0 {
-		ends = append(ends, len(sizes))
-	}
-	return ends
 }
 
 // Receive long-polls for up to 10 messages, then tops up without waiting

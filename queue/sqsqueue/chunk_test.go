@@ -27,8 +27,8 @@ func TestChunks(t *testing.T) {
 		{"oversized alone", []int{1, 300 * kb, 1}, []int{1, 2, 3}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := chunks(tc.sizes); !slices.Equal(got, tc.want) {
-				t.Errorf("chunks(%v) = %v, want %v", tc.sizes, got, tc.want)
+			if got := Chunks(tc.sizes); !slices.Equal(got, tc.want) {
+				t.Errorf("Chunks(%v) = %v, want %v", tc.sizes, got, tc.want)
 			}
 		})
 	}

@@ -211,10 +211,10 @@ func randomID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// chunks splits sizes into consecutive runs of at most maxBatch entries and
+// Chunks splits sizes into consecutive runs of at most maxBatch entries and
 // maxBatchBytes bytes (a lone larger entry gets a run of its own, for SQS
 // to reject with its own message) and returns each run's end index.
-func chunks(sizes []int) []int {
+func Chunks(sizes []int) []int {
 	var ends []int
 	n, bytes := 0, 0
 	for i, s := range sizes {
@@ -261,7 +261,7 @@ func (q *Queue) Send(ctx context.Context, msgs []queue.Outgoing) error {
 
 func (q *Queue) sendEntries(ctx context.Context, url string, entries []types.SendMessageBatchRequestEntry, sizes []int) error {
 	start := 0
-	for _, end := range chunks(sizes) {
+	for _, end := range Chunks(sizes) {
 		out, err := q.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(url), Entries: entries[start:end]})
 		if err != nil {
 			return fmt.Errorf("send messages %d-%d of %d: %w", start+1, end, len(entries), throttle("SendMessageBatch", err))
