@@ -36,6 +36,11 @@ type BuildOptions struct {
 	MaxMemoryKB int64
 	// Log receives the build's plan, warnings and outcome.
 	Log *slog.Logger
+	// ConnCheckInterval is how often the server checks, during the build,
+	// that the building process is still connected (default 5 s): a build
+	// whose process was killed stops within about this long instead of
+	// running on for minutes.
+	ConnCheckInterval time.Duration
 }
 
 func (o BuildOptions) withDefaults() BuildOptions {
@@ -47,6 +52,9 @@ func (o BuildOptions) withDefaults() BuildOptions {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.ConnCheckInterval <= 0 {
+		o.ConnCheckInterval = 5 * time.Second
 	}
 	return o
 }
@@ -206,7 +214,7 @@ func (s *Store) createIndex(ctx context.Context) error {
 		// A build whose process died (SIGKILL, a lost host) is cancelled
 		// within seconds instead of running to its end, holding the build
 		// lock, only to leave an INVALID index: the next build starts sooner.
-		`SET client_connection_check_interval = '5s'`,
+		`SET client_connection_check_interval = '` + strconv.FormatInt(o.ConnCheckInterval.Milliseconds(), 10) + `ms'`,
 		`SET maintenance_work_mem = '` + strconv.FormatInt(plan.MemoryKB, 10) + `kB'`,
 		`SET max_parallel_maintenance_workers = ` + strconv.Itoa(plan.Workers),
 	}

@@ -230,7 +230,9 @@ func TestHelperBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.SetBuildOptions(BuildOptions{MaxMemoryKB: 1024})
+	// The server notices the killed process within 100 ms, long before a
+	// build of 12,000 vectors on disk pages ends, even on a quiet machine.
+	s.SetBuildOptions(BuildOptions{MaxMemoryKB: 1024, ConnCheckInterval: 100 * time.Millisecond})
 	t.Fatal(s.CreateIndex(ctx)) // killed long before it returns
 }
 
@@ -250,7 +252,7 @@ func TestKilledBuildRestartsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loadVectors(t, s, 6000, 64)
+	loadVectors(t, s, 12000, 64)
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperBuild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "REFARCH_TEST_BUILD_URL="+url)
