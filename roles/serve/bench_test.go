@@ -175,7 +175,7 @@ func benchSearch(b *testing.B, e uiEnv, query func(i int64) string) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
 	one := func(q string) (time.Duration, error) {
 		start := time.Now()
-		resp, err := client.Get(e.url + "/api/search?k=20&q=" + url.QueryEscape(q))
+		resp, err := client.Get(e.url + "/api/search?k=20&min_score=0&q=" + url.QueryEscape(q))
 		if err != nil {
 			return 0, err
 		}
