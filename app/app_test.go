@@ -26,18 +26,8 @@ func testConfig(t *testing.T) Config {
 	cfg.DatabaseURL = pgtest.NewURL(t) // already migrated
 	cfg.Embedder = "hash"
 	cfg.PelicanPollInterval = 50 * time.Millisecond
-	cfg.Addr = freeAddr(t)
+	cfg.Addr = testkit.FreeAddr(t)
 	return cfg
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // start runs Run in the background and returns a func that stops it the

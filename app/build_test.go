@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refarch/refarch/embedding"
+	"github.com/refarch/refarch/internal/testkit"
 	"github.com/refarch/refarch/vectormeta"
 	"github.com/refarch/refarch/vectorstore"
 	"github.com/refarch/refarch/vectorstore/pgvectorstore"
@@ -94,23 +96,19 @@ func TestSearchAndStatusWhileTheIndexBuilds(t *testing.T) {
 		t.Error("/metrics during the build lacks the search index gauges")
 	}
 
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
+	testkit.WaitFor(t, 3*time.Minute, func() string {
 		st, err := Status(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.SearchIndex.State == vectorstore.IndexReady {
-			break
-		}
-		if st.SearchIndex.State == vectorstore.IndexMissing {
+		switch st.SearchIndex.State {
+		case vectorstore.IndexReady:
+			return ""
+		case vectorstore.IndexMissing:
 			t.Fatal("the build was abandoned: the index is missing again")
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("index not ready after 3 minutes: %+v", st.SearchIndex)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return fmt.Sprintf("index not ready: %+v", st.SearchIndex)
+	})
 	if took := time.Since(began); took < 3*cfg.IndexBuildStallTimeout {
 		t.Fatalf("the build took %s, not several stall timeouts: the test proves nothing; make it slower", took)
 	}

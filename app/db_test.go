@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/refarch/refarch/internal/pgtls"
+	"github.com/refarch/refarch/internal/testkit"
 	"github.com/refarch/refarch/migrations"
 )
 
@@ -66,7 +67,7 @@ func tlsConfig(t *testing.T, srv *pgtls.Server, ca string) Config {
 	cfg.DBSSLMode, cfg.DBSSLRootCert = "verify-full", ca
 	cfg.Embedder = "hash"
 	cfg.PelicanPollInterval = 50 * time.Millisecond
-	cfg.Addr = freeAddr(t)
+	cfg.Addr = testkit.FreeAddr(t)
 	return cfg
 }
 

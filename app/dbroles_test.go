@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/refarch/refarch/internal/pgtest"
+	"github.com/refarch/refarch/internal/testkit"
 )
 
 // TestEachRoleAsItsOwnDatabaseUser runs serve, pelican and emu as separate
@@ -23,7 +24,7 @@ func TestEachRoleAsItsOwnDatabaseUser(t *testing.T) {
 	for _, role := range []string{"emu", "pelican", "serve"} {
 		c := base
 		c.DatabaseURL = pgtest.AsUser(base.DatabaseURL, "refarch_"+role)
-		c.Addr = freeAddr(t)
+		c.Addr = testkit.FreeAddr(t)
 		cfgs[role] = c
 	}
 	// Every error any role logs (a refused query the code shrugs off, such

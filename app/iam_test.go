@@ -34,6 +34,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/refarch/refarch/internal/pgtest"
+	"github.com/refarch/refarch/internal/testkit"
 	"github.com/refarch/refarch/queue/sqsqueue"
 )
 
@@ -304,7 +305,7 @@ func TestIAMPoliciesAreWhatTheCodeCalls(t *testing.T) {
 		c := base
 		c.sqsKeys = [2]string{*k.AccessKey.AccessKeyId, *k.AccessKey.SecretAccessKey}
 		c.DatabaseURL = pgtest.AsUser(base.DatabaseURL, "refarch_"+role)
-		c.Addr = freeAddr(t)
+		c.Addr = testkit.FreeAddr(t)
 		cfgs[role] = c
 	}
 

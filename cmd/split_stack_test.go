@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -32,7 +31,7 @@ func TestStackWithoutEmuPlusSeparateEmuIndexesAnEdit(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	dbURL := pgtest.NewURL(t)
-	stackAddr, emuAddr := freeAddr(t), freeAddr(t)
+	stackAddr, emuAddr := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	env := append(os.Environ(), "DATABASE_URL="+dbURL, "REFARCH_EMBEDDER=hash", "REFARCH_PELICAN_POLL_INTERVAL=50ms")
 
 	start := func(args ...string) (*exec.Cmd, *syncBuffer) {
@@ -137,14 +136,4 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/refarch/refarch/internal/testkit"
 )
 
 type line struct {
@@ -111,13 +112,12 @@ func TestRunPublishesUntilCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for strings.Count(out.String(), "\n") < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("no lines within 10s")
+	testkit.WaitFor(t, 10*time.Second, func() string {
+		if strings.Count(out.String(), "\n") < 2 {
+			return "fewer than two EMF lines"
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return ""
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)

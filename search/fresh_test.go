@@ -166,18 +166,14 @@ func TestSearchFindsFreshWritesDespitePineconeLag(t *testing.T) {
 
 func waitForNoRecent(t *testing.T, pool *pgxpool.Pool, id int64) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testkit.WaitFor(t, 30*time.Second, func() string {
 		var n int
 		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM recent_vectors WHERE product_id = $1`, id).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if n == 0 {
-			return
+		if n != 0 {
+			return fmt.Sprintf("product %d still among recent vectors", id)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("product %d still among recent vectors after 30s", id)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return ""
+	})
 }

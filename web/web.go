@@ -422,19 +422,32 @@ func rawScore(row Row) string {
 	return strings.Join(parts, " · ")
 }
 
-// rowParams keep a row's score across edit, save and cancel.
-func rowParams(r Row) string {
+// rowValues are what keep a row's score across edit, save and cancel, in
+// the order the edit form carries them; nil for a row without a score.
+func rowValues(r Row) [][2]string {
 	if !r.HasScore && r.Match == "" {
+		return nil
+	}
+	kv := [][2]string{{"score", strconv.FormatFloat(r.Score, 'f', -1, 64)}}
+	if r.HasSimilarity {
+		kv = append(kv, [2]string{"sim", strconv.FormatFloat(r.Similarity, 'f', -1, 64)})
+	}
+	kv = append(kv, [2]string{"label", r.Label})
+	if r.Match != "" {
+		kv = append(kv, [2]string{"match", r.Match})
+	}
+	return kv
+}
+
+// rowParams are rowValues as a query string.
+func rowParams(r Row) string {
+	kv := rowValues(r)
+	if kv == nil {
 		return ""
 	}
 	v := url.Values{}
-	v.Set("score", strconv.FormatFloat(r.Score, 'f', -1, 64))
-	if r.HasSimilarity {
-		v.Set("sim", strconv.FormatFloat(r.Similarity, 'f', -1, 64))
-	}
-	v.Set("label", r.Label)
-	if r.Match != "" {
-		v.Set("match", r.Match)
+	for _, p := range kv {
+		v.Set(p[0], p[1])
 	}
 	return "?" + v.Encode()
 }
@@ -489,30 +502,6 @@ func scoreClass(r Row) string {
 		return "unrated"
 	}
 	return r.Label
-}
-
-func rowHidden(r Row) [][2]string {
-	p := rowParams(r)
-	if p == "" {
-		return nil
-	}
-	v, _ := url.ParseQuery(p[1:])
-	var out [][2]string
-	for _, k := range []string{"score", "sim", "label", "match"} {
-		if v.Has(k) {
-			out = append(out, [2]string{k, v.Get(k)})
-		}
-	}
-	return out
-}
-
-func contains(xs []string, x string) bool {
-	for _, s := range xs {
-		if s == x {
-			return true
-		}
-	}
-	return false
 }
 
 // boolStr spells an ARIA state: a bare aria-invalid attribute reads as

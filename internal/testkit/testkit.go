@@ -4,6 +4,7 @@ package testkit
 
 import (
 	"math"
+	"net"
 	"testing"
 	"time"
 )
@@ -37,4 +38,16 @@ func WaitFor(t testing.TB, d time.Duration, cond func() string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// FreeAddr returns a loopback address with a port that was free a moment
+// ago, for a server a test starts.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
