@@ -343,15 +343,21 @@ func (s *Service) Search(ctx context.Context, q Query) (Response, error) {
 		id    int64
 		score float64
 	}
-	var order []ranked
+	// The vector store's answer by product id, best first; an id that does
+	// not parse is not a product's vector.
+	vecRanked := make([]ranked, 0, len(matches))
 	sims := make(map[int64]float64, len(matches))
 	for _, m := range matches {
-		if id, err := vectormeta.ParseVectorID(m.ID); err == nil {
-			if _, dup := sims[id]; !dup {
-				sims[id] = float64(m.Score)
-			}
+		id, err := vectormeta.ParseVectorID(m.ID)
+		if err != nil {
+			continue
+		}
+		vecRanked = append(vecRanked, ranked{id, float64(m.Score)})
+		if _, dup := sims[id]; !dup {
+			sims[id] = float64(m.Score)
 		}
 	}
+	var order []ranked
 	capped := len(matches) == candidates
 	if q.Mode == ModeHybrid {
 		textIDs, err := s.fts.FullText(ctx, q.Text, candidates, q.Filter)
@@ -360,10 +366,8 @@ func (s *Service) Search(ctx context.Context, q Query) (Response, error) {
 		}
 		capped = capped || len(textIDs) == candidates
 		fused := map[int64]float64{}
-		for rank, m := range matches {
-			if id, err := vectormeta.ParseVectorID(m.ID); err == nil {
-				fused[id] += 1.0 / float64(rrfK+rank+1)
-			}
+		for rank, r := range vecRanked {
+			fused[r.id] += 1.0 / float64(rrfK+rank+1)
 		}
 		for rank, id := range textIDs {
 			fused[id] += 1.0 / float64(rrfK+rank+1)
@@ -378,13 +382,7 @@ func (s *Service) Search(ctx context.Context, q Query) (Response, error) {
 			return order[i].id < order[j].id
 		})
 	} else {
-		for _, m := range matches {
-			id, err := vectormeta.ParseVectorID(m.ID)
-			if err != nil {
-				continue
-			}
-			order = append(order, ranked{id, float64(m.Score)})
-		}
+		order = vecRanked
 	}
 	ids := make([]int64, len(order))
 	for i, r := range order {
