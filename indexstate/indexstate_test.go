@@ -172,3 +172,21 @@ func TestOutageLifecycle(t *testing.T) {
 		t.Fatalf("ended outage reported: %+v", o)
 	}
 }
+
+// TestPelicanMayRecordFailures: pelican, logged in as its own role, records
+// (and records again) a product whose message the queue refused.
+func TestPelicanMayRecordFailures(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pgtest.AsUser(pgtest.NewURL(t), "refarch_pelican"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	s := indexstate.New(conn, "m")
+	for v := int64(1); v <= 2; v++ {
+		if err := s.Fail(ctx, indexstate.Failure{ProductID: 7, Version: v, Error: "the queue refused the message"}); err != nil {
+			t.Fatalf("as refarch_pelican: %v", err)
+		}
+	}
+}

@@ -6,6 +6,8 @@ package queue
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -37,7 +39,9 @@ type Depth struct {
 // Queue is implemented by every backend.
 type Queue interface {
 	// Send enqueues messages; a message whose DedupID was sent recently is
-	// dropped silently.
+	// dropped silently. It returns a *RefusedError when the queue refuses
+	// some messages for good and took the others; any other error may have
+	// taken some, all or none, and the call is to be retried.
 	Send(ctx context.Context, msgs []Outgoing) error
 	// Receive waits up to wait for at most max messages and hides them for
 	// visibility. A message received more than the backend's max receive
@@ -54,4 +58,33 @@ type Queue interface {
 	Redrive(ctx context.Context) (int, error)
 	// Name describes the backend for status pages.
 	Name() string
+}
+
+// Refusal is a message the queue refuses for good: for what it holds (its
+// size, its characters, a parameter), not for the queue's state, so that
+// sending it again fails the same way.
+type Refusal struct {
+	// Index is the message's position in the Send call's msgs.
+	Index int
+	// Reason is the queue's explanation.
+	Reason string
+}
+
+// RefusedError is Send's answer when the queue refused some messages for
+// good and accepted every other one, so that a producer can set the refused
+// ones aside instead of retrying the call forever.
+type RefusedError struct {
+	Refused []Refusal
+}
+
+func (e *RefusedError) Error() string {
+	if len(e.Refused) == 0 {
+		return "queue refused no message"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "queue refused %d message(s) for good: message %d: %s", len(e.Refused), e.Refused[0].Index, e.Refused[0].Reason)
+	if len(e.Refused) > 1 {
+		b.WriteString(", ...")
+	}
+	return b.String()
 }

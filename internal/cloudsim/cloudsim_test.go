@@ -85,8 +85,9 @@ func TestQueueQuota(t *testing.T) {
 	}
 }
 
-// TestQueueLimits: a message over 256 KiB is refused as SQS refuses it and
-// nothing of the call is sent; one of exactly 256 KiB goes.
+// TestQueueLimits: a message over 256 KiB is refused for good, as sqsqueue
+// refuses it, and the call's other messages are sent; one of exactly 256 KiB
+// goes.
 func TestQueueLimits(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -94,11 +95,12 @@ func TestQueueLimits(t *testing.T) {
 	q := cloudsim.NewQueue(inner, cloudsim.SQSFIFO(true, cloudsim.Latency{}), 1)
 	big := queue.Outgoing{Group: "big", Body: []byte(`"` + strings.Repeat("a", cloudsim.SQSMaxMessageBytes-1) + `"`)}
 	err := q.Send(ctx, append(msgs(3, ""), big))
-	if err == nil || !strings.Contains(err.Error(), "InvalidParameterValue") {
-		t.Fatalf("oversized message: got %v, want InvalidParameterValue", err)
+	var re *queue.RefusedError
+	if !errors.As(err, &re) || len(re.Refused) != 1 || re.Refused[0].Index != 3 || !strings.Contains(err.Error(), "InvalidParameterValue") {
+		t.Fatalf("oversized message: got %v, want message 3 refused with InvalidParameterValue", err)
 	}
-	if d, _ := inner.Depth(ctx); d.Visible != 0 {
-		t.Fatalf("a refused call sent %d messages", d.Visible)
+	if d, _ := inner.Depth(ctx); d.Visible != 3 {
+		t.Fatalf("the call sent %d messages, want the 3 others", d.Visible)
 	}
 	big.Body = big.Body[:cloudsim.SQSMaxMessageBytes-1]
 	big.Body = append(big.Body, '"')

@@ -64,25 +64,32 @@ func NewQueue(inner queue.Queue, p SQSProfile, seed uint64) *Queue {
 // Name describes the wrapped backend.
 func (q *Queue) Name() string { return q.inner.Name() + "+sqs-sim" }
 
-// Send refuses the whole call when a message is over SQS's size limit, as
-// SQS refuses its batch, and otherwise sends batch by batch.
+// Send refuses a message over SQS's size limit, as sqsqueue does, and sends
+// the others batch by batch.
 func (q *Queue) Send(ctx context.Context, msgs []queue.Outgoing) error {
-	sizes := make([]int, len(msgs))
+	sizes := make([]int, 0, len(msgs))
+	keep := make([]queue.Outgoing, 0, len(msgs))
+	var refused []queue.Refusal
 	for i, m := range msgs {
 		if len(m.Body) > SQSMaxMessageBytes {
-			return fmt.Errorf("send message %d of group %s: InvalidParameterValue: %d bytes, SQS allows %d", i, m.Group, len(m.Body), SQSMaxMessageBytes)
+			refused = append(refused, queue.Refusal{Index: i, Reason: fmt.Sprintf("InvalidParameterValue: %d bytes, SQS allows %d", len(m.Body), SQSMaxMessageBytes)})
+			continue
 		}
-		sizes[i] = len(m.Body)
+		sizes = append(sizes, len(m.Body))
+		keep = append(keep, m)
 	}
 	start := 0
 	for _, end := range sqsqueue.Chunks(sizes) { // batches as the real client sends them
 		if err := q.sim.call(ctx, q.p.SendMessageBatch, q.send, 1, "sqs SendMessageBatch calls/s"); err != nil {
-			return fmt.Errorf("send messages %d-%d of %d: %w", start+1, end, len(msgs), err)
+			return fmt.Errorf("send messages %d-%d of %d: %w", start+1, end, len(keep), err)
 		}
-		if err := q.inner.Send(ctx, msgs[start:end]); err != nil {
+		if err := q.inner.Send(ctx, keep[start:end]); err != nil {
 			return err
 		}
 		start = end
+	}
+	if len(refused) > 0 {
+		return &queue.RefusedError{Refused: refused}
 	}
 	return nil
 }

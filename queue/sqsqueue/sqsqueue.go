@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -233,47 +234,140 @@ func Chunks(sizes []int) []int {
 
 // Send enqueues msgs with SendMessageBatch, in order, in as few requests as
 // the limits allow. A message without a DedupID gets a unique one, so it is
-// never deduplicated. Bodies must be UTF-8 text (JSON is).
+// never deduplicated.
+//
+// A message SQS refuses for what it holds (a body over 256 KiB, characters
+// outside SQS's set, an invalid parameter) is reported in a
+// *queue.RefusedError and the others are sent: checked here where the rule
+// is known, and otherwise told apart by SQS's answer, per entry (a sender
+// fault) or, when such an entry fails the whole call, by sending the call's
+// entries one by one. Throttling, server faults and every other failure of a
+// call are returned as they are, for the caller to retry.
 func (q *Queue) Send(ctx context.Context, msgs []queue.Outgoing) error {
-	entries := make([]types.SendMessageBatchRequestEntry, len(msgs))
-	sizes := make([]int, len(msgs))
+	entries := make([]types.SendMessageBatchRequestEntry, 0, len(msgs))
+	sizes := make([]int, 0, len(msgs))
+	var refused []queue.Refusal
 	for i, m := range msgs {
 		if m.Group == "" {
 			return fmt.Errorf("send message %d: empty group", i)
 		}
-		if !utf8.Valid(m.Body) {
-			return fmt.Errorf("send message %d of group %s: SQS bodies must be UTF-8 text", i, m.Group)
+		if reason := invalidBody(m.Body); reason != "" {
+			refused = append(refused, queue.Refusal{Index: i, Reason: reason})
+			continue
 		}
 		dedup := m.DedupID
 		if dedup == "" {
 			dedup = randomID()
 		}
-		entries[i] = types.SendMessageBatchRequestEntry{
+		entries = append(entries, types.SendMessageBatchRequestEntry{
 			Id:                     aws.String(strconv.Itoa(i)),
 			MessageBody:            aws.String(string(m.Body)),
 			MessageGroupId:         aws.String(m.Group),
 			MessageDeduplicationId: aws.String(dedup),
-		}
-		sizes[i] = len(m.Body)
+		})
+		sizes = append(sizes, len(m.Body))
 	}
-	return q.sendEntries(ctx, q.url, entries, sizes)
-}
-
-func (q *Queue) sendEntries(ctx context.Context, url string, entries []types.SendMessageBatchRequestEntry, sizes []int) error {
-	start := 0
-	for _, end := range Chunks(sizes) {
-		out, err := q.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(url), Entries: entries[start:end]})
-		if err != nil {
-			return fmt.Errorf("send messages %d-%d of %d: %w", start+1, end, len(entries), throttle("SendMessageBatch", err))
-		}
-		if len(out.Failed) > 0 {
-			f := out.Failed[0]
-			return fmt.Errorf("send messages %d-%d of %d: %d failed, first (entry %s): %s: %s",
-				start+1, end, len(entries), len(out.Failed), aws.ToString(f.Id), aws.ToString(f.Code), aws.ToString(f.Message))
-		}
-		start = end
+	more, err := q.sendEntries(ctx, q.url, entries, sizes)
+	if err != nil {
+		return err
+	}
+	refused = append(refused, more...)
+	if len(refused) > 0 {
+		slices.SortFunc(refused, func(a, b queue.Refusal) int { return a.Index - b.Index })
+		return &queue.RefusedError{Refused: refused}
 	}
 	return nil
+}
+
+// invalidBody says why SQS would refuse body, or "" if it would not: SQS
+// takes up to 256 KiB of UTF-8 text made of #x9, #xA, #xD, #x20 to #xD7FF,
+// #xE000 to #xFFFD and #x10000 to #x10FFFF.
+func invalidBody(body []byte) string {
+	if len(body) > maxBatchBytes {
+		return fmt.Sprintf("body of %d bytes is over SQS's limit of %d", len(body), maxBatchBytes)
+	}
+	if !utf8.Valid(body) {
+		return "body is not UTF-8 text"
+	}
+	for i, r := range string(body) {
+		if r == 0x9 || r == 0xA || r == 0xD || (r >= 0x20 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFFFD) || r >= 0x10000 {
+			continue
+		}
+		return fmt.Sprintf("body holds U+%04X at byte %d, a character SQS does not accept", r, i)
+	}
+	return ""
+}
+
+// refusedCodes are the errors with which SQS refuses a message for what it
+// holds. Any other error, a client fault included (access denied, no such
+// queue), is about the queue or the call and fails every message alike.
+var refusedCodes = map[string]bool{
+	"InvalidMessageContents": true,
+	"InvalidParameterValue":  true,
+	"BatchRequestTooLong":    true,
+	"MessageTooLong":         true,
+}
+
+// sendEntries sends entries in calls within SQS's limits and returns the
+// entries SQS refused for good (Index is the entry's Id).
+func (q *Queue) sendEntries(ctx context.Context, url string, entries []types.SendMessageBatchRequestEntry, sizes []int) ([]queue.Refusal, error) {
+	var refused []queue.Refusal
+	start := 0
+	for _, end := range Chunks(sizes) {
+		r, err := q.sendBatch(ctx, url, entries[start:end])
+		if err != nil {
+			return nil, fmt.Errorf("send messages %d-%d of %d: %w", start+1, end, len(entries), err)
+		}
+		refused = append(refused, r...)
+		start = end
+	}
+	return refused, nil
+}
+
+// sendBatch makes one SendMessageBatch call. When SQS refuses the whole
+// call for the content of one of several entries, it sends them one by one,
+// in order, to find which.
+func (q *Queue) sendBatch(ctx context.Context, url string, entries []types.SendMessageBatchRequestEntry) ([]queue.Refusal, error) {
+	out, err := q.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(url), Entries: entries})
+	if err != nil {
+		var api smithy.APIError
+		if !errors.As(err, &api) || !refusedCodes[api.ErrorCode()] || ctx.Err() != nil {
+			return nil, throttle("SendMessageBatch", err)
+		}
+		if len(entries) == 1 {
+			return []queue.Refusal{refusal(entries[0].Id, api.ErrorCode(), api.ErrorMessage())}, nil
+		}
+		var refused []queue.Refusal
+		for i := range entries {
+			r, err := q.sendBatch(ctx, url, entries[i:i+1])
+			if err != nil {
+				return nil, err
+			}
+			refused = append(refused, r...)
+		}
+		return refused, nil
+	}
+	var refused []queue.Refusal
+	var failed []types.BatchResultErrorEntry
+	for _, f := range out.Failed {
+		code := aws.ToString(f.Code)
+		if f.SenderFault && !throttled(code) {
+			refused = append(refused, refusal(f.Id, code, aws.ToString(f.Message)))
+		} else {
+			failed = append(failed, f)
+		}
+	}
+	if len(failed) > 0 {
+		f := failed[0]
+		return nil, fmt.Errorf("%d of %d failed, first (entry %s): %s: %s",
+			len(failed), len(entries), aws.ToString(f.Id), aws.ToString(f.Code), aws.ToString(f.Message))
+	}
+	return refused, nil
+}
+
+func refusal(id *string, code, message string) queue.Refusal {
+	i, _ := strconv.Atoi(aws.ToString(id))
+	return queue.Refusal{Index: i, Reason: "SQS: " + code + ": " + message}
 }
 
 // receiveAttrs are the system attributes a Message needs. Both the current
@@ -402,13 +496,18 @@ func inBatches(ctx context.Context, n int, batch func(ctx context.Context, start
 // that callers back off and say which quota bound them.
 func throttle(action string, err error) error {
 	var api smithy.APIError
-	if errors.As(err, &api) {
-		switch api.ErrorCode() {
-		case "ThrottlingException", "Throttling", "RequestThrottled", "AWS.SimpleQueueService.RequestThrottled":
-			return &quota.Error{Quota: "sqs " + action + " calls/s", Err: err}
-		}
+	if errors.As(err, &api) && throttled(api.ErrorCode()) {
+		return &quota.Error{Quota: "sqs " + action + " calls/s", Err: err}
 	}
 	return err
+}
+
+func throttled(code string) bool {
+	switch code {
+	case "ThrottlingException", "Throttling", "RequestThrottled", "AWS.SimpleQueueService.RequestThrottled", "KmsThrottled":
+		return true
+	}
+	return false
 }
 
 // Extend sets the visibility timeout of received messages to visibility from
@@ -503,7 +602,11 @@ func (q *Queue) Redrive(ctx context.Context) (int, error) {
 			sizes[i] = len(msg.Body)
 			receipts[i] = msg.Receipt
 		}
-		if err := q.sendEntries(ctx, q.url, entries, sizes); err != nil {
+		refused, err := q.sendEntries(ctx, q.url, entries, sizes)
+		if err == nil && len(refused) > 0 {
+			err = &queue.RefusedError{Refused: refused}
+		}
+		if err != nil {
 			return moved, fmt.Errorf("redrive: %w", err)
 		}
 		if err := q.ack(ctx, q.dlq, receipts); err != nil {

@@ -175,12 +175,18 @@ func (p *Pelican) CatchupChunk(ctx context.Context, pass int64) (int, error) {
 			msgs = append(msgs, queuemsg.Message{Op: queuemsg.OpDelete, Source: queuemsg.SourceCatchup,
 				ProductID: o.ProductID, Version: o.Version + 1, ChangedAt: now})
 		}
+		var rs []refused
 		for start := 0; start < len(msgs); start += p.cfg.BatchSize {
-			if err := p.send(ctx, msgs[start:min(len(msgs), start+p.cfg.BatchSize)]); err != nil {
+			r, err := p.send(ctx, msgs[start:min(len(msgs), start+p.cfg.BatchSize)])
+			if err != nil {
 				return err
 			}
+			rs = append(rs, r...)
 		}
-		sent = len(msgs)
+		if err := p.isolate(ctx, tx, rs); err != nil {
+			return err
+		}
+		sent = len(msgs) - len(rs)
 		if sent > 0 {
 			failpoint.Hit(failpoint.PelicanInCatchupChunk)
 		}

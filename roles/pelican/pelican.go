@@ -17,8 +17,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -126,6 +126,7 @@ type metrics struct {
 	catchupDue prometheus.Gauge
 	reconnects prometheus.Counter
 	errors     prometheus.Counter
+	refused    prometheus.Counter
 }
 
 // New returns a pelican; it does no I/O until Run.
@@ -147,6 +148,8 @@ func New(pool *pgxpool.Pool, q Sender, cfg Config, log *slog.Logger, reg prometh
 				Help: "Times the LISTEN connection was re-established."}),
 			errors: f.NewCounter(prometheus.CounterOpts{Name: "refarch_pelican_errors_total",
 				Help: "Failed drain or catch-up attempts (retried with backoff)."}),
+			refused: f.NewCounter(prometheus.CounterOpts{Name: "refarch_pelican_messages_refused_total",
+				Help: "Messages the queue refused for good; their products are recorded as failed."}),
 		},
 	}
 }
@@ -302,10 +305,14 @@ func (p *Pelican) DrainOnce(ctx context.Context) (int, error) {
 			}
 			msgs = append(msgs, m)
 		}
-		if err := p.send(ctx, msgs); err != nil {
+		rs, err := p.send(ctx, msgs)
+		if err != nil {
 			return err
 		}
 		failpoint.Hit(failpoint.PelicanAfterSend)
+		if err := p.isolate(ctx, tx, rs); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM sync_outbox WHERE id = ANY($1)`, ids); err != nil {
 			return fmt.Errorf("delete %d sent outbox rows: %w", len(ids), err)
 		}
@@ -346,75 +353,142 @@ func record(b []byte) (*product.Product, error) {
 	return &p, nil
 }
 
-func (p *Pelican) send(ctx context.Context, msgs []queuemsg.Message) error {
+// refused is a message the queue refused for good, with its reason.
+type refused struct {
+	msg    queuemsg.Message
+	reason string
+}
+
+// send sends msgs and returns those the queue refused for good (for what
+// they hold): every other message was sent. A queue that refuses every
+// message of a batch of several is taken to be failing, not the messages,
+// and send returns an error for the caller to retry.
+func (p *Pelican) send(ctx context.Context, msgs []queuemsg.Message) ([]refused, error) {
 	if len(msgs) == 0 {
-		return nil
+		return nil, nil
 	}
 	out := make([]queue.Outgoing, 0, len(msgs))
 	groups := make(map[string]bool, len(msgs))
 	for _, m := range msgs {
 		o, err := queuemsg.Outgoing(m)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		out = append(out, o)
 		groups[o.Group] = true
 	}
-	if err := p.sendAll(ctx, out, len(groups) == len(out)); err != nil {
-		return fmt.Errorf("send %d messages: %w", len(out), err)
+	bad, err := p.sendAll(ctx, out, len(groups) == len(out))
+	if err != nil {
+		return nil, fmt.Errorf("send %d messages: %w", len(out), err)
+	}
+	if len(bad) > 1 && len(bad) == len(out) {
+		return nil, fmt.Errorf("send %d messages: the queue refused every one, taken for a failure of the queue: %w",
+			len(out), &queue.RefusedError{Refused: bad})
 	}
 	p.m.batch.Observe(float64(len(out)))
-	for _, m := range msgs {
-		p.m.sent.WithLabelValues(string(m.Source), string(m.Op)).Inc()
+	rs := make([]refused, 0, len(bad))
+	isBad := make(map[int]bool, len(bad))
+	for _, r := range bad {
+		if r.Index < 0 || r.Index >= len(msgs) || isBad[r.Index] {
+			continue
+		}
+		isBad[r.Index] = true
+		rs = append(rs, refused{msg: msgs[r.Index], reason: r.Reason})
+	}
+	for i, m := range msgs {
+		if !isBad[i] {
+			p.m.sent.WithLabelValues(string(m.Source), string(m.Op)).Inc()
+		}
+	}
+	return rs, nil
+}
+
+// isolate records each product whose message the queue refused for good as
+// failed, with the queue's reason, in tx: status, the UI's badge and the
+// failure listing show it, and the caller drops its outbox row or marks its
+// catch-up chunk done with the others, so that nothing waits behind it. The
+// row itself stays in the table: an edit the queue takes, or the next
+// catch-up pass, sends it again, and indexing it clears the failure.
+func (p *Pelican) isolate(ctx context.Context, tx pgx.Tx, rs []refused) error {
+	states := indexstate.New(tx, p.cfg.Model)
+	for _, r := range rs {
+		p.m.refused.Inc()
+		p.log.ErrorContext(ctx, "queue refused a message for good; product recorded as failed, the others go on",
+			"product_id", r.msg.ProductID, "version", r.msg.Version, "source", r.msg.Source, "err", r.reason)
+		if err := states.Fail(ctx, indexstate.Failure{ProductID: r.msg.ProductID, Version: r.msg.Version,
+			Error: "the queue refused the message for good: " + r.reason}); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// sendAll sends out in calls of at most SendBatch messages. When every
-// message is of its own group (product), which is how the drain and the
-// catch-up build their batches, the calls go SendConcurrency at a time: FIFO
-// order only binds within a group, and the batch's calls all end before the
-// next batch is sent. Otherwise they go one after the other, in order.
-func (p *Pelican) sendAll(ctx context.Context, out []queue.Outgoing, distinct bool) error {
+// sendAll sends out in calls of at most SendBatch messages and returns the
+// messages the queue refused for good (Index into out). When every message
+// is of its own group (product), which is how the drain and the catch-up
+// build their batches, the calls go SendConcurrency at a time: FIFO order
+// only binds within a group, and the batch's calls all end before the next
+// batch is sent. Otherwise they go one after the other, in order.
+func (p *Pelican) sendAll(ctx context.Context, out []queue.Outgoing, distinct bool) ([]queue.Refusal, error) {
 	size := p.cfg.SendBatch
 	if size <= 0 {
 		size = len(out)
 	}
+	var mu sync.Mutex
+	var bad []queue.Refusal
+	sendAt := func(ctx context.Context, start int) error {
+		rs, err := p.sendPart(ctx, out[start:min(len(out), start+size)])
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range rs {
+			r.Index += start
+			bad = append(bad, r)
+		}
+		return err
+	}
 	if !distinct || len(out) <= size {
-		for part := range slices.Chunk(out, size) {
-			if err := p.sendPart(ctx, part); err != nil {
-				return err
+		for start := 0; start < len(out); start += size {
+			if err := sendAt(ctx, start); err != nil {
+				return nil, err
 			}
 		}
-		return nil
+		return bad, nil
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	for part := range slices.Chunk(out, size) {
+	for start := 0; start < len(out); start += size {
 		select {
 		case p.sending <- struct{}{}:
 		case <-gctx.Done():
-			return errors.Join(g.Wait(), ctx.Err())
+			return nil, errors.Join(g.Wait(), ctx.Err())
 		}
 		g.Go(func() error {
 			defer func() { <-p.sending }()
-			return p.sendPart(gctx, part)
+			return sendAt(gctx, start)
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return bad, nil
 }
 
 // sendPart sends one call's messages, backing off and retrying while the
 // queue refuses it for a quota (SQS throttling), so that a throttled call
 // neither fails the batch nor reorders it. A retry may repeat messages of
-// the part that went through; the queue drops them by deduplication id.
-func (p *Pelican) sendPart(ctx context.Context, part []queue.Outgoing) error {
+// the part that went through; the queue drops them by deduplication id. It
+// returns the messages the queue refused for good; the others were sent.
+func (p *Pelican) sendPart(ctx context.Context, part []queue.Outgoing) ([]queue.Refusal, error) {
 	for attempt := 0; ; attempt++ {
 		err := p.q.Send(ctx, part)
+		var re *queue.RefusedError
+		if errors.As(err, &re) {
+			return re.Refused, nil
+		}
 		if err == nil || ctx.Err() != nil || !p.quota.Note(ctx, err) {
-			return err
+			return nil, err
 		}
 		if !backoff.Sleep(ctx, backoff.Delay(attempt, p.cfg.MinBackoff, p.cfg.MaxBackoff)) {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 }

@@ -1,12 +1,15 @@
 package pelican
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/refarch/refarch/internal/cloudsim"
 	"github.com/refarch/refarch/internal/pgtest"
+	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/queue/pgqueue"
 	"github.com/refarch/refarch/queuemsg"
 )
@@ -33,7 +36,7 @@ func TestSendKeepsEachProductsOrder(t *testing.T) {
 			batch = append(batch, queuemsg.Message{Op: queuemsg.OpDelete, Source: queuemsg.SourceCatchup, ProductID: id, Version: v, ChangedAt: time.Now()})
 		}
 	}
-	if err := p.send(ctx, batch); err != nil {
+	if _, err := p.send(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
 	last := map[int64]int64{}
@@ -69,10 +72,45 @@ func TestSendKeepsEachProductsOrder(t *testing.T) {
 		batch = append(batch, queuemsg.Message{Op: queuemsg.OpDelete, Source: queuemsg.SourceCatchup, ProductID: 1000 + id, Version: 1, ChangedAt: time.Now()})
 	}
 	start := time.Now()
-	if err := p.send(ctx, batch); err != nil {
+	if _, err := p.send(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("240 distinct products took %s: the calls were not concurrent", took)
+	}
+}
+
+// refuseAll is the Postgres queue refusing every message for good.
+type refuseAll struct{ *pgqueue.Queue }
+
+func (q refuseAll) Send(_ context.Context, msgs []queue.Outgoing) error {
+	re := &queue.RefusedError{}
+	for i := range msgs {
+		re.Refused = append(re.Refused, queue.Refusal{Index: i, Reason: "InvalidMessageContents"})
+	}
+	return re
+}
+
+// TestSendTakesAllRefusedForTheQueuesFailure: a lone message the queue
+// refuses is set aside, but a queue refusing every message of a batch of
+// several is failing itself (a setting, not the messages), so send returns
+// an error for the caller to retry rather than isolating the whole batch.
+func TestSendTakesAllRefusedForTheQueuesFailure(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	inner := pgqueue.New(pgtest.New(t), pgqueue.Options{MaxReceives: 5})
+	t.Cleanup(func() { inner.Close() })
+	p := New(nil, refuseAll{inner}, Config{SendBatch: 3}, slog.New(slog.DiscardHandler), nil)
+	msg := func(id int64) queuemsg.Message {
+		return queuemsg.Message{Op: queuemsg.OpDelete, Source: queuemsg.SourceOutbox, ProductID: id, Version: 1, ChangedAt: time.Now()}
+	}
+	rs, err := p.send(ctx, []queuemsg.Message{msg(1)})
+	if err != nil || len(rs) != 1 || rs[0].msg.ProductID != 1 {
+		t.Fatalf("lone refused message: %+v, %v; want it set aside", rs, err)
+	}
+	rs, err = p.send(ctx, []queuemsg.Message{msg(1), msg(2), msg(3), msg(4)})
+	var re *queue.RefusedError
+	if err == nil || !errors.As(err, &re) || rs != nil {
+		t.Fatalf("every message refused: %+v, %v; want an error and nothing set aside", rs, err)
 	}
 }

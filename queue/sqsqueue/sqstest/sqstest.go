@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
 	"github.com/refarch/refarch/queue/sqsqueue"
 )
 
@@ -28,7 +30,9 @@ func Endpoint(t testing.TB) string {
 
 // New creates a queue pair with a random name on endpoint, with a redrive
 // policy after maxReceives receives, and deletes it when the test ends.
-func New(t testing.TB, endpoint string, maxReceives int) *sqsqueue.Queue {
+// optFns adjust the client the queue uses (middleware that alters requests,
+// for tests of what the server refuses).
+func New(t testing.TB, endpoint string, maxReceives int, optFns ...func(*sqs.Options)) *sqsqueue.Queue {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -48,6 +52,9 @@ func New(t testing.TB, endpoint string, maxReceives int) *sqsqueue.Queue {
 			t.Logf("delete queues: %v", err)
 		}
 	})
+	if len(optFns) > 0 {
+		client = sqs.New(client.Options(), optFns...)
+	}
 	opts.QueueURL, opts.DLQURL, opts.Client = url, dlq, client
 	q, err := sqsqueue.New(ctx, opts)
 	if err != nil {
