@@ -1,22 +1,26 @@
 package use
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 )
 
 // Register-blocking of the micro-kernel: it updates an mr x nr tile of C,
-// and nr columns of B are stored contiguously per row of a panel.
+// and nr columns of B are stored contiguously per row of a panel. 12 x 32
+// is the AVX-512 kernel's tile (24 of the 32 ZMM registers); the AVX2
+// kernel covers it as four 6 x 16 tiles.
 const (
-	mr = 6
-	nr = 16
+	mr = 12
+	nr = 32
 )
 
-// Cache-blocking: a kc x nr slice of a B panel (16 KiB) stays in L1 while
-// the kernel sweeps mc rows of A, whose mc x kc block (72 KiB) stays in L2.
+// Cache-blocking: a kc x nr slice of a B panel (32 KiB) stays in L1 (48
+// KiB) while the kernel sweeps mc rows of A, whose mc x kc block (96 KiB)
+// stays in L2.
 const (
 	kc = 256
-	mc = 72
+	mc = 96
 )
 
 // packed is a k x m weight matrix stored as m/nr panels of k rows by nr
@@ -28,6 +32,9 @@ type packed struct {
 
 // pack converts a row-major k x m matrix; m must be a multiple of nr.
 func pack(b []float32, k, m int) packed {
+	if m%nr != 0 {
+		panic(fmt.Sprintf("pack: %d columns is not a multiple of %d", m, nr))
+	}
 	p := packed{k: k, m: m, data: make([]float32, k*m)}
 	for panel := 0; panel < m/nr; panel++ {
 		dst := p.data[panel*k*nr:]
@@ -43,15 +50,22 @@ func pack(b []float32, k, m int) packed {
 // extra rows are scratch whose results are ignored.
 func roundRows(n int) int { return (n + mr - 1) / mr * mr }
 
-// groupPanels is how many panels (64 columns) one task covers: small
+// groupPanels is how many panels (2 x 32 columns) one task covers: small
 // enough that a busy core's share can be taken over by the other, large
 // enough that each A block in L2 serves several panels.
-const groupPanels = 4
+const groupPanels = 2
 
 // matmul adds a x B to c for the first rows rows (rounded up to mr; both a
 // and c must hold that many rows). lda and ldc are row strides in floats.
-// Groups of panels are shared out among up to workers goroutines.
+// Groups of panels are shared out among up to workers goroutines. It runs
+// the best micro-kernel the CPU has.
 func matmul(c []float32, ldc int, a []float32, lda int, rows int, b *packed, workers int) {
+	matmulWith(bestKernel, c, ldc, a, lda, rows, b, workers)
+}
+
+// matmulWith is matmul on the given micro-kernel (tests and benchmarks
+// compare them).
+func matmulWith(kern kernelID, c []float32, ldc int, a []float32, lda int, rows int, b *packed, workers int) {
 	if rows == 0 {
 		return
 	}
@@ -61,7 +75,7 @@ func matmul(c []float32, ldc int, a []float32, lda int, rows int, b *packed, wor
 	panels := b.m / nr
 	groups := (panels + groupPanels - 1) / groupPanels
 	parallel(groups, workers, func(g int) {
-		matmulPanels(c, ldc, a, lda, rows, b, g*groupPanels, min(panels, (g+1)*groupPanels))
+		matmulPanels(kern, c, ldc, a, lda, rows, b, g*groupPanels, min(panels, (g+1)*groupPanels))
 	})
 }
 
@@ -96,8 +110,8 @@ func parallel(jobs, workers int, do func(job int)) {
 
 // matmulPanels runs the blocked loops over panels [lo, hi) of b. A block
 // of mc rows is finished across all of k before the next one, so its C
-// tiles (mc x 64 floats) stay in L1 between k blocks.
-func matmulPanels(c []float32, ldc int, a []float32, lda int, rows int, b *packed, lo, hi int) {
+// tiles (mc x 64 floats) stay in L1/L2 between k blocks.
+func matmulPanels(kern kernelID, c []float32, ldc int, a []float32, lda int, rows int, b *packed, lo, hi int) {
 	for i0 := 0; i0 < rows; i0 += mc {
 		i1 := min(rows, i0+mc)
 		for k0 := 0; k0 < b.k; k0 += kc {
@@ -105,16 +119,29 @@ func matmulPanels(c []float32, ldc int, a []float32, lda int, rows int, b *packe
 			for p := lo; p < hi; p++ {
 				bp := b.data[(p*b.k+k0)*nr:]
 				for i := i0; i < i1; i += mr {
-					kernel6x16(kn, a[i*lda+k0:], lda, bp, c[i*ldc+p*nr:], ldc)
+					kernel12x32(kern, kn, a[i*lda+k0:], lda, bp, c[i*ldc+p*nr:], ldc)
 				}
 			}
 		}
 	}
 }
 
-// kernel6x16Go is the portable micro-kernel: c[0:6][0:16] += a[0:6][0:k] x
-// b[0:k][0:16], with b packed nr wide.
-func kernel6x16Go(k int, a []float32, lda int, b []float32, c []float32, ldc int) {
+// kernelID names a micro-kernel implementation.
+type kernelID int
+
+const (
+	kernelGo     kernelID = iota // portable Go
+	kernelAVX2                   // four 6 x 16 AVX2/FMA tiles (kernel_amd64.s)
+	kernelAVX512                 // one 12 x 32 AVX-512 tile (kernel_amd64.s)
+)
+
+func (k kernelID) String() string {
+	return [...]string{"go", "avx2-fma", "avx512"}[k]
+}
+
+// kernel12x32Go is the portable micro-kernel: c[0:12][0:32] += a[0:12][0:k]
+// x b[0:k][0:32], with b packed nr wide.
+func kernel12x32Go(k int, a []float32, lda int, b []float32, c []float32, ldc int) {
 	var acc [mr][nr]float32
 	for r := 0; r < mr; r++ {
 		copy(acc[r][:], c[r*ldc:r*ldc+nr])

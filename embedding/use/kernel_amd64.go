@@ -4,34 +4,58 @@ package use
 
 import "golang.org/x/sys/cpu"
 
-// useAVX2 reports whether the CPU runs the assembly kernel.
+// useAVX2 reports whether the CPU runs the AVX2/FMA assembly (the 6 x 16
+// kernel, dot and axpy).
 func useAVX2() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA }
 
-// kernel6x16AVX2 is written in assembly (kernel_amd64.s); the slices'
-// bounds are checked by kernel6x16 before the call.
+// bestKernel is the fastest micro-kernel this CPU runs. x/sys/cpu reports
+// AVX-512 only when the OS also saves the ZMM registers.
+var bestKernel = func() kernelID {
+	switch {
+	case cpu.X86.HasAVX512F:
+		return kernelAVX512
+	case useAVX2():
+		return kernelAVX2
+	}
+	return kernelGo
+}()
+
+// kernels lists the micro-kernels this CPU can run, for tests.
+func kernels() []kernelID {
+	return []kernelID{kernelGo, kernelAVX2, kernelAVX512}[:bestKernel+1]
+}
+
+// The assembly kernels (kernel_amd64.s); the slices' bounds are checked by
+// kernel12x32 before the call.
 //
 //go:noescape
 func kernel6x16AVX2(k int, a *float32, lda int, b *float32, c *float32, ldc int)
 
-// kernel6x16 dispatches to the AVX2/FMA kernel when the CPU has it.
-func kernel6x16(k int, a []float32, lda int, b []float32, c []float32, ldc int) {
-	if !useAVX2() {
-		kernel6x16Go(k, a, lda, b, c, ldc)
-		return
-	}
+//go:noescape
+func kernel12x32AVX512(k int, a *float32, lda int, b *float32, c *float32, ldc int)
+
+// kernel12x32 adds a[0:12][0:k] x b[0:k][0:32] to c[0:12][0:32] with the
+// given kernel; b is one packed panel.
+func kernel12x32(kern kernelID, k int, a []float32, lda int, b []float32, c []float32, ldc int) {
 	_ = a[(mr-1)*lda+k-1]
 	_ = b[k*nr-1]
 	_ = c[(mr-1)*ldc+nr-1]
-	kernel6x16AVX2(k, &a[0], lda, &b[0], &c[0], ldc)
+	switch kern {
+	case kernelAVX512:
+		kernel12x32AVX512(k, &a[0], lda, &b[0], &c[0], ldc)
+	case kernelAVX2:
+		// Rows 0-5 and 6-11, each times columns 0-15 and 16-31.
+		for _, r := range [2]int{0, 6} {
+			kernel6x16AVX2(k, &a[r*lda], lda, &b[0], &c[r*ldc], ldc)
+			kernel6x16AVX2(k, &a[r*lda], lda, &b[16], &c[r*ldc+16], ldc)
+		}
+	default:
+		kernel12x32Go(k, a, lda, b, c, ldc)
+	}
 }
 
 // kernelName says which micro-kernel runs, for benchmarks and logs.
-func kernelName() string {
-	if useAVX2() {
-		return "avx2-fma"
-	}
-	return "go"
-}
+func kernelName() string { return bestKernel.String() }
 
 //go:noescape
 func dotAVX2(a, b *float32, n int) float32

@@ -4,8 +4,8 @@
 
 // STEP is one step along k: it broadcasts the A tile's column at byte
 // offset aoff of each row (rows 0-5 start at SI, SI+R8, R10, R10+R8, R11,
-// R11+R8), multiplies it by the B row at byte offset boff of the panel and
-// adds the products to the C tile.
+// R11+R8), multiplies it by 16 floats of the B row at byte offset boff of
+// the panel and adds the products to the C tile.
 #define STEP(aoff, boff) \
 	VMOVUPS boff(DI), Y12; \
 	VMOVUPS boff+32(DI), Y13; \
@@ -30,7 +30,8 @@
 
 // func kernel6x16AVX2(k int, a *float32, lda int, b *float32, c *float32, ldc int)
 //
-// C[0:6][0:16] += A[0:6][0:k] x B[0:k][0:16], B packed 16 floats per row.
+// C[0:6][0:16] += A[0:6][0:k] x B[0:k][0:16], where B's rows are 32 floats
+// (128 bytes) apart: b points at one half of a packed 32-wide panel.
 // Y0-Y11 hold the C tile, Y12-Y13 a row of B, Y14-Y15 broadcast A values.
 TEXT ·kernel6x16AVX2(SB), NOSPLIT, $0-48
 	MOVQ k+0(FP), CX
@@ -65,13 +66,13 @@ TEXT ·kernel6x16AVX2(SB), NOSPLIT, $0-48
 	JLT tail
 loop4:
 	STEP(0, 0)
-	STEP(4, 64)
-	STEP(8, 128)
-	STEP(12, 192)
+	STEP(4, 128)
+	STEP(8, 256)
+	STEP(12, 384)
 	ADDQ $16, SI
 	ADDQ $16, R10
 	ADDQ $16, R11
-	ADDQ $256, DI
+	ADDQ $512, DI
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE loop4
@@ -83,7 +84,7 @@ loop1:
 	ADDQ $4, SI
 	ADDQ $4, R10
 	ADDQ $4, R11
-	ADDQ $64, DI
+	ADDQ $128, DI
 	DECQ CX
 	JNZ loop1
 done:
@@ -154,5 +155,173 @@ axpyloop:
 	ADDQ $64, DI
 	SUBQ $16, CX
 	JNZ axpyloop
+	VZEROUPPER
+	RET
+
+// STEP512 is one step along k of the AVX-512 kernel: it loads the 32
+// floats of the B row at byte offset boff into Z24-Z25, broadcasts the A
+// tile's column at byte offset aoff of each of the 12 rows (rows 0-4 at
+// SI + {0,1,2,3,4} x lda, rows 5-9 the same from R10, rows 10-11 from R11;
+// R13 holds 3 x lda) into one of Z26-Z31 in turn, and adds the products
+// to the C tile in Z0-Z23 (row r in Z(2r), Z(2r+1)).
+#define STEP512(aoff, boff) \
+	VMOVUPS boff(DI), Z24; \
+	VMOVUPS boff+64(DI), Z25; \
+	VBROADCASTSS aoff(SI), Z26; \
+	VFMADD231PS Z24, Z26, Z0; \
+	VFMADD231PS Z25, Z26, Z1; \
+	VBROADCASTSS aoff(SI)(R8*1), Z27; \
+	VFMADD231PS Z24, Z27, Z2; \
+	VFMADD231PS Z25, Z27, Z3; \
+	VBROADCASTSS aoff(SI)(R8*2), Z28; \
+	VFMADD231PS Z24, Z28, Z4; \
+	VFMADD231PS Z25, Z28, Z5; \
+	VBROADCASTSS aoff(SI)(R13*1), Z29; \
+	VFMADD231PS Z24, Z29, Z6; \
+	VFMADD231PS Z25, Z29, Z7; \
+	VBROADCASTSS aoff(SI)(R8*4), Z30; \
+	VFMADD231PS Z24, Z30, Z8; \
+	VFMADD231PS Z25, Z30, Z9; \
+	VBROADCASTSS aoff(R10), Z31; \
+	VFMADD231PS Z24, Z31, Z10; \
+	VFMADD231PS Z25, Z31, Z11; \
+	VBROADCASTSS aoff(R10)(R8*1), Z26; \
+	VFMADD231PS Z24, Z26, Z12; \
+	VFMADD231PS Z25, Z26, Z13; \
+	VBROADCASTSS aoff(R10)(R8*2), Z27; \
+	VFMADD231PS Z24, Z27, Z14; \
+	VFMADD231PS Z25, Z27, Z15; \
+	VBROADCASTSS aoff(R10)(R13*1), Z28; \
+	VFMADD231PS Z24, Z28, Z16; \
+	VFMADD231PS Z25, Z28, Z17; \
+	VBROADCASTSS aoff(R10)(R8*4), Z29; \
+	VFMADD231PS Z24, Z29, Z18; \
+	VFMADD231PS Z25, Z29, Z19; \
+	VBROADCASTSS aoff(R11), Z30; \
+	VFMADD231PS Z24, Z30, Z20; \
+	VFMADD231PS Z25, Z30, Z21; \
+	VBROADCASTSS aoff(R11)(R8*1), Z31; \
+	VFMADD231PS Z24, Z31, Z22; \
+	VFMADD231PS Z25, Z31, Z23
+
+// func kernel12x32AVX512(k int, a *float32, lda int, b *float32, c *float32, ldc int)
+//
+// C[0:12][0:32] += A[0:12][0:k] x B[0:k][0:32], B packed 32 floats per row.
+// 24 of the 32 ZMM registers hold the C tile for the whole k loop, so each
+// step does 24 fused multiply-adds of 16 lanes for 14 loads: the tile is
+// as large as the register file allows, which is what keeps the FMA units
+// busy rather than waiting on loads.
+TEXT ·kernel12x32AVX512(SB), NOSPLIT, $0-48
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	SHLQ $2, R8
+	MOVQ b+24(FP), DI
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R9
+	SHLQ $2, R9
+	LEAQ (R8)(R8*2), R13 // 3 x lda
+	LEAQ (SI)(R8*4), R10
+	ADDQ R8, R10 // row 5
+	LEAQ (R10)(R8*4), R11
+	ADDQ R8, R11 // row 10
+	MOVQ DX, R12
+	VMOVUPS (R12), Z0
+	VMOVUPS 64(R12), Z1
+	ADDQ R9, R12
+	VMOVUPS (R12), Z2
+	VMOVUPS 64(R12), Z3
+	ADDQ R9, R12
+	VMOVUPS (R12), Z4
+	VMOVUPS 64(R12), Z5
+	ADDQ R9, R12
+	VMOVUPS (R12), Z6
+	VMOVUPS 64(R12), Z7
+	ADDQ R9, R12
+	VMOVUPS (R12), Z8
+	VMOVUPS 64(R12), Z9
+	ADDQ R9, R12
+	VMOVUPS (R12), Z10
+	VMOVUPS 64(R12), Z11
+	ADDQ R9, R12
+	VMOVUPS (R12), Z12
+	VMOVUPS 64(R12), Z13
+	ADDQ R9, R12
+	VMOVUPS (R12), Z14
+	VMOVUPS 64(R12), Z15
+	ADDQ R9, R12
+	VMOVUPS (R12), Z16
+	VMOVUPS 64(R12), Z17
+	ADDQ R9, R12
+	VMOVUPS (R12), Z18
+	VMOVUPS 64(R12), Z19
+	ADDQ R9, R12
+	VMOVUPS (R12), Z20
+	VMOVUPS 64(R12), Z21
+	ADDQ R9, R12
+	VMOVUPS (R12), Z22
+	VMOVUPS 64(R12), Z23
+	CMPQ CX, $4
+	JLT tail512
+loop512:
+	STEP512(0, 0)
+	STEP512(4, 128)
+	STEP512(8, 256)
+	STEP512(12, 384)
+	ADDQ $16, SI
+	ADDQ $16, R10
+	ADDQ $16, R11
+	ADDQ $512, DI
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE loop512
+tail512:
+	TESTQ CX, CX
+	JEQ done512
+loop512one:
+	STEP512(0, 0)
+	ADDQ $4, SI
+	ADDQ $4, R10
+	ADDQ $4, R11
+	ADDQ $128, DI
+	DECQ CX
+	JNZ loop512one
+done512:
+	MOVQ DX, R12
+	VMOVUPS Z0, (R12)
+	VMOVUPS Z1, 64(R12)
+	ADDQ R9, R12
+	VMOVUPS Z2, (R12)
+	VMOVUPS Z3, 64(R12)
+	ADDQ R9, R12
+	VMOVUPS Z4, (R12)
+	VMOVUPS Z5, 64(R12)
+	ADDQ R9, R12
+	VMOVUPS Z6, (R12)
+	VMOVUPS Z7, 64(R12)
+	ADDQ R9, R12
+	VMOVUPS Z8, (R12)
+	VMOVUPS Z9, 64(R12)
+	ADDQ R9, R12
+	VMOVUPS Z10, (R12)
+	VMOVUPS Z11, 64(R12)
+	ADDQ R9, R12
+	VMOVUPS Z12, (R12)
+	VMOVUPS Z13, 64(R12)
+	ADDQ R9, R12
+	VMOVUPS Z14, (R12)
+	VMOVUPS Z15, 64(R12)
+	ADDQ R9, R12
+	VMOVUPS Z16, (R12)
+	VMOVUPS Z17, 64(R12)
+	ADDQ R9, R12
+	VMOVUPS Z18, (R12)
+	VMOVUPS Z19, 64(R12)
+	ADDQ R9, R12
+	VMOVUPS Z20, (R12)
+	VMOVUPS Z21, 64(R12)
+	ADDQ R9, R12
+	VMOVUPS Z22, (R12)
+	VMOVUPS Z23, 64(R12)
 	VZEROUPPER
 	RET

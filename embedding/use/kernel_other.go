@@ -2,9 +2,15 @@
 
 package use
 
-// kernel6x16 is the portable micro-kernel on machines without the assembly one.
-func kernel6x16(k int, a []float32, lda int, b []float32, c []float32, ldc int) {
-	kernel6x16Go(k, a, lda, b, c, ldc)
+// bestKernel is the portable micro-kernel on machines without the assembly ones.
+const bestKernel = kernelGo
+
+// kernels lists the micro-kernels this CPU can run, for tests.
+func kernels() []kernelID { return []kernelID{kernelGo} }
+
+// kernel12x32 adds a[0:12][0:k] x b[0:k][0:32] to c[0:12][0:32].
+func kernel12x32(_ kernelID, k int, a []float32, lda int, b []float32, c []float32, ldc int) {
+	kernel12x32Go(k, a, lda, b, c, ldc)
 }
 
 // kernelName says which micro-kernel runs, for benchmarks and logs.
