@@ -54,6 +54,7 @@ func (m *Model) forward(seqs [][]int) ([][]float32, error) {
 	defer m.pool.Put(ws)
 	ws.in = grow(ws.in, rows*embedDim)
 	x := ws.in
+	clear(x[n*embedDim:]) // padding rows: defined values for the kernels
 	for i, s := range seqs {
 		for pos, id := range s {
 			row := x[(offs[i]+pos)*embedDim : (offs[i]+pos+1)*embedDim]
@@ -89,8 +90,7 @@ func (m *Model) forward(seqs [][]int) ([][]float32, error) {
 		}
 	}
 	proj := make([]float32, brows*Dimension)
-	fillBias(proj, Dimension, len(seqs), m.tanhBias)
-	matmul(proj, Dimension, pooled, hiddenDim, len(seqs), &m.tanhW, m.workers)
+	matmulInto(proj, Dimension, pooled, hiddenDim, len(seqs), &m.tanhW, fused{bias: m.tanhBias}, m.workers)
 	vecs := make([][]float32, len(seqs))
 	for i := range seqs {
 		v := proj[i*Dimension : (i+1)*Dimension : (i+1)*Dimension]
@@ -124,50 +124,35 @@ func grow(b []float32, n int) []float32 {
 }
 
 // layer runs one transformer layer on n stacked tokens of x and writes its
-// output to y (n rows of hiddenDim, padded to whole tiles).
+// output to y (n rows of hiddenDim, padded to whole tiles). Biases, the
+// residual additions and the ReLU are fused into the matrix products
+// (see fused), so the only passes over the activations outside them are
+// the layer norms and attention, and those are shared by the cores too.
 func (m *Model) layer(l *layer, y, x []float32, n int, offs []int, ws *workspace) {
 	rows := roundRows(n)
 	ws.h = grow(ws.h, rows*l.dIn)
-	layerNorm(ws.h, x, n, l.dIn, l.lnAttnScale, l.lnAttnBias)
+	layerNorm(ws.h, x, n, l.dIn, l.lnAttnScale, l.lnAttnBias, m.workers)
 	ws.qkv = grow(ws.qkv, rows*3*l.dIn)
-	fillBias(ws.qkv, 3*l.dIn, n, l.qkvBias)
-	matmul(ws.qkv, 3*l.dIn, ws.h, l.dIn, n, &l.qkv, m.workers)
+	matmulInto(ws.qkv, 3*l.dIn, ws.h, l.dIn, n, &l.qkv, fused{bias: l.qkvBias}, m.workers)
 
 	ws.att = grow(ws.att, rows*l.dIn)
 	m.attention(ws.att, ws.qkv, l.dIn, l.scale, offs)
 
 	// y = attention x Wo + bo + residual, where the residual is x itself or,
-	// when the width changes, a dense projection of it.
+	// when the width changes, a dense projection of it (x R + br).
 	if l.residual != nil {
-		for i := 0; i < n; i++ {
-			row := y[i*l.dOut : (i+1)*l.dOut]
-			for j := range row {
-				row[j] = l.outBias[j] + l.resBias[j]
-			}
-		}
-		matmul(y, l.dOut, x, l.dIn, n, l.residual, m.workers)
+		matmulInto(y, l.dOut, x, l.dIn, n, l.residual, fused{bias: l.outResBias}, m.workers)
+		matmul(y, l.dOut, ws.att, l.dIn, n, &l.out, m.workers)
 	} else {
-		for i := 0; i < n; i++ {
-			row := y[i*l.dOut : (i+1)*l.dOut]
-			xr := x[i*l.dIn : (i+1)*l.dIn]
-			for j := range row {
-				row[j] = xr[j] + l.outBias[j]
-			}
-		}
+		matmulInto(y, l.dOut, ws.att, l.dIn, n, &l.out, fused{from: x, bias: l.outBias}, m.workers)
 	}
-	matmul(y, l.dOut, ws.att, l.dIn, n, &l.out, m.workers)
 
 	// Feed-forward on the normalized y, added back to y.
 	ws.h = grow(ws.h, rows*l.dOut)
-	layerNorm(ws.h, y, n, l.dOut, l.lnFFNScale, l.lnFFNBias)
+	layerNorm(ws.h, y, n, l.dOut, l.lnFFNScale, l.lnFFNBias, m.workers)
 	ws.hid = grow(ws.hid, rows*ffnDim)
-	fillBias(ws.hid, ffnDim, n, l.ffn1Bias)
-	matmul(ws.hid, ffnDim, ws.h, l.dOut, n, &l.ffn1, m.workers)
-	relu(ws.hid[:n*ffnDim])
-	for i := 0; i < n; i++ {
-		addTo(y[i*l.dOut:(i+1)*l.dOut], l.ffn2Bias)
-	}
-	matmul(y, l.dOut, ws.hid, ffnDim, n, &l.ffn2, m.workers)
+	matmulInto(ws.hid, ffnDim, ws.h, l.dOut, n, &l.ffn1, fused{bias: l.ffn1Bias, relu: true}, m.workers)
+	matmulInto(y, l.dOut, ws.hid, ffnDim, n, &l.ffn2, fused{from: y, bias: l.ffn2Bias}, m.workers)
 }
 
 // attention computes softmax(q k^T * scale) v for every text and head; qkv
@@ -214,30 +199,33 @@ func (m *Model) attention(dst, qkv []float32, d int, scale float32, offs []int) 
 
 // layerNorm normalizes each of n rows of width d to zero mean and unit
 // variance (epsilon 1e-6), then scales and shifts, in the graph's order.
-func layerNorm(dst, src []float32, n, d int, scale, bias []float32) {
-	for i := 0; i < n; i++ {
-		s := src[i*d : (i+1)*d]
-		o := dst[i*d : (i+1)*d]
-		var mean float64
-		for _, v := range s {
-			mean += float64(v)
+// Blocks of rows are shared out among workers. The padding rows up to
+// roundRows(n) are zeroed, so the kernels compute on defined values.
+func layerNorm(dst, src []float32, n, d int, scale, bias []float32, workers int) {
+	const block = 32
+	parallel((n+block-1)/block, workers, func(b int) {
+		for i := b * block; i < min(n, (b+1)*block); i++ {
+			layerNormRow(dst[i*d:(i+1)*d], src[i*d:(i+1)*d], scale, bias)
 		}
-		mu := float32(mean / float64(d))
-		var variance float64
-		for _, v := range s {
-			c := float64(v - mu)
-			variance += c * c
-		}
-		r := float32(1 / math.Sqrt(variance/float64(d)+lnEpsilon))
-		for j, v := range s {
-			o[j] = scale[j]*r*(v-mu) + bias[j]
-		}
-	}
+	})
+	clear(dst[n*d : roundRows(n)*d])
 }
 
-func fillBias(dst []float32, d, n int, bias []float32) {
-	for i := 0; i < n; i++ {
-		copy(dst[i*d:(i+1)*d], bias)
+func layerNormRow(o, s, scale, bias []float32) {
+	d := len(s)
+	var mean float64
+	for _, v := range s {
+		mean += float64(v)
+	}
+	mu := float32(mean / float64(d))
+	var variance float64
+	for _, v := range s {
+		c := float64(v - mu)
+		variance += c * c
+	}
+	r := float32(1 / math.Sqrt(variance/float64(d)+lnEpsilon))
+	for j, v := range s {
+		o[j] = scale[j]*r*(v-mu) + bias[j]
 	}
 }
 

@@ -60,22 +60,44 @@ const groupPanels = 2
 // Groups of panels are shared out among up to workers goroutines. It runs
 // the best micro-kernel the CPU has.
 func matmul(c []float32, ldc int, a []float32, lda int, rows int, b *packed, workers int) {
-	matmulWith(bestKernel, c, ldc, a, lda, rows, b, workers)
+	matmulWith(bestKernel, c, ldc, a, lda, rows, b, fused{from: c}, workers)
 }
 
-// matmulWith is matmul on the given micro-kernel (tests and benchmarks
-// compare them).
-func matmulWith(kern kernelID, c []float32, ldc int, a []float32, lda int, rows int, b *packed, workers int) {
+// fused says what matmulInto does around the product. These elementwise
+// steps run column group by column group inside the task that computes the
+// group, so they are shared by the cores and touch C while it is in cache,
+// instead of each taking a serial pass over the whole of C.
+type fused struct {
+	from []float32 // C starts as from (row stride ldc; C itself to accumulate), or as zero when nil,
+	bias []float32 // plus bias on every row when not nil;
+	relu bool      // after the product, C = max(C, 0)
+}
+
+// matmulInto sets c to f.from + f.bias + a x B (then ReLU if f.relu) for
+// the first rows rows, rounded up to mr as in matmul.
+func matmulInto(c []float32, ldc int, a []float32, lda int, rows int, b *packed, f fused, workers int) {
+	matmulWith(bestKernel, c, ldc, a, lda, rows, b, f, workers)
+}
+
+// matmulWith is matmulInto on the given micro-kernel (tests and
+// benchmarks compare them).
+func matmulWith(kern kernelID, c []float32, ldc int, a []float32, lda int, rows int, b *packed, f fused, workers int) {
 	if rows == 0 {
 		return
 	}
 	rows = roundRows(rows)
 	_ = a[(rows-1)*lda+b.k-1]
 	_ = c[(rows-1)*ldc+b.m-1]
+	if f.from != nil {
+		_ = f.from[(rows-1)*ldc+b.m-1]
+	}
+	if f.bias != nil {
+		_ = f.bias[b.m-1]
+	}
 	panels := b.m / nr
 	groups := (panels + groupPanels - 1) / groupPanels
 	parallel(groups, workers, func(g int) {
-		matmulPanels(kern, c, ldc, a, lda, rows, b, g*groupPanels, min(panels, (g+1)*groupPanels))
+		matmulPanels(kern, c, ldc, a, lda, rows, b, f, g*groupPanels, min(panels, (g+1)*groupPanels))
 	})
 }
 
@@ -110,10 +132,31 @@ func parallel(jobs, workers int, do func(job int)) {
 
 // matmulPanels runs the blocked loops over panels [lo, hi) of b. A block
 // of mc rows is finished across all of k before the next one, so its C
-// tiles (mc x 64 floats) stay in L1/L2 between k blocks.
-func matmulPanels(kern kernelID, c []float32, ldc int, a []float32, lda int, rows int, b *packed, lo, hi int) {
+// tiles (mc x 64 floats) stay in L1/L2 from f's start values through the
+// k blocks to the ReLU.
+func matmulPanels(kern kernelID, c []float32, ldc int, a []float32, lda int, rows int, b *packed, f fused, lo, hi int) {
+	j0, j1 := lo*nr, hi*nr
 	for i0 := 0; i0 < rows; i0 += mc {
 		i1 := min(rows, i0+mc)
+		accumulate := f.from != nil && &f.from[0] == &c[0]
+		if !accumulate || f.bias != nil {
+			for i := i0; i < i1; i++ {
+				row := c[i*ldc+j0 : i*ldc+j1]
+				switch {
+				case f.from == nil && f.bias == nil:
+					clear(row)
+				case f.from == nil:
+					copy(row, f.bias[j0:j1])
+				case f.bias == nil:
+					copy(row, f.from[i*ldc+j0:i*ldc+j1])
+				default:
+					from, bias := f.from[i*ldc+j0:i*ldc+j1], f.bias[j0:j1]
+					for j := range row {
+						row[j] = from[j] + bias[j]
+					}
+				}
+			}
+		}
 		for k0 := 0; k0 < b.k; k0 += kc {
 			kn := min(kc, b.k-k0)
 			for p := lo; p < hi; p++ {
@@ -121,6 +164,11 @@ func matmulPanels(kern kernelID, c []float32, ldc int, a []float32, lda int, row
 				for i := i0; i < i1; i += mr {
 					kernel12x32(kern, kn, a[i*lda+k0:], lda, bp, c[i*ldc+p*nr:], ldc)
 				}
+			}
+		}
+		if f.relu {
+			for i := i0; i < i1; i++ {
+				relu(c[i*ldc+j0 : i*ldc+j1])
 			}
 		}
 	}

@@ -9,7 +9,8 @@ import (
 // TestMatmulMatchesNaive checks the blocked, packed, parallel product on
 // every micro-kernel the CPU runs (Go, AVX2, AVX-512) against a plain
 // triple loop, on shapes that cross the kc and mc block edges and leave
-// ragged row tiles.
+// ragged row tiles, both accumulating into C and with each fused step
+// (start from another matrix or from zero, add a bias, ReLU).
 func TestMatmulMatchesNaive(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -23,37 +24,57 @@ func TestMatmulMatchesNaive(t *testing.T) {
 	} {
 		lda, ldc := tc.k+3, tc.m+5
 		rows := roundRows(tc.rows)
-		a := make([]float32, rows*lda)
-		bm := make([]float32, tc.k*tc.m)
-		c := make([]float32, rows*ldc)
-		for i := range a {
-			a[i] = rng.Float32()*2 - 1
-		}
-		for i := range bm {
-			bm[i] = rng.Float32()*2 - 1
-		}
-		for i := range c {
-			c[i] = rng.Float32()
-		}
-		want := make([]float64, tc.rows*tc.m)
-		for i := 0; i < tc.rows; i++ {
-			for j := 0; j < tc.m; j++ {
-				s := float64(c[i*ldc+j])
-				for p := 0; p < tc.k; p++ {
-					s += float64(a[i*lda+p]) * float64(bm[p*tc.m+j])
-				}
-				want[i*tc.m+j] = s
+		random := func(n int, lo, hi float32) []float32 {
+			v := make([]float32, n)
+			for i := range v {
+				v[i] = lo + rng.Float32()*(hi-lo)
 			}
+			return v
 		}
+		a := random(rows*lda, -1, 1)
+		bm := random(tc.k*tc.m, -1, 1)
+		c := random(rows*ldc, 0, 1)
+		from := random(rows*ldc, -1, 1)
+		bias := random(tc.m, -1, 1)
 		p := pack(bm, tc.k, tc.m)
-		for _, kern := range kernels() {
-			got := append([]float32(nil), c...)
-			matmulWith(kern, got, ldc, a, lda, tc.rows, &p, tc.workers)
+		for _, mode := range []string{"accumulate", "from+bias+relu", "bias", "zero+relu"} {
+			// start returns C's value before the product for row i, column j.
+			start := map[string]func(i, j int) float64{
+				"accumulate":     func(i, j int) float64 { return float64(c[i*ldc+j]) },
+				"from+bias+relu": func(i, j int) float64 { return float64(from[i*ldc+j] + bias[j]) },
+				"bias":           func(_, j int) float64 { return float64(bias[j]) },
+				"zero+relu":      func(_, _ int) float64 { return 0 },
+			}[mode]
+			f := map[string]fused{
+				"from+bias+relu": {from: from, bias: bias, relu: true},
+				"bias":           {bias: bias},
+				"zero+relu":      {relu: true},
+			}[mode]
+			want := make([]float64, tc.rows*tc.m)
 			for i := 0; i < tc.rows; i++ {
 				for j := 0; j < tc.m; j++ {
-					g, w := float64(got[i*ldc+j]), want[i*tc.m+j]
-					if math.Abs(g-w) > 1e-4*math.Sqrt(float64(tc.k))*(1+math.Abs(w)) {
-						t.Fatalf("rows=%d k=%d m=%d: c[%d][%d] = %v, want %v (kernel %s)", tc.rows, tc.k, tc.m, i, j, g, w, kern)
+					s := start(i, j)
+					for p := 0; p < tc.k; p++ {
+						s += float64(a[i*lda+p]) * float64(bm[p*tc.m+j])
+					}
+					if f.relu {
+						s = max(s, 0)
+					}
+					want[i*tc.m+j] = s
+				}
+			}
+			for _, kern := range kernels() {
+				got := append([]float32(nil), c...)
+				if mode == "accumulate" {
+					f.from = got
+				}
+				matmulWith(kern, got, ldc, a, lda, tc.rows, &p, f, tc.workers)
+				for i := 0; i < tc.rows; i++ {
+					for j := 0; j < tc.m; j++ {
+						g, w := float64(got[i*ldc+j]), want[i*tc.m+j]
+						if math.Abs(g-w) > 1e-4*math.Sqrt(float64(tc.k))*(1+math.Abs(w)) {
+							t.Fatalf("rows=%d k=%d m=%d %s: c[%d][%d] = %v, want %v (kernel %s)", tc.rows, tc.k, tc.m, mode, i, j, g, w, kern)
+						}
 					}
 				}
 			}
@@ -79,18 +100,20 @@ func BenchmarkMatmul(b *testing.B) {
 	p := pack(bm, k, m)
 	for _, workers := range []int{1, 2} {
 		b.Run(map[int]string{1: "1core", 2: "2cores"}[workers], func(b *testing.B) {
+			cpu0 := cpuTime()
 			for b.Loop() {
 				matmul(c, m, a, k, rows, &p, workers)
 			}
-			b.ReportMetric(float64(2*rows*k*m)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			reportRates(b, float64(2*rows*k*m)*float64(b.N), cpu0)
 		})
 	}
 	for _, kern := range kernels() {
 		b.Run("kernel="+kern.String(), func(b *testing.B) {
+			cpu0 := cpuTime()
 			for b.Loop() {
-				matmulWith(kern, c, m, a, k, rows, &p, 1)
+				matmulWith(kern, c, m, a, k, rows, &p, fused{from: c}, 1)
 			}
-			b.ReportMetric(float64(2*rows*k*m)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			reportRates(b, float64(2*rows*k*m)*float64(b.N), cpu0)
 		})
 	}
 }

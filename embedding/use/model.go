@@ -52,6 +52,7 @@ type layer struct {
 	outBias     []float32
 	residual    *packed // dIn x dOut when dIn != dOut
 	resBias     []float32
+	outResBias  []float32 // outBias + resBias, when there is a residual projection
 	lnFFNScale  []float32
 	lnFFNBias   []float32
 	ffn1        packed // dOut x ffnDim
@@ -170,6 +171,10 @@ func build(tok *Tokenizer, w map[string]tensor) (*Model, error) {
 			r := pack(get(enc+"dense/kernel/ConcatPartitions/concat", dIn, hiddenDim), dIn, hiddenDim)
 			l.residual = &r
 			l.resBias = get(enc+"dense/bias/ConcatPartitions/concat", hiddenDim)
+			l.outResBias = make([]float32, hiddenDim)
+			for j := range l.outResBias {
+				l.outResBias[j] = l.outBias[j] + l.resBias[j]
+			}
 		}
 		l.lnFFNScale = get(enc+"FFN/layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat", hiddenDim)
 		l.lnFFNBias = get(enc+"FFN/layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat", hiddenDim)
@@ -234,9 +239,7 @@ func (m *Model) Tokenize(text string) []int {
 // JavaScript reference rejects such a batch instead.
 func (m *Model) Embed(ctx context.Context, texts []string) ([][]float32, error) {
 	seqs := make([][]int, len(texts))
-	for i, t := range texts {
-		seqs[i] = m.Tokenize(t)
-	}
+	parallel(len(texts), m.workers, func(i int) { seqs[i] = m.Tokenize(texts[i]) })
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("embed %d texts: %w", len(texts), err)
 	}
