@@ -78,6 +78,7 @@ func BenchmarkEmbed(b *testing.B) {
 	m := testModel(b)
 	texts := benchTexts(b)
 	ctx := context.Background()
+	b.Logf("kernel %s", m.Kernel())
 	// The operations each text costs, counted once outside the timed loop.
 	textFlops := make([]float64, len(texts))
 	for i, t := range texts {

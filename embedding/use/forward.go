@@ -229,7 +229,7 @@ func layerNormRow(o, s, scale, bias []float32) {
 	}
 }
 
-func relu(v []float32) {
+func reluGo(v []float32) {
 	for i, f := range v {
 		if f < 0 {
 			v[i] = 0

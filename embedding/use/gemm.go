@@ -133,20 +133,21 @@ func parallel(jobs, workers int, do func(job int)) {
 // matmulPanels runs the blocked loops over panels [lo, hi) of b. A block
 // of mc rows is finished across all of k before the next one, so its C
 // tiles (mc x 64 floats) stay in L1/L2 from f's start values through the
-// k blocks to the ReLU.
+// k blocks to the ReLU. When C starts from the bias alone (the usual case)
+// the kernel loads the bias itself on the first k block, and it applies
+// the ReLU on the last, so neither costs a pass over C.
 func matmulPanels(kern kernelID, c []float32, ldc int, a []float32, lda int, rows int, b *packed, f fused, lo, hi int) {
 	j0, j1 := lo*nr, hi*nr
+	accumulate := f.from != nil && &f.from[0] == &c[0]
+	biasOnly := f.from == nil && f.bias != nil
 	for i0 := 0; i0 < rows; i0 += mc {
 		i1 := min(rows, i0+mc)
-		accumulate := f.from != nil && &f.from[0] == &c[0]
-		if !accumulate || f.bias != nil {
+		if !biasOnly && (!accumulate || f.bias != nil) {
 			for i := i0; i < i1; i++ {
 				row := c[i*ldc+j0 : i*ldc+j1]
 				switch {
-				case f.from == nil && f.bias == nil:
-					clear(row)
 				case f.from == nil:
-					copy(row, f.bias[j0:j1])
+					clear(row)
 				case f.bias == nil:
 					copy(row, f.from[i*ldc+j0:i*ldc+j1])
 				default:
@@ -159,18 +160,32 @@ func matmulPanels(kern kernelID, c []float32, ldc int, a []float32, lda int, row
 		}
 		for k0 := 0; k0 < b.k; k0 += kc {
 			kn := min(kc, b.k-k0)
+			last := f.relu && k0+kn == b.k
 			for p := lo; p < hi; p++ {
 				bp := b.data[(p*b.k+k0)*nr:]
+				var bias []float32
+				if biasOnly && k0 == 0 {
+					bias = f.bias[p*nr : (p+1)*nr]
+				}
 				for i := i0; i < i1; i += mr {
-					kernel12x32(kern, kn, a[i*lda+k0:], lda, bp, c[i*ldc+p*nr:], ldc)
+					kernel12x32(kern, kn, a[i*lda+k0:], lda, bp, c[i*ldc+p*nr:], ldc, bias, last)
 				}
 			}
 		}
-		if f.relu {
-			for i := i0; i < i1; i++ {
-				relu(c[i*ldc+j0 : i*ldc+j1])
-			}
-		}
+	}
+}
+
+// fillTile sets each of the 12 rows of a C tile to bias[0:32].
+func fillTile(c []float32, ldc int, bias []float32) {
+	for r := 0; r < mr; r++ {
+		copy(c[r*ldc:r*ldc+nr], bias[:nr])
+	}
+}
+
+// reluTile applies ReLU to a 12 x 32 C tile.
+func reluTile(c []float32, ldc int) {
+	for r := 0; r < mr; r++ {
+		relu(c[r*ldc : r*ldc+nr])
 	}
 }
 

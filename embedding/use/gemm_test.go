@@ -118,6 +118,31 @@ func BenchmarkMatmul(b *testing.B) {
 	}
 }
 
+// TestRelu checks the vector ReLU against the Go loop, signed zeros and
+// NaN included.
+func TestRelu(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{1, 16, 48, 64, 70} {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = rng.Float32() - 0.5
+		}
+		v[0] = float32(math.Copysign(0, -1))
+		if n > 2 {
+			v[2] = float32(math.NaN())
+		}
+		got, want := append([]float32(nil), v...), append([]float32(nil), v...)
+		relu(got)
+		reluGo(want)
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("relu n=%d: [%d] = %v, want %v", n, i, got[i], want[i])
+			}
+		}
+	}
+}
+
 func TestDotAxpy(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(3, 4))

@@ -32,17 +32,30 @@ func kernels() []kernelID {
 func kernel6x16AVX2(k int, a *float32, lda int, b *float32, c *float32, ldc int)
 
 //go:noescape
-func kernel12x32AVX512(k int, a *float32, lda int, b *float32, c *float32, ldc int)
+func kernel12x32AVX512(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, relu bool)
 
 // kernel12x32 adds a[0:12][0:k] x b[0:k][0:32] to c[0:12][0:32] with the
-// given kernel; b is one packed panel.
-func kernel12x32(kern kernelID, k int, a []float32, lda int, b []float32, c []float32, ldc int) {
+// given kernel; b is one packed panel. With a bias (32 floats) the tile
+// starts from it on every row instead of from c; with relu it ends as
+// max(0, .). The AVX-512 kernel does both in registers; for the others
+// they are passes over the (cache-resident) tile.
+func kernel12x32(kern kernelID, k int, a []float32, lda int, b []float32, c []float32, ldc int, bias []float32, relu bool) {
 	_ = a[(mr-1)*lda+k-1]
 	_ = b[k*nr-1]
 	_ = c[(mr-1)*ldc+nr-1]
+	if kern == kernelAVX512 {
+		var bp *float32
+		if bias != nil {
+			_ = bias[nr-1]
+			bp = &bias[0]
+		}
+		kernel12x32AVX512(k, &a[0], lda, &b[0], &c[0], ldc, bp, relu)
+		return
+	}
+	if bias != nil {
+		fillTile(c, ldc, bias)
+	}
 	switch kern {
-	case kernelAVX512:
-		kernel12x32AVX512(k, &a[0], lda, &b[0], &c[0], ldc)
 	case kernelAVX2:
 		// Rows 0-5 and 6-11, each times columns 0-15 and 16-31.
 		for _, r := range [2]int{0, 6} {
@@ -51,6 +64,9 @@ func kernel12x32(kern kernelID, k int, a []float32, lda int, b []float32, c []fl
 		}
 	default:
 		kernel12x32Go(k, a, lda, b, c, ldc)
+	}
+	if relu {
+		reluTile(c, ldc)
 	}
 }
 
@@ -62,6 +78,19 @@ func dotAVX2(a, b *float32, n int) float32
 
 //go:noescape
 func axpyAVX2(dst, src *float32, n int, a float32)
+
+//go:noescape
+func reluAVX2(v *float32, n int)
+
+// relu sets v to max(0, v), without a branch per element (the signs are
+// random, so a branch would be mispredicted about half the time).
+func relu(v []float32) {
+	if useAVX2() && len(v) > 0 && len(v)%16 == 0 {
+		reluAVX2(&v[0], len(v))
+		return
+	}
+	reluGo(v)
+}
 
 // dot returns a . b (len(b) >= len(a)).
 func dot(a, b []float32) float32 {

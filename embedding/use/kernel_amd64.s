@@ -204,14 +204,18 @@ axpyloop:
 	VFMADD231PS Z24, Z31, Z22; \
 	VFMADD231PS Z25, Z31, Z23
 
-// func kernel12x32AVX512(k int, a *float32, lda int, b *float32, c *float32, ldc int)
+// func kernel12x32AVX512(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, relu bool)
 //
 // C[0:12][0:32] += A[0:12][0:k] x B[0:k][0:32], B packed 32 floats per row.
+// When bias is not nil the tile starts from bias[0:32] on every row instead
+// of from C, and when relu is set it is stored as max(0, .): the first and
+// last steps of a biased, rectified product cost no pass over C of their
+// own.
 // 24 of the 32 ZMM registers hold the C tile for the whole k loop, so each
 // step does 24 fused multiply-adds of 16 lanes for 14 loads: the tile is
 // as large as the register file allows, which is what keeps the FMA units
 // busy rather than waiting on loads.
-TEXT ·kernel12x32AVX512(SB), NOSPLIT, $0-48
+TEXT ·kernel12x32AVX512(SB), NOSPLIT, $0-57
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ lda+16(FP), R8
@@ -225,6 +229,35 @@ TEXT ·kernel12x32AVX512(SB), NOSPLIT, $0-48
 	ADDQ R8, R10 // row 5
 	LEAQ (R10)(R8*4), R11
 	ADDQ R8, R11 // row 10
+	MOVQ bias+48(FP), AX
+	TESTQ AX, AX
+	JEQ loadc512
+	VMOVUPS (AX), Z0
+	VMOVUPS 64(AX), Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z1, Z3
+	VMOVAPS Z0, Z4
+	VMOVAPS Z1, Z5
+	VMOVAPS Z0, Z6
+	VMOVAPS Z1, Z7
+	VMOVAPS Z0, Z8
+	VMOVAPS Z1, Z9
+	VMOVAPS Z0, Z10
+	VMOVAPS Z1, Z11
+	VMOVAPS Z0, Z12
+	VMOVAPS Z1, Z13
+	VMOVAPS Z0, Z14
+	VMOVAPS Z1, Z15
+	VMOVAPS Z0, Z16
+	VMOVAPS Z1, Z17
+	VMOVAPS Z0, Z18
+	VMOVAPS Z1, Z19
+	VMOVAPS Z0, Z20
+	VMOVAPS Z1, Z21
+	VMOVAPS Z0, Z22
+	VMOVAPS Z1, Z23
+	JMP start512
+loadc512:
 	MOVQ DX, R12
 	VMOVUPS (R12), Z0
 	VMOVUPS 64(R12), Z1
@@ -261,6 +294,7 @@ TEXT ·kernel12x32AVX512(SB), NOSPLIT, $0-48
 	ADDQ R9, R12
 	VMOVUPS (R12), Z22
 	VMOVUPS 64(R12), Z23
+start512:
 	CMPQ CX, $4
 	JLT tail512
 loop512:
@@ -287,6 +321,35 @@ loop512one:
 	DECQ CX
 	JNZ loop512one
 done512:
+	MOVBLZX relu+56(FP), AX
+	TESTQ AX, AX
+	JEQ store512
+	VXORPS Z24, Z24, Z24
+	VMAXPS Z0, Z24, Z0
+	VMAXPS Z1, Z24, Z1
+	VMAXPS Z2, Z24, Z2
+	VMAXPS Z3, Z24, Z3
+	VMAXPS Z4, Z24, Z4
+	VMAXPS Z5, Z24, Z5
+	VMAXPS Z6, Z24, Z6
+	VMAXPS Z7, Z24, Z7
+	VMAXPS Z8, Z24, Z8
+	VMAXPS Z9, Z24, Z9
+	VMAXPS Z10, Z24, Z10
+	VMAXPS Z11, Z24, Z11
+	VMAXPS Z12, Z24, Z12
+	VMAXPS Z13, Z24, Z13
+	VMAXPS Z14, Z24, Z14
+	VMAXPS Z15, Z24, Z15
+	VMAXPS Z16, Z24, Z16
+	VMAXPS Z17, Z24, Z17
+	VMAXPS Z18, Z24, Z18
+	VMAXPS Z19, Z24, Z19
+	VMAXPS Z20, Z24, Z20
+	VMAXPS Z21, Z24, Z21
+	VMAXPS Z22, Z24, Z22
+	VMAXPS Z23, Z24, Z23
+store512:
 	MOVQ DX, R12
 	VMOVUPS Z0, (R12)
 	VMOVUPS Z1, 64(R12)
@@ -323,5 +386,25 @@ done512:
 	ADDQ R9, R12
 	VMOVUPS Z22, (R12)
 	VMOVUPS Z23, 64(R12)
+	VZEROUPPER
+	RET
+
+// func reluAVX2(v *float32, n int)
+//
+// v[0:n] = max(0, v[0:n]); n is a multiple of 16. v is MAXPS's second
+// source, which it returns for NaN and for either zero, as the Go loop in
+// reluGo does (which keeps -0 and NaN).
+TEXT ·reluAVX2(SB), NOSPLIT, $0-16
+	MOVQ v+0(FP), DI
+	MOVQ n+8(FP), CX
+	VXORPS Y0, Y0, Y0
+reluloop:
+	VMAXPS (DI), Y0, Y1
+	VMAXPS 32(DI), Y0, Y2
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, 32(DI)
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ reluloop
 	VZEROUPPER
 	RET
