@@ -50,9 +50,11 @@ func pack(b []float32, k, m int) packed {
 // extra rows are scratch whose results are ignored.
 func roundRows(n int) int { return (n + mr - 1) / mr * mr }
 
-// groupPanels is how many panels (2 x 32 columns) one task covers: small
-// enough that a busy core's share can be taken over by the other, large
-// enough that each A block in L2 serves several panels.
+// A task covers groupPanels panels (2 x 32 columns) of one block of mc
+// rows: small enough that the cores finish a product close together (a
+// batch of 16 texts is about 500 rows, so even a 512-wide product makes 40
+// tasks) and a core slowed by other work hands its share to the other,
+// large enough that each A block in L2 serves several panels.
 const groupPanels = 2
 
 // matmul adds a x B to c for the first rows rows (rounded up to mr; both a
@@ -96,8 +98,10 @@ func matmulWith(kern kernelID, c []float32, ldc int, a []float32, lda int, rows 
 	}
 	panels := b.m / nr
 	groups := (panels + groupPanels - 1) / groupPanels
-	parallel(groups, workers, func(g int) {
-		matmulPanels(kern, c, ldc, a, lda, rows, b, f, g*groupPanels, min(panels, (g+1)*groupPanels))
+	blocks := (rows + mc - 1) / mc
+	parallel(groups*blocks, workers, func(job int) {
+		g, i0 := job%groups, job/groups*mc
+		matmulPanels(kern, c, ldc, a, lda, i0, min(rows, i0+mc), b, f, g*groupPanels, min(panels, (g+1)*groupPanels))
 	})
 }
 
@@ -130,46 +134,43 @@ func parallel(jobs, workers int, do func(job int)) {
 	wg.Wait()
 }
 
-// matmulPanels runs the blocked loops over panels [lo, hi) of b. A block
-// of mc rows is finished across all of k before the next one, so its C
-// tiles (mc x 64 floats) stay in L1/L2 from f's start values through the
-// k blocks to the ReLU. When C starts from the bias alone (the usual case)
-// the kernel loads the bias itself on the first k block, and it applies
-// the ReLU on the last, so neither costs a pass over C.
-func matmulPanels(kern kernelID, c []float32, ldc int, a []float32, lda int, rows int, b *packed, f fused, lo, hi int) {
+// matmulPanels runs the blocked loops over rows [i0, i1) (at most mc) and
+// panels [lo, hi) of b. The block is finished across all of k at once, so
+// its C tiles (mc x 64 floats) stay in L1/L2 from f's start values through
+// the k blocks to the ReLU. When C starts from the bias alone (the usual
+// case) the kernel loads the bias itself on the first k block, and it
+// applies the ReLU on the last, so neither costs a pass over C.
+func matmulPanels(kern kernelID, c []float32, ldc int, a []float32, lda int, i0, i1 int, b *packed, f fused, lo, hi int) {
 	j0, j1 := lo*nr, hi*nr
 	accumulate := f.from != nil && &f.from[0] == &c[0]
 	biasOnly := f.from == nil && f.bias != nil
-	for i0 := 0; i0 < rows; i0 += mc {
-		i1 := min(rows, i0+mc)
-		if !biasOnly && (!accumulate || f.bias != nil) {
-			for i := i0; i < i1; i++ {
-				row := c[i*ldc+j0 : i*ldc+j1]
-				switch {
-				case f.from == nil:
-					clear(row)
-				case f.bias == nil:
-					copy(row, f.from[i*ldc+j0:i*ldc+j1])
-				default:
-					from, bias := f.from[i*ldc+j0:i*ldc+j1], f.bias[j0:j1]
-					for j := range row {
-						row[j] = from[j] + bias[j]
-					}
+	if !biasOnly && (!accumulate || f.bias != nil) {
+		for i := i0; i < i1; i++ {
+			row := c[i*ldc+j0 : i*ldc+j1]
+			switch {
+			case f.from == nil:
+				clear(row)
+			case f.bias == nil:
+				copy(row, f.from[i*ldc+j0:i*ldc+j1])
+			default:
+				from, bias := f.from[i*ldc+j0:i*ldc+j1], f.bias[j0:j1]
+				for j := range row {
+					row[j] = from[j] + bias[j]
 				}
 			}
 		}
-		for k0 := 0; k0 < b.k; k0 += kc {
-			kn := min(kc, b.k-k0)
-			last := f.relu && k0+kn == b.k
-			for p := lo; p < hi; p++ {
-				bp := b.data[(p*b.k+k0)*nr:]
-				var bias []float32
-				if biasOnly && k0 == 0 {
-					bias = f.bias[p*nr : (p+1)*nr]
-				}
-				for i := i0; i < i1; i += mr {
-					kernel12x32(kern, kn, a[i*lda+k0:], lda, bp, c[i*ldc+p*nr:], ldc, bias, last)
-				}
+	}
+	for k0 := 0; k0 < b.k; k0 += kc {
+		kn := min(kc, b.k-k0)
+		last := f.relu && k0+kn == b.k
+		for p := lo; p < hi; p++ {
+			bp := b.data[(p*b.k+k0)*nr:]
+			var bias []float32
+			if biasOnly && k0 == 0 {
+				bias = f.bias[p*nr : (p+1)*nr]
+			}
+			for i := i0; i < i1; i += mr {
+				kernel12x32(kern, kn, a[i*lda+k0:], lda, bp, c[i*ldc+p*nr:], ldc, bias, last)
 			}
 		}
 	}
