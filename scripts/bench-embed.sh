@@ -62,13 +62,14 @@ for b in 1 16 64; do
 		-v p="$(metric GFLOP/s <<<"$pline")" -v pc="$(metric GFLOP/cpu-s <<<"$pline")" -v d="$peak" \
 		'BEGIN { printf "%-6s %10.1f %10.1f %6.1fx %8.1f %9.1f %7.0f%% %6.0f%% %8.0f%% %6.2f\n", b, g, j, g/j, f, p, 100*f/p, 100*f/d, 100*fc/pc, c }' >>"$tmp/table.txt"
 done
-echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; kernel $(grep -o 'kernel [a-z0-9-]*' "$tmp/go.txt" | head -1)" >>"$tmp/table.txt"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores, $(grep -o 'kernel [a-z0-9-]*' "$tmp/go.txt" | head -1)" >>"$tmp/table.txt"
 
 # Where batch 16's CPU time goes, by part of the forward pass (samples of
 # model loading left out).
-echo "batch 16: CPU profile (${seconds}s)..." >&2
+# A fixed number of batches, so the sample count does not shrink under load.
+echo "batch 16: CPU profile (100 batches)..." >&2
 (cd embedding/use && REFARCH_BENCH_TEXTS="$tmp/texts.json" "$tmp/use.test" -test.run '^$' \
-	-test.bench '^BenchmarkEmbed/batch=16$' -test.benchtime "${seconds}s" -test.cpuprofile "$tmp/cpu.out") >/dev/null
+	-test.bench '^BenchmarkEmbed/batch=16$' -test.benchtime 100x -test.cpuprofile "$tmp/cpu.out") >/dev/null
 go tool pprof -top -nodecount=100000 -ignore 'use\.Load' "$tmp/use.test" "$tmp/cpu.out" 2>/dev/null |
 	awk -f scripts/embed-profile.awk >>"$tmp/table.txt"
 cat "$tmp/table.txt"
