@@ -2,7 +2,10 @@ package indexstate
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Summary compares the table with the index of the model.
@@ -21,7 +24,61 @@ type Summary struct {
 }
 
 // Summarize computes the Summary in one statement, so that its counts agree.
+// Its cost does not grow with the catalog: it reads the counts kept by the
+// migrations' triggers and Fold (see migrations/008_status_counts.up.sql)
+// and recomputes only the products changed since the last fold. A model
+// whose counts are not kept yet (no fold has seen it) is counted
+// exhaustively, as reconcile does.
 func (s *Store) Summarize(ctx context.Context) (Summary, error) {
+	var r Summary
+	err := s.db.QueryRow(ctx, summarySQL, s.model).Scan(&r.Products, &r.Indexed, &r.Stale, &r.Missing,
+		&r.DeletePending, &r.Failed, &r.Outbox, &r.OldestUnindexedAgeSeconds)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return s.SummarizeExhaustive(ctx)
+	}
+	if err != nil {
+		return Summary{}, fmt.Errorf("compute index status: %w", err)
+	}
+	r.OldestUnindexedAgeSeconds = max(r.OldestUnindexedAgeSeconds, 0)
+	return r, nil
+}
+
+// classSQL is the class of product ids.id in the index of model c.model
+// (status_bits), with its updated_at; FROM clauses join it.
+const classSQL = `status_bits(p.id IS NOT NULL, p.version, s.product_id IS NOT NULL, s.version, s.deleted,
+	f.product_id IS NOT NULL)`
+
+// summarySQL reads the counts of model $1 and corrects them by the products
+// changed since the last fold (status_changes): their class now less the
+// class the counts hold for them. One statement, one snapshot: exact.
+const summarySQL = `
+WITH ids AS (SELECT DISTINCT product_id AS id FROM status_changes),
+cur AS (
+	SELECT ` + classSQL + ` AS bits, p.updated_at
+	FROM ids LEFT JOIN products p ON p.id = ids.id
+	LEFT JOIN index_state s ON s.model = $1 AND s.product_id = ids.id
+	LEFT JOIN index_failures f ON f.model = $1 AND f.product_id = ids.id
+),
+diff AS (
+	SELECT coalesce(sum(sign * (bits & 1 <> 0)::int), 0) AS stale, coalesce(sum(sign * (bits & 2 <> 0)::int), 0) AS missing,
+		coalesce(sum(sign * (bits & 4 <> 0)::int), 0) AS delete_pending, coalesce(sum(sign * (bits & 8 <> 0)::int), 0) AS failed
+	FROM (SELECT bits, 1 AS sign FROM cur
+		UNION ALL SELECT o.bits, -1 FROM ids JOIN status_pending o ON o.model = $1 AND o.product_id = ids.id) x
+),
+tot AS (SELECT coalesce(sum(products), 0) AS products, coalesce(sum(outbox), 0) AS outbox FROM status_deltas)
+SELECT tot.products, tot.products - (c.stale + diff.stale) - (c.missing + diff.missing),
+	c.stale + diff.stale, c.missing + diff.missing, c.delete_pending + diff.delete_pending, c.failed + diff.failed, tot.outbox,
+	coalesce(extract(epoch FROM now() - least(
+		(SELECT o.since FROM status_pending o WHERE o.model = $1 AND o.since IS NOT NULL
+			AND NOT EXISTS (SELECT 1 FROM ids WHERE ids.id = o.product_id) ORDER BY o.since LIMIT 1),
+		(SELECT min(updated_at) FROM cur WHERE bits & 3 <> 0),
+		(SELECT changed_at FROM sync_outbox ORDER BY id LIMIT 1))), 0)::float8
+FROM status_counts c, diff, tot WHERE c.model = $1`
+
+// SummarizeExhaustive computes the Summary from the tables themselves: a
+// scan of the catalog and of the index state. The counters' tests compare
+// with it.
+func (s *Store) SummarizeExhaustive(ctx context.Context) (Summary, error) {
 	var r Summary
 	err := s.db.QueryRow(ctx, `
 		WITH rows AS (
@@ -46,10 +103,21 @@ func (s *Store) Summarize(ctx context.Context) (Summary, error) {
 				(SELECT min(changed_at) FROM sync_outbox))), 0)::float8`,
 		s.model).Scan(&r.Products, &r.Indexed, &r.Stale, &r.Missing, &r.DeletePending, &r.Failed, &r.Outbox, &r.OldestUnindexedAgeSeconds)
 	if err != nil {
-		return Summary{}, fmt.Errorf("compute index status: %w", err)
+		return Summary{}, fmt.Errorf("count index status exhaustively: %w", err)
 	}
 	r.OldestUnindexedAgeSeconds = max(r.OldestUnindexedAgeSeconds, 0)
 	return r, nil
+}
+
+// IndexWrites is how many times the index state of the model moved to a
+// newer version, ever (since the counts were kept): the difference of two
+// readings over their interval is the indexing rate.
+func (s *Store) IndexWrites(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRow(ctx, `SELECT coalesce(sum(written), 0) FROM status_deltas WHERE model = $1`, s.model).Scan(&n); err != nil {
+		return 0, fmt.Errorf("read index writes: %w", err)
+	}
+	return n, nil
 }
 
 // Product sync states, for the UI's badges.

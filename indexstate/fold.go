@@ -1,0 +1,136 @@
+package indexstate
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Beginner starts transactions: a *pgxpool.Pool or a *pgx.Conn.
+type Beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// foldLockKey serialises folds across processes (an advisory lock).
+const foldLockKey = 7_262_021_008
+
+// FoldBatch is how many logged changes one Fold applies at most, so that a
+// fold after a million-row import is many short transactions.
+const FoldBatch = 20_000
+
+// Fold applies up to batch logged changes (status_changes) to the counts
+// Summarize reads, starts counting models it has not seen (a scan of the
+// catalog, once per model), and compacts the row-count deltas. It returns how
+// many changes it applied; 0 with no error when another process is folding.
+// Folding changes no number Summarize reports, only how much it recomputes.
+func Fold(ctx context.Context, db Beginner, batch int) (int, error) {
+	if batch <= 0 {
+		batch = FoldBatch
+	}
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("fold status counts: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after commit
+	var locked bool
+	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, foldLockKey).Scan(&locked); err != nil {
+		return 0, fmt.Errorf("fold status counts: %w", err)
+	}
+	if !locked {
+		return 0, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT model FROM (
+			SELECT model FROM vector_indexes
+			UNION SELECT model FROM (SELECT model FROM status_changes ORDER BY seq LIMIT $1) b WHERE model IS NOT NULL
+		) m WHERE NOT EXISTS (SELECT 1 FROM status_counts c WHERE c.model = m.model)`, batch)
+	if err != nil {
+		return 0, fmt.Errorf("find models to count: %w", err)
+	}
+	models, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, fmt.Errorf("find models to count: %w", err)
+	}
+	for _, m := range models {
+		if _, err := tx.Exec(ctx, `SELECT status_track($1)`, m); err != nil {
+			return 0, fmt.Errorf("start counting the index of %s: %w", m, err)
+		}
+	}
+	var n int
+	if err := tx.QueryRow(ctx, foldSQL, batch).Scan(&n); err != nil {
+		return 0, fmt.Errorf("fold status changes: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `WITH d AS (DELETE FROM status_deltas RETURNING model, products, outbox, written)
+		INSERT INTO status_deltas (model, products, outbox, written)
+		SELECT model, sum(products), sum(outbox), sum(written) FROM d GROUP BY model`); err != nil {
+		return 0, fmt.Errorf("compact status deltas: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("fold status counts: %w", err)
+	}
+	return n, nil
+}
+
+// foldSQL takes the oldest $1 logged changes, recomputes the class of their
+// products in every counted model, stores it and moves the counts by the
+// difference, in one statement (one snapshot: a change committed later keeps
+// its log row for the next fold).
+const foldSQL = `
+WITH d AS (
+	DELETE FROM status_changes WHERE seq IN (SELECT seq FROM status_changes ORDER BY seq LIMIT $1) RETURNING product_id
+),
+ids AS (SELECT DISTINCT product_id AS id FROM d),
+cur AS (
+	SELECT c.model, ids.id, ` + classSQL + ` AS bits, p.updated_at
+	FROM status_counts c CROSS JOIN ids LEFT JOIN products p ON p.id = ids.id
+	LEFT JOIN index_state s ON s.model = c.model AND s.product_id = ids.id
+	LEFT JOIN index_failures f ON f.model = c.model AND f.product_id = ids.id
+),
+old AS (
+	SELECT o.model, o.bits FROM status_counts c CROSS JOIN ids
+	JOIN status_pending o ON o.model = c.model AND o.product_id = ids.id
+),
+dropped AS (
+	DELETE FROM status_pending o USING cur WHERE o.model = cur.model AND o.product_id = cur.id AND cur.bits = 0
+),
+kept AS (
+	INSERT INTO status_pending (model, product_id, bits, since)
+	SELECT model, id, bits, CASE WHEN bits & 3 <> 0 THEN updated_at END FROM cur WHERE bits <> 0
+	ON CONFLICT (model, product_id) DO UPDATE SET bits = excluded.bits, since = excluded.since
+),
+diff AS (
+	SELECT model, sum(sign * (bits & 1 <> 0)::int) AS stale, sum(sign * (bits & 2 <> 0)::int) AS missing,
+		sum(sign * (bits & 4 <> 0)::int) AS delete_pending, sum(sign * (bits & 8 <> 0)::int) AS failed
+	FROM (SELECT model, bits, 1 AS sign FROM cur UNION ALL SELECT model, bits, -1 FROM old) x GROUP BY model
+),
+counted AS (
+	UPDATE status_counts c SET stale = c.stale + diff.stale, missing = c.missing + diff.missing,
+		delete_pending = c.delete_pending + diff.delete_pending, failed = c.failed + diff.failed
+	FROM diff WHERE c.model = diff.model
+)
+SELECT count(*) FROM d`
+
+// RunFolder folds every second (at once again while a fold finds a full
+// batch) until ctx is done. Errors are logged and retried; the counts stay
+// exact without folds, only status reads grow slower.
+func RunFolder(ctx context.Context, db Beginner, log *slog.Logger) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		n, err := Fold(ctx, db, FoldBatch)
+		if err != nil && ctx.Err() == nil {
+			log.WarnContext(ctx, "fold status counts", "err", err)
+		}
+		if err == nil && n == FoldBatch {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+	return nil
+}
