@@ -23,6 +23,7 @@ import (
 	"github.com/refarch/refarch/embedding"
 	"github.com/refarch/refarch/emf"
 	"github.com/refarch/refarch/internal/buildinfo"
+	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/migrations"
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/roles/serve"
@@ -152,6 +153,11 @@ func Run(ctx context.Context, cfg Config, roles Roles, log *slog.Logger) error {
 		rs = append(rs, namedRole{"health", ops.Run})
 	}
 	rs = append(rs, pipelineRoles(cfg, roles, pool, sh, log, reg)...)
+	if roles.Serve || roles.Emu {
+		// Keeps status reads short: applies the logged changes to the
+		// index's counts (one folder runs at a time across processes).
+		rs = append(rs, namedRole{"status-fold", func(ctx context.Context) error { return indexstate.RunFolder(ctx, pool, log) }})
+	}
 	if cfg.MetricsEMF {
 		rs = append(rs, namedRole{"emf", emfPublisher(roles, reg).Run})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -23,6 +24,7 @@ import (
 func serveDeps(pool *pgxpool.Pool, sh *shared) serve.Deps {
 	model, storeName := sh.model, sh.store.Name()
 	products := catalog.NewStore(pool)
+	rate := &rateMeter{window: rateWindow}
 	return serve.Deps{
 		Catalog: products,
 		Search: search.New(sh.emb, sh.store, products, search.NewPGFullText(pool)).
@@ -35,7 +37,7 @@ func serveDeps(pool *pgxpool.Pool, sh *shared) serve.Deps {
 			if err != nil {
 				return serve.Status{}, err
 			}
-			recent, err := indexstate.New(pool, model).IndexedSince(ctx, rateWindow)
+			writes, err := indexstate.New(pool, model).IndexWrites(ctx)
 			if err != nil {
 				return serve.Status{}, err
 			}
@@ -43,7 +45,7 @@ func serveDeps(pool *pgxpool.Pool, sh *shared) serve.Deps {
 				Products: st.Products, Indexed: st.Indexed, Stale: st.Stale, Missing: st.Missing, Failed: st.Failed,
 				Outbox: st.Outbox, QueueVisible: int64(st.Queue.Visible), QueueInFlight: int64(st.Queue.InFlight),
 				QueueDead: int64(st.Queue.Dead), LagSeconds: st.OldestUnindexedAgeSeconds,
-				IndexRate: float64(recent) / rateWindow.Seconds(), Model: model, VectorStore: storeName,
+				IndexRate: rate.observe(time.Now(), writes), Model: model, VectorStore: storeName,
 				Outage: outageText(st.Outage),
 			}
 			if ip, ok := sh.store.(indexProgress); ok {
@@ -74,3 +76,37 @@ type indexProgress interface {
 
 // rateWindow is the window of the status page's throughput.
 const rateWindow = 10 * time.Second
+
+// rateMeter turns readings of a running total into a rate per second over
+// about the last window.
+type rateMeter struct {
+	mu      sync.Mutex
+	window  time.Duration
+	samples []rateSample
+}
+
+type rateSample struct {
+	at    time.Time
+	total int64
+}
+
+// observe records total at now and returns the rate since the oldest
+// reading within the window (the newest older one, if none is), 0 for the
+// first reading.
+func (m *rateMeter) observe(now time.Time, total int64) float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	// Keep one reading at or beyond the window as the base.
+	for len(m.samples) > 1 && now.Sub(m.samples[1].at) >= m.window {
+		m.samples = m.samples[1:]
+	}
+	if len(m.samples) == 0 || now.Sub(m.samples[len(m.samples)-1].at) >= time.Second {
+		m.samples = append(m.samples, rateSample{now, total})
+	}
+	base := m.samples[0]
+	dt := now.Sub(base.at).Seconds()
+	if dt <= 0 {
+		return 0
+	}
+	return max(0, float64(total-base.total)/dt)
+}

@@ -130,16 +130,6 @@ func (s *Store) Reset(ctx context.Context, ids []int64) error {
 	return nil
 }
 
-// IndexedSince counts the products indexed in the last d.
-func (s *Store) IndexedSince(ctx context.Context, d time.Duration) (int64, error) {
-	var n int64
-	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM index_state
-		WHERE model = $1 AND indexed_at > now() - make_interval(secs => $2)`, s.model, d.Seconds()).Scan(&n); err != nil {
-		return 0, fmt.Errorf("read index throughput: %w", err)
-	}
-	return n, nil
-}
-
 // Orphan is a product the index holds that no longer exists in the table.
 type Orphan struct {
 	ProductID int64

@@ -27,6 +27,12 @@ func sameSnapshot(ctx context.Context, t *testing.T, pool *pgxpool.Pool, model s
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // read-only
+	// TRUNCATE is not MVCC-safe: a snapshot taken before one sees the
+	// table empty once it commits. Hold it off (the lock comes before the
+	// snapshot, which the first query takes).
+	if _, err := tx.Exec(ctx, `LOCK TABLE products, sync_outbox, index_state, index_failures IN ACCESS SHARE MODE`); err != nil {
+		t.Fatal(err)
+	}
 	s := indexstate.New(tx, model)
 	if counted, err = s.Summarize(ctx); err != nil {
 		t.Fatal(err)
@@ -71,6 +77,7 @@ func TestCountsEqualFullRecountUnderConcurrentChanges(t *testing.T) {
 		ops, bad atomic.Int64
 		skuSeq   atomic.Int64
 	)
+	defer func() { stop.Store(true); wg.Wait() }() // also when a check fails
 	try := func(f func() error) {
 		if err := f(); err != nil {
 			bad.Add(1) // deadlocks, unique violations and the like: rolled back, fine
