@@ -106,7 +106,7 @@ func DeadLetters(ctx context.Context, cfg Config, limit int) ([]status.Failure, 
 
 // Reconcile compares the table, index_state and the vector store, and with
 // repair enqueues fixes.
-func Reconcile(ctx context.Context, cfg Config, repair bool, progress func(reconcile.Report)) (reconcile.Report, error) {
+func Reconcile(ctx context.Context, cfg Config, repair bool, progress func(reconcile.Progress)) (reconcile.Report, error) {
 	if err := cfg.Validate(Roles{Emu: true}); err != nil {
 		return reconcile.Report{}, err
 	}

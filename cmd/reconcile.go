@@ -3,6 +3,7 @@ package cmd
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,10 +21,21 @@ holds, page by page, and report missing, stale and orphan counts as JSON. With
 --repair, enqueue an upsert for every product out of sync and a delete for
 every orphan; pelican and emu need not be stopped.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			progress := func(r reconcile.Report) {
-				fmt.Fprintf(cmd.ErrOrStderr(), "reconcile: %d products checked, %d out of sync\n", r.Products, r.Products-r.InSync)
+			// A line a second at most, and the last one.
+			var last time.Time
+			var lastLine string
+			progress := func(p reconcile.Progress) {
+				lastLine = p.String()
+				if time.Since(last) >= time.Second {
+					last = time.Now()
+					fmt.Fprintf(cmd.ErrOrStderr(), "reconcile: %s\n", lastLine)
+					lastLine = ""
+				}
 			}
 			r, err := app.Reconcile(cmd.Context(), *cfg, repair, progress)
+			if lastLine != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "reconcile: %s\n", lastLine)
+			}
 			if err != nil {
 				return err
 			}

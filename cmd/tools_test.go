@@ -108,6 +108,10 @@ func TestOperatorCommands(t *testing.T) {
 	if err := jsonIn(out, &r); err != nil || r.Products != 3 || r.VectorMissing != 3 || r.Enqueued != 0 {
 		t.Fatalf("reconcile printed %s (%v); want 3 products, 3 vectors missing, nothing enqueued", out, err)
 	}
+	// Progress: rows checked of the table's count, the rate and what is left.
+	if !regexp.MustCompile(`reconcile: 3 of 3 products checked \(100\.0%\), \d+/s, about 0s left, 3 out of sync`).MatchString(out) {
+		t.Fatalf("reconcile's progress lines: %s", out)
+	}
 	out, err = cmd("reconcile", "--repair")
 	if err != nil {
 		t.Fatalf("reconcile --repair: %v\n%s", err, out)

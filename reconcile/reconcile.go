@@ -22,6 +22,7 @@ import (
 // States is the part of the index state reconcile reads and repairs
 // (indexstate.Store).
 type States interface {
+	Summarize(ctx context.Context) (indexstate.Summary, error)
 	Page(ctx context.Context, after int64, limit int) ([]indexstate.Row, error)
 	Orphans(ctx context.Context, lo, hi int64) ([]indexstate.Orphan, error)
 	Reset(ctx context.Context, ids []int64) error
@@ -65,13 +66,56 @@ func (r Report) Clean() bool {
 	return r.InSync == r.Products && r.OrphanStates == 0 && r.OrphanVectors == 0 && r.OrphanVectorsUnknown == 0
 }
 
+// Progress is how far a Run is: the report so far, the products to check
+// (the table's row count when the run started) and the time taken.
+type Progress struct {
+	Report
+	Total   int64
+	Elapsed time.Duration
+}
+
+// Rate is the products checked per second so far.
+func (p Progress) Rate() float64 {
+	if p.Elapsed <= 0 {
+		return 0
+	}
+	return float64(p.Products) / p.Elapsed.Seconds()
+}
+
+// ETA extrapolates the time left from the rate so far (0 when unknown).
+func (p Progress) ETA() time.Duration {
+	r := p.Rate()
+	left := p.Total - int64(p.Products)
+	if r <= 0 || left <= 0 {
+		return 0
+	}
+	return time.Duration(float64(left) / r * float64(time.Second)).Round(time.Second)
+}
+
+// String is the progress line `refarch reconcile` prints.
+func (p Progress) String() string {
+	pct := 100.0
+	if p.Total > 0 {
+		pct = min(100, 100*float64(p.Products)/float64(p.Total))
+	}
+	return fmt.Sprintf("%d of %d products checked (%.1f%%), %.0f/s, about %s left, %d out of sync",
+		p.Products, p.Total, pct, p.Rate(), p.ETA(), p.Products-p.InSync)
+}
+
 // Run compares the table, the index state and the vector store page by page.
 // With repair it resets the index state of every product whose vector is
 // wrong (so emu re-embeds it instead of trusting the record) and enqueues an
 // upsert for it, and a delete for every orphan. q is only used with repair.
-func Run(ctx context.Context, states States, store Vectors, q Sender, repair bool, page int, progress func(Report)) (Report, error) {
+//
+// progress, if set, is called after each page.
+func Run(ctx context.Context, states States, store Vectors, q Sender, repair bool, page int, progress func(Progress)) (Report, error) {
 	if page <= 0 {
 		page = 1000
+	}
+	start := time.Now()
+	sum, err := states.Summarize(ctx)
+	if err != nil {
+		return Report{}, err
 	}
 	var r Report
 	found := 0
@@ -137,7 +181,7 @@ func Run(ctx context.Context, states States, store Vectors, q Sender, repair boo
 			r.Enqueued += len(fix)
 		}
 		if progress != nil {
-			progress(r)
+			progress(Progress{Report: r, Total: sum.Products, Elapsed: time.Since(start)})
 		}
 	}
 
