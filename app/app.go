@@ -22,8 +22,8 @@ import (
 
 	"github.com/refarch/refarch/embedding"
 	"github.com/refarch/refarch/emf"
-	"github.com/refarch/refarch/internal/buildinfo"
 	"github.com/refarch/refarch/indexstate"
+	"github.com/refarch/refarch/internal/buildinfo"
 	"github.com/refarch/refarch/migrations"
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/roles/serve"
