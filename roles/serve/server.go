@@ -75,6 +75,7 @@ type Server struct {
 	handler  http.Handler
 	requests *prometheus.HistogramVec
 	samples  sampler
+	gauges   statusGauges
 	searches searchMetrics
 	draining atomic.Bool
 	// patterns lists every route registered, for the OpenAPI test.
@@ -90,6 +91,7 @@ func New(cfg Config, deps Deps) *Server {
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 	}, []string{"route", "code"})
 	s.searches = newSearchMetrics(deps.Registry)
+	s.gauges = newStatusGauges(deps.Registry)
 	mux := http.NewServeMux()
 	s.routes(mux)
 	// Browsers say where a request comes from (Sec-Fetch-Site, Origin):

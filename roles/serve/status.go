@@ -6,6 +6,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
 	"github.com/refarch/refarch/vectorstore"
 	"github.com/refarch/refarch/web"
 )
@@ -69,6 +72,35 @@ func (sm *sampler) snapshot() []web.Sample {
 	return append([]web.Sample(nil), sm.samples...)
 }
 
+// statusGauges export the sampled status on /metrics (each sample costs a
+// few milliseconds whatever the catalog's size: see status.Get).
+type statusGauges struct {
+	products, outbox, lag prometheus.Gauge
+	index                 *prometheus.GaugeVec
+}
+
+func newStatusGauges(reg *prometheus.Registry) statusGauges {
+	f := promauto.With(reg)
+	return statusGauges{
+		products: f.NewGauge(prometheus.GaugeOpts{Name: "refarch_catalog_products", Help: "Rows in the products table."}),
+		outbox:   f.NewGauge(prometheus.GaugeOpts{Name: "refarch_outbox_changes", Help: "Changes in the outbox not yet sent to the queue."}),
+		lag: f.NewGauge(prometheus.GaugeOpts{Name: "refarch_index_lag_seconds",
+			Help: "Age of the oldest change the index does not reflect yet (0 when in sync)."}),
+		index: f.NewGaugeVec(prometheus.GaugeOpts{Name: "refarch_index_products",
+			Help: "Products by index state: indexed (current version searchable), stale, missing, failed."}, []string{"state"}),
+	}
+}
+
+func (g statusGauges) set(st Status) {
+	g.products.Set(float64(st.Products))
+	g.outbox.Set(float64(st.Outbox))
+	g.lag.Set(st.LagSeconds)
+	g.index.WithLabelValues("indexed").Set(float64(st.Indexed))
+	g.index.WithLabelValues("stale").Set(float64(st.Stale))
+	g.index.WithLabelValues("missing").Set(float64(st.Missing))
+	g.index.WithLabelValues("failed").Set(float64(st.Failed))
+}
+
 // sample runs until ctx is done.
 func (s *Server) sample(ctx context.Context) {
 	if s.deps.Status == nil {
@@ -82,6 +114,7 @@ func (s *Server) sample(ctx context.Context) {
 		cancel()
 		if err == nil {
 			s.samples.add(time.Now(), st)
+			s.gauges.set(st)
 		} else if ctx.Err() == nil {
 			s.deps.Log.WarnContext(ctx, "sample status", "err", err)
 		}

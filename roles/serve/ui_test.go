@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,6 +21,7 @@ import (
 	"github.com/refarch/refarch/catalog"
 	"github.com/refarch/refarch/embedding"
 	"github.com/refarch/refarch/internal/pgtest"
+	"github.com/refarch/refarch/internal/testkit"
 	"github.com/refarch/refarch/product"
 	"github.com/refarch/refarch/roles/serve"
 	"github.com/refarch/refarch/search"
@@ -503,4 +505,15 @@ func TestStatusPage(t *testing.T) {
 			t.Errorf("status page lacks %q", want)
 		}
 	}
+	// The sampler (every 5 s) exports the same numbers on /metrics.
+	testkit.WaitFor(t, 20*time.Second, func() string {
+		_, m, _ := get(t, http.DefaultClient, e.url+"/metrics")
+		for _, want := range []string{"refarch_catalog_products 3", `refarch_index_products{state="indexed"} 2`,
+			`refarch_index_products{state="missing"} 1`, "refarch_outbox_changes 3"} {
+			if !strings.Contains(m, want) {
+				return "/metrics lacks " + want
+			}
+		}
+		return ""
+	})
 }
