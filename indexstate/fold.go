@@ -58,6 +58,16 @@ func Fold(ctx context.Context, db Beginner, batch int) (int, error) {
 			return 0, fmt.Errorf("start counting the index of %s: %w", m, err)
 		}
 	}
+	// A model whose index is gone (an index generation dropped: no
+	// registration, no state left) is no longer counted.
+	if _, err := tx.Exec(ctx, `WITH gone AS (
+			DELETE FROM status_counts c WHERE NOT EXISTS (SELECT 1 FROM vector_indexes v WHERE v.model = c.model)
+				AND NOT EXISTS (SELECT 1 FROM index_state s WHERE s.model = c.model)
+				AND NOT EXISTS (SELECT 1 FROM index_failures f WHERE f.model = c.model)
+			RETURNING model)
+		DELETE FROM status_pending o USING gone WHERE o.model = gone.model`); err != nil {
+		return 0, fmt.Errorf("stop counting dropped indexes: %w", err)
+	}
 	var n int
 	if err := tx.QueryRow(ctx, foldSQL, batch).Scan(&n); err != nil {
 		return 0, fmt.Errorf("fold status changes: %w", err)
