@@ -3,6 +3,7 @@ package indexstate_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -26,7 +27,7 @@ func sameSnapshot(ctx context.Context, t *testing.T, pool *pgxpool.Pool, model s
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // read-only
+	defer tx.Rollback(ctx)
 	// TRUNCATE is not MVCC-safe: a snapshot taken before one sees the
 	// table empty once it commits. Hold it off (the lock comes before the
 	// snapshot, which the first query takes).
@@ -251,7 +252,7 @@ func emuWrite(ctx context.Context, pool *pgxpool.Pool, model string, ids []int64
 			var v int64
 			deleted := false
 			err := tx.QueryRow(ctx, `SELECT version FROM products WHERE id = $1`, id).Scan(&v)
-			if err == pgx.ErrNoRows {
+			if errors.Is(err, pgx.ErrNoRows) {
 				deleted = true
 				if err := tx.QueryRow(ctx, `SELECT coalesce((SELECT version FROM product_tombstones WHERE id = $1), 0)`, id).Scan(&v); err != nil {
 					return err
