@@ -25,7 +25,7 @@ type Summary struct {
 
 // Summarize computes the Summary in one statement, so that its counts agree.
 // Its cost does not grow with the catalog: it reads the counts kept by the
-// migrations' triggers and Fold (see migrations/008_status_counts.up.sql)
+// migrations' triggers and Fold (see migrations/009_status_counts.up.sql)
 // and recomputes only the products changed since the last fold. A model
 // whose counts are not kept yet (no fold has seen it) is counted
 // exhaustively, as reconcile does.
