@@ -8,7 +8,9 @@
 #     with the build's progress as `status --json` shows it;
 #   - /api/search latency while the index is missing or building (and
 #     whether the answers said index_ready: false) and once it is ready;
-#   - / and /api/products latency (p50, p99).
+#   - / and /api/products latency (p50, p99);
+#   - status latency (p50, p99): the /status page and `refarch status --json`,
+#     while the bootstrap runs and once idle; and reconcile's rate for a minute.
 # Needs curl and python3. The database refarch_scale is dropped and
 # recreated; serve logs to .dev/bench-scale-serve.log.
 set -euo pipefail
@@ -47,7 +49,7 @@ for _ in $(seq 1 120); do curl -sf "http://$addr/healthz" >/dev/null && break; s
 queries=("something to keep my coffee hot" "shoes for running on trails" "wireless headphones for flights"
   "a gift for someone who likes cooking" "waterproof jacket for hiking" "toys for a three year old"
   "a lamp for reading in bed" "ergonomic office chair" "kitchen knife that stays sharp" "garden tools")
-lat_file=$(mktemp); trap 'kill -TERM $serve_pid 2>/dev/null; wait $serve_pid 2>/dev/null || true; rm -f "$lat_file"' EXIT
+lat_file=$(mktemp); trap 'kill -TERM $serve_pid 2>/dev/null; wait $serve_pid 2>/dev/null || true; rm -f "$lat_file" "$lat_file.idle"' EXIT
 
 # search PHASE: one query, appends "phase seconds http_code index_ready" to lat_file.
 search() {
@@ -74,10 +76,22 @@ print(f"n={len(t)} p50={q(.5):.1f}ms p99={q(.99):.1f}ms max={t[-1]:.1f}ms http={
 PY
 }
 
+# status PHASE: times the /status page (every half second while the
+# bootstrap runs) into lat_file as "status-PHASE seconds code -".
+status_page() {
+  local out
+  out=$(curl -s -o /dev/null -w '%{time_total} %{http_code}' "http://$addr/status" || echo "0 000")
+  echo "status-$1 $out -" >>"$lat_file"
+}
+( while kill -0 "$serve_pid" 2>/dev/null && [ ! -e "$lat_file.idle" ]; do status_page bootstrap; sleep 0.5; done ) &
+sampler_pid=$!
+
 written=""
 ready=""
 while :; do
+  t0=$(date +%s.%N)
   st=$("$bin" status --json 2>/dev/null || echo '{}')
+  echo "cli-bootstrap $(python3 -c "import time; print(f'{time.time()-$t0:.4f}')") 200 -" >>"$lat_file"
   now=$(python3 -c "import time; print(f'{time.time()-$start:.0f}')")
   read -r products indexed state done total eta < <(python3 -c "import json,sys
 s=json.loads(sys.argv[1] or '{}'); si=s.get('search_index') or {}
@@ -109,7 +123,15 @@ PY
 build=$(grep -o 'vector search index built.*' "$log" | tail -1)
 say "search index ready after ${ready}s ($build)"
 
+touch "$lat_file.idle"; wait "$sampler_pid" 2>/dev/null || true
 for _ in $(seq 1 100); do search ready; done
+for _ in $(seq 1 100); do status_page idle; done
+for _ in $(seq 1 20); do
+  t0=$(date +%s.%N); "$bin" status --json >/dev/null
+  echo "cli-idle $(python3 -c "import time; print(f'{time.time()-$t0:.4f}')") 200 -" >>"$lat_file"
+done
+# reconcile is the exhaustive check: its rate over a minute, from its progress lines.
+reconcile_line=$(timeout -s INT 60 "$bin" reconcile 2>&1 >/dev/null | grep 'products checked' | tail -1 || true)
 page() { # page NAME URL: 50 requests, p50/p99
   python3 - "$2" <<'PY'
 import sys,time,urllib.request
@@ -130,6 +152,11 @@ echo "search index ready:             ${ready}s after serve started (${build#*to
 echo "search while index missing:     $(pct missing)"
 echo "search while index building:    $(pct building)"
 echo "search with the index ready:    $(pct ready)"
+echo "status page while bootstrapping: $(pct status-bootstrap)"
+echo "status page idle:               $(pct status-idle)"
+echo "status --json while bootstrapping: $(pct cli-bootstrap) (process start included)"
+echo "status --json idle:             $(pct cli-idle) (process start included)"
+echo "reconcile (first minute):       ${reconcile_line:-no progress line}"
 echo "GET /:                          $(page / "http://$addr/")"
 echo "GET /api/products:              $(page p "http://$addr/api/products")"
 echo "GET /api/products?category=:    $(page c "http://$addr/api/products?category=$cat_q")"
