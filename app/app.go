@@ -143,7 +143,7 @@ func Run(ctx context.Context, cfg Config, roles Roles, log *slog.Logger) error {
 	}
 	var rs []namedRole
 	if roles.Serve {
-		deps := serveDeps(pool, sh)
+		deps := serveDeps(pool, sh, cfg.SearchTimeout)
 		deps.Log, deps.Registry, deps.Ready, deps.Build = log, reg, ready, buildinfo.Get(os.Getenv)
 		srv := serve.New(serve.Config{Addr: cfg.Addr, AdminToken: cfg.AdminToken, DrainDelay: cfg.DrainDelay, MetricsAddr: cfg.MetricsAddr,
 			RateLimit: serve.RateLimit{PerSecond: cfg.RateLimit, Burst: cfg.RateBurst, TrustForwardedFor: cfg.TrustForwardedFor}}, deps)

@@ -152,7 +152,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.EmuVisibility, "emu-visibility", 60*time.Second, "visibility timeout of received messages")
 	fs.DurationVar(&c.IndexBuildStallTimeout, "index-build-stall-timeout", 10*time.Minute,
 		"cancel a pgvector search index build that shows no progress for this long (a progressing build has no deadline)")
-	fs.DurationVar(&c.SearchTimeout, "search-timeout", 2*time.Second, "statement timeout of a pgvector search")
+	fs.DurationVar(&c.SearchTimeout, "search-timeout", 2*time.Second, "statement timeout of a search's pgvector and full-text queries")
 	fs.IntVar(&c.SendConcurrency, "pelican-send-concurrency", 32, "queue send calls pelican has in flight (different products only)")
 	fs.IntVar(&c.ReceiveConcurrency, "emu-receive-concurrency", 8, "queue receive calls an emu worker has in flight to fill a batch")
 }

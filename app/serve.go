@@ -21,13 +21,13 @@ import (
 // serveDeps builds serve's dependencies beyond logging, metrics and
 // readiness: the catalog, search with the same embedder and vector store
 // emu writes with, the per-row sync badges and the status page.
-func serveDeps(pool *pgxpool.Pool, sh *shared) serve.Deps {
+func serveDeps(pool *pgxpool.Pool, sh *shared, searchTimeout time.Duration) serve.Deps {
 	model, storeName := sh.model, sh.store.Name()
 	products := catalog.NewStore(pool)
 	rate := &rateMeter{window: rateWindow}
 	return serve.Deps{
 		Catalog: products,
-		Search: search.New(sh.emb, sh.store, products, search.NewPGFullText(pool)).
+		Search: search.New(sh.emb, sh.store, products, search.NewPGFullText(pool, searchTimeout)).
 			WithRecent(recentvectors.NewScanner(pool, model, recentvectors.Options{})),
 		SyncStates: func(ctx context.Context, ids []int64) (map[int64]string, error) {
 			return status.ProductStates(ctx, pool, model, ids)

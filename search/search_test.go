@@ -7,7 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/refarch/refarch/catalog"
 	"github.com/refarch/refarch/embedding"
 	"github.com/refarch/refarch/internal/pgtest"
@@ -22,6 +24,7 @@ import (
 // service is tested on its own against real Postgres and pgvector.
 type fixture struct {
 	svc   *search.Service
+	pool  *pgxpool.Pool
 	cat   *catalog.Store
 	store *pgvectorstore.Store
 	emb   embedding.Embedder
@@ -46,7 +49,7 @@ func newFixture(t *testing.T) fixture {
 		t.Fatal(err)
 	}
 	cat := catalog.NewStore(pool)
-	f := fixture{cat: cat, store: store, emb: emb, ids: map[string]int64{}}
+	f := fixture{pool: pool, cat: cat, store: store, emb: emb, ids: map[string]int64{}}
 	for _, p := range items {
 		created, err := cat.Create(ctx, p)
 		if err != nil {
@@ -55,7 +58,7 @@ func newFixture(t *testing.T) fixture {
 		f.ids[p.SKU] = created.ID
 		f.index(t, created)
 	}
-	f.svc = search.New(emb, store, cat, search.NewPGFullText(pool))
+	f.svc = search.New(emb, store, cat, search.NewPGFullText(pool, 0))
 	return f
 }
 
@@ -225,6 +228,36 @@ func TestHybridRanksExactWords(t *testing.T) {
 		if resp.Results[i].Score > resp.Results[i-1].Score {
 			t.Errorf("scores not descending at %d", i)
 		}
+	}
+}
+
+// TestHybridFullTextHasATimeout: the full-text half of a hybrid search has
+// the same statement timeout as the vector search, so a full-text query held
+// up (here by a lock on products, as a long migration or VACUUM FULL holds
+// it) fails within its budget with ErrUnavailable (503 and Retry-After)
+// instead of holding the request and its connection.
+func TestHybridFullTextHasATimeout(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	pool := f.pool
+	f.svc = search.New(f.emb, f.store, f.cat, search.NewPGFullText(pool, 200*time.Millisecond))
+	if _, err := f.svc.Search(ctx, search.Query{Text: "tennis", K: 3, Mode: search.ModeHybrid}); err != nil {
+		t.Fatalf("hybrid search before the lock: %v", err)
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `LOCK TABLE products IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	_, err = f.svc.Search(sctx, search.Query{Text: "tennis", K: 3, Mode: search.ModeHybrid})
+	if !errors.Is(err, search.ErrUnavailable) || !strings.Contains(err.Error(), "full-text search timed out after 200ms") {
+		t.Fatalf("hybrid search while products is locked: %v, want ErrUnavailable naming the full-text timeout", err)
 	}
 }
 

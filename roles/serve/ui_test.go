@@ -58,7 +58,7 @@ func newUIOn(t testing.TB, pool *pgxpool.Pool, token string, emb embedding.Embed
 		Log:        slog.New(slog.DiscardHandler),
 		Registry:   prometheus.NewRegistry(),
 		Ready:      func(ctx context.Context) error { return pool.Ping(ctx) },
-		Search:     search.New(emb, store, cat, search.NewPGFullText(pool)),
+		Search:     search.New(emb, store, cat, search.NewPGFullText(pool, 0)),
 		SyncStates: testStates(pool, emb.Model()),
 		Status: func(ctx context.Context) (serve.Status, error) {
 			st, err := status.Get(ctx, pool, nil, emb.Model())
