@@ -42,6 +42,8 @@ func TestReconcileFindsAndRepairsDrift(t *testing.T) {
 	if r.Products != 60 || r.InSync != 58 || r.VectorMissing != 1 || r.VectorStale != 1 || r.OrphanVectorsUnknown != 1 || r.Enqueued != 0 || r.Clean() {
 		t.Fatalf("report %+v", r)
 	}
+	// The drift is older than the recent-writes window.
+	e.exec(ctx, `DELETE FROM recent_vectors`)
 	r, err = reconcile.Run(ctx, indexstate.New(e.pool, e.model), e.store, e.q, true, 25, nil)
 	if err != nil || r.Enqueued != 2 {
 		t.Fatalf("repair: %+v, %v; want 2 enqueued", r, err)
@@ -52,6 +54,16 @@ func TestReconcileFindsAndRepairsDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.converged(ctx, 30*time.Second) // diff checks both vectors are right again
+	// The repaired vectors are searchable as fresh writes: recorded in
+	// recent_vectors at the products' current versions.
+	var fresh int
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM recent_vectors r JOIN products p ON p.id = r.product_id
+		WHERE r.model = $1 AND r.version = p.version AND r.product_id = ANY($2)`, e.model, []int64{lost, stale}).Scan(&fresh); err != nil {
+		t.Fatal(err)
+	}
+	if fresh != 2 {
+		t.Fatalf("%d of the 2 repaired products are in recent_vectors at their current version", fresh)
+	}
 	r, err = reconcile.Run(ctx, indexstate.New(e.pool, e.model), e.store, e.q, false, 25, nil)
 	if err != nil || !r.Clean() {
 		t.Fatalf("after repair: %+v, %v", r, err)
