@@ -188,7 +188,10 @@ type shared struct {
 	// but never embeds or touches vectors.
 	emb   embedding.Embedder
 	store vectorstore.Store
-	close func()
+	// queryEmb embeds search queries: emb itself, or emb behind a batcher
+	// that lets concurrent searches share one forward pass.
+	queryEmb embedding.Embedder
+	close    func()
 }
 
 func openShared(ctx context.Context, cfg Config, roles Roles, pool *pgxpool.Pool, log *slog.Logger) (*shared, error) {
@@ -224,7 +227,16 @@ func openShared(ctx context.Context, cfg Config, roles Roles, pool *pgxpool.Pool
 			ps.SetSearchOptions(pgvectorstore.SearchOptions{Timeout: cfg.SearchTimeout})
 		}
 		sh.store = store
+		sh.queryEmb = emb
+		closeBatcher := func() {}
+		// The hash test embedder costs microseconds a text: batching it
+		// would only add the wait.
+		if roles.Serve && cfg.SearchBatchWait > 0 && cfg.Embedder != "hash" {
+			b := embedding.NewBatcher(emb, embedding.BatchOptions{Wait: cfg.SearchBatchWait})
+			sh.queryEmb, closeBatcher = b, func() { b.Close() }
+		}
 		sh.close = func() {
+			closeBatcher()
 			store.Close()
 			closeQueue()
 		}

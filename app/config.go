@@ -88,6 +88,9 @@ type Config struct {
 	// SearchTimeout.
 	IndexBuildStallTimeout time.Duration
 	SearchTimeout          time.Duration
+	// SearchBatchWait is the longest a search query waits to share the
+	// embedder's forward pass with concurrent searches; 0 turns batching off.
+	SearchBatchWait time.Duration
 
 	// envErrs holds environment values that did not parse, so that Validate
 	// reports them with every other problem.
@@ -153,6 +156,8 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.IndexBuildStallTimeout, "index-build-stall-timeout", 10*time.Minute,
 		"cancel a pgvector search index build that shows no progress for this long (a progressing build has no deadline)")
 	fs.DurationVar(&c.SearchTimeout, "search-timeout", 2*time.Second, "statement timeout of a search's pgvector and full-text queries")
+	fs.DurationVar(&c.SearchBatchWait, "search-batch-wait", embedding.DefaultBatchWait,
+		"longest a search waits to share one embedder pass with concurrent searches (micro-batching); 0 embeds each query alone (the hash embedder never batches)")
 	fs.IntVar(&c.SendConcurrency, "pelican-send-concurrency", 32, "queue send calls pelican has in flight (different products only)")
 	fs.IntVar(&c.ReceiveConcurrency, "emu-receive-concurrency", 8, "queue receive calls an emu worker has in flight to fill a batch")
 }
@@ -374,6 +379,9 @@ func (c Config) Validate(r Roles) error {
 	}
 	if c.SearchTimeout != 0 && c.SearchTimeout < time.Millisecond {
 		bad("search timeout %s: want at least 1ms", c.SearchTimeout)
+	}
+	if c.SearchBatchWait < 0 || c.SearchBatchWait > time.Second {
+		bad("search batch wait %s: want 0 (off) to 1s", c.SearchBatchWait)
 	}
 	if len(errs) == 0 {
 		return nil

@@ -27,7 +27,7 @@ func serveDeps(pool *pgxpool.Pool, sh *shared, searchTimeout time.Duration) serv
 	rate := &rateMeter{window: rateWindow}
 	return serve.Deps{
 		Catalog: products,
-		Search: search.New(sh.emb, sh.store, products, search.NewPGFullText(pool, searchTimeout)).
+		Search: search.New(sh.queryEmb, sh.store, products, search.NewPGFullText(pool, searchTimeout)).
 			WithRecent(recentvectors.NewScanner(pool, model, recentvectors.Options{})),
 		SyncStates: func(ctx context.Context, ids []int64) (map[int64]string, error) {
 			return status.ProductStates(ctx, pool, model, ids)
