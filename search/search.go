@@ -58,10 +58,13 @@ type Vectors interface {
 	Query(ctx context.Context, values []float32, k int, filter vectormeta.Filter) ([]vectorstore.Match, error)
 }
 
-// Recent scores the vectors written lately exactly (see package
-// recentvectors): every one that passes the filter, best first.
+// Recent ranks the vectors written lately exactly (see package
+// recentvectors): the best k of those that pass the filter, best first.
 type Recent interface {
-	Recent(ctx context.Context, values []float32, filter vectormeta.Filter) ([]vectorstore.Match, error)
+	// also names the products of the vector store's answer: their recent
+	// vectors come back too, whatever their rank, since the store may
+	// still hold an older vector (Pinecone's lag).
+	Recent(ctx context.Context, values []float32, k int, filter vectormeta.Filter, also []int64) ([]vectorstore.Match, error)
 }
 
 // Rows loads products by id in one query; ids that are gone are absent.
@@ -333,7 +336,13 @@ func (s *Service) Search(ctx context.Context, q Query) (Response, error) {
 		ready = r.IndexReady(ctx)
 	}
 	if s.recent != nil {
-		fresh, err := s.recent.Recent(ctx, qvec, q.Filter)
+		also := make([]int64, 0, len(matches))
+		for _, m := range matches {
+			if id, err := vectormeta.ParseVectorID(m.ID); err == nil {
+				also = append(also, id)
+			}
+		}
+		fresh, err := s.recent.Recent(ctx, qvec, candidates, q.Filter, also)
 		if err != nil {
 			return Response{}, err
 		}

@@ -41,6 +41,28 @@ type Filter struct {
 // Empty reports whether the filter matches everything.
 func (f Filter) Empty() bool { return f.Category == "" && f.MinPrice == nil && f.MaxPrice == nil }
 
+// SQL returns the filter's conditions over the columns category and price,
+// each name prefixed by qual (a table alias and a dot, or ""), with the
+// values appended to args and numbered after those already there. It is
+// the one place that writes a filter as SQL: the pgvector store's query
+// and the recent vectors' scan both use it, so they cannot disagree.
+func (f Filter) SQL(qual string, args []any) ([]string, []any) {
+	var where []string
+	if f.Category != "" {
+		args = append(args, f.Category)
+		where = append(where, fmt.Sprintf("%scategory = $%d", qual, len(args)))
+	}
+	if f.MinPrice != nil {
+		args = append(args, *f.MinPrice)
+		where = append(where, fmt.Sprintf("%sprice >= $%d::float8", qual, len(args)))
+	}
+	if f.MaxPrice != nil {
+		args = append(args, *f.MaxPrice)
+		where = append(where, fmt.Sprintf("%sprice <= $%d::float8", qual, len(args)))
+	}
+	return where, args
+}
+
 // Match reports whether m passes the filter; stores that cannot push a filter
 // down use it, and tests use it as the reference.
 func (f Filter) Match(m Metadata) bool {

@@ -1,6 +1,9 @@
 package vectormeta
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestParseVectorID(t *testing.T) {
 	t.Parallel()
@@ -69,6 +72,25 @@ func TestFilterMatch(t *testing.T) {
 		}
 		if tc.f.Empty() != (tc.name == "empty") {
 			t.Errorf("%s: Empty = %v", tc.name, tc.f.Empty())
+		}
+	}
+}
+
+func TestFilterSQL(t *testing.T) {
+	p := func(f float64) *float64 { return &f }
+	for _, tc := range []struct {
+		f     Filter
+		where []string
+		args  []any
+	}{
+		{Filter{}, nil, []any{"q"}},
+		{Filter{Category: "books"}, []string{"p.category = $2"}, []any{"q", "books"}},
+		{Filter{MinPrice: p(5), MaxPrice: p(20)}, []string{"p.price >= $2::float8", "p.price <= $3::float8"}, []any{"q", 5.0, 20.0}},
+		{Filter{Category: "toys", MaxPrice: p(9.5)}, []string{"p.category = $2", "p.price <= $3::float8"}, []any{"q", "toys", 9.5}},
+	} {
+		where, args := tc.f.SQL("p.", []any{"q"})
+		if !slices.Equal(where, tc.where) || !slices.Equal(args, tc.args) {
+			t.Errorf("%+v: %q %v, want %q %v", tc.f, where, args, tc.where, tc.args)
 		}
 	}
 }

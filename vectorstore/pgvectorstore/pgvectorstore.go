@@ -549,20 +549,7 @@ func (s *Store) Query(ctx context.Context, values []float32, k int, filter vecto
 // planner sees plain predicates it can push into the index scan. With
 // exactCap > 0 it ranks only the first exactCap rows that pass the filter.
 func (s *Store) querySQL(values []float32, k int, filter vectormeta.Filter, exactCap int) (string, []any) {
-	args := []any{pgvector.NewVector(values)}
-	var where []string
-	if filter.Category != "" {
-		args = append(args, filter.Category)
-		where = append(where, fmt.Sprintf("category = $%d", len(args)))
-	}
-	if filter.MinPrice != nil {
-		args = append(args, *filter.MinPrice)
-		where = append(where, fmt.Sprintf("price >= $%d", len(args)))
-	}
-	if filter.MaxPrice != nil {
-		args = append(args, *filter.MaxPrice)
-		where = append(where, fmt.Sprintf("price <= $%d", len(args)))
-	}
+	where, args := filter.SQL("", []any{pgvector.NewVector(values)})
 	from := s.qtable
 	if exactCap > 0 {
 		from = `(SELECT * FROM ` + s.qtable

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,7 +29,7 @@ import (
 
 // Defaults: an hour covers Pinecone's visibility lag and every edit a user
 // is still looking for; 1,000 vectors of 512 dimensions are 2 MB, which
-// Postgres returns and Go scores in a few milliseconds.
+// Postgres ranks in a millisecond or two.
 const (
 	DefaultWindow = time.Hour
 	DefaultLimit  = 1000
@@ -75,15 +76,17 @@ func Record(ctx context.Context, db DB, model string, vecs []vectorstore.Vector,
 		vecs = vecs[len(vecs)-o.Limit:]
 	}
 	n := len(vecs)
-	pids, vers, blobs := make([]int64, n), make([]int64, n), make([][]byte, n)
+	pids, vers, blobs, texts := make([]int64, n), make([]int64, n), make([][]byte, n), make([]string, n)
 	for i, v := range vecs {
-		pids[i], vers[i], blobs[i] = v.Meta.ProductID, v.Meta.Version, encode(v.Values)
+		pids[i], vers[i], blobs[i], texts[i] = v.Meta.ProductID, v.Meta.Version, encode(v.Values), vectorText(v.Values)
 	}
-	if _, err := db.Exec(ctx, `INSERT INTO recent_vectors AS r (model, product_id, version, embedding)
-		SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bytea[])
+	// embedding (bytea) is for the previous release's readers during a
+	// rolling deploy (migration 009); vec is what search ranks.
+	if _, err := db.Exec(ctx, `INSERT INTO recent_vectors AS r (model, product_id, version, embedding, vec)
+		SELECT $1, pid, ver, blob, txt::vector FROM unnest($2::bigint[], $3::bigint[], $4::bytea[], $5::text[]) AS u(pid, ver, blob, txt)
 		ON CONFLICT (model, product_id) DO UPDATE SET version = excluded.version,
-			embedding = excluded.embedding, written_at = clock_timestamp()
-		WHERE r.version <= excluded.version`, model, pids, vers, blobs); err != nil {
+			embedding = excluded.embedding, vec = excluded.vec, written_at = clock_timestamp()
+		WHERE r.version <= excluded.version`, model, pids, vers, blobs, texts); err != nil {
 		return fmt.Errorf("record %d recent vectors: %w", n, err)
 	}
 	if _, err := db.Exec(ctx, `DELETE FROM recent_vectors WHERE model = $1 AND product_id IN (
@@ -122,66 +125,52 @@ func NewScanner(db DB, model string, o Options) *Scanner {
 	return &Scanner{db: db, model: model, o: o.withDefaults()}
 }
 
-// Recent returns every recent vector of a product that passes filter (as
-// the product's row is now), scored by cosine similarity to values, best
-// first. With no filter the products table is not read: search drops rows
-// that are gone anyway.
-func (s *Scanner) Recent(ctx context.Context, values []float32, filter vectormeta.Filter) ([]vectorstore.Match, error) {
-	if s.o.Disabled() {
+// Recent returns the k recent vectors most similar to values (cosine)
+// among those of products that pass filter (as the product's row is now),
+// best first, and beside them the recent vectors of the products in also
+// (the vector store's answer), so that Merge replaces a score the store may
+// still give from an older vector. Postgres ranks them (pgvector's
+// distance over at most Limit rows of the window), so no more than
+// k+len(also) rows come back whatever the table holds. With no filter the
+// products table is not read: search drops rows that are gone anyway.
+func (s *Scanner) Recent(ctx context.Context, values []float32, k int, filter vectormeta.Filter, also []int64) ([]vectorstore.Match, error) {
+	if s.o.Disabled() || k <= 0 {
 		return nil, nil
 	}
-	args := []any{s.model, s.o.Window, s.o.Limit}
-	sql := `SELECT r.product_id, r.embedding FROM recent_vectors r`
-	var where []string
-	if !filter.Empty() {
-		sql += ` JOIN products p ON p.id = r.product_id`
-		if filter.Category != "" {
-			args = append(args, filter.Category)
-			where = append(where, fmt.Sprintf("p.category = $%d", len(args)))
-		}
-		if filter.MinPrice != nil {
-			args = append(args, *filter.MinPrice)
-			where = append(where, fmt.Sprintf("p.price >= $%d::float8", len(args)))
-		}
-		if filter.MaxPrice != nil {
-			args = append(args, *filter.MaxPrice)
-			where = append(where, fmt.Sprintf("p.price <= $%d::float8", len(args)))
-		}
+	if also == nil {
+		also = []int64{}
 	}
-	sql += ` WHERE r.model = $1 AND r.written_at > clock_timestamp() - $2::interval`
+	args := []any{s.model, s.o.Window, s.o.Limit, values, also}
+	inner := `SELECT r.product_id, r.vec FROM recent_vectors r`
+	where, args := filter.SQL("p.", args)
+	if len(where) > 0 {
+		inner += ` JOIN products p ON p.id = r.product_id`
+	}
+	inner += ` WHERE r.model = $1 AND r.written_at > clock_timestamp() - $2::interval AND r.vec IS NOT NULL`
 	for _, w := range where {
-		sql += ` AND ` + w
+		inner += ` AND ` + w
 	}
-	sql += ` ORDER BY r.written_at DESC LIMIT $3`
+	inner += ` ORDER BY r.written_at DESC LIMIT $3`
+	// A zero vector has no direction: its distance is NaN, which would
+	// sort first. k is a literal, as in the store's query.
+	sql := `WITH w AS (SELECT product_id, 1 - (vec <=> $4::float4[]::vector) AS score FROM (` + inner + `) AS x)
+		SELECT product_id, score FROM ((SELECT * FROM w WHERE score <> 'NaN' ORDER BY score DESC, product_id LIMIT ` + strconv.Itoa(k) + `)
+		UNION SELECT * FROM w WHERE score <> 'NaN' AND product_id = ANY($5::bigint[])) AS t ORDER BY score DESC, product_id`
 	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("scan recent vectors: %w", err)
+		return nil, fmt.Errorf("rank recent vectors: %w", err)
 	}
-	qn := norm(values)
-	var out []vectorstore.Match
+	out := make([]vectorstore.Match, 0, k)
 	var pid int64
-	var blob []byte
-	_, err = pgx.ForEachRow(rows, []any{&pid, &blob}, func() error {
-		if len(blob) != 4*len(values) {
-			return fmt.Errorf("recent vector of product %d has %d dimensions, the query %d", pid, len(blob)/4, len(values))
-		}
-		var dot, vn float64
-		for i, q := range values {
-			f := float64(math.Float32frombits(binary.LittleEndian.Uint32(blob[4*i:])))
-			dot += float64(q) * f
-			vn += f * f
-		}
-		if vn == 0 || qn == 0 {
-			return nil
-		}
-		out = append(out, vectorstore.Match{ID: vectormeta.VectorID(pid), Score: float32(dot / (qn * math.Sqrt(vn))),
+	var score float64
+	_, err = pgx.ForEachRow(rows, []any{&pid, &score}, func() error {
+		out = append(out, vectorstore.Match{ID: vectormeta.VectorID(pid), Score: float32(score),
 			Meta: vectormeta.Metadata{ProductID: pid, Model: s.model}})
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("scan recent vectors: %w", err)
+		return nil, fmt.Errorf("rank recent vectors: %w", err)
 	}
-	slices.SortFunc(out, byScore)
 	return out, nil
 }
 
@@ -214,12 +203,18 @@ func byScore(a, b vectorstore.Match) int {
 	return strings.Compare(a.ID, b.ID)
 }
 
-func norm(v []float32) float64 {
-	var s float64
-	for _, f := range v {
-		s += float64(f) * float64(f)
+// vectorText is pgvector's text form of v, exact for float32 values: the
+// table takes it without the connection knowing pgvector's types.
+func vectorText(v []float32) string {
+	b := make([]byte, 0, 12*len(v)+2)
+	b = append(b, '[')
+	for i, f := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendFloat(b, float64(f), 'g', -1, 32)
 	}
-	return math.Sqrt(s)
+	return string(append(b, ']'))
 }
 
 func encode(v []float32) []byte {

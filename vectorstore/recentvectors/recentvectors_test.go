@@ -45,7 +45,7 @@ func TestRecordAndScore(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := recentvectors.NewScanner(pool, model, o)
-	got, err := s.Recent(ctx, []float32{2, 0, 0}, vectormeta.Filter{})
+	got, err := s.Recent(ctx, []float32{2, 0, 0}, 10, vectormeta.Filter{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestRecordAndScore(t *testing.T) {
 	if err := recentvectors.Record(ctx, pool, model, []vectorstore.Vector{vec(1, 2, 1, 0, 0)}, o); err != nil {
 		t.Fatal(err)
 	}
-	got, err = s.Recent(ctx, []float32{0, 0, 1}, vectormeta.Filter{})
+	got, err = s.Recent(ctx, []float32{0, 0, 1}, 10, vectormeta.Filter{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestRecordAndScore(t *testing.T) {
 	if err := recentvectors.Forget(ctx, pool, model, []int64{1, 3}); err != nil {
 		t.Fatal(err)
 	}
-	got, err = s.Recent(ctx, []float32{0, 0, 1}, vectormeta.Filter{})
+	got, err = s.Recent(ctx, []float32{0, 0, 1}, 10, vectormeta.Filter{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestBounds(t *testing.T) {
 		}
 	}
 	s := recentvectors.NewScanner(pool, model, o)
-	got, err := s.Recent(ctx, []float32{1, 0, 0}, vectormeta.Filter{})
+	got, err := s.Recent(ctx, []float32{1, 0, 0}, 10, vectormeta.Filter{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestBounds(t *testing.T) {
 	if _, err := pool.Exec(ctx, `UPDATE recent_vectors SET written_at = now() - interval '2 minutes' WHERE product_id IN (3, 4)`); err != nil {
 		t.Fatal(err)
 	}
-	got, err = s.Recent(ctx, []float32{1, 0, 0}, vectormeta.Filter{})
+	got, err = s.Recent(ctx, []float32{1, 0, 0}, 10, vectormeta.Filter{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestFilter(t *testing.T) {
 	}
 	s := recentvectors.NewScanner(pool, model, recentvectors.Options{})
 	hi := 10.0
-	got, err := s.Recent(ctx, []float32{1, 0, 0}, vectormeta.Filter{Category: "garden", MaxPrice: &hi})
+	got, err := s.Recent(ctx, []float32{1, 0, 0}, 10, vectormeta.Filter{Category: "garden", MaxPrice: &hi}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,5 +211,33 @@ func TestMerge(t *testing.T) {
 				t.Fatalf("got %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// Only the best k come back, ranked in SQL, plus the recent vectors of the
+// products the store answered with, so that a stale score is replaced
+// however far down the edit moved the product.
+func TestRecentReturnsTheBestKAndTheStoresAnswer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	var vs []vectorstore.Vector
+	for pid := int64(1); pid <= 50; pid++ {
+		vs = append(vs, vec(pid, 1, 1, float32(pid)/10, 0))
+	}
+	vs = append(vs, vec(99, 1, 0, 0, 1)) // edited far away from the query
+	if err := recentvectors.Record(ctx, pool, model, vs, recentvectors.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	s := recentvectors.NewScanner(pool, model, recentvectors.Options{})
+	got, err := s.Recent(ctx, []float32{1, 0, 0}, 3, vectormeta.Filter{}, []int64{99, 7, 12345})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"1", "2", "3", "7", "99"}; !slices.Equal(ids(got), want) {
+		t.Fatalf("got %v, want the best 3, then products 7 and 99 of the store's answer: %v", ids(got), want)
+	}
+	if got[4].Score > 1e-6 {
+		t.Errorf("product 99 scores %v, want its recent vector's 0", got[4].Score)
 	}
 }
