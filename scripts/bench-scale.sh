@@ -10,7 +10,11 @@
 #     whether the answers said index_ready: false) and once it is ready;
 #   - / and /api/products latency (p50, p99);
 #   - status latency (p50, p99): the /status page and `refarch status --json`,
-#     while the bootstrap runs and once idle; and reconcile's rate for a minute.
+#     while the bootstrap runs and once idle; and reconcile's rate for a minute;
+#   - /api/search p50/p99 at 8 clients with and without a category and
+#     price filter, beside /healthz at 8 clients (the machine's load), and
+#     recall@10 of the HNSW search against an exact scan for 200 random
+#     queries over an ef_search sweep (search's BenchmarkScaleSearch).
 # Needs curl and python3. The database refarch_scale is dropped and
 # recreated; serve logs to .dev/bench-scale-serve.log.
 set -euo pipefail
@@ -161,5 +165,8 @@ echo "GET /:                          $(page / "http://$addr/")"
 echo "GET /api/products:              $(page p "http://$addr/api/products")"
 echo "GET /api/products?category=:    $(page c "http://$addr/api/products?category=$cat_q")"
 echo "GET /api/products?after=500000: $(page a "http://$addr/api/products?after=$((n / 2))")"
+echo "search at 8 clients and recall@10 (BenchmarkScaleSearch), load $(cut -d' ' -f1-3 /proc/loadavg):"
+REFARCH_BENCH_SCALE_ADDR="http://$addr" REFARCH_HASH_DIM=512 go test -run '^$' -bench '^BenchmarkScaleSearch$' -benchtime 1x -timeout 60m ./search/ |
+  grep -vE '^(goos|goarch|pkg|cpu|PASS|ok)' | sed 's/^/  /'
 echo "build log lines:"
 grep -E 'build vector search index|building vector search index|vector search index (built|ready)|bulk load' "$log" | sed 's/^/  /' | tail -40
