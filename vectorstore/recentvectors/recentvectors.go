@@ -130,8 +130,9 @@ func NewScanner(db DB, model string, o Options) *Scanner {
 // best first, and beside them the recent vectors of the products in also
 // (the vector store's answer), so that Merge replaces a score the store may
 // still give from an older vector. Postgres ranks them (pgvector's
-// distance over at most Limit rows of the window), so no more than
-// k+len(also) rows come back whatever the table holds. With no filter the
+// distance over the window's rows, at most Limit but for the few a
+// concurrent write has yet to prune), so no more than k+len(also) rows
+// come back whatever the table holds. With no filter the
 // products table is not read: search drops rows that are gone anyway.
 func (s *Scanner) Recent(ctx context.Context, values []float32, k int, filter vectormeta.Filter, also []int64) ([]vectorstore.Match, error) {
 	if s.o.Disabled() || k <= 0 {
@@ -140,8 +141,10 @@ func (s *Scanner) Recent(ctx context.Context, values []float32, k int, filter ve
 	if also == nil {
 		also = []int64{}
 	}
-	args := []any{s.model, s.o.Window, s.o.Limit, values, also}
-	inner := `SELECT r.product_id, r.vec FROM recent_vectors r`
+	args := []any{s.model, s.o.Window, values, also}
+	// Every write prunes the table to the cap, so the window alone bounds
+	// the scan: ordering by time to cap it again would sort the 2 KB rows.
+	inner := `SELECT r.product_id, 1 - (r.vec <=> $3::float4[]::vector) AS score FROM recent_vectors r`
 	where, args := filter.SQL("p.", args)
 	if len(where) > 0 {
 		inner += ` JOIN products p ON p.id = r.product_id`
@@ -150,12 +153,11 @@ func (s *Scanner) Recent(ctx context.Context, values []float32, k int, filter ve
 	for _, w := range where {
 		inner += ` AND ` + w
 	}
-	inner += ` ORDER BY r.written_at DESC LIMIT $3`
 	// A zero vector has no direction: its distance is NaN, which would
 	// sort first. k is a literal, as in the store's query.
-	sql := `WITH w AS (SELECT product_id, 1 - (vec <=> $4::float4[]::vector) AS score FROM (` + inner + `) AS x)
+	sql := `WITH w AS (` + inner + `)
 		SELECT product_id, score FROM ((SELECT * FROM w WHERE score <> 'NaN' ORDER BY score DESC, product_id LIMIT ` + strconv.Itoa(k) + `)
-		UNION SELECT * FROM w WHERE score <> 'NaN' AND product_id = ANY($5::bigint[])) AS t ORDER BY score DESC, product_id`
+		UNION SELECT * FROM w WHERE score <> 'NaN' AND product_id = ANY($4::bigint[])) AS t ORDER BY score DESC, product_id`
 	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("rank recent vectors: %w", err)
