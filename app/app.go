@@ -232,7 +232,9 @@ func openShared(ctx context.Context, cfg Config, roles Roles, pool *pgxpool.Pool
 		// The hash test embedder costs microseconds a text: batching it
 		// would only add the wait.
 		if roles.Serve && cfg.SearchBatchWait > 0 && cfg.Embedder != "hash" {
-			b := embedding.NewBatcher(emb, embedding.BatchOptions{Wait: cfg.SearchBatchWait})
+			// It outlives ctx on purpose: searches still draining after
+			// SIGTERM need it; sh.close stops it once serve has stopped.
+			b := embedding.NewBatcher(emb, embedding.BatchOptions{Wait: cfg.SearchBatchWait}) //nolint:contextcheck // see above
 			sh.queryEmb, closeBatcher = b, func() { b.Close() }
 		}
 		sh.close = func() {

@@ -55,11 +55,10 @@ type Batcher struct {
 	emb  Embedder
 	o    BatchOptions
 	reqs chan *batchCall
-	// ctx is cancelled by Close: it stops the loop and any pass in flight.
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	// stop is closed by Close: it ends the loop and any pass in flight.
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
 
 	passes, texts atomic.Int64
 	calls         atomic.Int64 // calls made to Embed, for tests
@@ -81,8 +80,7 @@ var _ Embedder = (*Batcher)(nil)
 
 // NewBatcher starts batching calls to e.
 func NewBatcher(e Embedder, o BatchOptions) *Batcher {
-	ctx, cancel := context.WithCancel(context.Background())
-	b := &Batcher{emb: e, o: o.withDefaults(), reqs: make(chan *batchCall), ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	b := &Batcher{emb: e, o: o.withDefaults(), reqs: make(chan *batchCall), stop: make(chan struct{}), done: make(chan struct{})}
 	go b.loop()
 	return b
 }
@@ -111,7 +109,7 @@ func (b *Batcher) Embed(ctx context.Context, texts []string) ([][]float32, error
 		return [][]float32{}, nil
 	}
 	if len(texts) > b.o.MaxTexts {
-		if b.ctx.Err() != nil {
+		if b.closed() {
 			return nil, ErrBatcherClosed
 		}
 		return b.emb.Embed(ctx, texts)
@@ -136,9 +134,18 @@ func (b *Batcher) Embed(ctx context.Context, texts []string) ([][]float32, error
 // any later ones get ErrBatcherClosed. It waits for the batching goroutine
 // to end; the wrapped embedder is not closed.
 func (b *Batcher) Close() error {
-	b.once.Do(b.cancel)
+	b.once.Do(func() { close(b.stop) })
 	<-b.done
 	return nil
+}
+
+func (b *Batcher) closed() bool {
+	select {
+	case <-b.stop:
+		return true
+	default:
+		return false
+	}
 }
 
 func (b *Batcher) loop() {
@@ -147,7 +154,7 @@ func (b *Batcher) loop() {
 		var first *batchCall
 		select {
 		case first = <-b.reqs:
-		case <-b.ctx.Done():
+		case <-b.stop:
 			return
 		}
 		batch, n := []*batchCall{first}, len(first.texts)
@@ -167,7 +174,7 @@ func (b *Batcher) loop() {
 				batch, n = append(batch, c), n+len(c.texts)
 			case <-deadline.C:
 				break gather
-			case <-b.ctx.Done():
+			case <-b.stop:
 				deadline.Stop()
 				answer(batch, nil, ErrBatcherClosed)
 				return
@@ -192,8 +199,17 @@ func (b *Batcher) run(batch []*batchCall) {
 	if len(live) == 0 {
 		return
 	}
-	ctx, cancel := context.WithCancel(b.ctx)
+	// The pass carries the first caller's values but none of the callers'
+	// deadlines: it ends when all of them gave up, or on Close.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(live[0].ctx))
 	defer cancel()
+	go func() {
+		select {
+		case <-b.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	var waiting atomic.Int64
 	waiting.Store(int64(len(live)))
 	for _, c := range live {
@@ -220,7 +236,7 @@ func (b *Batcher) run(batch []*batchCall) {
 			c.res <- batchResult{vecs: vecs[:len(c.texts):len(c.texts)]}
 			vecs = vecs[len(c.texts):]
 		}
-	case b.ctx.Err() != nil:
+	case b.closed():
 		answer(live, nil, ErrBatcherClosed)
 	case len(live) == 1 || ctx.Err() != nil:
 		answer(live, nil, err)

@@ -44,7 +44,7 @@ type embedResult struct {
 	err  error
 }
 
-func embedAsync(b *Batcher, ctx context.Context, texts ...string) chan embedResult {
+func embedAsync(ctx context.Context, b *Batcher, texts ...string) chan embedResult {
 	ch := make(chan embedResult, 1)
 	go func() {
 		v, err := b.Embed(ctx, texts)
@@ -65,7 +65,7 @@ func TestBatcherSharesOnePassAmongWaitingCalls(t *testing.T) {
 	defer b.Close()
 
 	ctx := context.Background()
-	first := embedAsync(b, ctx, "first")
+	first := embedAsync(ctx, b, "first")
 	if got := <-g.started; !slices.Equal(got, []string{"first"}) {
 		t.Fatalf("first pass embeds %q", got)
 	}
@@ -75,7 +75,7 @@ func TestBatcherSharesOnePassAmongWaitingCalls(t *testing.T) {
 	for i := range 5 {
 		texts := []string{fmt.Sprintf("call %d a", i), fmt.Sprintf("call %d b", i)}
 		want = append(want, texts...)
-		later = append(later, embedAsync(b, ctx, texts...))
+		later = append(later, embedAsync(ctx, b, texts...))
 	}
 	waitFor(t, func() bool { return b.calls.Load() == 6 })
 	g.release <- struct{}{}
@@ -125,8 +125,8 @@ func TestBatcherPropagatesCancellation(t *testing.T) {
 	defer b.Close()
 
 	ctx, cancel := context.WithCancel(context.Background())
-	quitter := embedAsync(b, ctx, "quitter")
-	stayer := embedAsync(b, context.Background(), "stayer")
+	quitter := embedAsync(ctx, b, "quitter")
+	stayer := embedAsync(context.Background(), b, "stayer")
 	waitFor(t, func() bool { return len(g.started) == 1 })
 	cancel()
 	select {
@@ -147,7 +147,7 @@ func TestBatcherPropagatesCancellation(t *testing.T) {
 	b2 := NewBatcher(g2, BatchOptions{Wait: time.Millisecond})
 	defer b2.Close()
 	ctx2, cancel2 := context.WithCancel(context.Background())
-	one := embedAsync(b2, ctx2, "alone")
+	one := embedAsync(ctx2, b2, "alone")
 	<-g2.started
 	cancel2()
 	if r := <-one; !errors.Is(r.err, context.Canceled) {
@@ -156,7 +156,7 @@ func TestBatcherPropagatesCancellation(t *testing.T) {
 	// The held pass returns (its context is cancelled), and the batcher
 	// serves the next call.
 	close(g2.release)
-	if r := <-embedAsync(b2, context.Background(), "next"); r.err != nil {
+	if r := <-embedAsync(context.Background(), b2, "next"); r.err != nil {
 		t.Fatalf("next call after a cancelled pass: %v", r.err)
 	}
 }
@@ -168,8 +168,8 @@ func TestBatcherIsolatesARefusedText(t *testing.T) {
 	g.refuse = "poison"
 	b := NewBatcher(g, BatchOptions{Wait: 100 * time.Millisecond})
 	defer b.Close()
-	good := embedAsync(b, context.Background(), "good")
-	bad := embedAsync(b, context.Background(), "poison")
+	good := embedAsync(context.Background(), b, "good")
+	bad := embedAsync(context.Background(), b, "poison")
 	waitFor(t, func() bool { return len(g.started) == 1 })
 	close(g.release)
 	if r := <-good; r.err != nil || len(r.vecs) != 1 {
@@ -186,7 +186,7 @@ func TestBatcherStopsOnClose(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	g := newGated(NewHash(16))
 	b := NewBatcher(g, BatchOptions{Wait: time.Millisecond})
-	held := embedAsync(b, context.Background(), "held")
+	held := embedAsync(context.Background(), b, "held")
 	<-g.started
 	b.Close()
 	if r := <-held; !errors.Is(r.err, ErrBatcherClosed) {

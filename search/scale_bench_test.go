@@ -308,7 +308,7 @@ func clients8(b *testing.B, client *http.Client, n int, url func(i int) string) 
 				}
 				resp.Body.Close()
 				if err != nil || resp.StatusCode != http.StatusOK {
-					errs <- fmt.Errorf("GET %s: status %d: %v", url(i), resp.StatusCode, err)
+					errs <- fmt.Errorf("GET %s: status %d: %w", url(i), resp.StatusCode, err)
 					return
 				}
 				lat[c] = append(lat[c], time.Since(t))
