@@ -27,6 +27,7 @@ import (
 	"github.com/refarch/refarch/product"
 	"github.com/refarch/refarch/vectormeta"
 	"github.com/refarch/refarch/vectorstore"
+	"github.com/refarch/refarch/vectorstore/recentvectors"
 )
 
 // benchQueries are what people type: short, plain-language needs.
@@ -70,6 +71,16 @@ func indexCatalog(b *testing.B, e uiEnv) {
 	}
 	if _, err := e.pool.Exec(ctx, `INSERT INTO index_state (model, product_id, version, content_hash, changed_at)
 		SELECT $1, id, version, '', now() FROM products ON CONFLICT DO NOTHING`, e.emb.Model()); err != nil {
+		b.Fatal(err)
+	}
+	// A live catalog: the last 1,000 products were just edited, so the
+	// recent writes search ranks exactly are at their cap.
+	var recent []vectorstore.Vector
+	for i := max(0, len(ps)-recentvectors.DefaultLimit); i < len(ps); i++ {
+		recent = append(recent, vectorstore.Vector{ID: vectormeta.VectorID(ps[i].ID), Values: vecs[i],
+			Meta: vectormeta.Metadata{ProductID: ps[i].ID, Version: ps[i].Version, Model: e.emb.Model()}})
+	}
+	if err := recentvectors.Record(ctx, e.pool, e.emb.Model(), recent, recentvectors.Options{}); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := e.pool.Exec(ctx, `ANALYZE`); err != nil {

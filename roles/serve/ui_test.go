@@ -29,6 +29,7 @@ import (
 	"github.com/refarch/refarch/vectormeta"
 	"github.com/refarch/refarch/vectorstore"
 	"github.com/refarch/refarch/vectorstore/pgvectorstore"
+	"github.com/refarch/refarch/vectorstore/recentvectors"
 )
 
 // uiEnv is a serve role on a real database with a directly driven index.
@@ -54,11 +55,12 @@ func newUIOn(t testing.TB, pool *pgxpool.Pool, token string, emb embedding.Embed
 	}
 	cat := catalog.NewStore(pool)
 	srv := serve.New(serve.Config{AdminToken: token}, serve.Deps{
-		Catalog:    cat,
-		Log:        slog.New(slog.DiscardHandler),
-		Registry:   prometheus.NewRegistry(),
-		Ready:      func(ctx context.Context) error { return pool.Ping(ctx) },
-		Search:     search.New(emb, store, cat, search.NewPGFullText(pool, 0)),
+		Catalog:  cat,
+		Log:      slog.New(slog.DiscardHandler),
+		Registry: prometheus.NewRegistry(),
+		Ready:    func(ctx context.Context) error { return pool.Ping(ctx) },
+		Search: search.New(emb, store, cat, search.NewPGFullText(pool, 0)).
+			WithRecent(recentvectors.NewScanner(pool, emb.Model(), recentvectors.Options{})), // as app wires it
 		SyncStates: testStates(pool, emb.Model()),
 		Status: func(ctx context.Context) (serve.Status, error) {
 			st, err := status.Get(ctx, pool, nil, emb.Model())
