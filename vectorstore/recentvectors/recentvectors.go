@@ -81,7 +81,7 @@ func Record(ctx context.Context, db DB, model string, vecs []vectorstore.Vector,
 		pids[i], vers[i], blobs[i], texts[i] = v.Meta.ProductID, v.Meta.Version, encode(v.Values), vectorText(v.Values)
 	}
 	// embedding (bytea) is for the previous release's readers during a
-	// rolling deploy (migration 009); vec is what search ranks.
+	// rolling deploy (migration 010); vec is what search ranks.
 	if _, err := db.Exec(ctx, `INSERT INTO recent_vectors AS r (model, product_id, version, embedding, vec)
 		SELECT $1, pid, ver, blob, txt::vector FROM unnest($2::bigint[], $3::bigint[], $4::bytea[], $5::text[]) AS u(pid, ver, blob, txt)
 		ON CONFLICT (model, product_id) DO UPDATE SET version = excluded.version,
