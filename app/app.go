@@ -69,14 +69,14 @@ func openDB(ctx context.Context, cfg Config, minConns int32) (*pgxpool.Pool, err
 	return pool, nil
 }
 
-// poolSize is how many connections the roles need at most: every emu worker
-// holds a transaction while the vector store and the queue use other
-// connections, pelican does the same, and serve answers requests beside them.
-// A pool smaller than that can starve itself.
+// poolSize is how many connections the roles need at most: every emu lane
+// (Pipeline of them per worker) holds a transaction while the vector store
+// and the queue use other connections, pelican does the same, and serve
+// answers requests beside them. A pool smaller than that can starve itself.
 func poolSize(cfg Config, roles Roles) int32 {
 	n := 16
 	if roles.Emu {
-		n = max(n, 2*cfg.EmuConcurrency+8)
+		n = max(n, 2*cfg.EmuConcurrency*max(cfg.EmuPipeline, 1)+8)
 		if roles.Serve {
 			n += 8
 		}

@@ -76,6 +76,7 @@ type Config struct {
 	PelicanBatchSize    int
 	PelicanPollInterval time.Duration
 	EmuConcurrency      int
+	EmuPipeline         int
 	EmuBatchSize        int
 	EmuVisibility       time.Duration
 	// SendConcurrency and ReceiveConcurrency bound the queue calls pelican
@@ -151,6 +152,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.IntVar(&c.PelicanBatchSize, "pelican-batch-size", 500, "outbox rows / products per pelican batch")
 	fs.DurationVar(&c.PelicanPollInterval, "pelican-poll-interval", 2*time.Second, "outbox poll interval when no NOTIFY arrives")
 	fs.IntVar(&c.EmuConcurrency, "concurrency", 2, "emu workers")
+	fs.IntVar(&c.EmuPipeline, "emu-pipeline", 4, "batches each emu worker has in hand at once: while one is embedded, the others are written and acknowledged")
 	fs.IntVar(&c.EmuBatchSize, "emu-batch-size", 64, "messages per emu batch")
 	fs.DurationVar(&c.EmuVisibility, "emu-visibility", 60*time.Second, "visibility timeout of received messages")
 	fs.DurationVar(&c.IndexBuildStallTimeout, "index-build-stall-timeout", 10*time.Minute,
@@ -363,6 +365,9 @@ func (c Config) Validate(r Roles) error {
 	if r.Emu {
 		if c.EmuConcurrency < 1 || c.EmuConcurrency > 256 {
 			bad("concurrency %d: want 1 to 256", c.EmuConcurrency)
+		}
+		if c.EmuPipeline < 1 || c.EmuPipeline > 16 {
+			bad("emu pipeline %d: want 1 to 16", c.EmuPipeline)
 		}
 		if c.EmuBatchSize < 1 || c.EmuBatchSize > 1000 {
 			bad("emu batch size %d: want 1 to 1000", c.EmuBatchSize)

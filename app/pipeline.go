@@ -115,6 +115,7 @@ func pipelineRoles(cfg Config, roles Roles, pool *pgxpool.Pool, sh *shared, log 
 	if roles.Emu {
 		e := emu.New(pool, sh.q, sh.emb, sh.store, emu.Config{
 			Concurrency:        cfg.EmuConcurrency,
+			Pipeline:           cfg.EmuPipeline,
 			BatchSize:          cfg.EmuBatchSize,
 			Visibility:         cfg.EmuVisibility,
 			MaxReceives:        cfg.QueueMaxReceives,

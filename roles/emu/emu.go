@@ -37,8 +37,15 @@ import (
 
 // Config tunes an Emu.
 type Config struct {
-	// Concurrency is the number of workers. Default 2.
+	// Concurrency is the number of workers, each embedding one batch at a
+	// time. Default 2.
 	Concurrency int
+	// Pipeline is how many batches each worker has in hand at once
+	// (default 4): while one batch is embedded, the others are received,
+	// written to the store and index_state, and acknowledged, so that the
+	// queue's and the store's round trips overlap the embedding instead of
+	// following it. Embedding calls stay at most Concurrency at once.
+	Pipeline int
 	// BatchSize is the most messages a worker receives at once. Default 64.
 	BatchSize int
 	// Visibility hides received messages from other workers; a heartbeat
@@ -79,6 +86,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.Concurrency <= 0 {
 		c.Concurrency = 2
+	}
+	if c.Pipeline <= 0 {
+		c.Pipeline = 4
 	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = 64
@@ -125,6 +135,11 @@ type Emu struct {
 	// quota counts calls refused by a queue or store quota and says which
 	// bound.
 	quota *quota.Watch
+	// embedding holds one token per embedding call in flight.
+	embedding chan struct{}
+	// acks acknowledges settled messages in the background while Run runs;
+	// without it (Handle called alone) they are acknowledged at once.
+	acks *acker
 }
 
 type metrics struct {
@@ -134,6 +149,7 @@ type metrics struct {
 	failures                      *prometheus.CounterVec
 	embedSeconds, writeSeconds    prometheus.Histogram
 	batch, embedBatch             prometheus.Histogram
+	batchSeconds                  prometheus.Histogram
 	freshness                     prometheus.Histogram
 	depth                         *prometheus.GaugeVec
 	outage                        *prometheus.GaugeVec
@@ -164,6 +180,9 @@ func newMetrics(reg prometheus.Registerer) metrics {
 			Help: "Messages per received batch.", Buckets: sizes}),
 		embedBatch: f.NewHistogram(prometheus.HistogramOpts{Name: "refarch_emu_embed_batch_size",
 			Help: "Texts per embedding call.", Buckets: sizes}),
+		batchSeconds: f.NewHistogram(prometheus.HistogramOpts{Name: "refarch_emu_batch_seconds",
+			Help:    "Time from a batch's receipt to its last message settled (written, skipped or released); the visibility timeout must cover it.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
 		freshness: f.NewHistogram(prometheus.HistogramOpts{Name: "refarch_emu_freshness_seconds",
 			Help:    "Time from a committed change (outbox changed_at) to its vector being written.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
@@ -180,6 +199,7 @@ func New(pool *pgxpool.Pool, q Queue, emb Embedder, store Store, cfg Config, log
 	e := &Emu{pool: pool, q: q, emb: emb, store: store, cfg: cfg.withDefaults(), model: emb.Model(),
 		log: log, m: newMetrics(reg), out: outages{down: map[string]bool{}},
 		quota: quota.NewWatch("refarch_emu_quota_throttled_total", log, reg)}
+	e.embedding = make(chan struct{}, e.cfg.Concurrency)
 	if _, ok := store.(BulkIndexer); ok && e.cfg.BulkThreshold > 0 {
 		e.index = newIndexMetrics(reg)
 	}
@@ -187,17 +207,30 @@ func New(pool *pgxpool.Pool, q Queue, emb Embedder, store Store, cfg Config, log
 }
 
 // Run starts the workers and blocks until ctx is cancelled. Workers then
-// stop receiving, and a batch in flight is finished or released.
+// stop receiving, a batch in flight is finished or released, and the
+// acknowledgements still pending are sent.
+//
+// A worker is Pipeline lanes that each receive and work batches and take
+// turns at the embedder: lanes, not one loop per stage, because a batch's
+// stages after embedding (the store write inside the index_state
+// transaction, then the ack) wait on the network, and a lane that waits
+// holds nothing the others need.
 func (e *Emu) Run(ctx context.Context) error {
 	if err := e.register(ctx); err != nil {
 		return err
 	}
 	e.log.InfoContext(ctx, "emu started", "model", e.model, "store", e.store.Name(), "queue", e.q.Name(),
-		"concurrency", e.cfg.Concurrency, "batch_size", e.cfg.BatchSize)
-	var wg sync.WaitGroup
-	for i := range e.cfg.Concurrency {
-		wg.Go(func() { e.worker(ctx, i) })
+		"concurrency", e.cfg.Concurrency, "pipeline", e.cfg.Pipeline, "batch_size", e.cfg.BatchSize)
+	acks, stopAcks := e.startAcker(ctx)
+	e.acks = acks
+	var lanes, wg sync.WaitGroup
+	for i := range e.cfg.Concurrency * e.cfg.Pipeline {
+		lanes.Go(func() { e.lane(ctx, i) })
 	}
+	wg.Go(func() {
+		lanes.Wait()
+		stopAcks()
+	})
 	if e.cfg.DepthInterval > 0 {
 		wg.Go(func() { e.watchDepth(ctx) })
 	}
@@ -231,13 +264,14 @@ func (e *Emu) watchDepth(ctx context.Context) {
 	}
 }
 
-// worker receives batches and handles them. Its receiver runs one batch
+// lane receives batches and handles them. Its receiver runs one batch
 // ahead, under a heartbeat, so that the queue's round trips overlap the
 // work on the previous batch.
-func (e *Emu) worker(ctx context.Context, n int) {
+func (e *Emu) lane(ctx context.Context, n int) {
 	type held struct {
 		msgs []queue.Message
 		hb   *heartbeat
+		at   time.Time
 	}
 	batches := make(chan held)
 	var wg sync.WaitGroup
@@ -254,7 +288,7 @@ func (e *Emu) worker(ctx context.Context, n int) {
 				failures++
 				e.m.failures.WithLabelValues("receive").Inc()
 				if !e.quota.Note(ctx, err) {
-					e.log.ErrorContext(ctx, "receive messages", "err", err, "worker", n)
+					e.log.ErrorContext(ctx, "receive messages", "err", err, "lane", n)
 				}
 				backoff.Sleep(ctx, backoff.Delay(failures, e.cfg.MinBackoff, e.cfg.MaxBackoff))
 				continue
@@ -265,7 +299,7 @@ func (e *Emu) worker(ctx context.Context, n int) {
 			}
 			e.m.received.Add(float64(len(msgs)))
 			e.m.batch.Observe(float64(len(msgs)))
-			h := held{msgs, e.startHeartbeat(ctx, msgs)}
+			h := held{msgs, e.startHeartbeat(ctx, msgs), time.Now()}
 			select {
 			case batches <- h:
 			case <-ctx.Done():
@@ -278,6 +312,7 @@ func (e *Emu) worker(ctx context.Context, n int) {
 	for b := range batches {
 		b.hb.end()
 		e.handleSafely(ctx, b.msgs, n)
+		e.m.batchSeconds.Observe(time.Since(b.at).Seconds())
 	}
 	wg.Wait()
 }
@@ -328,7 +363,7 @@ func (e *Emu) handleSafely(ctx context.Context, msgs []queue.Message, worker int
 			return
 		}
 		items, bad := group(msgs)
-		e.log.ErrorContext(ctx, "worker panicked", "worker", worker, "panic", fmt.Sprint(r),
+		e.log.ErrorContext(ctx, "worker panicked", "lane", worker, "panic", fmt.Sprint(r),
 			"stack", string(debug.Stack()), "products", len(items))
 		for _, b := range bad {
 			e.releaseFailed(ctx, b.msg)
@@ -362,8 +397,14 @@ func (e *Emu) release(ctx context.Context, msgs []queue.Message, d time.Duration
 	}
 }
 
+// ack acknowledges messages whose products are indexed: in the background
+// while Run runs, at once otherwise.
 func (e *Emu) ack(ctx context.Context, msgs []queue.Message) {
 	if len(msgs) == 0 {
+		return
+	}
+	if e.acks != nil {
+		e.acks.add(msgs)
 		return
 	}
 	failpoint.Hit(failpoint.EmuBeforeAck)
@@ -508,13 +549,21 @@ func (e *Emu) startHeartbeat(ctx context.Context, msgs []queue.Message) *heartbe
 	return h
 }
 
-func (h *heartbeat) drop(items []*item) {
+func (h *heartbeat) dropItems(items []*item) { h.drop(messagesOf(items)) }
+
+func (h *heartbeat) drop(msgs []queue.Message) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, it := range items {
-		for _, m := range it.msgs {
-			delete(h.held, m.Receipt)
-		}
+	for _, m := range msgs {
+		delete(h.held, m.Receipt)
+	}
+}
+
+func (h *heartbeat) add(msgs []queue.Message) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range msgs {
+		h.held[m.Receipt] = true
 	}
 }
 
@@ -559,7 +608,7 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item) {
 			return
 		}
 		if ctx.Err() != nil {
-			hb.drop(items)
+			hb.dropItems(items)
 			e.release(ctx, messagesOf(items), 0)
 			return
 		}
@@ -597,7 +646,7 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item) {
 			e.log.WarnContext(ctx, "batch failed, backing off", "err", err, "products", len(items), "attempt", failures, "delay", d)
 		}
 		if !backoff.Sleep(ctx, d) {
-			hb.drop(items)
+			hb.dropItems(items)
 			e.release(ctx, messagesOf(items), 0)
 			return
 		}
@@ -607,10 +656,10 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item) {
 // settle acknowledges what one attempt finished and gives up on the
 // products that failed on their own.
 func (e *Emu) settle(ctx context.Context, hb *heartbeat, res result) {
-	hb.drop(res.done)
-	e.ack(ctx, messagesOf(res.done))
+	e.ack(ctx, messagesOf(res.done)) // the acker's heartbeat takes them over
+	hb.dropItems(res.done)
 	e.unmark(ctx, res.done)
-	hb.drop(res.poison)
+	hb.dropItems(res.poison)
 	e.giveUp(ctx, res.poison, res.poisonErr)
 }
 
@@ -657,7 +706,7 @@ func (e *Emu) isolate(ctx context.Context, hb *heartbeat, items []*item) ([]*ite
 			return append(again, alone...), err
 		}
 	}
-	hb.drop(alone)
+	hb.dropItems(alone)
 	for _, it := range alone {
 		e.giveUp(ctx, []*item{it}, why[it])
 	}

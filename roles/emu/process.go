@@ -233,7 +233,15 @@ func (e *Emu) embed(ctx context.Context, plans []*plan) (ok, poison, later []*pl
 	return ok, poison, later, laterErr, nil
 }
 
+// embedCall embeds texts once one of the Concurrency turns at the embedder
+// is free.
 func (e *Emu) embedCall(ctx context.Context, texts []string) ([][]float32, error) {
+	select {
+	case e.embedding <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-e.embedding }()
 	start := time.Now()
 	vecs, err := e.emb.Embed(ctx, texts)
 	e.m.embedSeconds.Observe(time.Since(start).Seconds())
