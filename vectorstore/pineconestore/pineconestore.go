@@ -30,6 +30,11 @@ const (
 	maxRequestBytes = 2_000_000
 	maxTopK         = 10000
 	updateWorkers   = 8
+	// upsertWorkers bounds the upsert requests of one Upsert in flight:
+	// at Pinecone's tens of milliseconds a request, a few keep a large
+	// write near the serverless limit of 100 upsert requests/s per
+	// namespace without going far past it.
+	upsertWorkers = 4
 )
 
 // Options configures the store. IndexName, Dimension and APIKey are
@@ -377,34 +382,37 @@ func (s *Store) Upsert(ctx context.Context, vectors []vectorstore.Vector) error 
 	if err != nil {
 		return err
 	}
+	// Requests over the limits are split; the parts go concurrently (ids are
+	// unique after LastPerID, so their order does not matter), a few at a
+	// time, each retried on 429 within the namespace's request rate.
+	var chunks [][]*pinecone.Vector
 	var batch []*pinecone.Vector
 	size := 0
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		err := s.retry(ctx, "upsert", func(ctx context.Context) error {
-			_, err := s.conn.UpsertVectors(ctx, batch)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("upsert %d vectors into pinecone %s: %w", len(batch), s.Name(), err)
-		}
-		batch, size = batch[:0], 0
-		return nil
-	}
 	for _, v := range vectors {
 		n := estimateSize(v)
 		if len(batch) == maxVectorsPerRequest || (len(batch) > 0 && size+n > maxRequestBytes) {
-			if err := flush(); err != nil {
-				return err
-			}
+			chunks, batch, size = append(chunks, batch), nil, 0
 		}
 		values := v.Values
 		batch = append(batch, &pinecone.Vector{Id: v.ID, Values: &values, Metadata: metaStruct(v.Meta)})
 		size += n
 	}
-	return flush()
+	chunks = append(chunks, batch)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(upsertWorkers)
+	for _, chunk := range chunks {
+		g.Go(func() error {
+			err := s.retry(gctx, "upsert", func(ctx context.Context) error {
+				_, err := s.conn.UpsertVectors(ctx, chunk)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("upsert %d vectors into pinecone %s: %w", len(chunk), s.Name(), err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // UpdateMetadata sets the metadata fields of each vector with one Update call

@@ -242,6 +242,27 @@ func TestBatchesWithinLimits(t *testing.T) {
 	}
 }
 
+// An upsert over the request limits is split, and the parts go at once
+// (within a bound), not one round trip after the other.
+func TestLargeUpsertSendsPartsConcurrently(t *testing.T) {
+	t.Parallel()
+	srv := pineconetest.New(t)
+	s := open(t, options(srv, 4))
+	srv.Latency(50 * time.Millisecond)
+	if err := s.Upsert(t.Context(), vectors(5500, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Calls("Upsert"); got != 6 {
+		t.Errorf("%d upsert requests for 5,500 vectors, want 6", got)
+	}
+	if got := srv.MaxInFlight("Upsert"); got < 2 || got > 4 {
+		t.Errorf("at most %d upsert requests were in flight at once, want 2 to 4", got)
+	}
+	if n := srv.Count(vectorstoretest.Model); n != 5500 {
+		t.Errorf("the namespace holds %d vectors, want 5,500", n)
+	}
+}
+
 func TestValidate(t *testing.T) {
 	t.Parallel()
 	err := pineconestore.Options{Metric: "dotproduct", Dimension: -1}.Validate()

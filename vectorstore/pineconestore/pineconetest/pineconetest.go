@@ -96,6 +96,9 @@ type Server struct {
 	visibility time.Duration // query lag of upserts, see QueryLag
 	maxBatch   int           // largest upsert seen, in vectors
 	maxBytes   int           // largest upsert seen, in bytes
+	latency    time.Duration // see Latency
+	inFlight   map[string]int
+	peak       map[string]int // most calls in flight, by method
 }
 
 // New starts a stand-in for the duration of t.
@@ -129,6 +132,8 @@ func Start() (*Server, error) {
 		indexes:    map[string]*index{},
 		namespaces: map[string]map[string]*record{},
 		calls:      map[string]int{},
+		inFlight:   map[string]int{},
+		peak:       map[string]int{},
 	}
 	s.grpc = grpc.NewServer(
 		grpc.UnknownServiceHandler(s.handle),
@@ -215,6 +220,21 @@ func (s *Server) Calls(method string) int {
 	return s.calls[method]
 }
 
+// Latency makes every data plane call take at least d, like the service's
+// round trip; calls in flight meanwhile overlap.
+func (s *Server) Latency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// MaxInFlight reports the most calls of method that were in flight at once.
+func (s *Server) MaxInFlight(method string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peak[method]
+}
+
 // MaxUpsert reports the largest upsert request seen, in vectors and bytes.
 func (s *Server) MaxUpsert() (vectors, bytes int) {
 	s.mu.Lock()
@@ -276,6 +296,18 @@ func (s *Server) handle(_ any, stream grpc.ServerStream) error {
 	if err != nil {
 		return status.Errorf(codes.Internal, "encode request: %v", err)
 	}
+
+	s.mu.Lock()
+	s.inFlight[name]++
+	s.peak[name] = max(s.peak[name], s.inFlight[name])
+	wait := s.latency
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight[name]--
+		s.mu.Unlock()
+	}()
+	time.Sleep(wait)
 
 	s.mu.Lock()
 	s.calls[name]++
