@@ -6,10 +6,11 @@ import (
 	"math"
 	"os"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/refarch/refarch/catalog"
 	"github.com/refarch/refarch/embedding/use"
@@ -79,7 +80,8 @@ func waitDepth(tb testing.TB, q queue.Queue, n int) {
 
 // emuRun indexes n enqueued products with workers emu workers, on the
 // local backends or (cloud) on them wrapped in the SQS and Pinecone
-// latency and quota layer, and returns vectors/s and the mean batch time.
+// latency and quota layer, and returns vectors/s and the mean batch time
+// (from receipt to every message settled).
 func emuRun(tb testing.TB, n, workers int, cloud bool) (perSec float64, batch time.Duration) {
 	ctx := context.Background()
 	e := newEnv(tb)
@@ -96,34 +98,34 @@ func emuRun(tb testing.TB, n, workers int, cloud bool) (perSec float64, batch ti
 		store = cloudsim.NewStore(e.store, cloudsim.PineconeServerless(pineconeLatency), uint64(workers)+1)
 		cfg.ReceiveBatch, cfg.ReceiveConcurrency = cloudsim.SQSMaxBatch, 8
 	}
-	timed := &timedQueue{Queue: q}
-	start := time.Now()
-	r := e.startEmu(cfg, timed, nil, store)
+	reg := prometheus.NewRegistry()
+	began := time.Now()
+	r := start(tb, emu.New(e.pool, q, e.emb, store, cfg, e.log, reg).Run)
 	for {
 		if _, done := e.indexedCount(ctx); done >= n {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	took := time.Since(start)
+	took := time.Since(began)
 	r.stop()
-	batches := max(timed.acks(), 1)
-	// Batches overlap across workers: a worker's batch takes workers/rate.
-	return float64(n) / took.Seconds(), time.Duration(float64(took) * float64(workers) / float64(batches))
+	return float64(n) / took.Seconds(), meanBatch(tb, reg)
 }
 
-// timedQueue counts Ack calls, one per handled batch.
-type timedQueue struct {
-	queue.Queue
-	n atomic.Int64
+// meanBatch is the mean of emu's refarch_emu_batch_seconds.
+func meanBatch(tb testing.TB, reg *prometheus.Registry) time.Duration {
+	fams, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == "refarch_emu_batch_seconds" {
+			h := f.GetMetric()[0].GetHistogram()
+			return time.Duration(h.GetSampleSum() / float64(max(h.GetSampleCount(), 1)) * float64(time.Second))
+		}
+	}
+	return 0
 }
-
-func (t *timedQueue) Ack(ctx context.Context, receipts []string) error {
-	t.n.Add(1)
-	return t.Queue.Ack(ctx, receipts)
-}
-
-func (t *timedQueue) acks() int { return int(t.n.Load()) }
 
 // useTextsPerSecond measures the built-in model on seeded catalog texts,
 // in batches of 64, as texts per second of this process's CPU time: on a
