@@ -49,7 +49,7 @@ func (e *Emu) startAcker(ctx context.Context) (a *acker, stop func()) {
 		cancel()
 		wg.Wait()
 		a.hb.end()
-		a.drain()
+		a.drain(context.WithoutCancel(ctx))
 	}
 }
 
@@ -149,7 +149,7 @@ func (a *acker) flush(ctx context.Context, msgs []queue.Message) error {
 // drain is the last flush on shutdown, once the workers are done: what it
 // cannot acknowledge in time reappears after the visibility timeout and is
 // skipped as indexed.
-func (a *acker) drain() {
+func (a *acker) drain(ctx context.Context) {
 	a.mu.Lock()
 	msgs := a.pending
 	a.pending = nil
@@ -157,7 +157,7 @@ func (a *acker) drain() {
 	if len(msgs) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), ackShutdown)
+	ctx, cancel := context.WithTimeout(ctx, ackShutdown)
 	defer cancel()
 	for start := 0; start < len(msgs); start += ackPerCall {
 		chunk := msgs[start:min(start+ackPerCall, len(msgs))]
