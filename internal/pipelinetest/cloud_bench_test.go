@@ -32,6 +32,7 @@ var (
 // cloudModel sizes one run of the model.
 type cloudModel struct {
 	products int    // products enqueued and indexed per run
+	rounds   int    // runs of each emu configuration; the best counts
 	workers  []int  // emu worker counts
 	embedder string // "use" measures the built-in model's texts/s
 }
@@ -166,11 +167,14 @@ func cpuTime(tb testing.TB) time.Duration {
 }
 
 // The AWS figures the projection uses (docs/deploy.md says where they come
-// from): emu tasks of 1 vCPU, counted as one core of this machine; at most
-// emuMaxTasks of them; one pelican; Pinecone's 100 upsert requests/s per
-// namespace, of one emu batch (64 vectors) each.
+// from): emu tasks of 1 vCPU, counted as one core of this machine, running
+// emuTaskWorkers workers (REFARCH_CONCURRENCY in the services module) of
+// emu's default pipeline; at most emuMaxTasks of them; one pelican;
+// Pinecone's 100 upsert requests/s per namespace, of one emu batch (64
+// vectors) each.
 const (
 	emuTaskVCPU       = 1.0
+	emuTaskWorkers    = 2
 	emuMaxTasks       = 12
 	emuBatch          = 64
 	pineconeUpsertsPS = 100
@@ -191,9 +195,18 @@ func runCloudModel(tb testing.TB, m cloudModel) modelResult {
 	if os.Getenv("BENCH_CLOUD_ONLY") == "pelican" {
 		m.workers = nil
 	}
+	// Local and simulated runs alternate, rounds times, and each keeps its
+	// best: on a machine shared with other work, the best of a few runs is
+	// the steadiest estimate of what the code can do.
 	for _, w := range m.workers {
-		r.emuLocal[w], _ = emuRun(tb, m.products, w, false)
-		r.emuCloud[w], r.emuBatch[w] = emuRun(tb, m.products, w, true)
+		for range max(m.rounds, 1) {
+			local, _ := emuRun(tb, m.products, w, false)
+			cloud, batch := emuRun(tb, m.products, w, true)
+			r.emuLocal[w] = max(r.emuLocal[w], local)
+			if cloud > r.emuCloud[w] {
+				r.emuCloud[w], r.emuBatch[w] = cloud, batch
+			}
+		}
 	}
 	if m.embedder == "use" {
 		if dir := os.Getenv("REFARCH_MODEL_DIR"); dir != "" {
@@ -236,8 +249,7 @@ func (r modelResult) table(m cloudModel) string {
 	for _, w := range m.workers {
 		fmt.Fprintf(&b, "| %d | %.0f | %.0f | %.0f%% | %s |\n", w, r.emuLocal[w], r.emuCloud[w], 100*r.emuCloud[w]/r.emuLocal[w], r.emuBatch[w].Round(time.Millisecond))
 	}
-	if r.useRate > 0 && len(m.workers) > 0 {
-		w := m.workers[len(m.workers)-1]
+	if w := emuTaskWorkers; r.useRate > 0 && r.emuCloud[w] > 0 {
 		fmt.Fprintf(&b, "built-in model: %.0f texts per CPU-second\n", r.useRate)
 		fmt.Fprintf(&b, "| products | emu tasks | projected bootstrap | bound by |\n|---|---|---|---|\n")
 		for _, n := range []float64{1e6, 1e7} {
@@ -255,10 +267,12 @@ func (r modelResult) table(m cloudModel) string {
 // (high throughput) and Pinecone serverless latency and quota layer, with the
 // hash test embedder, for 1, 2, 4 and 8 emu workers; then the built-in
 // model's texts/s and the projected 1M and 10M bootstraps on AWS.
-// BENCH_CLOUD_PRODUCTS sets the products per run (default 20,000);
+// BENCH_CLOUD_PRODUCTS sets the products per run (default 20,000),
+// BENCH_CLOUD_ROUNDS the runs of each emu configuration, local and
+// simulated alternating, of which the best counts (default 1);
 // BENCH_CLOUD_ONLY=pelican runs the pelican part alone.
 func BenchmarkCloudBootstrap(b *testing.B) {
-	m := cloudModel{products: envInt("BENCH_CLOUD_PRODUCTS", 20000), workers: []int{1, 2, 4, 8}, embedder: "use"}
+	m := cloudModel{products: envInt("BENCH_CLOUD_PRODUCTS", 20000), rounds: envInt("BENCH_CLOUD_ROUNDS", 1), workers: []int{1, 2, 4, 8}, embedder: "use"}
 	for b.Loop() {
 		r := runCloudModel(b, m)
 		b.ReportMetric(r.pelicanConc, "pelican-msgs/s")

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/vectorstore"
 )
 
@@ -54,8 +55,8 @@ func newIndexMetrics(reg prometheus.Registerer) indexMetrics {
 // watchBulk defers the store's search index during a bulk load: when the
 // queue's backlog reaches BulkThreshold and the store holds fewer vectors
 // than the threshold and the backlog (a first deployment, or a new model),
-// it drops the index; once the backlog has fallen below a tenth of the
-// threshold it builds it again. Searches stay bounded meanwhile (the store
+// it drops the index; once the messages waiting have fallen below a tenth
+// of the threshold it builds it again. Searches stay bounded meanwhile (the store
 // ranks part of the table and says the index is not ready). On start it
 // builds a missing index (a crash may have left one dropped, or a build
 // interrupted), unless a bulk load is still under way.
@@ -63,9 +64,9 @@ func (e *Emu) watchBulk(ctx context.Context, bi BulkIndexer) {
 	b := &indexBuilder{e: e, bi: bi}
 	bulk, want := false, true
 	if p, err := bi.IndexProgress(ctx); err == nil && p.State == vectorstore.IndexMissing {
-		if d, err := e.q.Depth(ctx); err == nil && d.Visible >= e.cfg.BulkThreshold {
+		if d, err := e.q.Depth(ctx); err == nil && backlog(d) >= e.cfg.BulkThreshold {
 			bulk, want = true, false
-			e.log.InfoContext(ctx, "bulk load resumes: search index deferred until the backlog drains", "backlog", d.Visible)
+			e.log.InfoContext(ctx, "bulk load resumes: search index deferred until the backlog drains", "backlog", backlog(d))
 		}
 	}
 	t := time.NewTicker(250 * time.Millisecond)
@@ -89,12 +90,12 @@ func (e *Emu) watchBulk(ctx context.Context, bi BulkIndexer) {
 			continue
 		}
 		switch {
-		case !bulk && !want && d.Visible >= e.cfg.BulkThreshold:
+		case !bulk && !want && backlog(d) >= e.cfg.BulkThreshold:
 			n, err := e.store.Count(ctx)
 			// Only a nearly empty index (a first deployment or a new
 			// model): a live index keeps serving searches at full speed
 			// through any mass update.
-			if err != nil || n >= d.Visible || n >= e.cfg.BulkThreshold {
+			if err != nil || n >= backlog(d) || n >= e.cfg.BulkThreshold {
 				continue
 			}
 			if err := bi.DropIndex(ctx); err != nil {
@@ -103,13 +104,17 @@ func (e *Emu) watchBulk(ctx context.Context, bi BulkIndexer) {
 			}
 			bulk = true
 			b.m().ready.Set(0)
-			e.log.InfoContext(ctx, "bulk load: search index deferred", "backlog", d.Visible, "vectors", n)
+			e.log.InfoContext(ctx, "bulk load: search index deferred", "backlog", backlog(d), "vectors", n)
 		case bulk && d.Visible < max(1, e.cfg.BulkThreshold/10):
 			bulk, want = false, true
 			e.log.InfoContext(ctx, "bulk load done: building the search index", "backlog", d.Visible)
 		}
 	}
 }
+
+// backlog is the work a bulk load is judged by: the messages waiting and
+// those the workers hold (a worker's lanes hold several batches).
+func backlog(d queue.Depth) int { return d.Visible + d.InFlight }
 
 // indexBuilder runs builds, reports their progress and gives up after
 // buildAttempts failures.

@@ -49,9 +49,12 @@ locals {
       REFARCH_DB_SSLROOTCERT     = local.rds_ca_bundle
       # The app's own freshness and backlog figures reach CloudWatch as EMF lines in the logs.
       REFARCH_METRICS_EMF = "true"
-      # Emu workers per task: 8 hide SQS's and Pinecone's latency behind the embedder, as
-      # measured in docs/deploy.md (Throughput at cloud speed); only emu reads it.
-      REFARCH_CONCURRENCY = "8"
+      # Emu workers per task, each with 4 batches in hand (lanes that take turns at the
+      # embedder): 8 batches hide SQS's and Pinecone's latency behind the embedder while
+      # only 2 embed at once on the task's vCPU, as measured in docs/deploy.md (Throughput
+      # at cloud speed); only emu reads them.
+      REFARCH_CONCURRENCY  = "2"
+      REFARCH_EMU_PIPELINE = "4"
     },
     local.pinecone ? {
       REFARCH_PINECONE_INDEX  = var.pinecone_index
