@@ -39,7 +39,8 @@ import (
 // The exact answers of all queries come from one pass over the table.
 //
 // REFARCH_BENCH_SCALE_ADDR is serve's base URL, DATABASE_URL its database,
-// REFARCH_HASH_DIM the hash embedder's dimension (default 512).
+// REFARCH_HASH_DIM the hash embedder's dimension (default 512),
+// REFARCH_BENCH_EF the ef_search values swept.
 func BenchmarkScaleSearch(b *testing.B) {
 	addr := os.Getenv("REFARCH_BENCH_SCALE_ADDR")
 	dsn := os.Getenv("DATABASE_URL")
@@ -181,7 +182,19 @@ func BenchmarkScaleSearch(b *testing.B) {
 	// Recall of the store's search (HNSW, iterative strict-order scans) at
 	// the default sizing and a sweep of ef_search.
 	fmt.Printf("%-10s | %-28s | %-28s\n", "ef_search", "recall@10 (p50 ms)", "filtered: recall@10, short answers (p50 ms)")
-	for _, ef := range []int{0, 100, 200, 400, 600, 1000} {
+	// REFARCH_BENCH_EF overrides the sweep (comma-separated, 0 = the default sizing).
+	efs := []int{0, 100, 200, 400, 600, 1000}
+	if s := os.Getenv("REFARCH_BENCH_EF"); s != "" {
+		efs = nil
+		for _, f := range strings.Split(s, ",") {
+			ef, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				b.Fatalf("REFARCH_BENCH_EF=%q: %v", s, err)
+			}
+			efs = append(efs, ef)
+		}
+	}
+	for _, ef := range efs {
 		store.SetEfSearch(ef)
 		var hits, want [2]int
 		short := 0
