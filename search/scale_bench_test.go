@@ -73,13 +73,14 @@ func BenchmarkScaleSearch(b *testing.B) {
 	// category and price filter taken from a random product: its category
 	// and a price band around its price.
 	r := rand.New(rand.NewPCG(12, 12))
-	rows, err := pool.Query(ctx, `SELECT description, category, price::float8 FROM products TABLESAMPLE SYSTEM (1) LIMIT 2000`)
+	rows, err := pool.Query(ctx, `SELECT description, category, price::float8 FROM products
+		WHERE random() < 4000.0 / greatest(1000, (SELECT reltuples FROM pg_class WHERE oid = 'products'::regclass)) LIMIT 2000`)
 	if err != nil {
 		b.Fatal(err)
 	}
 	type sample struct {
-		desc, cat string
-		price     float64
+		Desc, Cat string
+		Price     float64
 	}
 	samples, err := pgx.CollectRows(rows, pgx.RowToStructByPos[sample])
 	if err != nil || len(samples) == 0 {
@@ -87,7 +88,7 @@ func BenchmarkScaleSearch(b *testing.B) {
 	}
 	var words []string
 	for _, s := range samples {
-		words = append(words, strings.Fields(strings.Trim(s.desc, "."))...)
+		words = append(words, strings.Fields(strings.Trim(s.Desc, "."))...)
 	}
 	type query struct {
 		text   string
@@ -101,8 +102,8 @@ func BenchmarkScaleSearch(b *testing.B) {
 			ws[j] = words[r.IntN(len(words))]
 		}
 		s := samples[r.IntN(len(samples))]
-		lo, hi := math.Floor(s.price/2), math.Ceil(s.price*2)
-		queries[i] = query{text: strings.Join(ws, " "), filter: vectormeta.Filter{Category: s.cat, MinPrice: &lo, MaxPrice: &hi}}
+		lo, hi := math.Floor(s.Price/2), math.Ceil(s.Price*2)
+		queries[i] = query{text: strings.Join(ws, " "), filter: vectormeta.Filter{Category: s.Cat, MinPrice: &lo, MaxPrice: &hi}}
 		v, err := emb.Embed(ctx, []string{queries[i].text})
 		if err != nil {
 			b.Fatal(err)
