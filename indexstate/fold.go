@@ -109,6 +109,7 @@ kept AS (
 	INSERT INTO status_pending (model, product_id, bits, since)
 	SELECT model, id, bits, CASE WHEN bits & 3 <> 0 THEN updated_at END FROM cur WHERE bits <> 0
 	ON CONFLICT (model, product_id) DO UPDATE SET bits = excluded.bits, since = excluded.since
+	WHERE (status_pending.bits, status_pending.since) IS DISTINCT FROM (excluded.bits, excluded.since)
 ),
 diff AS (
 	SELECT model, sum(sign * (bits & 1 <> 0)::int) AS stale, sum(sign * (bits & 2 <> 0)::int) AS missing,

@@ -53,7 +53,9 @@ for _ in $(seq 1 120); do curl -sf "http://$addr/healthz" >/dev/null && break; s
 queries=("something to keep my coffee hot" "shoes for running on trails" "wireless headphones for flights"
   "a gift for someone who likes cooking" "waterproof jacket for hiking" "toys for a three year old"
   "a lamp for reading in bed" "ergonomic office chair" "kitchen knife that stays sharp" "garden tools")
-lat_file=$(mktemp); trap 'kill -TERM $serve_pid 2>/dev/null; wait $serve_pid 2>/dev/null || true; rm -f "$lat_file" "$lat_file.idle"' EXIT
+# Raw latencies stay in .dev/bench-scale-latency.txt ("phase seconds code index_ready").
+lat_file=.dev/bench-scale-latency.txt; : >"$lat_file"; rm -f "$lat_file.idle"
+trap 'kill -TERM $serve_pid 2>/dev/null; wait $serve_pid 2>/dev/null || true; rm -f "$lat_file.idle"' EXIT
 
 # search PHASE: one query, appends "phase seconds http_code index_ready" to lat_file.
 search() {
