@@ -34,15 +34,20 @@ admin=$TEST_DATABASE_URL
 export DATABASE_URL=${admin/\/postgres\?/\/refarch_scale?}
 export REFARCH_EMBEDDER=hash REFARCH_HASH_DIM=512
 go build -o "$bin" .
-psql -qAt "$admin" -c "DROP DATABASE IF EXISTS refarch_scale WITH (FORCE)" -c "CREATE DATABASE refarch_scale" >/dev/null
-psql -qAt "$DATABASE_URL" -c "CREATE EXTENSION vector" >/dev/null
-"$bin" migrate >/dev/null
-say "cluster: maintenance_work_mem $(psql -qAt "$DATABASE_URL" -c 'SHOW maintenance_work_mem'), max_parallel_maintenance_workers $(psql -qAt "$DATABASE_URL" -c 'SHOW max_parallel_maintenance_workers')"
-
-t=$(date +%s.%N)
-"$bin" seed --count "$n" >/dev/null
-seed_s=$(python3 -c "import time; print(f'{time.time()-$t:.1f}')")
-say "seed $n products: ${seed_s}s"
+say "cluster: maintenance_work_mem $(psql -qAt "$admin" -c 'SHOW maintenance_work_mem'), max_parallel_maintenance_workers $(psql -qAt "$admin" -c 'SHOW max_parallel_maintenance_workers')"
+if [ -n "${BENCH_REUSE:-}" ]; then
+  # BENCH_REUSE=1 starts from the catalog a previous run seeded (nothing indexed yet).
+  seed_s="(reused)"
+  "$bin" migrate >/dev/null
+else
+  psql -qAt "$admin" -c "DROP DATABASE IF EXISTS refarch_scale WITH (FORCE)" -c "CREATE DATABASE refarch_scale" >/dev/null
+  psql -qAt "$DATABASE_URL" -c "CREATE EXTENSION vector" >/dev/null
+  "$bin" migrate >/dev/null
+  t=$(date +%s.%N)
+  "$bin" seed --count "$n" >/dev/null
+  seed_s=$(python3 -c "import time; print(f'{time.time()-$t:.1f}')")
+  say "seed $n products: ${seed_s}s"
+fi
 
 "$bin" serve --all --addr "$addr" >"$log" 2>&1 &
 serve_pid=$!
