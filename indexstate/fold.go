@@ -7,12 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
-
-// Beginner starts transactions: a *pgxpool.Pool or a *pgx.Conn.
-type Beginner interface {
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
 
 // foldLockKey serialises folds across processes (an advisory lock).
 const foldLockKey = 7_262_021_008
@@ -26,21 +22,35 @@ const FoldBatch = 20_000
 // catalog, once per model), and compacts the row-count deltas. It returns how
 // many changes it applied; 0 with no error when another process is folding.
 // Folding changes no number Summarize reports, only how much it recomputes.
-func Fold(ctx context.Context, db Beginner, batch int) (int, error) {
+func Fold(ctx context.Context, pool *pgxpool.Pool, batch int) (int, error) {
 	if batch <= 0 {
 		batch = FoldBatch
 	}
-	tx, err := db.Begin(ctx)
+	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("fold status counts: %w", err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after commit
+	defer conn.Release()
+	// The lock is taken before the transaction's snapshot, so a fold never
+	// works from a snapshot older than the last fold's commit.
 	var locked bool
-	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, foldLockKey).Scan(&locked); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, foldLockKey).Scan(&locked); err != nil {
 		return 0, fmt.Errorf("fold status counts: %w", err)
 	}
 	if !locked {
 		return 0, nil
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, foldLockKey) //nolint:errcheck // ends with the session otherwise
+	// One snapshot for every statement: counting a new model and dropping
+	// the changes it already reflects must see the same rows.
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return 0, fmt.Errorf("fold status counts: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after commit
+	var counted int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM status_counts`).Scan(&counted); err != nil {
+		return 0, fmt.Errorf("fold status counts: %w", err)
 	}
 	rows, err := tx.Query(ctx, `SELECT model FROM (
 			SELECT model FROM vector_indexes
@@ -69,7 +79,15 @@ func Fold(ctx context.Context, db Beginner, batch int) (int, error) {
 		return 0, fmt.Errorf("stop counting dropped indexes: %w", err)
 	}
 	var n int
-	if err := tx.QueryRow(ctx, foldSQL, batch).Scan(&n); err != nil {
+	if counted == 0 && len(models) > 0 {
+		// Every counted model was just counted from this snapshot: the
+		// changes it shows (a whole seed, say) are in the counts already.
+		tag, err := tx.Exec(ctx, `DELETE FROM status_changes`)
+		if err != nil {
+			return 0, fmt.Errorf("drop status changes already counted: %w", err)
+		}
+		n = int(tag.RowsAffected())
+	} else if err := tx.QueryRow(ctx, foldSQL, batch).Scan(&n); err != nil {
 		return 0, fmt.Errorf("fold status changes: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `WITH d AS (DELETE FROM status_deltas RETURNING model, products, outbox, written)
@@ -126,7 +144,7 @@ SELECT count(*) FROM d`
 // RunFolder folds every second (at once again while a fold finds a full
 // batch) until ctx is done. Errors are logged and retried; the counts stay
 // exact without folds, only status reads grow slower.
-func RunFolder(ctx context.Context, db Beginner, log *slog.Logger) error {
+func RunFolder(ctx context.Context, db *pgxpool.Pool, log *slog.Logger) error {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for ctx.Err() == nil {
