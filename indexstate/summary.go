@@ -70,7 +70,7 @@ SELECT tot.products, tot.products - (c.stale + diff.stale) - (c.missing + diff.m
 	c.stale + diff.stale, c.missing + diff.missing, c.delete_pending + diff.delete_pending, c.failed + diff.failed, tot.outbox,
 	coalesce(extract(epoch FROM now() - least(
 		(SELECT o.since FROM status_pending o WHERE o.model = $1 AND o.since IS NOT NULL
-			AND NOT EXISTS (SELECT 1 FROM ids WHERE ids.id = o.product_id) ORDER BY o.since LIMIT 1),
+			AND NOT EXISTS (SELECT 1 FROM status_changes l WHERE l.product_id = o.product_id) ORDER BY o.since LIMIT 1),
 		(SELECT min(updated_at) FROM cur WHERE bits & 3 <> 0),
 		(SELECT changed_at FROM sync_outbox ORDER BY id LIMIT 1))), 0)::float8
 FROM status_counts c, diff, tot WHERE c.model = $1`
