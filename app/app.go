@@ -22,13 +22,12 @@ import (
 
 	"github.com/refarch/refarch/embedding"
 	"github.com/refarch/refarch/emf"
+	"github.com/refarch/refarch/generations"
 	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/internal/buildinfo"
 	"github.com/refarch/refarch/migrations"
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/roles/serve"
-	"github.com/refarch/refarch/vectorstore"
-	"github.com/refarch/refarch/vectorstore/pgvectorstore"
 )
 
 // NewLogger builds the process logger.
@@ -143,7 +142,11 @@ func Run(ctx context.Context, cfg Config, roles Roles, log *slog.Logger) error {
 	}
 	var rs []namedRole
 	if roles.Serve {
-		deps := serveDeps(pool, sh, cfg.SearchTimeout)
+		deps, follow, err := serveDeps(ctx, cfg, pool, sh, log, reg)
+		if err != nil {
+			return err
+		}
+		rs = append(rs, namedRole{"generations", follow})
 		deps.Log, deps.Registry, deps.Ready, deps.Build = log, reg, ready, buildinfo.Get(os.Getenv)
 		srv := serve.New(serve.Config{Addr: cfg.Addr, AdminToken: cfg.AdminToken, DrainDelay: cfg.DrainDelay, MetricsAddr: cfg.MetricsAddr,
 			RateLimit: serve.RateLimit{PerSecond: cfg.RateLimit, Burst: cfg.RateBurst, TrustForwardedFor: cfg.TrustForwardedFor}}, deps)
@@ -178,34 +181,22 @@ func Run(ctx context.Context, cfg Config, roles Roles, log *slog.Logger) error {
 	return g.Wait()
 }
 
-// shared is what several roles use, opened once per process: in
-// serve --all, search embeds queries with the very embedder emu indexes
-// with and reads the same store, and every role shares one queue.
+// shared is what several roles use, opened once per process: every role
+// shares one queue, and the generations' embedders and stores are opened
+// once (in serve --all, search embeds queries with the very embedder emu
+// indexes with).
 type shared struct {
-	model string // the embedder's model id, which names the index
-	q     queue.Queue
-	// emb and store are nil when only pelican runs: it needs the model id
-	// but never embeds or touches vectors.
-	emb   embedding.Embedder
-	store vectorstore.Store
-	// queryEmb embeds search queries: emb itself, or emb behind a batcher
-	// that lets concurrent searches share one forward pass.
-	queryEmb embedding.Embedder
+	q    queue.Queue
+	gens *genOpener
+	// active is the active generation at start; serve follows promotions.
+	active generations.Generation
+	// batchers share query embeddings between concurrent searches.
+	batchers *batchers
 	close    func()
 }
 
 func openShared(ctx context.Context, cfg Config, roles Roles, pool *pgxpool.Pool, log *slog.Logger) (*shared, error) {
-	var (
-		emb  embedding.Embedder
-		info embedding.Info
-		err  error
-	)
-	if roles.Serve || roles.Emu {
-		emb, err = OpenEmbedder(ctx, cfg)
-		info = embedding.InfoOf(emb)
-	} else {
-		info, err = DescribeEmbedder(ctx, cfg)
-	}
+	active, err := activeGeneration(ctx, cfg, pool)
 	if err != nil {
 		return nil, err
 	}
@@ -213,34 +204,17 @@ func openShared(ctx context.Context, cfg Config, roles Roles, pool *pgxpool.Pool
 	if err != nil {
 		return nil, err
 	}
-	sh := &shared{model: info.Model, q: q, emb: emb, close: closeQueue}
-	if emb != nil {
+	gens := newGenOpener(cfg, pool, log)
+	bs := &batchers{open: map[string]*embedding.Batcher{}}
+	sh := &shared{q: q, gens: gens, active: active, batchers: bs, close: func() { bs.close(); gens.close(); closeQueue() }}
+	if roles.Serve || roles.Emu {
+		// A process that cannot open the active generation (no model
+		// files, no credentials) fails at start, as a misconfiguration.
 		// For Pinecone this creates the index (or waits for it), so
 		// nothing is written or searched before it exists.
-		store, err := OpenVectors(ctx, cfg, pool, info)
-		if err != nil {
-			closeQueue()
+		if _, _, err := gens.Open(ctx, active); err != nil {
+			sh.close()
 			return nil, err
-		}
-		if ps, ok := store.(*pgvectorstore.Store); ok {
-			ps.SetBuildOptions(pgvectorstore.BuildOptions{StallTimeout: cfg.IndexBuildStallTimeout, Log: log})
-			ps.SetSearchOptions(pgvectorstore.SearchOptions{Timeout: cfg.SearchTimeout})
-		}
-		sh.store = store
-		sh.queryEmb = emb
-		closeBatcher := func() {}
-		// The hash test embedder costs microseconds a text: batching it
-		// would only add the wait.
-		if roles.Serve && cfg.SearchBatchWait > 0 && cfg.Embedder != "hash" {
-			// It outlives ctx on purpose: searches still draining after
-			// SIGTERM need it; sh.close stops it once serve has stopped.
-			b := embedding.NewBatcher(emb, embedding.BatchOptions{Wait: cfg.SearchBatchWait}) //nolint:contextcheck // see above
-			sh.queryEmb, closeBatcher = b, func() { b.Close() }
-		}
-		sh.close = func() {
-			closeBatcher()
-			store.Close()
-			closeQueue()
 		}
 	}
 	return sh, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/refarch/refarch/embedding"
+	"github.com/refarch/refarch/generations"
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/queue/pgqueue"
 	"github.com/refarch/refarch/queue/sqsqueue"
@@ -103,17 +104,18 @@ func pipelineRoles(cfg Config, roles Roles, pool *pgxpool.Pool, sh *shared, log 
 	}
 	if roles.Pelican {
 		p := pelican.New(pool, sh.q, pelican.Config{
-			Model:           sh.model,
-			BatchSize:       cfg.PelicanBatchSize,
-			PollInterval:    cfg.PelicanPollInterval,
-			Ready:           pelican.IndexReady(pool, sh.model),
-			SendBatch:       callBatch,
-			SendConcurrency: cfg.SendConcurrency,
+			Model:             sh.active.Name,
+			FollowGenerations: true,
+			BatchSize:         cfg.PelicanBatchSize,
+			PollInterval:      cfg.PelicanPollInterval,
+			Ready:             pelican.IndexReady(pool, sh.active.Name),
+			SendBatch:         callBatch,
+			SendConcurrency:   cfg.SendConcurrency,
 		}, log, reg)
 		rs = append(rs, namedRole{"pelican", p.Run})
 	}
 	if roles.Emu {
-		e := emu.New(pool, sh.q, sh.emb, sh.store, emu.Config{
+		e := emu.New(pool, sh.q, nil, nil, emu.Config{
 			Concurrency:        cfg.EmuConcurrency,
 			Pipeline:           cfg.EmuPipeline,
 			BatchSize:          cfg.EmuBatchSize,
@@ -125,8 +127,22 @@ func pipelineRoles(cfg Config, roles Roles, pool *pgxpool.Pool, sh *shared, log 
 			// table builds the HNSW index once at the end instead of
 			// inserting into it row by row.
 			BulkThreshold: 5000,
-		}, log, reg)
+		}, log, reg).WithGenerations(emuGenerations{pool, sh.gens})
 		rs = append(rs, namedRole{"emu", e.Run})
 	}
 	return rs
+}
+
+// emuGenerations is what emu reads of the generations and how it opens one.
+type emuGenerations struct {
+	pool *pgxpool.Pool
+	gens *genOpener
+}
+
+func (g emuGenerations) Live(ctx context.Context) ([]generations.Generation, error) {
+	return generations.Live(ctx, g.pool)
+}
+
+func (g emuGenerations) Open(ctx context.Context, gen generations.Generation) (emu.Embedder, emu.Store, error) {
+	return g.gens.Open(ctx, gen)
 }

@@ -3,13 +3,19 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/refarch/refarch/catalog"
+	"github.com/refarch/refarch/embedding"
+	"github.com/refarch/refarch/generations"
 	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/roles/serve"
 	"github.com/refarch/refarch/search"
@@ -19,20 +25,30 @@ import (
 )
 
 // serveDeps builds serve's dependencies beyond logging, metrics and
-// readiness: the catalog, search with the same embedder and vector store
-// emu writes with, the per-row sync badges and the status page.
-func serveDeps(pool *pgxpool.Pool, sh *shared, searchTimeout time.Duration) serve.Deps {
-	model, storeName := sh.model, sh.store.Name()
+// readiness: the catalog, search with the active generation's embedder and
+// vector store, the per-row sync badges and the status page. The returned
+// func follows promotions until ctx ends.
+func serveDeps(ctx context.Context, cfg Config, pool *pgxpool.Pool, sh *shared, log *slog.Logger, reg prometheus.Registerer) (serve.Deps, func(context.Context) error, error) {
 	products := catalog.NewStore(pool)
 	rate := &rateMeter{window: rateWindow}
+	gm := newGenerationMetrics(reg)
+	a := &activeSearch{pool: pool, gens: sh.gens, products: products, log: log, cfg: cfg, batchers: sh.batchers}
+	if err := a.use(ctx, sh.active); err != nil {
+		return serve.Deps{}, nil, err
+	}
+	follow := func(ctx context.Context) error {
+		generations.Watch(ctx, pool, 0, log, a.reload)
+		return nil
+	}
 	return serve.Deps{
 		Catalog: products,
-		Search: search.New(sh.queryEmb, sh.store, products, search.NewPGFullText(pool, searchTimeout)).
-			WithRecent(recentvectors.NewScanner(pool, model, recentvectors.Options{})),
+		Search:  a,
 		SyncStates: func(ctx context.Context, ids []int64) (map[int64]string, error) {
-			return status.ProductStates(ctx, pool, model, ids)
+			return status.ProductStates(ctx, pool, a.current().gen.Name, ids)
 		},
 		Status: func(ctx context.Context) (serve.Status, error) {
+			cur := a.current()
+			model := cur.gen.Name
 			st, err := status.Get(ctx, pool, sh.q, model)
 			if err != nil {
 				return serve.Status{}, err
@@ -45,18 +61,111 @@ func serveDeps(pool *pgxpool.Pool, sh *shared, searchTimeout time.Duration) serv
 				Products: st.Products, Indexed: st.Indexed, Stale: st.Stale, Missing: st.Missing, Failed: st.Failed,
 				Outbox: st.Outbox, QueueVisible: int64(st.Queue.Visible), QueueInFlight: int64(st.Queue.InFlight),
 				QueueDead: int64(st.Queue.Dead), LagSeconds: st.OldestUnindexedAgeSeconds,
-				IndexRate: rate.observe(time.Now(), writes), Model: model, VectorStore: storeName,
+				IndexRate: rate.observe(time.Now(), writes), Model: model, VectorStore: cur.store.Name(),
 				Outage: outageText(st.Outage),
 			}
-			if ip, ok := sh.store.(indexProgress); ok {
+			if ip, ok := cur.store.(indexProgress); ok {
 				p, err := ip.IndexProgress(ctx)
 				if err != nil {
 					return serve.Status{}, err
 				}
 				out.SearchIndex = &p
 			}
+			if out.Generations, err = status.Generations(ctx, pool); err != nil {
+				return serve.Status{}, err
+			}
+			gm.set(out.Generations)
 			return out, nil
 		},
+	}, follow, nil
+}
+
+// served is the generation searches use: its search service embeds with
+// its embedder and reads its store and recent vectors.
+type served struct {
+	gen    generations.Generation
+	store  vectorstore.Store
+	search *search.Service
+}
+
+// activeSearch answers every search with the active generation. Each
+// search takes the generation once, at its start, so a promotion during a
+// search never mixes a query vector of one model with an index of another.
+type activeSearch struct {
+	pool     *pgxpool.Pool
+	gens     *genOpener
+	products *catalog.Store
+	log      *slog.Logger
+	cfg      Config
+	batchers *batchers
+	cur      atomic.Pointer[served]
+}
+
+func (a *activeSearch) current() *served { return a.cur.Load() }
+
+// Search runs q on the active generation.
+func (a *activeSearch) Search(ctx context.Context, q search.Query) (search.Response, error) {
+	return a.current().search.Search(ctx, q)
+}
+
+// use opens g (once per process) and makes it the one searches use.
+func (a *activeSearch) use(ctx context.Context, g generations.Generation) error {
+	emb, store, err := a.gens.Open(ctx, g)
+	if err != nil {
+		return err
+	}
+	svc := search.New(a.batchers.wrap(a.cfg, g, emb), store, a.products, search.NewPGFullText(a.pool, a.cfg.SearchTimeout)).
+		WithRecent(recentvectors.NewScanner(a.pool, g.Name, recentvectors.Options{}))
+	a.cur.Store(&served{gen: g, store: store, search: svc})
+	return nil
+}
+
+// reload switches to the active generation when it changed.
+func (a *activeSearch) reload(ctx context.Context) {
+	g, err := generations.GetActive(ctx, a.pool)
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.WarnContext(ctx, "read the active index generation", "err", err)
+		}
+		return
+	}
+	if cur := a.current(); cur != nil && cur.gen.Name == g.Name {
+		return
+	}
+	if err := a.use(ctx, g); err != nil {
+		a.log.ErrorContext(ctx, "search the newly active generation: keeping the previous one", "generation", g.Name, "err", err)
+		return
+	}
+	a.log.InfoContext(ctx, "searches use the active index generation", "generation", g.Name, "model", g.Model)
+}
+
+// generationMetrics are the per-generation gauges, set whenever serve reads
+// the status (every 5 s for the status page's chart).
+type generationMetrics struct {
+	indexed, total, rate *prometheus.GaugeVec
+}
+
+func newGenerationMetrics(reg prometheus.Registerer) generationMetrics {
+	f := promauto.With(reg)
+	labels := []string{"generation", "state"}
+	return generationMetrics{
+		indexed: f.NewGaugeVec(prometheus.GaugeOpts{Name: "refarch_index_generation_indexed",
+			Help: "Rows whose current version the index generation holds."}, labels),
+		total: f.NewGaugeVec(prometheus.GaugeOpts{Name: "refarch_index_generation_total",
+			Help: "Rows in the table, which every index generation is to hold."}, labels),
+		rate: f.NewGaugeVec(prometheus.GaugeOpts{Name: "refarch_index_generation_rate_per_second",
+			Help: "Products written to the index generation per second over the last minute (a building one's backfill rate)."}, labels),
+	}
+}
+
+func (m generationMetrics) set(gens []status.Generation) {
+	m.indexed.Reset()
+	m.total.Reset()
+	m.rate.Reset()
+	for _, g := range gens {
+		m.indexed.WithLabelValues(g.Name, g.State).Set(float64(g.Indexed))
+		m.total.WithLabelValues(g.Name, g.State).Set(float64(g.Total))
+		m.rate.WithLabelValues(g.Name, g.State).Set(g.RatePerSecond)
 	}
 }
 
@@ -109,4 +218,39 @@ func (m *rateMeter) observe(now time.Time, total int64) float64 {
 		return 0
 	}
 	return max(0, float64(total-base.total)/dt)
+}
+
+// batchers let concurrent searches share one forward pass of a generation's
+// model; they outlive the serve context on purpose (searches still draining
+// after SIGTERM need them), and the process closes them once serve stopped.
+type batchers struct {
+	mu   sync.Mutex
+	open map[string]*embedding.Batcher
+}
+
+// wrap returns emb behind g's batcher (made once), or emb itself for the
+// hash test embedder, which costs microseconds a text, or when batching is
+// off.
+func (b *batchers) wrap(cfg Config, g generations.Generation, emb embedding.Embedder) embedding.Embedder {
+	if cfg.SearchBatchWait <= 0 || g.Embedder == "hash" {
+		return emb
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	key := generationKey(g)
+	if bt, ok := b.open[key]; ok {
+		return bt
+	}
+	bt := embedding.NewBatcher(emb, embedding.BatchOptions{Wait: cfg.SearchBatchWait}) //nolint:contextcheck // see the type
+	b.open[key] = bt
+	return bt
+}
+
+func (b *batchers) close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for k, bt := range b.open {
+		bt.Close()
+		delete(b.open, k)
+	}
 }

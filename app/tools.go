@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refarch/refarch/embedding"
+	"github.com/refarch/refarch/generations"
 	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/migrations"
 	"github.com/refarch/refarch/queue"
@@ -18,10 +19,13 @@ import (
 
 // tools is what the operator commands (status, dlq, reconcile) need.
 type tools struct {
-	pool  *pgxpool.Pool
-	q     queue.Queue
-	emb   embedding.Info // model id and dimension; no model is loaded
-	close func()
+	pool *pgxpool.Pool
+	q    queue.Queue
+	emb  embedding.Info // the active generation's name and dimension; no model is loaded
+	// active is the active generation (the first one is created from the
+	// configuration on an empty database).
+	active generations.Generation
+	close  func()
 }
 
 func openTools(ctx context.Context, cfg Config) (*tools, error) {
@@ -38,17 +42,18 @@ func openTools(ctx context.Context, cfg Config) (*tools, error) {
 		pool.Close()
 		return nil, err
 	}
-	emb, err := DescribeEmbedder(ctx, cfg)
+	active, err := activeGeneration(ctx, cfg, pool)
 	if err != nil {
 		pool.Close()
 		return nil, err
 	}
+	emb := embedding.Info{Model: active.Name, Dimension: active.Dims}
 	q, closeQueue, err := OpenQueue(ctx, cfg, pool, slog.New(slog.DiscardHandler))
 	if err != nil {
 		pool.Close()
 		return nil, err
 	}
-	return &tools{pool: pool, q: q, emb: emb, close: func() { closeQueue(); pool.Close() }}, nil
+	return &tools{pool: pool, q: q, emb: emb, active: active, close: func() { closeQueue(); pool.Close() }}, nil
 }
 
 // Status computes `refarch status`.
@@ -62,8 +67,11 @@ func Status(ctx context.Context, cfg Config) (status.Status, error) {
 	if err != nil {
 		return s, err
 	}
-	if cfg.VectorStore == "pgvector" {
-		p, err := pgvectorstore.ReadIndexProgress(ctx, t.pool, pgvectorstore.TableName(t.emb.Model, t.emb.Dimension))
+	if s.Generations, err = status.Generations(ctx, t.pool); err != nil {
+		return s, err
+	}
+	if t.active.Store == generations.StorePgvector {
+		p, err := pgvectorstore.ReadIndexProgress(ctx, t.pool, t.active.Target)
 		if err != nil {
 			return s, err
 		}
@@ -115,7 +123,7 @@ func Reconcile(ctx context.Context, cfg Config, repair bool, progress func(recon
 		return reconcile.Report{}, err
 	}
 	defer t.close()
-	store, err := OpenVectors(ctx, cfg, t.pool, t.emb)
+	store, err := openGenerationStore(ctx, cfg, t.pool, t.active, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return reconcile.Report{}, err
 	}

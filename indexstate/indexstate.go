@@ -325,3 +325,33 @@ func (s *Store) Page(ctx context.Context, after int64, limit int) ([]Row, error)
 	}
 	return out, nil
 }
+
+// DeleteAll forgets everything recorded about the model's index: its
+// state, failures, outages and registration (an index
+// generation being dropped, once its vectors are gone).
+func (s *Store) DeleteAll(ctx context.Context) error {
+	for _, table := range []string{"index_state", "index_failures", "index_outages", "vector_indexes", "status_counts", "status_pending", "status_changes", "status_deltas"} {
+		if _, err := s.db.Exec(ctx, `DELETE FROM `+table+` WHERE model = $1`, s.model); err != nil {
+			return fmt.Errorf("forget %s of %s: %w", table, s.model, err)
+		}
+	}
+	return nil
+}
+
+// Lacking counts the products last changed before changedBefore whose
+// current version the index of other holds and this one does not: what a
+// new generation's backfill has still to bring, compared with the active
+// generation. Rows changed since (the generation's creation) reach it as
+// live changes, like every other generation, so in-flight changes never
+// hold a promotion back.
+func (s *Store) Lacking(ctx context.Context, other string, changedBefore time.Time) (int64, error) {
+	var n int64
+	err := s.db.QueryRow(ctx, `SELECT count(*) FROM products p
+		JOIN index_state o ON o.model = $2 AND o.product_id = p.id AND NOT o.deleted AND o.version >= p.version
+		WHERE p.updated_at < $3 AND NOT EXISTS (SELECT 1 FROM index_state s WHERE s.model = $1 AND s.product_id = p.id
+			AND NOT s.deleted AND s.version >= p.version)`, s.model, other, changedBefore).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count the rows %s lacks compared with %s: %w", s.model, other, err)
+	}
+	return n, nil
+}

@@ -71,6 +71,10 @@ type Message struct {
 	// writes New as a stub of id and version, and Old as null.
 	New *product.Product
 	Old *product.Product
+	// Generation, when set, names the one index generation the message is
+	// for (a new generation's backfill); empty means every live generation
+	// (a change of the table).
+	Generation string
 }
 
 // wire is the JSON layout. Pointers tell a missing field from a zero one.
@@ -83,6 +87,7 @@ type wire struct {
 	ChangedAt *time.Time      `json:"changed_at"`
 	New       json.RawMessage `json:"new"`
 	Old       json.RawMessage `json:"old"`
+	Gen       string          `json:"generation,omitempty"`
 }
 
 // Group is the queue group of a product: one product's messages are
@@ -90,9 +95,16 @@ type wire struct {
 func Group(productID int64) string { return strconv.FormatInt(productID, 10) }
 
 // DedupID names one version of one product, so the same change sent twice
-// (outbox and catch-up, or a resend after a failed commit) is dropped.
-func DedupID(productID, version int64) string {
-	return strconv.FormatInt(productID, 10) + "-" + strconv.FormatInt(version, 10)
+// (outbox and catch-up, or a resend after a failed commit) is dropped. A
+// message for one generation is named apart: a backfill must not be dropped
+// as a repeat of the change that reached the other generations before it
+// existed.
+func DedupID(productID, version int64, generation ...string) string {
+	id := strconv.FormatInt(productID, 10) + "-" + strconv.FormatInt(version, 10)
+	if len(generation) > 0 && generation[0] != "" {
+		id += "-" + generation[0]
+	}
+	return id
 }
 
 // Validate reports the first structural problem with m.
@@ -138,7 +150,7 @@ func Encode(m Message) ([]byte, error) {
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("encode message: %w", err)
 	}
-	w := wire{Source: m.Source}
+	w := wire{Source: m.Source, Gen: m.Generation}
 	v, op, id, ver, at := Version, m.Op, m.ProductID, m.Version, m.ChangedAt.UTC()
 	w.V, w.Op, w.ProductID, w.Version, w.ChangedAt = &v, &op, &id, &ver, &at
 	w.New, w.Old = json.RawMessage("null"), json.RawMessage("null")
@@ -159,7 +171,7 @@ func Outgoing(m Message) (queue.Outgoing, error) {
 	if err != nil {
 		return queue.Outgoing{}, err
 	}
-	return queue.Outgoing{Group: Group(m.ProductID), DedupID: DedupID(m.ProductID, m.Version), Body: b}, nil
+	return queue.Outgoing{Group: Group(m.ProductID), DedupID: DedupID(m.ProductID, m.Version, m.Generation), Body: b}, nil
 }
 
 // Decode reads one message. It ignores unknown fields and accepts missing
@@ -189,7 +201,7 @@ func Decode(b []byte) (Message, error) {
 	case w.ChangedAt == nil:
 		return missing("changed_at")
 	}
-	m := Message{Op: *w.Op, Source: w.Source, ProductID: *w.ProductID, Version: *w.Version, ChangedAt: *w.ChangedAt}
+	m := Message{Op: *w.Op, Source: w.Source, ProductID: *w.ProductID, Version: *w.Version, ChangedAt: *w.ChangedAt, Generation: w.Gen}
 	var err error
 	if m.New, err = record("new", w.New); err != nil {
 		return Message{}, err

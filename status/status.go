@@ -43,6 +43,9 @@ type Status struct {
 	// SearchIndex is the state of the store's search index (pgvector's
 	// HNSW index); absent for stores that have none to build.
 	SearchIndex *vectorstore.IndexProgress `json:"search_index,omitempty"`
+	// Generations lists every index generation with its progress (the
+	// counts above are the active one's).
+	Generations []Generation `json:"generations,omitempty"`
 }
 
 // Outage is a store-wide failure emu is riding out.

@@ -3,6 +3,7 @@ package status_test
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -47,7 +48,7 @@ func TestGetAndProductStates(t *testing.T) {
 	want := status.Status{Model: model, Products: 6, Indexed: 2, Stale: 1, Missing: 3, DeletePending: 1, Failed: 1, Outbox: 7}
 	got := s
 	got.OldestUnindexedAgeSeconds = 0
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("status\n got %+v\nwant %+v", got, want)
 	}
 	if s.OldestUnindexedAgeSeconds <= 0 || s.InSync() {

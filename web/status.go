@@ -33,6 +33,9 @@ type StatusView struct {
 	Samples     []Sample
 	// SearchIndex is the vector search index's state; nil hides it.
 	SearchIndex *SearchIndex
+	// Generations are the index generations; the section shows only when
+	// there is more than one (a model change under way).
+	Generations []Generation
 	Error       string
 	// Outage is shown as a banner: held messages heal by themselves.
 	Outage string
@@ -120,6 +123,25 @@ func seconds(f float64) string {
 	}
 	return num(f) + " s"
 }
+
+// Generation is one index generation on the status page.
+type Generation struct {
+	Name, Model, Store, State string
+	Dims                      int
+	Indexed, Total            int64
+	Percent, Rate, ETASeconds float64
+}
+
+// Label says how far the generation is.
+func (g Generation) Label() string {
+	s := fmt.Sprintf("%s of %s rows (%.0f%%)", idStr(g.Indexed), idStr(g.Total), g.Percent)
+	if g.State == "building" && g.ETASeconds > 0 {
+		s += fmt.Sprintf(", %.0f per second, about %s left", g.Rate, seconds(g.ETASeconds))
+	}
+	return s
+}
+
+func (g Generation) value() string { return fmt.Sprintf("%.1f", g.Percent) }
 
 // SearchIndex is the state of the vector search index for the status page:
 // State is "ready", "building" or "missing".

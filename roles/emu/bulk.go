@@ -60,7 +60,7 @@ func newIndexMetrics(reg prometheus.Registerer) indexMetrics {
 // ranks part of the table and says the index is not ready). On start it
 // builds a missing index (a crash may have left one dropped, or a build
 // interrupted), unless a bulk load is still under way.
-func (e *Emu) watchBulk(ctx context.Context, bi BulkIndexer) {
+func (e *Emu) watchBulk(ctx context.Context, tg *target, bi BulkIndexer) {
 	b := &indexBuilder{e: e, bi: bi}
 	bulk, want := false, true
 	if p, err := bi.IndexProgress(ctx); err == nil && p.State == vectorstore.IndexMissing {
@@ -91,7 +91,7 @@ func (e *Emu) watchBulk(ctx context.Context, bi BulkIndexer) {
 		}
 		switch {
 		case !bulk && !want && backlog(d) >= e.cfg.BulkThreshold:
-			n, err := e.store.Count(ctx)
+			n, err := tg.store.Count(ctx)
 			// Only a nearly empty index (a first deployment or a new
 			// model): a live index keeps serving searches at full speed
 			// through any mass update.

@@ -81,6 +81,9 @@ type Config struct {
 	// RecentWrites bounds the vectors kept for search's exact scan of
 	// fresh writes (package recentvectors); zero values take its defaults.
 	RecentWrites recentvectors.Options
+	// GenerationsPoll is how often the index generations are reloaded when
+	// no notification arrives (WithGenerations). Default 5 s.
+	GenerationsPoll time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -122,16 +125,22 @@ func (c Config) withDefaults() Config {
 
 // Emu is the consumer role.
 type Emu struct {
-	pool  *pgxpool.Pool
-	q     Queue
-	emb   Embedder
-	store Store
-	cfg   Config
-	model string
-	log   *slog.Logger
-	m     metrics
-	out   outages
-	index indexMetrics // only for a store that is a BulkIndexer
+	pool *pgxpool.Pool
+	q    Queue
+	// static is the one target of an emu built by New; gens replaces it
+	// when set (WithGenerations), and gt holds what it opened.
+	static *target
+	gens   Generations
+	gt     generationTargets
+	// runCtx and bg run the per-store background work of targets opened
+	// while emu runs.
+	runCtx context.Context
+	bg     sync.WaitGroup
+	cfg    Config
+	log    *slog.Logger
+	m      metrics
+	out    outages
+	index  indexMetrics // only for a store that is a BulkIndexer
 	// quota counts calls refused by a queue or store quota and says which
 	// bound.
 	quota *quota.Watch
@@ -153,6 +162,8 @@ type metrics struct {
 	freshness                     prometheus.Histogram
 	depth                         *prometheus.GaugeVec
 	outage                        *prometheus.GaugeVec
+	unserved, generations         prometheus.Gauge
+	released                      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -190,19 +201,37 @@ func newMetrics(reg prometheus.Registerer) metrics {
 			Help: "Queue depth by state (visible, in_flight, dead)."}, []string{"state"}),
 		outage: f.NewGaugeVec(prometheus.GaugeOpts{Name: "refarch_emu_outage",
 			Help: "1 while a component (vector_store, embedder) fails for every product and emu holds its messages."}, []string{"component"}),
+		unserved: f.NewGauge(prometheus.GaugeOpts{Name: "refarch_emu_generation_unserved",
+			Help: "1 while this worker cannot write a live index generation (it lacks the embedder or the store) and so receives nothing."}),
+		generations: f.NewGauge(prometheus.GaugeOpts{Name: "refarch_emu_generations",
+			Help: "Live index generations this worker writes every change to."}),
+		released: counter("refarch_emu_messages_released_unserved_total",
+			"Messages handed back because a live index generation appeared that this worker cannot write."),
 	}
 }
 
 // New returns an emu; it does no I/O until Run.
 func New(pool *pgxpool.Pool, q Queue, emb Embedder, store Store, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Emu {
 	log = log.With("role", "emu")
-	e := &Emu{pool: pool, q: q, emb: emb, store: store, cfg: cfg.withDefaults(), model: emb.Model(),
+	e := &Emu{pool: pool, q: q, cfg: cfg.withDefaults(),
 		log: log, m: newMetrics(reg), out: outages{down: map[string]bool{}},
-		quota: quota.NewWatch("refarch_emu_quota_throttled_total", log, reg)}
+		quota: quota.NewWatch("refarch_emu_quota_throttled_total", log, reg),
+		gt:    generationTargets{open: map[string]*target{}, failed: map[string]openFailure{}}}
 	e.embedding = make(chan struct{}, e.cfg.Concurrency)
-	if _, ok := store.(BulkIndexer); ok && e.cfg.BulkThreshold > 0 {
+	if emb != nil {
+		e.static = &target{e: e, name: emb.Model(), emb: emb, store: store}
+	}
+	if e.cfg.BulkThreshold > 0 {
 		e.index = newIndexMetrics(reg)
 	}
+	return e
+}
+
+// WithGenerations makes emu write every live index generation that gens
+// lists, instead of the one embedder and store given to New (pass nil
+// there). It returns e.
+func (e *Emu) WithGenerations(gens Generations) *Emu {
+	e.gens, e.static = gens, nil
 	return e
 }
 
@@ -216,14 +245,28 @@ func New(pool *pgxpool.Pool, q Queue, emb Embedder, store Store, cfg Config, log
 // transaction, then the ack) wait on the network, and a lane that waits
 // holds nothing the others need.
 func (e *Emu) Run(ctx context.Context) error {
-	if err := e.register(ctx); err != nil {
-		return err
+	e.runCtx = ctx
+	defer e.bg.Wait()
+	if e.gens == nil {
+		if err := e.register(ctx); err != nil {
+			return err
+		}
+		e.log.InfoContext(ctx, "emu started", "model", e.static.name, "store", e.static.store.Name(), "queue", e.q.Name(),
+			"concurrency", e.cfg.Concurrency, "pipeline", e.cfg.Pipeline, "batch_size", e.cfg.BatchSize)
+	} else {
+		ts, err := e.targets(ctx)
+		if err != nil && ctx.Err() != nil {
+			return nil
+		}
+		e.log.InfoContext(ctx, "emu started", "generations", len(ts), "queue", e.q.Name(),
+			"concurrency", e.cfg.Concurrency, "pipeline", e.cfg.Pipeline, "batch_size", e.cfg.BatchSize, "unserved", err)
 	}
-	e.log.InfoContext(ctx, "emu started", "model", e.model, "store", e.store.Name(), "queue", e.q.Name(),
-		"concurrency", e.cfg.Concurrency, "pipeline", e.cfg.Pipeline, "batch_size", e.cfg.BatchSize)
 	acks, stopAcks := e.startAcker(ctx)
 	e.acks = acks
 	var lanes, wg sync.WaitGroup
+	if e.gens != nil {
+		wg.Go(func() { e.watchGenerations(ctx) })
+	}
 	for i := range e.cfg.Concurrency * e.cfg.Pipeline {
 		lanes.Go(func() { e.lane(ctx, i) })
 	}
@@ -234,8 +277,10 @@ func (e *Emu) Run(ctx context.Context) error {
 	if e.cfg.DepthInterval > 0 {
 		wg.Go(func() { e.watchDepth(ctx) })
 	}
-	if bi, ok := e.store.(BulkIndexer); ok && e.cfg.BulkThreshold > 0 {
-		wg.Go(func() { e.watchBulk(ctx, bi) })
+	if e.static != nil {
+		if bi, ok := e.static.store.(BulkIndexer); ok && e.cfg.BulkThreshold > 0 {
+			wg.Go(func() { e.watchBulk(ctx, e.static, bi) })
+		}
 	}
 	wg.Wait()
 	return nil
@@ -244,7 +289,7 @@ func (e *Emu) Run(ctx context.Context) error {
 // register records that the vector index for the model exists (the store
 // was opened, which creates it), releasing pelicans waiting on IndexReady.
 func (e *Emu) register(ctx context.Context) error {
-	return indexstate.New(e.pool, e.model).Register(ctx, e.store.Name())
+	return indexstate.New(e.pool, e.static.name).Register(ctx, e.static.store.Name())
 }
 
 func (e *Emu) watchDepth(ctx context.Context) {
@@ -279,6 +324,10 @@ func (e *Emu) lane(ctx context.Context, n int) {
 		defer close(batches)
 		failures := 0
 		for ctx.Err() == nil {
+			if !e.servable(ctx) {
+				backoff.Sleep(ctx, e.cfg.Wait)
+				continue
+			}
 			msgs, err := e.receive(ctx)
 			if ctx.Err() != nil {
 				e.release(ctx, msgs, 0)
@@ -463,10 +512,12 @@ func (e *Emu) recordFailure(ctx context.Context, it *item, why error) {
 	for _, m := range it.msgs {
 		rc = max(rc, m.ReceiveCount)
 	}
-	err := indexstate.New(e.pool, e.model).Fail(ctx, indexstate.Failure{ProductID: it.id, Version: it.version,
-		Error: why.Error(), ReceiveCount: rc})
-	if err != nil {
-		e.log.WarnContext(ctx, "record index failure", "product_id", it.id, "err", err)
+	for _, name := range e.names(ctx, it) {
+		err := indexstate.New(e.pool, name).Fail(ctx, indexstate.Failure{ProductID: it.id, Version: it.version,
+			Error: why.Error(), ReceiveCount: rc})
+		if err != nil {
+			e.log.WarnContext(ctx, "record index failure", "product_id", it.id, "generation", name, "err", err)
+		}
 	}
 }
 
@@ -502,8 +553,10 @@ func (e *Emu) unmark(ctx context.Context, items []*item) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := indexstate.New(e.pool, e.model).ClearFailures(ctx, ids); err != nil {
-		e.log.WarnContext(ctx, "clear index failures", "err", err, "products", len(ids))
+	for _, name := range e.names(ctx, nil) {
+		if err := indexstate.New(e.pool, name).ClearFailures(ctx, ids); err != nil {
+			e.log.WarnContext(ctx, "clear index failures", "err", err, "products", len(ids))
+		}
 	}
 }
 
@@ -576,6 +629,16 @@ func (h *heartbeat) end() {
 // released or (on shutdown) handed back.
 func (e *Emu) Handle(ctx context.Context, msgs []queue.Message) {
 	items, bad := group(msgs)
+	targets, err := e.targets(ctx)
+	if err != nil {
+		// A generation appeared that this worker cannot write (or the
+		// generations could not be read): hand everything back for a
+		// worker that can; acknowledging would lose the change there.
+		e.log.WarnContext(ctx, "handing a batch back: cannot write every live generation", "err", err, "messages", len(msgs))
+		e.m.released.Add(float64(len(msgs)))
+		e.release(ctx, msgs, e.cfg.Wait)
+		return
+	}
 	for _, b := range bad {
 		if errors.Is(b.err, queuemsg.ErrNewerVersion) {
 			// Written by a newer release during a rolling deploy: not
@@ -590,18 +653,79 @@ func (e *Emu) Handle(ctx context.Context, msgs []queue.Message) {
 	e.markLastReceives(ctx, items)
 	hb := e.startHeartbeat(ctx, messagesOf(items))
 	defer hb.end()
-	e.work(ctx, hb, items)
+	e.work(ctx, hb, targets, items)
+}
+
+// names lists the generations a failure of it is recorded under: the ones
+// its messages name, or every live one (nil: every live one).
+func (e *Emu) names(ctx context.Context, it *item) []string {
+	ts, err := e.targets(ctx)
+	if err != nil {
+		ts = nil
+		e.gt.mu.Lock()
+		for _, t := range e.gt.open {
+			ts = append(ts, t)
+		}
+		e.gt.mu.Unlock()
+	}
+	var out []string
+	for _, t := range ts {
+		if it == nil || it.gens == nil || it.gens[t.name] {
+			out = append(out, t.name)
+		}
+	}
+	return out
+}
+
+// process runs one attempt over items in every target that concerns them.
+// An item is done when every target is done with it; one target's poison
+// or retry holds it (the others skip it next time: they hold its version).
+func (e *Emu) process(ctx context.Context, targets []*target, items []*item) (result, error) {
+	var res result
+	retry, poison := map[*item]bool{}, map[*item]bool{}
+	var firstErr error
+	for _, t := range targets {
+		its := only(items, t)
+		if len(its) == 0 {
+			continue
+		}
+		r, err := t.process(ctx, its)
+		res.stored = res.stored || r.stored
+		for _, it := range r.retry {
+			retry[it] = true
+		}
+		for _, it := range r.poison {
+			poison[it] = true
+		}
+		if r.poisonErr != nil {
+			res.poisonErr = r.poisonErr
+		}
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	for _, it := range items {
+		switch {
+		case poison[it]:
+			res.poison = append(res.poison, it)
+		case retry[it]:
+			res.retry = append(res.retry, it)
+		default:
+			res.done = append(res.done, it)
+		}
+	}
+	return res, firstErr
 }
 
 // work processes items until each is done or given up on, retrying whole
 // batch failures with backoff while holding the messages. An outage (the
 // store or the embedder fails for every product) is held the same way, for
 // as long as it lasts: no product is to blame, so none is dead-lettered.
-func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item) {
+func (e *Emu) work(ctx context.Context, hb *heartbeat, targets []*target, items []*item) {
 	failures := 0
 	var held error // the last attempt's error, while backing off
 	for len(items) > 0 {
-		res, err := e.process(ctx, items)
+		res, err := e.process(ctx, targets, items)
 		e.settle(ctx, hb, res)
 		items = res.retry
 		if len(items) == 0 {
@@ -620,8 +744,8 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item) {
 		if errors.As(err, &split) {
 			if errors.As(held, &ce) && ce.component == indexstate.ComponentVectorStore {
 				// Still down? Probe before writing every product alone again.
-				if perr := e.probeStore(ctx); perr != nil {
-					err = componentError{ce.component, true, fmt.Errorf("%w (and %w)", split.err, perr)}
+				if perr := ce.t.probeStore(ctx); perr != nil {
+					err = componentError{ce.t, ce.component, true, fmt.Errorf("%w (and %w)", split.err, perr)}
 				}
 			}
 		}
@@ -629,7 +753,7 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item) {
 			// A store error that may be about one product: find it by
 			// writing them one by one.
 			e.log.WarnContext(ctx, "batch write failed, retrying products one by one", "err", err, "products", len(items))
-			if items, err = e.isolate(ctx, hb, items); len(items) == 0 {
+			if items, err = e.isolate(ctx, hb, targets, items); len(items) == 0 {
 				return
 			}
 			if err == nil {
@@ -639,7 +763,7 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, items []*item) {
 		held = err
 		failures++
 		if errors.As(err, &ce) && (ce.wide || failures >= outageAfter) {
-			e.outage(ctx, ce.component, ce.err)
+			e.outage(ctx, ce.t.name, ce.component, ce.err)
 		}
 		d := backoff.Delay(failures, e.cfg.MinBackoff, e.cfg.MaxBackoff)
 		if !e.quota.Note(ctx, err) {
@@ -669,13 +793,14 @@ func (e *Emu) settle(ctx context.Context, hb *heartbeat, res result) {
 // could be written and the probe fails too, the store is down: the products
 // come back with a wide componentError, to be held. Products that hit
 // another error come back with it, to retry after a backoff.
-func (e *Emu) isolate(ctx context.Context, hb *heartbeat, items []*item) ([]*item, error) {
+func (e *Emu) isolate(ctx context.Context, hb *heartbeat, targets []*target, items []*item) ([]*item, error) {
 	var again, alone []*item
 	var againErr error
 	why := map[*item]error{}
 	served := false
+	var splitIn *target // the target whose store failed
 	for _, it := range items {
-		res, err := e.process(ctx, []*item{it})
+		res, err := e.process(ctx, targets, []*item{it})
 		e.settle(ctx, hb, res)
 		served = served || res.stored
 		if len(res.retry) == 0 {
@@ -685,6 +810,7 @@ func (e *Emu) isolate(ctx context.Context, hb *heartbeat, items []*item) ([]*ite
 		if errors.As(err, &split) {
 			alone = append(alone, it)
 			why[it] = err
+			splitIn = split.t
 			continue
 		}
 		again = append(again, it)
@@ -699,10 +825,10 @@ func (e *Emu) isolate(ctx context.Context, hb *heartbeat, items []*item) ([]*ite
 		return append(again, alone...), ctx.Err() // shutting down: blame nobody
 	}
 	if !served {
-		if perr := e.probeStore(ctx); perr != nil && ctx.Err() == nil {
+		if perr := splitIn.probeStore(ctx); perr != nil && ctx.Err() == nil {
 			var split splitError
 			errors.As(why[alone[0]], &split)
-			err := componentError{indexstate.ComponentVectorStore, true, fmt.Errorf("%w (and %w)", split.err, perr)}
+			err := componentError{splitIn, indexstate.ComponentVectorStore, true, fmt.Errorf("%w (and %w)", split.err, perr)}
 			return append(again, alone...), err
 		}
 	}
@@ -728,6 +854,9 @@ type item struct {
 	version   int64 // the highest message version
 	changedAt []time.Time
 	marked    bool // a failure was recorded at its last receive
+	// gens are the generations its messages are for; nil when one of them
+	// is a change of the table, for every live generation.
+	gens map[string]bool
 }
 
 type badMessage struct {
@@ -748,9 +877,15 @@ func group(msgs []queue.Message) ([]*item, []badMessage) {
 		}
 		it := byID[qm.ProductID]
 		if it == nil {
-			it = &item{id: qm.ProductID}
+			it = &item{id: qm.ProductID, gens: map[string]bool{}}
 			byID[qm.ProductID] = it
 			items = append(items, it)
+		}
+		switch {
+		case qm.Generation == "":
+			it.gens = nil
+		case it.gens != nil:
+			it.gens[qm.Generation] = true
 		}
 		it.msgs = append(it.msgs, m)
 		it.version = max(it.version, qm.Version)
@@ -761,8 +896,12 @@ func group(msgs []queue.Message) ([]*item, []badMessage) {
 	return items, bad
 }
 
-// splitError marks a failure that may be about one product of the batch.
-type splitError struct{ err error }
+// splitError marks a failure that may be about one product of the batch,
+// in target t's store.
+type splitError struct {
+	t   *target
+	err error
+}
 
 func (s splitError) Error() string { return s.err.Error() }
 func (s splitError) Unwrap() error { return s.err }

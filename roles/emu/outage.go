@@ -18,6 +18,7 @@ import (
 // unavailable, the embedder and its probe both fail); other component
 // errors (rate limits) become an outage only when they persist.
 type componentError struct {
+	t         *target
 	component string
 	wide      bool
 	err       error
@@ -41,28 +42,30 @@ type outages struct {
 
 // outage notes that component is down: logged when it starts, recorded for
 // status (refreshed on every call), and set in the gauge.
-func (e *Emu) outage(ctx context.Context, component string, err error) {
+func (e *Emu) outage(ctx context.Context, gen, component string, err error) {
+	key := gen + "/" + component
 	e.out.mu.Lock()
-	started := !e.out.down[component]
-	e.out.down[component] = true
+	started := !e.out.down[key]
+	e.out.down[key] = true
 	e.out.mu.Unlock()
 	if started {
-		e.log.ErrorContext(ctx, "outage: holding messages until it heals", "component", component, "err", err)
+		e.log.ErrorContext(ctx, "outage: holding messages until it heals", "component", component, "generation", gen, "err", err)
 	}
 	e.m.outage.WithLabelValues(component).Set(1)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := indexstate.New(e.pool, e.model).RecordOutage(rctx, component, err.Error()); err != nil {
+	if err := indexstate.New(e.pool, gen).RecordOutage(rctx, component, err.Error()); err != nil {
 		e.log.WarnContext(ctx, "record outage", "component", component, "err", err)
 	}
 }
 
 // healed notes that component served a call. It costs a map lookup unless
 // an outage is (or may be) recorded.
-func (e *Emu) healed(ctx context.Context, component string) {
+func (e *Emu) healed(ctx context.Context, gen, component string) {
+	key := gen + "/" + component
 	e.out.mu.Lock()
-	down, known := e.out.down[component]
-	e.out.down[component] = false
+	down, known := e.out.down[key]
+	e.out.down[key] = false
 	e.out.mu.Unlock()
 	if known && !down {
 		return
@@ -73,21 +76,21 @@ func (e *Emu) healed(ctx context.Context, component string) {
 	e.m.outage.WithLabelValues(component).Set(0)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := indexstate.New(e.pool, e.model).EndOutage(rctx, component); err != nil {
+	if err := indexstate.New(e.pool, gen).EndOutage(rctx, component); err != nil {
 		e.log.WarnContext(ctx, "record end of outage", "component", component, "err", err)
 		e.out.mu.Lock()
-		delete(e.out.down, component) // try again on the next success
+		delete(e.out.down, key) // try again on the next success
 		e.out.mu.Unlock()
 	}
 }
 
 // probeStore asks the store a cheap question to tell a store that is down
 // (every product fails) from one that refuses particular products.
-func (e *Emu) probeStore(ctx context.Context) error {
+func (t *target) probeStore(ctx context.Context) error {
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := e.store.Count(pctx); err != nil {
-		return fmt.Errorf("probe vector store %s: %w", e.store.Name(), err)
+	if _, err := t.store.Count(pctx); err != nil {
+		return fmt.Errorf("probe vector store %s: %w", t.store.Name(), err)
 	}
 	return nil
 }

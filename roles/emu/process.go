@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/refarch/refarch/catalog"
+	"github.com/refarch/refarch/generations"
 	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/internal/failpoint"
 	"github.com/refarch/refarch/product"
@@ -49,12 +50,13 @@ type plan struct {
 // process runs one attempt over items. A returned error means the attempt
 // failed as a whole (res.retry holds the items): an outage to back off from,
 // or a splitError.
-func (e *Emu) process(ctx context.Context, items []*item) (result, error) {
+func (t *target) process(ctx context.Context, items []*item) (result, error) {
+	e := t.e
 	ids := make([]int64, len(items))
 	for i, it := range items {
 		ids[i] = it.id
 	}
-	rows, states, err := e.load(ctx, ids)
+	rows, states, err := t.load(ctx, ids)
 	if err != nil {
 		e.m.failures.WithLabelValues("read").Inc()
 		return result{retry: items}, err
@@ -92,7 +94,7 @@ func (e *Emu) process(ctx context.Context, items []*item) (result, error) {
 		plans = append(plans, p)
 	}
 
-	plans, poison, later, laterErr, err := e.embed(ctx, plans)
+	plans, poison, later, laterErr, err := t.embed(ctx, plans)
 	if err != nil {
 		e.m.failures.WithLabelValues("embed").Inc()
 		res.retry = append(res.retry, itemsOf(plans)...)
@@ -107,7 +109,7 @@ func (e *Emu) process(ctx context.Context, items []*item) (result, error) {
 	if len(plans) == 0 {
 		return res, laterErr
 	}
-	written, conflicts, stored, err := e.write(ctx, plans)
+	written, conflicts, stored, err := t.write(ctx, plans)
 	if err != nil {
 		e.m.failures.WithLabelValues("write").Inc()
 		res.retry = append(res.retry, itemsOf(plans)...)
@@ -142,12 +144,13 @@ func itemsOf(plans []*plan) []*item {
 }
 
 // load reads the current rows and index state of the products.
-func (e *Emu) load(ctx context.Context, ids []int64) (map[int64]product.Product, map[int64]indexstate.State, error) {
+func (t *target) load(ctx context.Context, ids []int64) (map[int64]product.Product, map[int64]indexstate.State, error) {
+	e := t.e
 	products, err := catalog.NewStore(e.pool).GetMany(ctx, ids)
 	if err != nil {
 		return nil, nil, err
 	}
-	states, err := indexstate.New(e.pool, e.model).Get(ctx, ids)
+	states, err := indexstate.New(e.pool, t.name).Get(ctx, ids)
 	return products, states, err
 }
 
@@ -158,7 +161,8 @@ func (e *Emu) load(ctx context.Context, ids []int64) (map[int64]product.Product,
 // with the error, to retry after a backoff; texts that fail alone otherwise
 // while others (or a probe) succeed are poison. When everything fails and
 // the probe too, the embedder is down: a wide componentError is returned.
-func (e *Emu) embed(ctx context.Context, plans []*plan) (ok, poison, later []*plan, laterErr, err error) {
+func (t *target) embed(ctx context.Context, plans []*plan) (ok, poison, later []*plan, laterErr, err error) {
+	e := t.e
 	var need []*plan
 	for _, p := range plans {
 		if p.act == actEmbed {
@@ -172,9 +176,9 @@ func (e *Emu) embed(ctx context.Context, plans []*plan) (ok, poison, later []*pl
 	for i, p := range need {
 		texts[i] = p.row.EmbedText()
 	}
-	vecs, err := e.embedCall(ctx, texts)
+	vecs, err := t.embedCall(ctx, texts)
 	if err == nil {
-		e.healed(ctx, indexstate.ComponentEmbedder)
+		e.healed(ctx, t.name, indexstate.ComponentEmbedder)
 		for i, p := range need {
 			p.values = vecs[i]
 		}
@@ -193,7 +197,7 @@ func (e *Emu) embed(ctx context.Context, plans []*plan) (ok, poison, later []*pl
 			laterErr = fmt.Errorf("embed %d texts one by one: out of time after %s: %w", len(need), e.cfg.Visibility, batchErr)
 			continue
 		}
-		v, err := e.embedCall(ctx, []string{p.row.EmbedText()})
+		v, err := t.embedCall(ctx, []string{p.row.EmbedText()})
 		if ctx.Err() != nil {
 			return plans, nil, nil, nil, ctx.Err()
 		}
@@ -208,12 +212,12 @@ func (e *Emu) embed(ctx context.Context, plans []*plan) (ok, poison, later []*pl
 		}
 	}
 	if !anyOK {
-		if _, err := e.embedCall(ctx, []string{"embedder health probe"}); err != nil {
-			return plans, nil, nil, nil, componentError{indexstate.ComponentEmbedder, true,
+		if _, err := t.embedCall(ctx, []string{"embedder health probe"}); err != nil {
+			return plans, nil, nil, nil, componentError{t, indexstate.ComponentEmbedder, true,
 				fmt.Errorf("embed %d texts: %w", len(texts), batchErr)}
 		}
 	}
-	e.healed(ctx, indexstate.ComponentEmbedder)
+	e.healed(ctx, t.name, indexstate.ComponentEmbedder)
 	for _, p := range plans {
 		switch {
 		case bad[p]:
@@ -228,14 +232,15 @@ func (e *Emu) embed(ctx context.Context, plans []*plan) (ok, poison, later []*pl
 		e.log.WarnContext(ctx, "embedder rejects some products", "products", len(poison), "err", batchErr)
 	}
 	if len(later) > 0 {
-		laterErr = componentError{indexstate.ComponentEmbedder, false, laterErr}
+		laterErr = componentError{t, indexstate.ComponentEmbedder, false, laterErr}
 	}
 	return ok, poison, later, laterErr, nil
 }
 
 // embedCall embeds texts once one of the Concurrency turns at the embedder
 // is free.
-func (e *Emu) embedCall(ctx context.Context, texts []string) ([][]float32, error) {
+func (t *target) embedCall(ctx context.Context, texts []string) ([][]float32, error) {
+	e := t.e
 	select {
 	case e.embedding <- struct{}{}:
 	case <-ctx.Done():
@@ -243,7 +248,7 @@ func (e *Emu) embedCall(ctx context.Context, texts []string) ([][]float32, error
 	}
 	defer func() { <-e.embedding }()
 	start := time.Now()
-	vecs, err := e.emb.Embed(ctx, texts)
+	vecs, err := t.emb.Embed(ctx, texts)
 	e.m.embedSeconds.Observe(time.Since(start).Seconds())
 	e.m.embedBatch.Observe(float64(len(texts)))
 	if err == nil && len(vecs) != len(texts) {
@@ -261,7 +266,8 @@ func (e *Emu) embedCall(ctx context.Context, texts []string) ([][]float32, error
 // plans whose assumptions changed (the row was deleted since it was read, or
 // a metadata-only update whose text was re-embedded meanwhile) come back as
 // conflicts to re-plan.
-func (e *Emu) write(ctx context.Context, plans []*plan) (written, conflicts []*plan, stored bool, err error) {
+func (t *target) write(ctx context.Context, plans []*plan) (written, conflicts []*plan, stored bool, err error) {
+	e := t.e
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.Visibility)
 	defer cancel()
 	start := time.Now()
@@ -271,7 +277,19 @@ func (e *Emu) write(ctx context.Context, plans []*plan) (written, conflicts []*p
 	}
 	err = pgx.BeginFunc(wctx, e.pool, func(tx pgx.Tx) error {
 		written, conflicts, stored = nil, nil, false
-		states := indexstate.New(tx, e.model)
+		if t.guard {
+			// A generation being dropped is written no more: its vectors
+			// are about to be deleted.
+			live, err := generations.WriteGuard(wctx, tx, t.name)
+			if err != nil {
+				return err
+			}
+			if !live {
+				written = plans
+				return nil
+			}
+		}
+		states := indexstate.New(tx, t.name)
 		locked, err := states.Lock(wctx, ids)
 		if err != nil {
 			return err
@@ -318,9 +336,9 @@ func (e *Emu) write(ctx context.Context, plans []*plan) (written, conflicts []*p
 				}
 				continue
 			case p.act == actMeta:
-				metas = append(metas, e.meta(p))
+				metas = append(metas, t.meta(p))
 			default:
-				vecs = append(vecs, vectorstore.Vector{ID: vectormeta.VectorID(p.it.id), Values: p.values, Meta: e.meta(p)})
+				vecs = append(vecs, vectorstore.Vector{ID: vectormeta.VectorID(p.it.id), Values: p.values, Meta: t.meta(p)})
 			}
 			keep = append(keep, p)
 		}
@@ -329,14 +347,14 @@ func (e *Emu) write(ctx context.Context, plans []*plan) (written, conflicts []*p
 				return err
 			}
 		}
-		if err := e.writeStore(wctx, dels, metas, vecs); err != nil {
+		if err := t.writeStore(wctx, dels, metas, vecs); err != nil {
 			return err
 		}
 		stored = len(dels)+len(metas)+len(vecs) > 0
 		if stored {
 			failpoint.Hit(failpoint.EmuAfterStoreWrite)
 		}
-		if err := e.recordRecent(wctx, tx, keep, vecs); err != nil {
+		if err := t.recordRecent(wctx, tx, keep, vecs); err != nil {
 			return err
 		}
 		if len(keep) == 0 {
@@ -361,13 +379,13 @@ func (e *Emu) write(ctx context.Context, plans []*plan) (written, conflicts []*p
 		return nil, nil, false, err
 	}
 	if stored {
-		e.healed(ctx, indexstate.ComponentVectorStore)
+		e.healed(ctx, t.name, indexstate.ComponentVectorStore)
 	}
 	return written, conflicts, stored, nil
 }
 
-func (e *Emu) meta(p *plan) vectormeta.Metadata {
-	return vectormeta.Metadata{ProductID: p.it.id, Version: p.version, ContentHash: p.hash, Model: e.model,
+func (t *target) meta(p *plan) vectormeta.Metadata {
+	return vectormeta.Metadata{ProductID: p.it.id, Version: p.version, ContentHash: p.hash, Model: t.name,
 		Category: p.row.Category, Price: p.row.Price.Float()}
 }
 
@@ -375,17 +393,17 @@ func (e *Emu) meta(p *plan) vectormeta.Metadata {
 // scan, and forgets deleted products, in the transaction that records
 // their index state: search finds a product by its new vector exactly when
 // status says it is indexed.
-func (e *Emu) recordRecent(ctx context.Context, tx pgx.Tx, keep []*plan, vecs []vectorstore.Vector) error {
+func (t *target) recordRecent(ctx context.Context, tx pgx.Tx, keep []*plan, vecs []vectorstore.Vector) error {
 	var gone []int64
 	for _, p := range keep {
 		if p.act == actDelete {
 			gone = append(gone, p.it.id)
 		}
 	}
-	if err := recentvectors.Forget(ctx, tx, e.model, gone); err != nil {
+	if err := recentvectors.Forget(ctx, tx, t.name, gone); err != nil {
 		return err
 	}
-	return recentvectors.Record(ctx, tx, e.model, vecs, e.cfg.RecentWrites)
+	return recentvectors.Record(ctx, tx, t.name, vecs, t.e.cfg.RecentWrites)
 }
 
 // writeStore applies deletes, metadata updates and upserts. A transient
@@ -393,25 +411,25 @@ func (e *Emu) recordRecent(ctx context.Context, tx pgx.Tx, keep []*plan, vecs []
 // missing, credentials refused) is returned as a componentError, to back off
 // from while holding the messages; any other error may be about one product
 // and is wrapped in splitError.
-func (e *Emu) writeStore(ctx context.Context, dels []string, metas []vectormeta.Metadata, vecs []vectorstore.Vector) error {
+func (t *target) writeStore(ctx context.Context, dels []string, metas []vectormeta.Metadata, vecs []vectorstore.Vector) error {
 	wrap := func(err error) error {
 		switch {
 		case ctx.Err() != nil:
 			return err
 		case unavailableStoreError(err):
-			return componentError{indexstate.ComponentVectorStore, true, err}
+			return componentError{t, indexstate.ComponentVectorStore, true, err}
 		case errors.Is(err, vectorstore.ErrTransient):
-			return componentError{indexstate.ComponentVectorStore, false, err}
+			return componentError{t, indexstate.ComponentVectorStore, false, err}
 		}
-		return splitError{err}
+		return splitError{t, err}
 	}
-	if err := e.store.Delete(ctx, dels); err != nil {
+	if err := t.store.Delete(ctx, dels); err != nil {
 		return wrap(fmt.Errorf("delete %d vectors: %w", len(dels), err))
 	}
-	if err := e.store.UpdateMetadata(ctx, metas); err != nil {
+	if err := t.store.UpdateMetadata(ctx, metas); err != nil {
 		return wrap(fmt.Errorf("update metadata of %d vectors: %w", len(metas), err))
 	}
-	if err := e.store.Upsert(ctx, vecs); err != nil {
+	if err := t.store.Upsert(ctx, vecs); err != nil {
 		return wrap(fmt.Errorf("upsert %d vectors: %w", len(vecs), err))
 	}
 	return nil

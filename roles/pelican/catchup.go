@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/internal/backoff"
@@ -16,28 +17,33 @@ import (
 	"github.com/refarch/refarch/queuemsg"
 )
 
+// catchup is one index's catch-up: model keys its index state and passes;
+// gen, when set, is written into every message so that emu writes only
+// that generation (a new generation's backfill).
+type catchup struct{ model, gen string }
+
 // catchupLoop runs the catch-up until this replica finds no chunk left to
 // claim, retrying failures with backoff.
-func (p *Pelican) catchupLoop(ctx context.Context) {
+func (p *Pelican) catchupLoop(ctx context.Context, c catchup) {
 	start := time.Now()
 	total, failures := 0, 0
 	for {
-		pass, err := p.openPass(ctx)
+		pass, err := p.openPass(ctx, c.model)
 		if err == nil {
 			var n int
-			n, err = p.catchupWorkers(ctx, pass)
+			n, err = p.catchupWorkers(ctx, c, pass)
 			total += n
 		}
 		if ctx.Err() != nil {
 			return
 		}
 		if err == nil {
-			p.log.InfoContext(ctx, "catch-up done", "sent", total, "took", time.Since(start).Round(time.Millisecond))
+			p.log.InfoContext(ctx, "catch-up done", "generation", c.model, "sent", total, "took", time.Since(start).Round(time.Millisecond))
 			return
 		}
 		p.m.errors.Inc()
 		failures++
-		p.log.ErrorContext(ctx, "catch-up", "err", err, "attempt", failures)
+		p.log.ErrorContext(ctx, "catch-up", "generation", c.model, "err", err, "attempt", failures)
 		if !backoff.Sleep(ctx, backoff.Delay(failures, p.cfg.MinBackoff, p.cfg.MaxBackoff)) {
 			return
 		}
@@ -47,10 +53,10 @@ func (p *Pelican) catchupLoop(ctx context.Context) {
 // openPass joins the model's open catch-up pass or starts a new one,
 // splitting every known product id (in the table or in the index) into
 // chunks of BatchSize ids.
-func (p *Pelican) openPass(ctx context.Context) (int64, error) {
+func (p *Pelican) openPass(ctx context.Context, model string) (int64, error) {
 	var id int64
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT id FROM catchup_passes WHERE model = $1 AND finished_at IS NULL`, p.cfg.Model).Scan(&id)
+		err := tx.QueryRow(ctx, `SELECT id FROM catchup_passes WHERE model = $1 AND finished_at IS NULL`, model).Scan(&id)
 		if err == nil {
 			return nil
 		}
@@ -60,19 +66,19 @@ func (p *Pelican) openPass(ctx context.Context) (int64, error) {
 		// Replicas starting together race here; the partial unique index
 		// lets one win and the others join its pass.
 		err = tx.QueryRow(ctx, `INSERT INTO catchup_passes (model) VALUES ($1)
-			ON CONFLICT (model) WHERE finished_at IS NULL DO NOTHING RETURNING id`, p.cfg.Model).Scan(&id)
+			ON CONFLICT (model) WHERE finished_at IS NULL DO NOTHING RETURNING id`, model).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return tx.QueryRow(ctx, `SELECT id FROM catchup_passes WHERE model = $1 AND finished_at IS NULL`, p.cfg.Model).Scan(&id)
+			return tx.QueryRow(ctx, `SELECT id FROM catchup_passes WHERE model = $1 AND finished_at IS NULL`, model).Scan(&id)
 		}
 		if err != nil {
 			return fmt.Errorf("start catch-up pass: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM catchup_passes WHERE model = $1 AND id <> $2`, p.cfg.Model, id); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM catchup_passes WHERE model = $1 AND id <> $2`, model, id); err != nil {
 			return fmt.Errorf("forget old catch-up passes: %w", err)
 		}
 		// Chunks tile the id space up to the largest known id; later ids
 		// come with outbox rows.
-		chunks, err := indexstate.New(tx, p.cfg.Model).Chunks(ctx, p.cfg.BatchSize)
+		chunks, err := indexstate.New(tx, model).Chunks(ctx, p.cfg.BatchSize)
 		if err != nil {
 			return err
 		}
@@ -84,7 +90,7 @@ func (p *Pelican) openPass(ctx context.Context) (int64, error) {
 			SELECT $1, lo, hi FROM unnest($2::bigint[], $3::bigint[]) AS c(lo, hi)`, id, los, his); err != nil {
 			return fmt.Errorf("split catch-up pass into chunks: %w", err)
 		}
-		p.log.InfoContext(ctx, "catch-up pass started", "pass", id, "chunks", len(chunks))
+		p.log.InfoContext(ctx, "catch-up pass started", "generation", model, "pass", id, "chunks", len(chunks))
 		return nil
 	})
 	return id, err
@@ -96,13 +102,13 @@ func (p *Pelican) openPass(ctx context.Context) (int64, error) {
 // and every product is in one chunk, so each product's order holds. One
 // worker's failure does not cancel the others: a chunk already sent is
 // marked done rather than sent again.
-func (p *Pelican) catchupWorkers(ctx context.Context, pass int64) (int, error) {
+func (p *Pelican) catchupWorkers(ctx context.Context, c catchup, pass int64) (int, error) {
 	var sent atomic.Int64
 	var wg sync.WaitGroup
 	errs := make([]error, p.cfg.CatchupWorkers)
 	for i := range p.cfg.CatchupWorkers {
 		wg.Go(func() {
-			n, err := p.catchupPass(ctx, pass)
+			n, err := p.catchupPass(ctx, c, pass)
 			sent.Add(int64(n))
 			errs[i] = err
 		})
@@ -114,10 +120,10 @@ func (p *Pelican) catchupWorkers(ctx context.Context, pass int64) (int, error) {
 // catchupPass sends chunks of the pass until none is left to claim, then
 // closes the pass if every chunk is done. It returns how many messages it
 // sent.
-func (p *Pelican) catchupPass(ctx context.Context, pass int64) (int, error) {
+func (p *Pelican) catchupPass(ctx context.Context, c catchup, pass int64) (int, error) {
 	total := 0
 	for {
-		n, err := p.CatchupChunk(ctx, pass)
+		n, err := p.catchupChunk(ctx, c, pass)
 		if errors.Is(err, errNoChunk) {
 			break
 		}
@@ -143,6 +149,10 @@ func (p *Pelican) catchupPass(ctx context.Context, pass int64) (int, error) {
 // longer exists, and marks the chunk done in the same transaction. It returns
 // errNoChunk when nothing is left to claim.
 func (p *Pelican) CatchupChunk(ctx context.Context, pass int64) (int, error) {
+	return p.catchupChunk(ctx, catchup{model: p.cfg.Model}, pass)
+}
+
+func (p *Pelican) catchupChunk(ctx context.Context, c catchup, pass int64) (int, error) {
 	sent := 0
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		var lo, hi int64
@@ -155,7 +165,7 @@ func (p *Pelican) CatchupChunk(ctx context.Context, pass int64) (int, error) {
 			return fmt.Errorf("claim catch-up chunk: %w", err)
 		}
 		now := time.Now()
-		states := indexstate.New(tx, p.cfg.Model)
+		states := indexstate.New(tx, c.model)
 		behind, err := states.Behind(ctx, lo, hi)
 		if err != nil {
 			return err
@@ -167,13 +177,13 @@ func (p *Pelican) CatchupChunk(ctx context.Context, pass int64) (int, error) {
 		msgs := make([]queuemsg.Message, 0, len(behind)+len(orphans))
 		for _, pr := range behind {
 			msgs = append(msgs, queuemsg.Message{Op: queuemsg.OpUpsert, Source: queuemsg.SourceCatchup, ProductID: pr.ID,
-				Version: pr.Version, ChangedAt: pr.UpdatedAt, New: &pr})
+				Version: pr.Version, ChangedAt: pr.UpdatedAt, New: &pr, Generation: c.gen})
 		}
 		for _, o := range orphans {
 			// The deleted row's last version is unknown; one past the
 			// indexed one orders the delete after what the index holds.
 			msgs = append(msgs, queuemsg.Message{Op: queuemsg.OpDelete, Source: queuemsg.SourceCatchup,
-				ProductID: o.ProductID, Version: o.Version + 1, ChangedAt: now})
+				ProductID: o.ProductID, Version: o.Version + 1, ChangedAt: now, Generation: c.gen})
 		}
 		var rs []refused
 		for start := 0; start < len(msgs); start += p.cfg.BatchSize {
@@ -198,4 +208,13 @@ func (p *Pelican) CatchupChunk(ctx context.Context, pass int64) (int, error) {
 		return nil
 	})
 	return sent, err
+}
+
+// ForgetCatchup deletes the catch-up passes of model (an index generation
+// being dropped).
+func ForgetCatchup(ctx context.Context, pool *pgxpool.Pool, model string) error {
+	if _, err := pool.Exec(ctx, `DELETE FROM catchup_passes WHERE model = $1`, model); err != nil {
+		return fmt.Errorf("forget the catch-up passes of %s: %w", model, err)
+	}
+	return nil
 }

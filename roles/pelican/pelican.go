@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/refarch/refarch/generations"
 	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/internal/backoff"
 	"github.com/refarch/refarch/internal/failpoint"
@@ -74,6 +75,14 @@ type Config struct {
 	// CatchupWorkers is how many catch-up chunks one pelican works on at
 	// once. Default 4.
 	CatchupWorkers int
+	// FollowGenerations runs a catch-up for every live index generation
+	// (index_generations) instead of Model alone, and one for each new
+	// generation as soon as its index exists: its backfill. Their messages
+	// name the generation, so emu writes only that one.
+	FollowGenerations bool
+	// GenerationsPoll is how often the generations are reloaded when no
+	// notification arrives. Default 5 s.
+	GenerationsPoll time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -171,8 +180,12 @@ func (p *Pelican) Run(ctx context.Context) error {
 	p.log.InfoContext(ctx, "pelican started", "model", p.cfg.Model, "name", p.cfg.Name)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { l.Run(gctx, func() { signal(wake) }); return nil })
-	if !p.cfg.SkipCatchup {
-		g.Go(func() error { p.catchupLoop(gctx); return nil })
+	switch {
+	case p.cfg.SkipCatchup:
+	case p.cfg.FollowGenerations:
+		g.Go(func() error { p.followGenerations(gctx); return nil })
+	default:
+		g.Go(func() error { p.catchupLoop(gctx, catchup{model: p.cfg.Model}); return nil })
 	}
 	g.Go(func() error { p.drainLoop(gctx, wake); return nil })
 	err = g.Wait()
@@ -182,12 +195,15 @@ func (p *Pelican) Run(ctx context.Context) error {
 	return err
 }
 
-func (p *Pelican) waitReady(ctx context.Context) error {
-	if p.cfg.Ready == nil {
+func (p *Pelican) waitReady(ctx context.Context) error { return p.waitFor(ctx, p.cfg.Ready) }
+
+// waitFor retries ready with backoff until it succeeds or ctx ends.
+func (p *Pelican) waitFor(ctx context.Context, ready func(ctx context.Context) error) error {
+	if ready == nil {
 		return nil
 	}
 	for attempt := 0; ; attempt++ {
-		err := p.cfg.Ready(ctx)
+		err := ready(ctx)
 		if err == nil {
 			return nil
 		}
@@ -494,6 +510,39 @@ func (p *Pelican) sendPart(ctx context.Context, part []queue.Outgoing) ([]queue.
 }
 
 var errNoChunk = errors.New("no chunk left to claim")
+
+// followGenerations runs the catch-up of every live generation once per
+// process, starting the catch-up (backfill) of a generation created later
+// as soon as an emu has opened its index, until ctx is cancelled.
+func (p *Pelican) followGenerations(ctx context.Context) {
+	started := map[string]bool{}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	check := func(ctx context.Context) {
+		live, err := generations.Live(ctx, p.pool)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.log.WarnContext(ctx, "read index generations", "err", err)
+			}
+			return
+		}
+		for _, g := range live {
+			if started[g.Name] {
+				continue
+			}
+			started[g.Name] = true
+			p.log.InfoContext(ctx, "catching up index generation", "generation", g.Name, "state", g.State)
+			wg.Go(func() {
+				if p.waitFor(ctx, IndexReady(p.pool, g.Name)) != nil {
+					return
+				}
+				p.catchupLoop(ctx, catchup{model: g.Name, gen: g.Name})
+			})
+		}
+	}
+	check(ctx)
+	generations.Watch(ctx, p.pool, p.cfg.GenerationsPoll, p.log, check)
+}
 
 // IndexReady is a Config.Ready that succeeds once an emu has opened (and so
 // created) the vector index of model and registered it in vector_indexes.

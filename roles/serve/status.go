@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/refarch/refarch/status"
 	"github.com/refarch/refarch/vectorstore"
 	"github.com/refarch/refarch/web"
 )
@@ -38,6 +39,8 @@ type Status struct {
 	// SearchIndex is the vector search index's state; nil for stores
 	// without one to build.
 	SearchIndex *vectorstore.IndexProgress
+	// Generations are the index generations with their progress.
+	Generations []status.Generation
 }
 
 // StatusFunc reads the current status.
@@ -156,6 +159,11 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 			if si := st.SearchIndex; si != nil {
 				view.SearchIndex = &web.SearchIndex{State: si.State, Phase: si.Phase, Done: si.Done, Total: si.Total,
 					Percent: si.Percent(), ETASeconds: si.ETASeconds}
+			}
+			for _, g := range st.Generations {
+				view.Generations = append(view.Generations, web.Generation{Name: g.Name, Model: g.Model, Dims: g.Dims,
+					Store: g.Store, State: g.State, Indexed: g.Indexed, Total: g.Total, Percent: g.Percent(),
+					Rate: g.RatePerSecond, ETASeconds: g.ETASeconds})
 			}
 		}
 	}

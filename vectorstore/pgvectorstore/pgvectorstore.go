@@ -646,3 +646,12 @@ func classify(err error) error {
 	}
 	return err
 }
+
+// Drop deletes the store's table, vectors and index (an index generation
+// being dropped).
+func (s *Store) Drop(ctx context.Context) error {
+	if _, err := s.pool.Exec(ctx, `DROP TABLE IF EXISTS `+pgx.Identifier{s.table}.Sanitize()); err != nil {
+		return fmt.Errorf("drop vector table %s: %w", s.table, err)
+	}
+	return nil
+}

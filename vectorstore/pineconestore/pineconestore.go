@@ -566,3 +566,15 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 	}
 	return 0, nil
 }
+
+// Drop deletes every vector of the store's namespace (an index generation
+// being dropped); the index itself may hold other namespaces and is kept.
+func (s *Store) Drop(ctx context.Context) error {
+	err := s.retry(ctx, "delete all", func(ctx context.Context) error {
+		return s.conn.DeleteAllVectorsInNamespace(ctx)
+	})
+	if err != nil {
+		return fmt.Errorf("delete every vector of pinecone %s: %w", s.Name(), err)
+	}
+	return nil
+}

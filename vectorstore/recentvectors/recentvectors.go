@@ -226,3 +226,12 @@ func encode(v []float32) []byte {
 	}
 	return b
 }
+
+// ForgetModel drops every recent vector of model (an index generation
+// being dropped).
+func ForgetModel(ctx context.Context, db DB, model string) error {
+	if _, err := db.Exec(ctx, `DELETE FROM recent_vectors WHERE model = $1`, model); err != nil {
+		return fmt.Errorf("forget the recent vectors of %s: %w", model, err)
+	}
+	return nil
+}

@@ -569,12 +569,18 @@ func (s *Server) ns(name string) map[string]*record {
 }
 
 // dimension is the dimension of the index the data plane serves, or 0 when
-// none was created through the control plane.
+// none was created through the control plane. The stand-in has one data
+// plane for every index: with indexes of several dimensions (a model
+// change to a new dimension), it checks none.
 func (s *Server) dimension() int {
+	dim := 0
 	for _, ix := range s.indexes {
-		return ix.Dimension
+		if dim != 0 && ix.Dimension != dim {
+			return 0
+		}
+		dim = ix.Dimension
 	}
-	return 0
+	return dim
 }
 
 func norm(v []float32) float64 {
