@@ -114,7 +114,8 @@ func (a *activeSearch) use(ctx context.Context, g generations.Generation) error 
 	if err != nil {
 		return err
 	}
-	svc := search.New(a.batchers.wrap(a.cfg, g, emb), store, a.products, search.NewPGFullText(a.pool, a.cfg.SearchTimeout)).
+	qemb := a.batchers.wrap(a.cfg, g, emb) //nolint:contextcheck // the batcher outlives ctx on purpose (see batchers)
+	svc := search.New(qemb, store, a.products, search.NewPGFullText(a.pool, a.cfg.SearchTimeout)).
 		WithRecent(recentvectors.NewScanner(a.pool, g.Name, recentvectors.Options{}))
 	a.cur.Store(&served{gen: g, store: store, search: svc})
 	return nil
@@ -241,7 +242,7 @@ func (b *batchers) wrap(cfg Config, g generations.Generation, emb embedding.Embe
 	if bt, ok := b.open[key]; ok {
 		return bt
 	}
-	bt := embedding.NewBatcher(emb, embedding.BatchOptions{Wait: cfg.SearchBatchWait}) //nolint:contextcheck // see the type
+	bt := embedding.NewBatcher(emb, embedding.BatchOptions{Wait: cfg.SearchBatchWait})
 	b.open[key] = bt
 	return bt
 }
