@@ -54,8 +54,12 @@ type Config struct {
 	QueueMaxReceives int
 	SQSQueueURL      string
 	SQSDLQURL        string
-	SQSEndpoint      string
-	AWSRegion        string
+	// SQSBackfillQueueURL and SQSBackfillDLQURL are the backfill lane's
+	// queue pair (queue.Lanes); without them both lanes share the queue.
+	SQSBackfillQueueURL string
+	SQSBackfillDLQURL   string
+	SQSEndpoint         string
+	AWSRegion           string
 
 	VectorStore         string
 	PineconeAPIKey      string
@@ -129,6 +133,8 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.IntVar(&c.QueueMaxReceives, "queue-max-receives", 5, "receives before a message is dead-lettered")
 	fs.StringVar(&c.SQSQueueURL, "sqs-queue-url", "", "SQS FIFO queue URL")
 	fs.StringVar(&c.SQSDLQURL, "sqs-dlq-url", "", "SQS dead-letter queue URL")
+	fs.StringVar(&c.SQSBackfillQueueURL, "sqs-backfill-queue-url", "", "SQS FIFO queue URL of the backfill lane (catch-up, repair); without it backfill shares --sqs-queue-url and live changes wait behind it")
+	fs.StringVar(&c.SQSBackfillDLQURL, "sqs-backfill-dlq-url", "", "SQS dead-letter queue URL of the backfill lane")
 	fs.StringVar(&c.SQSEndpoint, "sqs-endpoint", "", "SQS endpoint override (local servers)")
 	fs.StringVar(&c.AWSRegion, "aws-region", "", "AWS region (default from the AWS environment)")
 	fs.BoolVar(&c.MetricsEMF, "metrics-emf", false, "print freshness and backlog metrics as CloudWatch EMF lines on stdout every minute (set in AWS)")
@@ -314,6 +320,12 @@ func (c Config) Validate(r Roles) error {
 			}
 			if c.SQSDLQURL == "" {
 				bad("queue sqs needs REFARCH_SQS_DLQ_URL (dead letters must be visible)")
+			}
+			if c.SQSBackfillQueueURL != "" && c.SQSBackfillDLQURL == "" {
+				bad("REFARCH_SQS_BACKFILL_QUEUE_URL needs REFARCH_SQS_BACKFILL_DLQ_URL (dead letters must be visible)")
+			}
+			if c.SQSBackfillQueueURL != "" && c.SQSBackfillQueueURL == c.SQSQueueURL {
+				bad("REFARCH_SQS_BACKFILL_QUEUE_URL is the live queue: the backfill lane needs a queue of its own")
 			}
 		default:
 			bad("queue %q: want postgres or sqs", c.Queue)

@@ -200,6 +200,16 @@ func (r *recorder) made(key, action string) bool {
 	return slices.ContainsFunc(r.calls, func(c call) bool { return c.key == key && c.action == action && c.status == 200 })
 }
 
+// madeOn reports whether the holder of key made a successful action call on
+// the queue at url.
+func (r *recorder) madeOn(key, action, url string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.ContainsFunc(r.calls, func(c call) bool {
+		return c.key == key && c.action == action && c.queue == url && c.status == 200
+	})
+}
+
 func (r *recorder) snapshot() []call {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -260,8 +270,13 @@ func TestIAMPoliciesAreWhatTheCodeCalls(t *testing.T) {
 		t.Fatalf("create queues: %v", err)
 	}
 	t.Cleanup(func() { sqsqueue.DeleteQueues(context.Background(), adminSQS, queueURL, dlqURL) })
+	backfillURL, backfillDLQ, err := sqsqueue.CreateQueues(ctx, adminSQS, "refarch-iam-backfill-"+suffix, 5)
+	if err != nil {
+		t.Fatalf("create backfill queues: %v", err)
+	}
+	t.Cleanup(func() { sqsqueue.DeleteQueues(context.Background(), adminSQS, backfillURL, backfillDLQ) })
 	arnOf := map[string]string{}
-	for _, u := range []string{queueURL, dlqURL} {
+	for _, u := range []string{queueURL, dlqURL, backfillURL, backfillDLQ} {
 		out, err := adminSQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &u,
 			AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn}})
 		if err != nil {
@@ -272,6 +287,7 @@ func TestIAMPoliciesAreWhatTheCodeCalls(t *testing.T) {
 	vars := map[string]cty.Value{
 		"var": cty.ObjectVal(map[string]cty.Value{
 			"queue_arn": cty.StringVal(arnOf[queueURL]), "dead_letter_queue_arn": cty.StringVal(arnOf[dlqURL]),
+			"backfill_queue_arn": cty.StringVal(arnOf[backfillURL]), "backfill_dead_letter_queue_arn": cty.StringVal(arnOf[backfillDLQ]),
 		}),
 		"local": cty.ObjectVal(map[string]cty.Value{"db_user_arn": cty.StringVal("arn:aws:rds-db:us-east-1:123456789012:dbuser:db-TEST")}),
 	}
@@ -283,6 +299,7 @@ func TestIAMPoliciesAreWhatTheCodeCalls(t *testing.T) {
 
 	base := testConfig(t)
 	base.Queue, base.SQSQueueURL, base.SQSDLQURL, base.SQSEndpoint, base.AWSRegion = "sqs", queueURL, dlqURL, proxy.URL, "us-east-1"
+	base.SQSBackfillQueueURL, base.SQSBackfillDLQURL = backfillURL, backfillDLQ
 	base.EmuVisibility = time.Second // emu extends held messages every third of it
 	policies := map[string][]statement{}
 	keys := map[string]string{}
@@ -309,20 +326,22 @@ func TestIAMPoliciesAreWhatTheCodeCalls(t *testing.T) {
 		cfgs[role] = c
 	}
 
-	var errs errorLog
-	stopEmu := startLogging(t, cfgs["emu"], Roles{Emu: true}, &errs)
-	stopPelican := startLogging(t, cfgs["pelican"], Roles{Pelican: true}, &errs)
-	stopServe := startLogging(t, cfgs["serve"], Roles{Serve: true}, &errs)
-	serveAddr := cfgs["serve"].Addr
-
-	// Hold emu's write of index_state until it has extended the visibility
-	// of the message it holds, as it must when indexing outlasts a third of
-	// the timeout.
 	owner, err := pgx.Connect(ctx, base.DatabaseURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer owner.Close(ctx)
+	// A product that predates pelican with no outbox row (as after a bulk
+	// load) is sent by the catch-up, on the backfill lane's queue.
+	if _, err := owner.Exec(ctx, `INSERT INTO products (sku, name, description, price) VALUES ('IAM-0', 'Oak stool', 'stool of oak', 40)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.Exec(ctx, `DELETE FROM sync_outbox`); err != nil {
+		t.Fatal(err)
+	}
+	// Hold emu's write of index_state until it has extended the visibility
+	// of the messages it holds (of both lanes), as it must when indexing
+	// outlasts a third of the timeout.
 	tx, err := owner.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -330,6 +349,12 @@ func TestIAMPoliciesAreWhatTheCodeCalls(t *testing.T) {
 	if _, err := tx.Exec(ctx, `LOCK TABLE index_state IN EXCLUSIVE MODE`); err != nil {
 		t.Fatal(err)
 	}
+
+	var errs errorLog
+	stopEmu := startLogging(t, cfgs["emu"], Roles{Emu: true}, &errs)
+	stopPelican := startLogging(t, cfgs["pelican"], Roles{Pelican: true}, &errs)
+	stopServe := startLogging(t, cfgs["serve"], Roles{Serve: true}, &errs)
+	serveAddr := cfgs["serve"].Addr
 	resp, err = http.Post("http://"+serveAddr+"/api/products", "application/json", strings.NewReader(
 		`{"sku":"IAM-1","name":"Cedar bench","description":"garden bench of cedar","price":"180.00","category":"Garden"}`))
 	if err != nil {
@@ -339,7 +364,9 @@ func TestIAMPoliciesAreWhatTheCodeCalls(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create product: %s", resp.Status)
 	}
-	waitFor(t, "emu to extend a held message", func() bool { return rec.made(keys["emu"], "sqs:ChangeMessageVisibilityBatch") })
+	for _, u := range []string{queueURL, backfillURL} {
+		waitFor(t, "emu to extend a held message", func() bool { return rec.madeOn(keys["emu"], "sqs:ChangeMessageVisibilityBatch", u) })
+	}
 	tx.Rollback(ctx)
 	waitFor(t, "the product to be searchable", func() bool {
 		code, body := get(serveAddr + "/api/search?q=cedar+bench")
@@ -372,9 +399,11 @@ func TestIAMPoliciesAreWhatTheCodeCalls(t *testing.T) {
 	keys["ops"] = *ok.AccessKey.AccessKeyId
 	ops := base
 	ops.sqsKeys = [2]string{*ok.AccessKey.AccessKeyId, *ok.AccessKey.SecretAccessKey}
-	if _, err := adminSQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &dlqURL, MessageBody: aws.String(`{}`),
-		MessageGroupId: aws.String("1"), MessageDeduplicationId: aws.String("dead-1")}); err != nil {
-		t.Fatalf("dead-letter a message: %v", err)
+	for _, u := range []string{dlqURL, backfillDLQ} {
+		if _, err := adminSQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &u, MessageBody: aws.String(`{}`),
+			MessageGroupId: aws.String("1"), MessageDeduplicationId: aws.String("dead-1")}); err != nil {
+			t.Fatalf("dead-letter a message: %v", err)
+		}
 	}
 	if _, err := owner.Exec(ctx, `INSERT INTO products (sku, name, description, price) VALUES ('IAM-2', 'Pine shelf', 'not indexed yet', 30)`); err != nil {
 		t.Fatal(err)
@@ -385,8 +414,8 @@ func TestIAMPoliciesAreWhatTheCodeCalls(t *testing.T) {
 	if _, _, err := DeadLetters(ctx, ops, 10); err != nil {
 		t.Errorf("ops dlq: %v", err)
 	}
-	if n, err := Redrive(ctx, ops); err != nil || n != 1 {
-		t.Errorf("ops dlq redrive = %d, %v; want 1 moved", n, err)
+	if n, err := Redrive(ctx, ops); err != nil || n != 2 {
+		t.Errorf("ops dlq redrive = %d, %v; want 2 moved (one per lane)", n, err)
 	}
 	if _, err := Reconcile(ctx, ops, true, nil); err != nil {
 		t.Errorf("ops reconcile --repair: %v", err)

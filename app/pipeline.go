@@ -42,20 +42,31 @@ func (cfg Config) embedderOptions() embedding.Options {
 		OllamaHost: cfg.OllamaHost, OllamaModel: cfg.OllamaModel, HashDim: cfg.HashDim}
 }
 
-// OpenQueue builds the configured queue backend. The returned close func
-// stops its background listener, if any.
-func OpenQueue(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog.Logger) (queue.Queue, func(), error) {
+// OpenQueue builds the configured queue backend with its two lanes (live
+// changes and backfill, see queue.Lanes). The returned close func stops its
+// background listeners, if any.
+func OpenQueue(ctx context.Context, cfg Config, pool *pgxpool.Pool, log *slog.Logger) (*queue.Lanes, func(), error) {
 	switch cfg.Queue {
 	case "postgres":
-		q := pgqueue.New(pool, pgqueue.Options{MaxReceives: cfg.QueueMaxReceives, Logger: log})
-		return q, func() { q.Close() }, nil
+		q, closeFn := pgqueue.NewLanes(pool, pgqueue.Options{MaxReceives: cfg.QueueMaxReceives, Logger: log})
+		return q, closeFn, nil
 	case "sqs":
-		q, err := sqsqueue.New(ctx, sqsqueue.Options{QueueURL: cfg.SQSQueueURL, DLQURL: cfg.SQSDLQURL,
-			Endpoint: cfg.SQSEndpoint, Region: cfg.AWSRegion, AccessKeyID: cfg.sqsKeys[0], SecretAccessKey: cfg.sqsKeys[1]})
+		opts := sqsqueue.Options{QueueURL: cfg.SQSQueueURL, DLQURL: cfg.SQSDLQURL,
+			Endpoint: cfg.SQSEndpoint, Region: cfg.AWSRegion, AccessKeyID: cfg.sqsKeys[0], SecretAccessKey: cfg.sqsKeys[1]}
+		live, err := sqsqueue.New(ctx, opts)
 		if err != nil {
 			return nil, nil, fmt.Errorf("open sqs queue: %w", err)
 		}
-		return q, func() {}, nil
+		if cfg.SQSBackfillQueueURL == "" {
+			log.WarnContext(ctx, "no backfill queue configured (REFARCH_SQS_BACKFILL_QUEUE_URL): live changes share the queue with catch-up and repairs and wait behind them")
+			return queue.NewLanes(live, nil), func() {}, nil
+		}
+		opts.QueueURL, opts.DLQURL, opts.Client = cfg.SQSBackfillQueueURL, cfg.SQSBackfillDLQURL, live.Client()
+		backfill, err := sqsqueue.New(ctx, opts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open sqs backfill queue: %w", err)
+		}
+		return queue.NewLanes(live, backfill), func() {}, nil
 	default:
 		return nil, nil, fmt.Errorf("unknown queue backend %q", cfg.Queue)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/refarch/refarch/embedding"
 	"github.com/refarch/refarch/generations"
 	"github.com/refarch/refarch/indexstate"
+	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/roles/serve"
 	"github.com/refarch/refarch/search"
 	"github.com/refarch/refarch/status"
@@ -63,6 +64,12 @@ func serveDeps(ctx context.Context, cfg Config, pool *pgxpool.Pool, sh *shared, 
 				QueueDead: int64(st.Queue.Dead), LagSeconds: st.OldestUnindexedAgeSeconds,
 				IndexRate: rate.observe(time.Now(), writes), Model: model, VectorStore: cur.store.Name(),
 				Outage: outageText(st.Outage),
+			}
+			if d, ok := st.QueueLanes[queue.LaneLive]; ok {
+				out.QueueLive = int64(d.Visible + d.InFlight)
+			}
+			if d, ok := st.QueueLanes[queue.LaneBackfill]; ok {
+				out.QueueBackfill = int64(d.Visible + d.InFlight)
 			}
 			if ip, ok := cur.store.(indexProgress); ok {
 				p, err := ip.IndexProgress(ctx)

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/refarch/refarch/app"
+	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/vectorstore"
 )
 
@@ -36,6 +37,11 @@ func newStatusCmd(cfg *app.Config) *cobra.Command {
 			fmt.Fprintf(w, "failed\t%d\n", s.Failed)
 			fmt.Fprintf(w, "outbox\t%d\n", s.Outbox)
 			fmt.Fprintf(w, "queue (%s)\tvisible %d, in flight %d, dead %d\n", s.QueueBackend, s.Queue.Visible, s.Queue.InFlight, s.Queue.Dead)
+			for _, lane := range []queue.Lane{queue.LaneLive, queue.LaneBackfill} {
+				if d, ok := s.QueueLanes[lane]; ok {
+					fmt.Fprintf(w, "  %s lane\tvisible %d, in flight %d, dead %d\n", lane, d.Visible, d.InFlight, d.Dead)
+				}
+			}
 			fmt.Fprintf(w, "oldest unindexed change\t%.1fs ago\n", s.OldestUnindexedAgeSeconds)
 			if si := s.SearchIndex; si != nil {
 				line := si.State

@@ -158,11 +158,14 @@ func (s *Store) Orphans(ctx context.Context, lo, hi int64) ([]Orphan, error) {
 }
 
 // Behind returns the products with ids in lo..hi whose current version the
-// index does not hold, by id.
+// index does not hold, by id, leaving out those whose change is still in
+// the outbox: the drain sends it on the live lane, and a catch-up copy
+// would only enqueue the product twice.
 func (s *Store) Behind(ctx context.Context, lo, hi int64) ([]product.Product, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+catalog.Columns+` FROM products p
 		WHERE p.id BETWEEN $2 AND $3 AND NOT EXISTS (SELECT 1 FROM index_state s
 			WHERE s.model = $1 AND s.product_id = p.id AND NOT s.deleted AND s.version >= p.version)
+		  AND NOT EXISTS (SELECT 1 FROM sync_outbox o WHERE o.product_id = p.id AND o.version >= p.version)
 		ORDER BY p.id`, s.model, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("find products behind the index in %d..%d: %w", lo, hi, err)

@@ -13,10 +13,13 @@ import (
 
 // Outgoing is a message to send. Group orders messages (one product's
 // changes are delivered in order, one at a time); DedupID drops repeats.
+// Lane picks the queue of a Lanes (empty: the live lane); a single queue
+// ignores it.
 type Outgoing struct {
 	Group   string
 	DedupID string
 	Body    []byte
+	Lane    Lane
 }
 
 // Message is a received message. Receipt is what Ack and Extend take.
@@ -27,6 +30,9 @@ type Message struct {
 	Body         []byte
 	ReceiveCount int
 	SentAt       time.Time
+	// Lane is the lane a Lanes received the message from (empty from a
+	// single queue).
+	Lane Lane
 }
 
 // Depth is the queue's backlog.

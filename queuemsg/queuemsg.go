@@ -171,7 +171,20 @@ func Outgoing(m Message) (queue.Outgoing, error) {
 	if err != nil {
 		return queue.Outgoing{}, err
 	}
-	return queue.Outgoing{Group: Group(m.ProductID), DedupID: DedupID(m.ProductID, m.Version, m.Generation), Body: b}, nil
+	return queue.Outgoing{Group: Group(m.ProductID), DedupID: DedupID(m.ProductID, m.Version, m.Generation), Body: b, Lane: LaneOf(m.Source)}, nil
+}
+
+// LaneOf is the queue lane of a message from source: committed changes go
+// on the live lane, and everything sent in bulk to bring an index up to the
+// table (catch-up, repair, a new generation's backfill) on the backfill
+// lane, so that a live change never waits behind a backfill.
+func LaneOf(s Source) queue.Lane {
+	switch s {
+	case SourceOutbox, "":
+		return queue.LaneLive
+	default:
+		return queue.LaneBackfill
+	}
 }
 
 // Decode reads one message. It ignores unknown fields and accepts missing

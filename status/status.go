@@ -33,6 +33,9 @@ type Status struct {
 	// Outbox is the number of changes not yet sent to the queue.
 	Outbox int64       `json:"outbox"`
 	Queue  queue.Depth `json:"queue"`
+	// QueueLanes is each lane's part of Queue ("live" changes and
+	// "backfill": catch-up, repairs), for a queue with lanes.
+	QueueLanes map[queue.Lane]queue.Depth `json:"queue_lanes,omitempty"`
 	// OldestUnindexedAgeSeconds is the age of the oldest change the index
 	// does not reflect yet (0 when in sync).
 	OldestUnindexedAgeSeconds float64 `json:"oldest_unindexed_age_seconds"`
@@ -62,6 +65,12 @@ type Depther interface {
 	Depth(ctx context.Context) (queue.Depth, error)
 }
 
+// LaneDepther is a queue with lanes (queue.Lanes), whose depth status
+// shows lane by lane.
+type LaneDepther interface {
+	LaneDepths(ctx context.Context) ([]queue.LaneDepth, error)
+}
+
 // Get computes the status of the index of model. q may be nil, then the
 // queue depth is left zero.
 func Get(ctx context.Context, db indexstate.DB, q Depther, model string) (Status, error) {
@@ -77,11 +86,25 @@ func Get(ctx context.Context, db indexstate.DB, q Depther, model string) (Status
 	}
 	if q != nil {
 		s.QueueBackend = q.Name()
-		d, err := q.Depth(ctx)
-		if err != nil {
-			return Status{}, fmt.Errorf("read queue depth: %w", err)
+		if ld, ok := q.(LaneDepther); ok {
+			lanes, err := ld.LaneDepths(ctx)
+			if err != nil {
+				return Status{}, fmt.Errorf("read queue depth: %w", err)
+			}
+			s.QueueLanes = make(map[queue.Lane]queue.Depth, len(lanes))
+			for _, l := range lanes {
+				s.QueueLanes[l.Lane] = l.Depth
+				s.Queue.Visible += l.Visible
+				s.Queue.InFlight += l.InFlight
+				s.Queue.Dead += l.Dead
+			}
+		} else {
+			d, err := q.Depth(ctx)
+			if err != nil {
+				return Status{}, fmt.Errorf("read queue depth: %w", err)
+			}
+			s.Queue = d
 		}
-		s.Queue = d
 	}
 	return s, nil
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/internal/pgtest"
+	"github.com/refarch/refarch/queue"
+	"github.com/refarch/refarch/queue/pgqueue"
 	"github.com/refarch/refarch/status"
 )
 
@@ -114,5 +116,35 @@ func TestOutageInStatus(t *testing.T) {
 	json.Unmarshal(b, &m)
 	if m.Outage["component"] != "vector_store" || m.Outage["error"] != "relation does not exist" || m.Outage["since"] == nil {
 		t.Fatalf("status JSON outage: %s", b)
+	}
+}
+
+// TestStatusShowsEachLane proves that status splits the queue's depth by
+// lane (live changes and backfill) and that the total is their sum.
+func TestStatusShowsEachLane(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	lanes, closeQueue := pgqueue.NewLanes(pool, pgqueue.Options{})
+	t.Cleanup(closeQueue)
+	msgs := []queue.Outgoing{
+		{Group: "1", Body: []byte("a")},
+		{Group: "2", Body: []byte("b"), Lane: queue.LaneBackfill},
+		{Group: "3", Body: []byte("c"), Lane: queue.LaneBackfill},
+	}
+	if err := lanes.Send(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	s, err := status.Get(ctx, pool, lanes, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[queue.Lane]queue.Depth{queue.LaneLive: {Visible: 1}, queue.LaneBackfill: {Visible: 2}}
+	if !reflect.DeepEqual(s.QueueLanes, want) || s.Queue != (queue.Depth{Visible: 3}) {
+		t.Fatalf("queue %+v, lanes %+v; want visible 3 and lanes %+v", s.Queue, s.QueueLanes, want)
+	}
+	b, _ := json.Marshal(s)
+	if !strings.Contains(string(b), `"queue_lanes":{"backfill":{"visible":2,"in_flight":0,"dead":0},"live":{"visible":1,"in_flight":0,"dead":0}}`) {
+		t.Fatalf("status JSON %s lacks both lanes", b)
 	}
 }

@@ -68,6 +68,18 @@ module "queue" {
   message_retention_seconds  = var.queue_message_retention_seconds
 }
 
+# The backfill lane: catch-up (bootstrap), repairs and new index generations go on their own FIFO
+# queue with its own dead-letter queue, so live changes on the job queue never wait behind a
+# million-product backfill; emu always drains the job queue first.
+module "backfill_queue" {
+  source = "./modules/queue"
+
+  name                       = "${var.name}-backfill"
+  visibility_timeout_seconds = var.queue_visibility_timeout_seconds
+  max_receive_count          = var.queue_max_receive_count
+  message_retention_seconds  = var.queue_message_retention_seconds
+}
+
 # Created before anything that could enqueue: the services take the index name from this module,
 # and also depend on it explicitly, so no task definition exists until the index does.
 module "pinecone_index" {
@@ -119,6 +131,11 @@ module "services" {
   queue_arn             = module.queue.queue_arn
   dead_letter_queue_url = module.queue.dead_letter_queue_url
   dead_letter_queue_arn = module.queue.dead_letter_queue_arn
+
+  backfill_queue_url             = module.backfill_queue.queue_url
+  backfill_queue_arn             = module.backfill_queue.queue_arn
+  backfill_dead_letter_queue_url = module.backfill_queue.dead_letter_queue_url
+  backfill_dead_letter_queue_arn = module.backfill_queue.dead_letter_queue_arn
 
   queue_max_receive_count          = var.queue_max_receive_count
   queue_visibility_timeout_seconds = var.queue_visibility_timeout_seconds
@@ -194,6 +211,7 @@ module "autoscaling" {
   cluster_name         = module.services.cluster_name
   service_names        = module.services.service_names
   queue_name           = module.queue.queue_name
+  backfill_queue_name  = module.backfill_queue.queue_name
   serve_min_tasks      = var.roles.serve.count
   serve_max_tasks      = var.serve_max_tasks
   pelican_min_tasks    = var.roles.pelican.count
@@ -212,6 +230,9 @@ module "observability" {
   alarm_email                          = var.alarm_email
   queue_name                           = module.queue.queue_name
   dead_letter_queue_name               = module.queue.dead_letter_queue_name
+  backfill_queue_name                  = module.backfill_queue.queue_name
+  backfill_dead_letter_queue_name      = module.backfill_queue.dead_letter_queue_name
+  backfill_age_threshold_seconds       = var.backfill_lag_alarm_seconds
   oldest_message_age_threshold_seconds = var.index_lag_alarm_seconds
   alb_arn_suffix                       = module.loadbalancer.arn_suffix
   target_group_arn_suffix              = module.loadbalancer.target_group_arn_suffix

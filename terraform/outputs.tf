@@ -38,6 +38,16 @@ output "dead_letter_queue_url" {
   value       = module.queue.dead_letter_queue_url
 }
 
+output "backfill_queue_url" {
+  description = "SQS FIFO queue of the backfill lane (catch-up, repairs)."
+  value       = module.backfill_queue.queue_url
+}
+
+output "backfill_dead_letter_queue_url" {
+  description = "SQS dead-letter queue of the backfill lane."
+  value       = module.backfill_queue.dead_letter_queue_url
+}
+
 output "database_address" {
   description = "Private host name of the database."
   value       = module.database.address

@@ -300,20 +300,24 @@ type grant struct {
 }
 
 // iamProblems lists every grant beyond what each role needs: pelican may only send to the job
-// queue; emu may only consume from it and read the depth of it and of the dead-letter queue; the
-// ops task (refarch aws run) may read both depths and move dead letters back to the job queue;
-// nothing else may touch SQS or use wildcards.
+// queues (the live and the backfill lane); emu may only consume from them and read the depth of
+// them and of their dead-letter queues; the ops task (refarch aws run) may read the depths and
+// move dead letters back to their job queues; nothing else may touch SQS or use wildcards.
 func iamProblems(cfg config) []string {
+	const (
+		jobs = "[var.queue_arn, var.backfill_queue_arn]"
+		dead = "[var.dead_letter_queue_arn, var.backfill_dead_letter_queue_arn]"
+	)
 	allowed := map[string][]grant{
-		"serve_task":   {{"sqs:GetQueueAttributes", "[var.queue_arn, var.dead_letter_queue_arn]"}},
-		"pelican_task": {{"sqs:SendMessage", "[var.queue_arn]"}},
+		"serve_task":   {{"sqs:GetQueueAttributes", "[var.queue_arn, var.dead_letter_queue_arn, var.backfill_queue_arn, var.backfill_dead_letter_queue_arn]"}},
+		"pelican_task": {{"sqs:SendMessage", jobs}},
 		"emu_task": {
-			{"sqs:ChangeMessageVisibility sqs:DeleteMessage sqs:GetQueueAttributes sqs:ReceiveMessage", "[var.queue_arn]"},
-			{"sqs:GetQueueAttributes", "[var.dead_letter_queue_arn]"},
+			{"sqs:ChangeMessageVisibility sqs:DeleteMessage sqs:GetQueueAttributes sqs:ReceiveMessage", jobs},
+			{"sqs:GetQueueAttributes", dead},
 		},
 		"ops_task": {
-			{"sqs:GetQueueAttributes sqs:SendMessage", "[var.queue_arn]"},
-			{"sqs:DeleteMessage sqs:GetQueueAttributes sqs:ReceiveMessage", "[var.dead_letter_queue_arn]"},
+			{"sqs:GetQueueAttributes sqs:SendMessage", jobs},
+			{"sqs:DeleteMessage sqs:GetQueueAttributes sqs:ReceiveMessage", dead},
 		},
 	}
 	// Documents that become role permissions; the others are resource policies (a KMS key policy
@@ -419,33 +423,33 @@ func TestIAMChecksCatchMistakes(t *testing.T) {
 data "aws_iam_policy_document" "serve_task" {
   statement {
     actions   = ["sqs:GetQueueAttributes"]
-    resources = [var.queue_arn, var.dead_letter_queue_arn]
+    resources = [var.queue_arn, var.dead_letter_queue_arn, var.backfill_queue_arn, var.backfill_dead_letter_queue_arn]
   }
 }
 data "aws_iam_policy_document" "pelican_task" {
   statement {
     actions   = ["sqs:SendMessage"]
-    resources = [var.queue_arn]
+    resources = [var.queue_arn, var.backfill_queue_arn]
   }
 }
 data "aws_iam_policy_document" "emu_task" {
   statement {
     actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
-    resources = [var.queue_arn]
+    resources = [var.queue_arn, var.backfill_queue_arn]
   }
   statement {
     actions   = ["sqs:GetQueueAttributes"]
-    resources = [var.dead_letter_queue_arn]
+    resources = [var.dead_letter_queue_arn, var.backfill_dead_letter_queue_arn]
   }
 }
 data "aws_iam_policy_document" "ops_task" {
   statement {
     actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
-    resources = [var.queue_arn]
+    resources = [var.queue_arn, var.backfill_queue_arn]
   }
   statement {
     actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
-    resources = [var.dead_letter_queue_arn]
+    resources = [var.dead_letter_queue_arn, var.backfill_dead_letter_queue_arn]
   }
 }
 resource "aws_iam_role_policy" "pelican_task" {
@@ -527,18 +531,18 @@ resource "aws_iam_role_policy_attachment" "oops" {
 	t.Run("emu receives from the dead-letter queue", func(t *testing.T) {
 		t.Parallel()
 		bad := strings.Replace(good, `actions   = ["sqs:GetQueueAttributes"]
-    resources = [var.dead_letter_queue_arn]`, `actions   = ["sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
-    resources = [var.dead_letter_queue_arn]`, 1)
-		if got := strings.Join(iamProblems(parseSnippet(t, bad)), "\n"); !strings.Contains(got, "ReceiveMessage] on [var.dead_letter_queue_arn], want exactly one of") {
+    resources = [var.dead_letter_queue_arn, var.backfill_dead_letter_queue_arn]`, `actions   = ["sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
+    resources = [var.dead_letter_queue_arn, var.backfill_dead_letter_queue_arn]`, 1)
+		if got := strings.Join(iamProblems(parseSnippet(t, bad)), "\n"); !strings.Contains(got, "ReceiveMessage] on [var.dead_letter_queue_arn, var.backfill_dead_letter_queue_arn], want exactly one of") {
 			t.Errorf("problems %q, want the dead-letter receive reported", got)
 		}
 	})
 	t.Run("pelican sends anywhere", func(t *testing.T) {
 		t.Parallel()
 		bad := strings.Replace(good, `actions   = ["sqs:SendMessage"]
-    resources = [var.queue_arn]`, `actions   = ["sqs:SendMessage"]
-    resources = [var.queue_arn, var.dead_letter_queue_arn]`, 1)
-		if got := strings.Join(iamProblems(parseSnippet(t, bad)), "\n"); !strings.Contains(got, "pelican_task allows [sqs:SendMessage] on [var.queue_arn, var.dead_letter_queue_arn]") {
+    resources = [var.queue_arn, var.backfill_queue_arn]`, `actions   = ["sqs:SendMessage"]
+    resources = [var.queue_arn, var.backfill_queue_arn, var.dead_letter_queue_arn]`, 1)
+		if got := strings.Join(iamProblems(parseSnippet(t, bad)), "\n"); !strings.Contains(got, "pelican_task allows [sqs:SendMessage] on [var.queue_arn, var.backfill_queue_arn, var.dead_letter_queue_arn]") {
 			t.Errorf("problems %q, want pelican's extra resource reported", got)
 		}
 	})
@@ -589,7 +593,9 @@ func TestEmuScalesOnBacklogPerTask(t *testing.T) {
 	if got := pol.attr("resource_id"); !strings.Contains(got, `["emu"]`) {
 		t.Errorf("backlog policy scales %s, want emu", got)
 	}
-	var visible, tasks, expr string
+	// Both lanes' backlogs (the job queue and the backfill queue) count.
+	var visible []string
+	var tasks, expr string
 	for _, m := range nested(pol.body, "metrics") {
 		id := strings.Trim(text(pol.src, m.Body.Attributes["id"].Expr), `"`)
 		if e, ok := m.Body.Attributes["expression"]; ok {
@@ -601,17 +607,17 @@ func TestEmuScalesOnBacklogPerTask(t *testing.T) {
 		for _, metric := range nested(m.Body, "metric") {
 			switch text(pol.src, metric.Body.Attributes["metric_name"].Expr) {
 			case `"ApproximateNumberOfMessagesVisible"`:
-				visible = id
+				visible = append(visible, id)
 			case `"RunningTaskCount"`:
 				tasks = id
 			}
 		}
 	}
-	if visible == "" || tasks == "" {
-		t.Fatalf("metric math lacks the queue's visible messages (%q) or emu's running tasks (%q)", visible, tasks)
+	if len(visible) != 2 || tasks == "" {
+		t.Fatalf("metric math lacks both queues' visible messages (%q) or emu's running tasks (%q)", visible, tasks)
 	}
-	if !strings.Contains(expr, visible+" / "+tasks) {
-		t.Errorf("returned expression %s does not divide %s by %s", expr, visible, tasks)
+	if sum := "(" + strings.Join(visible, " + ") + ") / " + tasks; !strings.Contains(expr, sum) {
+		t.Errorf("returned expression %s does not divide %s", expr, sum)
 	}
 
 	scaling := cfg.one(t, ".", "module", "autoscaling")
@@ -738,6 +744,36 @@ func TestLoadBalancerServesHTTPSAndRedirectsHTTP(t *testing.T) {
 	}
 }
 
+// TestBackfillLaneHasItsOwnQueue: the backfill lane (catch-up, repairs) is a second FIFO queue with
+// its own dead-letter queue, made by the same module, and reaches every task as
+// REFARCH_SQS_BACKFILL_QUEUE_URL and REFARCH_SQS_BACKFILL_DLQ_URL.
+func TestBackfillLaneHasItsOwnQueue(t *testing.T) {
+	t.Parallel()
+	cfg := root(t)
+	live, backfill := cfg.one(t, ".", "module", "queue"), cfg.one(t, ".", "module", "backfill_queue")
+	if backfill.attr("source") != live.attr("source") || backfill.attr("name") == live.attr("name") {
+		t.Errorf("backfill queue from %s named %s, want the queue module under a name of its own", backfill.attr("source"), backfill.attr("name"))
+	}
+	if backfill.attr("max_receive_count") != live.attr("max_receive_count") {
+		t.Errorf("backfill dead-letters after %s receives, the roles count %s", backfill.attr("max_receive_count"), live.attr("max_receive_count"))
+	}
+	svc := cfg.one(t, ".", "module", "services")
+	for arg, want := range map[string]string{
+		"backfill_queue_url":             "module.backfill_queue.queue_url",
+		"backfill_dead_letter_queue_url": "module.backfill_queue.dead_letter_queue_url",
+	} {
+		if got := svc.attr(arg); got != want {
+			t.Errorf("services %s = %s, want %s", arg, got, want)
+		}
+	}
+	env := strings.Join(strings.Fields(cfg.one(t, "modules/services", "locals").attr("environment")), " ")
+	for _, want := range []string{"REFARCH_SQS_BACKFILL_QUEUE_URL = var.backfill_queue_url", "REFARCH_SQS_BACKFILL_DLQ_URL = var.backfill_dead_letter_queue_url"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("the tasks' environment lacks %q", want)
+		}
+	}
+}
+
 func TestAlarmsCoverLagDeadLettersErrorsAndDatabase(t *testing.T) {
 	t.Parallel()
 	cfg := root(t)
@@ -753,6 +789,11 @@ func TestAlarmsCoverLagDeadLettersErrorsAndDatabase(t *testing.T) {
 				t.Errorf("dead-letter alarm fires at %s %s, want > 0", a.attr("comparison_operator"), a.attr("threshold"))
 			}
 			found["dead letters"] = true
+			if strings.Contains(a.attr("dimensions"), "backfill_dead_letter_queue_name") {
+				found["backfill dead letters"] = true
+			}
+		case metric == `"ApproximateAgeOfOldestMessage"` && strings.Contains(a.attr("dimensions"), "backfill_queue_name"):
+			found["backfill age"] = true
 		case metric == `"ApproximateAgeOfOldestMessage"`:
 			found["oldest message age"] = true
 		case metric == `"CPUUtilization"` && strings.Contains(a.attr("namespace"), "AWS/RDS"):
@@ -765,7 +806,7 @@ func TestAlarmsCoverLagDeadLettersErrorsAndDatabase(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"dead letters", "oldest message age", "database CPU", "5xx rate"} {
+	for _, want := range []string{"dead letters", "oldest message age", "backfill dead letters", "backfill age", "database CPU", "5xx rate"} {
 		if !found[want] {
 			t.Errorf("no alarm on %s", want)
 		}

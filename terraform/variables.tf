@@ -351,6 +351,12 @@ variable "index_lag_alarm_seconds" {
   default     = 300
 }
 
+variable "backfill_lag_alarm_seconds" {
+  type        = number
+  description = "Alarm when the oldest backfill message (catch-up, repair, new generation) has waited longer than this; a bootstrap of millions of products with a real model takes hours, so this is far above index_lag_alarm_seconds."
+  default     = 21600
+}
+
 variable "error_rate_alarm_percent" {
   type        = number
   description = "Alarm when more than this share of requests end in a 5xx."

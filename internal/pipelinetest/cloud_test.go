@@ -41,7 +41,7 @@ func TestCloudLatencyConverges(t *testing.T) {
 	lat := cloudsim.Latency{P50: 2 * time.Millisecond, P99: 40 * time.Millisecond}
 	q := cloudsim.NewQueue(e.q, cloudsim.SQSFIFO(true, lat), seed)
 	prof := cloudsim.PineconeServerless(lat)
-	prof.Upsert.Quota = cloudsim.Rate{PerSecond: 20, Burst: 5}
+	prof.Upsert.Quota = cloudsim.Rate{PerSecond: 5, Burst: 2}
 	mon := newMonitor(e.store)
 	store := cloudsim.NewStore(mon, prof, seed+1)
 

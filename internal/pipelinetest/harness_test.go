@@ -35,7 +35,7 @@ type env struct {
 	t     testing.TB
 	url   string // the database, for refarch processes
 	pool  *pgxpool.Pool
-	q     *pgqueue.Queue
+	q     *queue.Lanes // live and backfill lanes on the Postgres queue
 	emb   embedding.Embedder
 	store vectorstore.Store
 	model string
@@ -68,8 +68,8 @@ func newEnvWith(t testing.TB, receives int, emb embedding.Embedder) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	q := pgqueue.New(pool, pgqueue.Options{MaxReceives: receives, PollInterval: 200 * time.Millisecond})
-	t.Cleanup(func() { q.Close() })
+	q, closeQueue := pgqueue.NewLanes(pool, pgqueue.Options{MaxReceives: receives, PollInterval: 200 * time.Millisecond})
+	t.Cleanup(closeQueue)
 	store, err := pgvectorstore.New(ctx, pool, emb.Model(), emb.Dimension())
 	if err != nil {
 		t.Fatal(err)

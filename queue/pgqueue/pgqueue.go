@@ -50,6 +50,14 @@ type Options struct {
 	PollInterval time.Duration
 	// Logger reports listener reconnects. Default: discard.
 	Logger *slog.Logger
+	// Lane is the lane this Queue sends to and receives from: the live
+	// lane's messages are in queue_messages, the backfill lane's in
+	// queue_backfill. They are independent queues, each with its own FIFO
+	// order and dead letters, as two SQS queues are. Unlike two SQS queues
+	// they share deduplication ids: a catch-up message for a product
+	// version the outbox already sent is dropped. Default queue.LaneLive.
+	// NewLanes builds both.
+	Lane queue.Lane
 }
 
 func (o Options) withDefaults() Options {
@@ -65,6 +73,9 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Lane == "" {
+		o.Lane = queue.LaneLive
+	}
 	return o
 }
 
@@ -73,6 +84,7 @@ func (o Options) withDefaults() Options {
 type Queue struct {
 	pool *pgxpool.Pool
 	opts Options
+	sql  statements // for the lane's table
 
 	mu        sync.Mutex
 	wake      chan struct{} // closed and replaced on every notification
@@ -89,11 +101,40 @@ var _ queue.Queue = (*Queue)(nil)
 // New returns a queue on pool's database, which must be migrated. It does no
 // I/O; the listening connection opens on the first waiting Receive.
 func New(pool *pgxpool.Pool, opts Options) *Queue {
-	return &Queue{pool: pool, opts: opts.withDefaults(), wake: make(chan struct{})}
+	opts = opts.withDefaults()
+	table := "queue_messages"
+	if opts.Lane == queue.LaneBackfill {
+		table = "queue_backfill"
+	}
+	return &Queue{pool: pool, opts: opts, sql: newStatements(table), wake: make(chan struct{})}
+}
+
+// statements are the queue's SQL for one lane's table.
+type statements struct {
+	send, receive, ack, extend, depth, redrive string
+}
+
+func newStatements(table string) statements {
+	t := func(sql string) string { return strings.ReplaceAll(sql, "queue_messages", table) }
+	return statements{send: t(sendSQL), receive: t(receiveSQL), ack: t(ackSQL), extend: t(extendSQL),
+		depth: t(depthSQL), redrive: t(redriveSQL)}
+}
+
+// NewLanes returns the two-lane queue (see queue.Lanes) on pool's
+// database: one Queue per lane, both with opts.
+func NewLanes(pool *pgxpool.Pool, opts Options) (lanes *queue.Lanes, closeFn func()) {
+	opts.Lane = queue.LaneLive
+	live := New(pool, opts)
+	opts.Lane = queue.LaneBackfill
+	backfill := New(pool, opts)
+	return queue.NewLanes(live, backfill), func() { live.Close(); backfill.Close() }
 }
 
 // Name describes the backend for status pages.
 func (q *Queue) Name() string { return "postgres" }
+
+// Lane is the lane this Queue serves.
+func (q *Queue) Lane() queue.Lane { return q.opts.Lane }
 
 // Close stops the listening connection. Receive still works afterwards, by
 // polling only.
@@ -143,7 +184,7 @@ func (q *Queue) send(ctx context.Context, db execer, msgs []queue.Outgoing) erro
 		}
 	}
 	q.sweepDedup(ctx)
-	_, err := db.Exec(ctx, sendSQL, groups, dedups, bodies, q.opts.DedupWindow.Microseconds())
+	_, err := db.Exec(ctx, q.sql.send, groups, dedups, bodies, q.opts.DedupWindow.Microseconds())
 	if err != nil {
 		return fmt.Errorf("send %d messages: %w", len(msgs), err)
 	}
@@ -151,8 +192,9 @@ func (q *Queue) send(ctx context.Context, db execer, msgs []queue.Outgoing) erro
 }
 
 // sendSQL records the batch's first use of each DedupID that is not already
-// live and inserts those messages (and the ones without a DedupID) in batch
-// order. Concurrent senders of one DedupID serialise on its row.
+// live (in any lane) and inserts those messages (and the ones without a
+// DedupID) in batch order. Concurrent senders of one
+// DedupID serialise on its row.
 const sendSQL = `
 WITH input AS (
     SELECT grp, dedup, body, ord
@@ -215,8 +257,8 @@ WITH ` + asyncCommit + `, picked AS (
     WHERE m.id = p.id AND p.receive_count >= $2
     RETURNING m.id, m.group_id, m.dedup_id, m.body, m.sent_at, m.receive_count
 ), buried AS (
-    INSERT INTO queue_dead (id, group_id, dedup_id, body, sent_at, receive_count)
-    SELECT id, group_id, dedup_id, body, sent_at, receive_count FROM dead
+    INSERT INTO queue_dead (id, group_id, dedup_id, body, sent_at, receive_count, lane)
+    SELECT id, group_id, dedup_id, body, sent_at, receive_count, $4 FROM dead
 ), got AS (
     UPDATE queue_messages m
     SET visible_at = now() + $3::bigint * interval '1 microsecond',
@@ -310,7 +352,7 @@ func (q *Queue) receiveOnce(ctx context.Context, max int, visibility time.Durati
 }
 
 func (q *Queue) receiveRound(ctx context.Context, max int, visibility time.Duration) (out []queue.Message, buried int, err error) {
-	rows, err := q.pool.Query(ctx, receiveSQL, max, q.opts.MaxReceives, visibility.Microseconds())
+	rows, err := q.pool.Query(ctx, q.sql.receive, max, q.opts.MaxReceives, visibility.Microseconds(), string(q.opts.Lane))
 	if err != nil {
 		return nil, 0, fmt.Errorf("receive messages: %w", err)
 	}
@@ -376,7 +418,7 @@ func (q *Queue) Ack(ctx context.Context, receipts []string) error {
 	if err != nil {
 		return fmt.Errorf("ack: %w", err)
 	}
-	if _, err := q.pool.Exec(ctx, ackSQL, ids, tokens); err != nil {
+	if _, err := q.pool.Exec(ctx, q.sql.ack, ids, tokens); err != nil {
 		return fmt.Errorf("ack %d messages: %w", len(receipts), err)
 	}
 	return nil
@@ -395,7 +437,7 @@ func (q *Queue) Extend(ctx context.Context, receipts []string, visibility time.D
 	if err != nil {
 		return fmt.Errorf("extend: %w", err)
 	}
-	if _, err := q.pool.Exec(ctx, extendSQL, ids, tokens, visibility.Microseconds()); err != nil {
+	if _, err := q.pool.Exec(ctx, q.sql.extend, ids, tokens, visibility.Microseconds()); err != nil {
 		return fmt.Errorf("extend visibility of %d messages: %w", len(receipts), err)
 	}
 	return nil
@@ -413,28 +455,32 @@ WITH ` + asyncCommit + `, u AS (
 )
 SELECT count(pg_notify('` + channel + `', '')) FROM (SELECT 1 FROM u WHERE $3::bigint = 0 LIMIT 1) s`
 
-// Depth counts visible (including those waiting behind their group's
-// head), in-flight and dead messages.
+// Depth counts the lane's visible (including those waiting behind their
+// group's head), in-flight and dead messages: O(messages in the lane).
 func (q *Queue) Depth(ctx context.Context) (queue.Depth, error) {
 	var d queue.Depth
-	err := q.pool.QueryRow(ctx, `
-		SELECT count(*) FILTER (WHERE visible_at <= now()),
-		       count(*) FILTER (WHERE visible_at > now()),
-		       (SELECT count(*) FROM queue_dead)
-		FROM queue_messages`).Scan(&d.Visible, &d.InFlight, &d.Dead)
+	err := q.pool.QueryRow(ctx, q.sql.depth, string(q.opts.Lane)).Scan(&d.Visible, &d.InFlight, &d.Dead)
 	if err != nil {
 		return d, fmt.Errorf("read queue depth: %w", err)
 	}
 	return d, nil
 }
 
+const depthSQL = `
+SELECT count(*) FILTER (WHERE visible_at <= now()),
+       count(*) FILTER (WHERE visible_at > now()),
+       (SELECT count(*) FROM queue_dead WHERE lane = $1)
+FROM queue_messages`
+
+const redriveSQL = `
+WITH d AS (DELETE FROM queue_dead WHERE lane = $1 RETURNING id, group_id, dedup_id, body, sent_at)
+INSERT INTO queue_messages (group_id, dedup_id, body, sent_at)
+SELECT group_id, dedup_id, body, sent_at FROM d ORDER BY id`
+
 // Redrive moves every dead message back to the end of its group with a
 // fresh receive count, keeping its original send time.
 func (q *Queue) Redrive(ctx context.Context) (int, error) {
-	tag, err := q.pool.Exec(ctx, `
-		WITH d AS (DELETE FROM queue_dead RETURNING id, group_id, dedup_id, body, sent_at)
-		INSERT INTO queue_messages (group_id, dedup_id, body, sent_at)
-		SELECT group_id, dedup_id, body, sent_at FROM d ORDER BY id`)
+	tag, err := q.pool.Exec(ctx, q.sql.redrive, string(q.opts.Lane))
 	if err != nil {
 		return 0, fmt.Errorf("redrive dead messages: %w", err)
 	}

@@ -339,3 +339,12 @@ func TestOneInFlightWhenSendsCommitOutOfOrder(t *testing.T) {
 		t.Fatalf("after the ack: %v, %v; want the older message", got, err)
 	}
 }
+
+func TestLanesConformance(t *testing.T) {
+	t.Parallel()
+	queuetest.RunLanes(t, func(t *testing.T, maxReceives int) *queue.Lanes {
+		q, closeQueue := pgqueue.NewLanes(pgtest.New(t), pgqueue.Options{MaxReceives: maxReceives})
+		t.Cleanup(closeQueue)
+		return q
+	})
+}

@@ -135,6 +135,9 @@ func New(ctx context.Context, opts Options) (*Queue, error) {
 // Name describes the backend for status pages.
 func (q *Queue) Name() string { return "sqs" }
 
+// Client is the queue's SQS client, to share with the queue of another lane.
+func (q *Queue) Client() *sqs.Client { return q.client }
+
 // URLs returns the queue's and the dead-letter queue's URLs, for starting
 // other processes on the same queues (crash and soak tests).
 func (q *Queue) URLs() (queueURL, dlqURL string) { return q.url, q.dlq }

@@ -26,6 +26,9 @@ type Status struct {
 	QueueVisible  int64
 	QueueInFlight int64
 	QueueDead     int64
+	// QueueLive and QueueBackfill split the queue's backlog (visible and in
+	// flight) by lane.
+	QueueLive, QueueBackfill int64
 	// LagSeconds is the age of the oldest change not yet in the index.
 	LagSeconds float64
 	// IndexRate is the throughput: products written to the index per
@@ -149,6 +152,8 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 				{Label: "Waiting to be queued", Value: st.Outbox, Explain: "Changes recorded in Postgres (the outbox) that pelican has not queued yet."},
 				{Label: "Queued", Value: st.QueueVisible, Explain: "Messages waiting in the queue for emu."},
 				{Label: "Being indexed", Value: st.QueueInFlight, Explain: "Messages emu is working on right now."},
+				{Label: "Live changes queued", Value: st.QueueLive, Explain: "Edits waiting or being indexed; emu takes them before any backfill."},
+				{Label: "Backfill queued", Value: st.QueueBackfill, Explain: "Catch-up and repair messages waiting or being indexed (a bootstrap's backlog)."},
 				{Label: "Gave up (dead letters)", Value: st.QueueDead, Warn: st.QueueDead > 0, Explain: "Messages that failed too often; see refarch dlq."},
 			}
 			view.UpdatedAt = time.Now()

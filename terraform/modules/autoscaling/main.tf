@@ -55,6 +55,26 @@ resource "aws_appautoscaling_policy" "emu_backlog_per_task" {
       }
 
       metrics {
+        id          = "backfill"
+        label       = "Visible messages in the backfill queue"
+        return_data = false
+
+        metric_stat {
+          stat = "Sum"
+
+          metric {
+            namespace   = "AWS/SQS"
+            metric_name = "ApproximateNumberOfMessagesVisible"
+
+            dimensions {
+              name  = "QueueName"
+              value = var.backfill_queue_name
+            }
+          }
+        }
+      }
+
+      metrics {
         id          = "tasks"
         label       = "Running emu tasks"
         return_data = false
@@ -82,7 +102,7 @@ resource "aws_appautoscaling_policy" "emu_backlog_per_task" {
       metrics {
         id          = "backlog_per_task"
         label       = "Visible messages per running emu task"
-        expression  = "IF(tasks > 0, visible / tasks, visible)"
+        expression  = "IF(tasks > 0, (visible + backfill) / tasks, visible + backfill)"
         return_data = true
       }
     }

@@ -8,6 +8,11 @@ variable "service_names" {
   description = "ECS service name of each role."
 }
 
+variable "backfill_queue_name" {
+  type        = string
+  description = "Name of the backfill lane's queue, whose backlog drives emu too."
+}
+
 variable "queue_name" {
   type        = string
   description = "Name of the job queue whose backlog drives emu."

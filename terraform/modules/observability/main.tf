@@ -89,6 +89,39 @@ resource "aws_cloudwatch_metric_alarm" "oldest_message_age" {
   ok_actions          = [aws_sns_topic.alarms.arn]
 }
 
+resource "aws_cloudwatch_metric_alarm" "backfill_dead_letters" {
+  alarm_name          = "${var.name}-backfill-dead-letters"
+  alarm_description   = "Backfill messages (catch-up, repair) reached the backfill dead-letter queue: a product failed indexing repeatedly. See `refarch status` and redrive after the fix."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = var.backfill_dead_letter_queue_name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "backfill_age" {
+  alarm_name          = "${var.name}-backfill-lag"
+  alarm_description   = "The oldest backfill message has waited too long: emu is down, or live changes leave it no time."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = var.backfill_queue_name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 3
+  datapoints_to_alarm = 3
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.backfill_age_threshold_seconds
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
 resource "aws_cloudwatch_metric_alarm" "error_rate" {
   alarm_name          = "${var.name}-5xx-rate"
   alarm_description   = "More than the threshold share of requests ended in a 5xx (from serve or the load balancer)."
@@ -183,6 +216,8 @@ locals {
         ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.queue_name, { label = "visible" }],
         ["AWS/SQS", "ApproximateNumberOfMessagesNotVisible", "QueueName", var.queue_name, { label = "in flight" }],
         ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.dead_letter_queue_name, { label = "dead letters" }],
+        ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.backfill_queue_name, { label = "backfill visible" }],
+        ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.backfill_dead_letter_queue_name, { label = "backfill dead letters" }],
       ]
       stat = "Maximum"
     },

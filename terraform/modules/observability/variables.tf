@@ -23,6 +23,21 @@ variable "dead_letter_queue_name" {
   description = "Name of the dead-letter queue."
 }
 
+variable "backfill_queue_name" {
+  type        = string
+  description = "Name of the backfill lane's queue (catch-up, repairs)."
+}
+
+variable "backfill_dead_letter_queue_name" {
+  type        = string
+  description = "Name of the backfill lane's dead-letter queue."
+}
+
+variable "backfill_age_threshold_seconds" {
+  type        = number
+  description = "Alarm when the oldest backfill message has waited longer than this: a backfill is stuck, not merely long."
+}
+
 variable "oldest_message_age_threshold_seconds" {
   type        = number
   description = "Alarm when the oldest job has waited longer than this: the index is falling behind."

@@ -76,7 +76,7 @@ data "aws_iam_policy_document" "serve_task" {
   statement {
     sid       = "ReadQueueDepth"
     actions   = ["sqs:GetQueueAttributes"]
-    resources = [var.queue_arn, var.dead_letter_queue_arn]
+    resources = [var.queue_arn, var.dead_letter_queue_arn, var.backfill_queue_arn, var.backfill_dead_letter_queue_arn]
   }
 
   statement {
@@ -90,7 +90,7 @@ data "aws_iam_policy_document" "pelican_task" {
   statement {
     sid       = "EnqueueJobs"
     actions   = ["sqs:SendMessage"]
-    resources = [var.queue_arn]
+    resources = [var.queue_arn, var.backfill_queue_arn]
   }
 
   statement {
@@ -109,14 +109,14 @@ data "aws_iam_policy_document" "emu_task" {
       "sqs:ChangeMessageVisibility",
       "sqs:GetQueueAttributes",
     ]
-    resources = [var.queue_arn]
+    resources = [var.queue_arn, var.backfill_queue_arn]
   }
 
   # emu reports the dead-letter count in its metrics; reading a counter is all it may do there.
   statement {
     sid       = "ReadDeadLetterDepth"
     actions   = ["sqs:GetQueueAttributes"]
-    resources = [var.dead_letter_queue_arn]
+    resources = [var.dead_letter_queue_arn, var.backfill_dead_letter_queue_arn]
   }
 
   statement {

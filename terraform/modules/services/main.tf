@@ -33,20 +33,22 @@ locals {
 
   environment = merge(
     {
-      REFARCH_ADDR               = ":${var.app_port}"
-      REFARCH_LOG_FORMAT         = "json"
-      REFARCH_QUEUE              = "sqs"
-      REFARCH_SQS_QUEUE_URL      = var.queue_url
-      REFARCH_SQS_DLQ_URL        = var.dead_letter_queue_url
-      REFARCH_QUEUE_MAX_RECEIVES = tostring(var.queue_max_receive_count)
-      REFARCH_EMU_VISIBILITY     = "${var.queue_visibility_timeout_seconds}s"
-      REFARCH_AWS_REGION         = var.region
-      REFARCH_VECTOR_STORE       = var.vector_store
-      REFARCH_EMBEDDER           = var.embedder
-      REFARCH_DB_HOST            = var.db_host
-      REFARCH_DB_NAME            = var.db_name
-      REFARCH_DB_SSLMODE         = "verify-full"
-      REFARCH_DB_SSLROOTCERT     = local.rds_ca_bundle
+      REFARCH_ADDR                   = ":${var.app_port}"
+      REFARCH_LOG_FORMAT             = "json"
+      REFARCH_QUEUE                  = "sqs"
+      REFARCH_SQS_QUEUE_URL          = var.queue_url
+      REFARCH_SQS_DLQ_URL            = var.dead_letter_queue_url
+      REFARCH_SQS_BACKFILL_QUEUE_URL = var.backfill_queue_url
+      REFARCH_SQS_BACKFILL_DLQ_URL   = var.backfill_dead_letter_queue_url
+      REFARCH_QUEUE_MAX_RECEIVES     = tostring(var.queue_max_receive_count)
+      REFARCH_EMU_VISIBILITY         = "${var.queue_visibility_timeout_seconds}s"
+      REFARCH_AWS_REGION             = var.region
+      REFARCH_VECTOR_STORE           = var.vector_store
+      REFARCH_EMBEDDER               = var.embedder
+      REFARCH_DB_HOST                = var.db_host
+      REFARCH_DB_NAME                = var.db_name
+      REFARCH_DB_SSLMODE             = "verify-full"
+      REFARCH_DB_SSLROOTCERT         = local.rds_ca_bundle
       # The app's own freshness and backlog figures reach CloudWatch as EMF lines in the logs.
       REFARCH_METRICS_EMF = "true"
       # Emu workers per task, each with 4 batches in hand (lanes that take turns at the

@@ -45,7 +45,7 @@ data "aws_iam_policy_document" "ops_task" {
   statement {
     sid       = "StatusAndRedriveToJobs"
     actions   = ["sqs:GetQueueAttributes", "sqs:SendMessage"]
-    resources = [var.queue_arn]
+    resources = [var.queue_arn, var.backfill_queue_arn]
   }
 
   statement {
@@ -55,7 +55,7 @@ data "aws_iam_policy_document" "ops_task" {
       "sqs:DeleteMessage",
       "sqs:GetQueueAttributes",
     ]
-    resources = [var.dead_letter_queue_arn]
+    resources = [var.dead_letter_queue_arn, var.backfill_dead_letter_queue_arn]
   }
 
   dynamic "statement" {

@@ -83,6 +83,26 @@ variable "dead_letter_queue_arn" {
   description = "ARN of the dead-letter queue, whose depth emu may read."
 }
 
+variable "backfill_queue_url" {
+  type        = string
+  description = "URL of the backfill lane's FIFO queue (catch-up, repairs)."
+}
+
+variable "backfill_queue_arn" {
+  type        = string
+  description = "ARN of the backfill lane's FIFO queue."
+}
+
+variable "backfill_dead_letter_queue_url" {
+  type        = string
+  description = "URL of the backfill lane's dead-letter queue."
+}
+
+variable "backfill_dead_letter_queue_arn" {
+  type        = string
+  description = "ARN of the backfill lane's dead-letter queue."
+}
+
 variable "dead_letter_queue_url" {
   type        = string
   description = "URL of the dead-letter queue."

@@ -1,0 +1,122 @@
+package pipelinetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/refarch/refarch/embedding"
+	"github.com/refarch/refarch/product"
+	"github.com/refarch/refarch/queue"
+	"github.com/refarch/refarch/queuemsg"
+	"github.com/refarch/refarch/roles/pelican"
+)
+
+// backfill sends catch-up messages for products at version 1, as a
+// bootstrap's catch-up pass would have sent them.
+func (e *env) backfill(ctx context.Context, ids ...int64) {
+	e.t.Helper()
+	var out []queue.Outgoing
+	for _, id := range ids {
+		o, err := queuemsg.Outgoing(queuemsg.Message{Op: queuemsg.OpUpsert, Source: queuemsg.SourceCatchup, ProductID: id,
+			Version: 1, ChangedAt: time.Now(), New: &product.Product{ID: id, Version: 1}})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, o)
+	}
+	if err := e.q.Send(ctx, out); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) laneDepth(ctx context.Context, lane queue.Lane) queue.Depth {
+	e.t.Helper()
+	return e.status(ctx).QueueLanes[lane]
+}
+
+// G10 and G3 across the lanes: a backfill message older than a live change
+// of the same product, received after it (the live lane goes first), changes
+// nothing: no embedding, no vector going back, no deleted product coming
+// back.
+func TestG10OldBackfillMessageAfterLiveChangeChangesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	ids := e.insert(ctx, 2, "lanes")
+	e.exec(ctx, `DELETE FROM sync_outbox`) // as after a bulk load: only the catch-up sends them
+	e.backfill(ctx, ids...)
+	e.exec(ctx, `UPDATE products SET description = 'edited while the backfill was queued' WHERE id = $1`, ids[0])
+	e.exec(ctx, `DELETE FROM products WHERE id = $1`, ids[1])
+	cfg := e.pelicanConfig()
+	cfg.SkipCatchup = true
+	if _, err := pelican.New(e.pool, e.q, cfg, e.log, nil).DrainOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if live, back := e.laneDepth(ctx, queue.LaneLive), e.laneDepth(ctx, queue.LaneBackfill); live.Visible != 2 || back.Visible != 2 {
+		t.Fatalf("lanes live %+v, backfill %+v; want 2 messages in each", live, back)
+	}
+
+	emb := &countingEmbedder{Embedder: e.emb}
+	mon := newMonitor(e.store)
+	ecfg := e.emuConfig()
+	ecfg.Concurrency = 1
+	e.startEmu(ecfg, nil, emb, mon)
+	e.converged(ctx, 30*time.Second)
+	if p := mon.problems(); len(p) > 0 {
+		t.Fatalf("the store saw %v", p)
+	}
+	// Emu may work both lanes' messages of a product at once (each then
+	// embeds the current row once), but never more than that.
+	if n := emb.texts.Load(); n > 2 {
+		t.Fatalf("embedded %d texts, want at most 2 (the edit, once per lane; the older backfill messages write nothing older)", n)
+	}
+}
+
+// steadyEmbedder takes delay per call, so a backlog takes a while to drain.
+type steadyEmbedder struct {
+	embedding.Embedder
+	delay time.Duration
+}
+
+func (s steadyEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	time.Sleep(s.delay)
+	return s.Embedder.Embed(ctx, texts)
+}
+
+// G10: a change made during a bootstrap is indexed ahead of the backfill's
+// backlog, not after it: when the edited product is indexed, most of the
+// backlog is still queued.
+func TestG10LiveEditOvertakesTheBackfill(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	const n = 2000
+	ids := e.insert(ctx, n, "backlog")
+	e.exec(ctx, `DELETE FROM sync_outbox`) // only the catch-up (the bootstrap) sends them
+	e.startPelican(e.pelicanConfig(), nil)
+	waitFor(t, 30*time.Second, func() string {
+		if d := e.laneDepth(ctx, queue.LaneBackfill); d.Visible < n {
+			return fmt.Sprintf("backfill lane %+v, want %d visible", d, n)
+		}
+		return ""
+	})
+	emb := steadyEmbedder{e.emb, 100 * time.Millisecond}
+	e.startEmu(e.emuConfig(), nil, emb, nil)
+	last := ids[0] // inserted last, so at the back of the backfill
+	e.exec(ctx, `UPDATE products SET description = 'edited during the bootstrap' WHERE id = $1`, last)
+	waitFor(t, 30*time.Second, func() string {
+		var v int64
+		e.pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM index_state WHERE model = $1 AND product_id = $2`, e.model, last).Scan(&v)
+		if v != 2 {
+			return fmt.Sprintf("edited product indexed at v%d", v)
+		}
+		return ""
+	})
+	left := e.laneDepth(ctx, queue.LaneBackfill)
+	if left.Visible+left.InFlight < n/2 {
+		t.Fatalf("the edit was indexed only after %d of %d backfill messages (left %+v); want it ahead of the backlog", n-left.Visible-left.InFlight, n, left)
+	}
+	e.converged(ctx, 60*time.Second)
+}
