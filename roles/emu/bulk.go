@@ -113,7 +113,7 @@ func (e *Emu) watchBulk(ctx context.Context, tg *target, bi BulkIndexer) {
 }
 
 // backlog is the work a bulk load is judged by: the messages waiting and
-// those the workers hold (a worker's lanes hold several batches).
+// those the workers hold (a worker's pipeline slots hold several batches).
 func backlog(d queue.Depth) int { return d.Visible + d.InFlight }
 
 // indexBuilder runs builds, reports their progress and gives up after

@@ -239,10 +239,10 @@ func (e *Emu) WithGenerations(gens Generations) *Emu {
 // stop receiving, a batch in flight is finished or released, and the
 // acknowledgements still pending are sent.
 //
-// A worker is Pipeline lanes that each receive and work batches and take
-// turns at the embedder: lanes, not one loop per stage, because a batch's
+// A worker is Pipeline slots that each receive and work batches and take
+// turns at the embedder: slots, not one loop per stage, because a batch's
 // stages after embedding (the store write inside the index_state
-// transaction, then the ack) wait on the network, and a lane that waits
+// transaction, then the ack) wait on the network, and a slot that waits
 // holds nothing the others need.
 func (e *Emu) Run(ctx context.Context) error {
 	e.runCtx = ctx
@@ -263,15 +263,15 @@ func (e *Emu) Run(ctx context.Context) error {
 	}
 	acks, stopAcks := e.startAcker(ctx)
 	e.acks = acks
-	var lanes, wg sync.WaitGroup
+	var slots, wg sync.WaitGroup
 	if e.gens != nil {
 		wg.Go(func() { e.watchGenerations(ctx) })
 	}
 	for i := range e.cfg.Concurrency * e.cfg.Pipeline {
-		lanes.Go(func() { e.lane(ctx, i) })
+		slots.Go(func() { e.slot(ctx, i) })
 	}
 	wg.Go(func() {
-		lanes.Wait()
+		slots.Wait()
 		stopAcks()
 	})
 	if e.cfg.DepthInterval > 0 {
@@ -309,10 +309,10 @@ func (e *Emu) watchDepth(ctx context.Context) {
 	}
 }
 
-// lane receives batches and handles them. Its receiver runs one batch
+// slot receives batches and handles them. Its receiver runs one batch
 // ahead, under a heartbeat, so that the queue's round trips overlap the
 // work on the previous batch.
-func (e *Emu) lane(ctx context.Context, n int) {
+func (e *Emu) slot(ctx context.Context, n int) {
 	type held struct {
 		msgs []queue.Message
 		hb   *heartbeat
@@ -337,7 +337,7 @@ func (e *Emu) lane(ctx context.Context, n int) {
 				failures++
 				e.m.failures.WithLabelValues("receive").Inc()
 				if !e.quota.Note(ctx, err) {
-					e.log.ErrorContext(ctx, "receive messages", "err", err, "lane", n)
+					e.log.ErrorContext(ctx, "receive messages", "err", err, "slot", n)
 				}
 				backoff.Sleep(ctx, backoff.Delay(failures, e.cfg.MinBackoff, e.cfg.MaxBackoff))
 				continue
@@ -412,7 +412,7 @@ func (e *Emu) handleSafely(ctx context.Context, msgs []queue.Message, worker int
 			return
 		}
 		items, bad := group(msgs)
-		e.log.ErrorContext(ctx, "worker panicked", "lane", worker, "panic", fmt.Sprint(r),
+		e.log.ErrorContext(ctx, "worker panicked", "slot", worker, "panic", fmt.Sprint(r),
 			"stack", string(debug.Stack()), "products", len(items))
 		for _, b := range bad {
 			e.releaseFailed(ctx, b.msg)
