@@ -229,6 +229,9 @@ func TestBrowserEditorWorkflow(t *testing.T) {
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#row-%d button.primary`, lamp))))
 	waitJS(t, ctx, "mine and theirs side by side", fmt.Sprintf(`(() => { const r = document.getElementById('row-%d');
 		return r.querySelector('td.mine')?.innerText === 'Shoes (mine)' && r.querySelector('td.theirs')?.innerText === 'Shoes (theirs)'; })()`, lamp))
+	// The conflict row is new content: click only once htmx has wired it,
+	// or the click lands on a plain button and nothing is sent.
+	waitJS(t, ctx, "the conflict row is wired", htmxReady(fmt.Sprintf(`#row-%d button.primary`, lamp)))
 	do(t, ctx, "keep mine", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#row-%d button.primary`, lamp))))
 	waitJS(t, ctx, "mine is saved", fmt.Sprintf(`document.querySelector('#row-%d:not(.editing) .pname')?.innerText === 'Shoes (mine)'`, lamp))
 	if got, _ := e.cat.Get(context.Background(), lamp); got.Name != "Shoes (mine)" {
