@@ -119,13 +119,21 @@ func soak(t *testing.T, e *env, queueEnv []string, q status.Depther) {
 	start := time.Now()
 	deadline := start.Add(soakConverge(t))
 	var s status.Status
+	var why string
 	for {
 		var err error
 		s, err = status.Get(ctx, e.pool, q, e.model)
-		if err == nil && s.InSync() && s.Queue.Visible == 0 && s.Queue.InFlight == 0 && e.diff(ctx) == "" {
-			break
+		switch {
+		case err != nil:
+			why = "status: " + err.Error()
+		case !s.InSync():
+			why = fmt.Sprintf("status not in sync: %+v", s)
+		case s.Queue.Visible != 0 || s.Queue.InFlight != 0:
+			why = fmt.Sprintf("queue not empty: %+v", s.Queue)
+		default:
+			why = e.diff(ctx)
 		}
-		if time.Now().After(deadline) {
+		if why == "" || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -134,6 +142,9 @@ func soak(t *testing.T, e *env, queueEnv []string, q status.Depther) {
 	lost, stale := e.audit(ctx)
 	fmt.Printf("soak %s: operations %d, kills %d, lost %d, stale %d, dead %d, seconds to converge %.1f\n",
 		t.Name(), ops, kills.Load(), lost, stale, s.Queue.Dead, converge)
+	if why != "" {
+		t.Fatalf("not converged after %s: %s", soakConverge(t), why)
+	}
 	if s.Queue.Dead != 0 {
 		if f, err := status.Failures(ctx, e.pool, e.model, 5); err == nil {
 			t.Logf("dead letters, newest first: %+v", f)
