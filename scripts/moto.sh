@@ -8,7 +8,9 @@
 # TEST_SQS_ENDPOINT. A second server enforces IAM (INITIAL_NO_AUTH_ACTION_COUNT=0:
 # every request must be signed by a user whose policies allow it), for the test
 # that runs each role as a user holding exactly its Terraform policy; its address
-# is TEST_MOTO_IAM_ENDPOINT. Safe and fast to re-run.
+# is TEST_MOTO_IAM_ENDPOINT. Both run through scripts/moto_server.py, which
+# makes moto's SQS backend safe under concurrent calls (see its comment).
+# Safe and fast to re-run.
 #   scripts/moto.sh        start (installing if needed)
 #   scripts/moto.sh stop   stop the server
 set -euo pipefail
@@ -80,19 +82,22 @@ ensure_moto() {
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# answers PORT [SECONDS]: moto answers on PORT within SECONDS (default 2).
 answers() {
-  "$py" - "$1" <<'PY' 2>/dev/null
+  "$py" - "$1" "${2:-2}" <<'PY' 2>/dev/null
 import sys, urllib.request
-urllib.request.urlopen("http://127.0.0.1:%s/moto-api/data.json" % sys.argv[1], timeout=2).read()
+urllib.request.urlopen("http://127.0.0.1:%s/moto-api/data.json" % sys.argv[1], timeout=float(sys.argv[2])).read()
 PY
 }
 
 # running NAME: the server NAME (moto, moto-iam) answers on its recorded port.
+# A busy server (a test hammering it) may take seconds: starting a second one
+# beside it would only split the tests between two servers.
 running() {
   local pid port
   pid=$(cat "$dev/$1.pid" 2>/dev/null || true)
   port=$(cat "$dev/$1.port" 2>/dev/null || true)
-  [ -n "$pid" ] && [ -n "$port" ] && kill -0 "$pid" 2>/dev/null && answers "$port"
+  [ -n "$pid" ] && [ -n "$port" ] && kill -0 "$pid" 2>/dev/null && answers "$port" 30
 }
 
 write_env() {
@@ -109,7 +114,7 @@ start_one() {
   running "$name" && return
   while ! port_free "$port"; do port=$((port + 1)); done
   # setsid: the server outlives this script and the shell that ran it.
-  env "$@" PYTHONPATH="$(pypath)" setsid "$py" -m moto.server -H 127.0.0.1 -p "$port" >"$dev/$name.log" 2>&1 </dev/null &
+  env "$@" PYTHONPATH="$(pypath)" setsid "$py" "$top/scripts/moto_server.py" -H 127.0.0.1 -p "$port" >"$dev/$name.log" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$dev/$name.pid"; echo "$port" >"$dev/$name.port"
   for i in $(seq 1 100); do
