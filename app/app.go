@@ -148,6 +148,7 @@ func Run(ctx context.Context, cfg Config, roles Roles, log *slog.Logger) error {
 		}
 		rs = append(rs, namedRole{"generations", follow})
 		deps.Log, deps.Registry, deps.Ready, deps.Build = log, reg, ready, buildinfo.Get(os.Getenv)
+		deps.Index = indexAdmin{cfg: cfg, pool: pool}
 		srv := serve.New(serve.Config{Addr: cfg.Addr, AdminToken: cfg.AdminToken, DrainDelay: cfg.DrainDelay, MetricsAddr: cfg.MetricsAddr,
 			RateLimit: serve.RateLimit{PerSecond: cfg.RateLimit, Burst: cfg.RateBurst, TrustForwardedFor: cfg.TrustForwardedFor}}, deps)
 		rs = append(rs, namedRole{"serve", srv.Run})
@@ -156,6 +157,9 @@ func Run(ctx context.Context, cfg Config, roles Roles, log *slog.Logger) error {
 		rs = append(rs, namedRole{"health", ops.Run})
 	}
 	rs = append(rs, pipelineRoles(cfg, roles, pool, sh, log, reg)...)
+	if roles.Emu {
+		rs = append(rs, namedRole{"generation-drops", func(ctx context.Context) error { return finishDrops(ctx, cfg, pool, log) }})
+	}
 	if roles.Serve || roles.Emu {
 		// Keeps status reads short: applies the logged changes to the
 		// index's counts (one folder runs at a time across processes).

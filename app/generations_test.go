@@ -150,7 +150,7 @@ func testGenerationSwitch(t *testing.T, cfg Config, products int, writeEvery tim
 
 	next := cfg
 	next.HashDim = 128
-	created, err := IndexCreate(ctx, next)
+	created, err := IndexCreate(ctx, next, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,21 +73,29 @@ func percent(n, of int64) float64 {
 }
 
 func newIndexCreateCmd(cfg *app.Config) *cobra.Command {
-	return &cobra.Command{
+	var autoPromote bool
+	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create a building generation with the embedder and vector store flags given (default: the configured ones); prints its name",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			g, err := app.IndexCreate(cmd.Context(), *cfg)
+			g, err := app.IndexCreate(cmd.Context(), *cfg, autoPromote)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), g.Name)
+			if autoPromote {
+				fmt.Fprintf(cmd.ErrOrStderr(), "refarch: generation %s (%s, %d dimensions, %s) is building; pelican promotes it once complete (follow it with `refarch index list`)\n",
+					g.Name, g.Model, g.Dims, g.StoreTarget())
+				return nil
+			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "refarch: generation %s (%s, %d dimensions, %s) is building; follow it with `refarch index list`, then `refarch index promote %s`\n",
 				g.Name, g.Model, g.Dims, g.StoreTarget(), g.Name)
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&autoPromote, "auto-promote", false, "promote the generation by itself as soon as its backfill is complete")
+	return cmd
 }
 
 func newIndexPromoteCmd(cfg *app.Config) *cobra.Command {

@@ -22,6 +22,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/refarch/refarch/indexstate"
 )
 
 // Channel is the NOTIFY channel a change of index_generations wakes.
@@ -62,12 +64,15 @@ type Generation struct {
 	// each process's configuration.
 	Options map[string]string `json:"options,omitempty"`
 	// Store is pgvector or pinecone; Target the table, or index/namespace.
-	Store      string     `json:"store"`
-	Target     string     `json:"target"`
-	State      string     `json:"state"`
-	CreatedAt  time.Time  `json:"created_at"`
-	PromotedAt *time.Time `json:"promoted_at"`
-	RetiredAt  *time.Time `json:"retired_at"`
+	Store  string `json:"store"`
+	Target string `json:"target"`
+	State  string `json:"state"`
+	// AutoPromote makes pelican promote the generation as soon as its
+	// backfill is complete.
+	AutoPromote bool       `json:"auto_promote"`
+	CreatedAt   time.Time  `json:"created_at"`
+	PromotedAt  *time.Time `json:"promoted_at"`
+	RetiredAt   *time.Time `json:"retired_at"`
 }
 
 // Live reports whether workers write the generation.
@@ -78,12 +83,12 @@ func (g Generation) Live() bool {
 // StoreTarget is how `index list` names the vectors' place.
 func (g Generation) StoreTarget() string { return g.Store + ":" + g.Target }
 
-const columns = `name, embedder, model, dims, options, store, target, state, created_at, promoted_at, retired_at`
+const columns = `name, embedder, model, dims, options, store, target, state, auto_promote, created_at, promoted_at, retired_at`
 
 func scan(r pgx.Row) (Generation, error) {
 	var g Generation
 	var opts []byte
-	if err := r.Scan(&g.Name, &g.Embedder, &g.Model, &g.Dims, &opts, &g.Store, &g.Target, &g.State,
+	if err := r.Scan(&g.Name, &g.Embedder, &g.Model, &g.Dims, &opts, &g.Store, &g.Target, &g.State, &g.AutoPromote,
 		&g.CreatedAt, &g.PromotedAt, &g.RetiredAt); err != nil {
 		return g, err
 	}
@@ -122,6 +127,10 @@ func Live(ctx context.Context, db DB) ([]Generation, error) {
 // ErrNone is returned by GetActive when no generation exists yet.
 var ErrNone = errors.New("no index generation yet")
 
+// ErrNotFound is wrapped by the errors about a generation that does not
+// exist.
+var ErrNotFound = errors.New("does not exist")
+
 // GetActive returns the active generation.
 func GetActive(ctx context.Context, db DB) (Generation, error) {
 	g, err := scan(db.QueryRow(ctx, `SELECT `+columns+` FROM index_generations WHERE state = 'active'`))
@@ -138,7 +147,7 @@ func GetActive(ctx context.Context, db DB) (Generation, error) {
 func Get(ctx context.Context, db DB, name string) (Generation, error) {
 	g, err := scan(db.QueryRow(ctx, `SELECT `+columns+` FROM index_generations WHERE name = $1`, name))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return g, fmt.Errorf("index generation %q does not exist (see `refarch index list`)", name)
+		return g, fmt.Errorf("index generation %q %w (see `refarch index list`)", name, ErrNotFound)
 	}
 	if err != nil {
 		return g, fmt.Errorf("read index generation %s: %w", name, err)
@@ -158,10 +167,10 @@ func insert(ctx context.Context, db DB, g Generation, state string) (bool, error
 	if state == Active {
 		promoted = "now()"
 	}
-	tag, err := db.Exec(ctx, `INSERT INTO index_generations (name, embedder, model, dims, options, store, target, state, promoted_at)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, `+promoted+`
+	tag, err := db.Exec(ctx, `INSERT INTO index_generations (name, embedder, model, dims, options, store, target, state, auto_promote, promoted_at)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, `+promoted+`
 		WHERE $8 <> 'active' OR NOT EXISTS (SELECT 1 FROM index_generations)
-		ON CONFLICT DO NOTHING`, g.Name, g.Embedder, g.Model, g.Dims, opts, g.Store, g.Target, state)
+		ON CONFLICT DO NOTHING`, g.Name, g.Embedder, g.Model, g.Dims, opts, g.Store, g.Target, state, g.AutoPromote && state == Building)
 	if err != nil {
 		return false, fmt.Errorf("create index generation %s: %w", g.Name, err)
 	}
@@ -238,7 +247,7 @@ func Promote(ctx context.Context, db DB, name string, force bool, missing func(c
 			out = g
 			return nil
 		case Dropping:
-			return fmt.Errorf("generation %s is being dropped", name)
+			return fmt.Errorf("generation %s: %w", name, ErrDropping)
 		}
 		if !force && missing != nil {
 			n, err := missing(ctx, tx)
@@ -261,6 +270,36 @@ func Promote(ctx context.Context, db DB, name string, force bool, missing func(c
 	return out, err
 }
 
+// PromoteComplete is Promote with completeness judged as `refarch index
+// promote` judges it: the generation must hold every row, last changed
+// before it was created, that the active one holds (its backfill is done).
+// Later changes reach every live generation as they flow, so they never
+// hold a promotion back. Even with force, a generation whose index no
+// worker has opened yet (no emu could write it: its vectors do not exist)
+// is refused with indexstate.ErrNoIndex: searches could not read it.
+func PromoteComplete(ctx context.Context, db DB, name string, force bool) (Generation, error) {
+	if g, err := Get(ctx, db, name); err != nil || g.State == Active {
+		return g, err
+	}
+	if err := indexstate.New(db, name).Registered(ctx); err != nil {
+		return Generation{}, fmt.Errorf("promote %s: %w", name, err)
+	}
+	return Promote(ctx, db, name, force, func(ctx context.Context, tx pgx.Tx) (int64, error) {
+		active, err := GetActive(ctx, tx)
+		if err != nil {
+			return 0, err
+		}
+		g, err := Get(ctx, tx, name)
+		if err != nil {
+			return 0, err
+		}
+		return indexstate.New(tx, name).Lacking(ctx, active.Name, g.CreatedAt)
+	})
+}
+
+// ErrDropping refuses to promote a generation being dropped.
+var ErrDropping = errors.New("it is being dropped")
+
 // ErrActive refuses to drop the active generation.
 var ErrActive = errors.New("the active generation cannot be dropped: promote another one first")
 
@@ -275,7 +314,7 @@ func MarkDropping(ctx context.Context, db DB, name string) (Generation, error) {
 		}
 		g, err := scan(tx.QueryRow(ctx, `SELECT `+columns+` FROM index_generations WHERE name = $1`, name))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("index generation %q does not exist (see `refarch index list`)", name)
+			return fmt.Errorf("index generation %q %w (see `refarch index list`)", name, ErrNotFound)
 		}
 		if err != nil {
 			return fmt.Errorf("lock generation %s: %w", name, err)
@@ -305,11 +344,17 @@ func MarkDropping(ctx context.Context, db DB, name string) (Generation, error) {
 	return out, err
 }
 
-// lockAdmin serialises the operator's changes (promote, drop) without
-// waiting for emu's write transactions: SHARE ROW EXCLUSIVE conflicts with
-// itself and with row changes, not with the row share locks emu holds.
+// adminLockKey is the transaction advisory lock of lockAdmin ("refarch
+// generations" folded into a bigint).
+const adminLockKey = 0x7265666172636847
+
+// lockAdmin serialises the changes of state (promote, drop), whoever makes
+// them (the CLI, the status page, pelican's auto-promotion), without
+// waiting for emu's write transactions, which hold the generations' rows
+// FOR KEY SHARE. An advisory lock needs no table privilege, so serve and
+// pelican, with their narrow grants, take it as the migrating user does.
 func lockAdmin(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, `LOCK TABLE index_generations IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(adminLockKey)); err != nil {
 		return fmt.Errorf("lock index generations: %w", err)
 	}
 	return nil

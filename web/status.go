@@ -41,6 +41,25 @@ type StatusView struct {
 	Outage string
 	// UpdatedAt is when the figures were read.
 	UpdatedAt time.Time
+	// Admin are the index generation actions; zero hides them.
+	Admin IndexAdmin
+	// Notice says what the last action did; ActionError why it was refused.
+	Notice, ActionError string
+}
+
+// IndexAdmin is what the status page's generation actions need.
+type IndexAdmin struct {
+	// Enabled is true when this server can change generations.
+	Enabled bool
+	// CanWrite is true when writes are open or the visitor signed in.
+	CanWrite bool
+	CSRF     string
+	// Embedders are the kinds the create form offers, and its defaults
+	// (the configured embedder).
+	Embedders          []string
+	DefaultEmbedder    string
+	DefaultHashDim     int
+	DefaultOllamaModel string
 }
 
 // Updated is the time of the figures, for people.
@@ -140,6 +159,11 @@ func (g Generation) Label() string {
 	}
 	return s
 }
+
+// Actionable reports whether the generation can be promoted or dropped
+// (the active one is promoted already and cannot be dropped; a dropping
+// one is on its way out).
+func (g Generation) Actionable() bool { return g.State == "building" || g.State == "retired" }
 
 func (g Generation) value() string { return fmt.Sprintf("%.1f", g.Percent) }
 

@@ -539,9 +539,45 @@ func (p *Pelican) followGenerations(ctx context.Context) {
 				p.catchupLoop(ctx, catchup{model: g.Name, gen: g.Name})
 			})
 		}
+		for _, g := range live {
+			if g.State == generations.Building && g.AutoPromote {
+				p.autoPromote(ctx, g)
+			}
+		}
 	}
 	check(ctx)
 	generations.Watch(ctx, p.pool, p.cfg.GenerationsPoll, p.log, check)
+}
+
+// autoPromote promotes a building generation created with auto_promote
+// once its backfill is complete: its catch-up pass has been sent, and it
+// holds every row the active generation holds (as `refarch index promote`
+// judges it, without --force). Until then it does nothing; the generations'
+// polling brings it back.
+func (p *Pelican) autoPromote(ctx context.Context, g generations.Generation) {
+	var sent bool
+	if err := p.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM catchup_passes WHERE model = $1 AND finished_at IS NOT NULL)`,
+		g.Name).Scan(&sent); err != nil {
+		if ctx.Err() == nil {
+			p.log.WarnContext(ctx, "read the backfill of an auto-promoted generation", "generation", g.Name, "err", err)
+		}
+		return
+	}
+	if !sent {
+		return
+	}
+	_, err := generations.PromoteComplete(ctx, p.pool, g.Name, false)
+	var inc generations.IncompleteError
+	switch {
+	case errors.As(err, &inc):
+		p.log.DebugContext(ctx, "auto-promoted generation not complete yet", "generation", g.Name, "missing", inc.Missing)
+	case err != nil:
+		if ctx.Err() == nil {
+			p.log.WarnContext(ctx, "auto-promote index generation", "generation", g.Name, "err", err)
+		}
+	default:
+		p.log.InfoContext(ctx, "index generation complete: promoted (auto_promote)", "generation", g.Name, "took", time.Since(g.CreatedAt).Round(time.Millisecond))
+	}
 }
 
 // IndexReady is a Config.Ready that succeeds once an emu has opened (and so

@@ -64,6 +64,9 @@ type Deps struct {
 	SyncStates SyncStates
 	// Status feeds /status; nil shows only what serve itself knows.
 	Status StatusFunc
+	// Index changes the index generations from the status page; nil
+	// hides the actions.
+	Index IndexAdmin
 	// Build is what GET /version answers: which build and image digest this process runs.
 	Build buildinfo.Info
 }
@@ -147,6 +150,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "GET /api/openapi.json", serveOpenAPI)
 	s.uiRoutes(mux)
 	s.handle(mux, "GET /status", s.statusPage)
+	s.indexRoutes(mux)
 }
 
 // route registers a route and remembers its pattern.

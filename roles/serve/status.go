@@ -133,8 +133,14 @@ func (s *Server) sample(ctx context.Context) {
 }
 
 func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
+	s.renderStatus(w, r, http.StatusOK, doneNotice(r.URL.Query()), "")
+}
+
+// renderStatus draws the status page (its body alone for htmx's refresh)
+// with a notice of the last action, or the reason it was refused.
+func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, code int, notice, actionErr string) {
 	sess := s.session(w, r)
-	view := web.StatusView{Samples: s.samples.snapshot()}
+	view := web.StatusView{Samples: s.samples.snapshot(), Admin: s.indexAdminView(r, sess), Notice: notice, ActionError: actionErr}
 	if s.deps.Status == nil {
 		view.Error = "The pipeline status is not available in this process."
 	} else {
@@ -173,8 +179,8 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if isHTMX(r) {
-		s.render(w, r, http.StatusOK, web.StatusBody(view))
+		s.render(w, r, code, web.StatusBody(view))
 		return
 	}
-	s.render(w, r, http.StatusOK, web.StatusPage(sess, view))
+	s.render(w, r, code, web.StatusPage(sess, view))
 }
