@@ -39,7 +39,7 @@ import (
 // versions, content hashes, in index_state and in its store) and searches
 // embed with its model; dropping the old generation deletes its vectors
 // and state. Against pgvector with the Postgres queue, and against the
-// Pinecone stand-in with SQS (moto).
+// Pinecone stand-in, each with the Postgres queue and with SQS (moto).
 func TestGenerationSwitchWhileChangesFlow(t *testing.T) {
 	t.Parallel()
 	pinecone := func(t *testing.T, cfg *Config) {
@@ -59,7 +59,15 @@ func TestGenerationSwitchWhileChangesFlow(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { sqsqueue.DeleteQueues(context.Background(), client, qURL, dlqURL) })
+		// The backfill lane's FIFO queue: a new generation's backfill
+		// travels there, behind live changes.
+		bURL, bdlqURL, err := sqsqueue.CreateQueues(context.Background(), client, name+"-backfill", 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sqsqueue.DeleteQueues(context.Background(), client, bURL, bdlqURL) })
 		cfg.Queue, cfg.SQSQueueURL, cfg.SQSDLQURL, cfg.SQSEndpoint, cfg.AWSRegion = "sqs", qURL, dlqURL, endpoint, "us-east-1"
+		cfg.SQSBackfillQueueURL, cfg.SQSBackfillDLQURL = bURL, bdlqURL
 		cfg.sqsKeys = [2]string{"test", "test"}
 	}
 	for _, tc := range []struct {
@@ -73,6 +81,7 @@ func TestGenerationSwitchWhileChangesFlow(t *testing.T) {
 		// moto answers a few hundred calls a second at best: a smaller
 		// catalog and fewer writes.
 		{"pgvector+sqs", []func(*testing.T, *Config){sqsQueue}, 80, 200 * time.Millisecond},
+		{"pinecone+sqs", []func(*testing.T, *Config){pinecone, sqsQueue}, 80, 200 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

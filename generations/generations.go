@@ -281,8 +281,10 @@ func PromoteComplete(ctx context.Context, db DB, name string, force bool) (Gener
 	if g, err := Get(ctx, db, name); err != nil || g.State == Active {
 		return g, err
 	}
-	if err := indexstate.New(db, name).Registered(ctx); err != nil {
-		return Generation{}, fmt.Errorf("promote %s: %w", name, err)
+	if force {
+		if err := indexstate.New(db, name).Registered(ctx); err != nil {
+			return Generation{}, fmt.Errorf("promote %s: %w", name, err)
+		}
 	}
 	return Promote(ctx, db, name, force, func(ctx context.Context, tx pgx.Tx) (int64, error) {
 		active, err := GetActive(ctx, tx)

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/refarch/refarch/generations"
+	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/internal/pgtest"
 	"github.com/refarch/refarch/internal/testkit"
 )
@@ -131,5 +132,52 @@ func TestGenerationLifecycle(t *testing.T) {
 	}
 	if _, err := generations.Get(ctx, pool, next); err == nil {
 		t.Fatal("a dropped generation is still listed")
+	}
+}
+
+// PromoteComplete refuses a generation whose index no emu has opened, even
+// forced (searches could not read it), and one that lacks rows unless
+// forced; auto_promote is kept with a building generation only.
+func TestPromoteCompleteNeedsAnIndex(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	if _, err := generations.EnsureFirst(ctx, pool, gen("first", 64)); err != nil {
+		t.Fatal(err)
+	}
+	next := gen("next", 32)
+	next.AutoPromote = true
+	if err := generations.Create(ctx, pool, next); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := generations.Get(ctx, pool, "next"); !g.AutoPromote {
+		t.Fatal("auto_promote was not kept")
+	}
+	if g, _ := generations.Get(ctx, pool, "first"); g.AutoPromote {
+		t.Fatal("the first generation has auto_promote")
+	}
+	if _, err := generations.PromoteComplete(ctx, pool, "next", true); !errors.Is(err, indexstate.ErrNoIndex) {
+		t.Fatalf("forced promotion of a generation without an index: %v, want ErrNoIndex", err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO products (sku, name, description, price) VALUES ('P1', 'p', 'd', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO index_state (model, product_id, version, content_hash, changed_at)
+		SELECT 'first', id, version, 'h', now() FROM products`); err != nil {
+		t.Fatal(err)
+	}
+	// The row was last changed before the generation was created.
+	if _, err := pool.Exec(ctx, `UPDATE index_generations SET created_at = now() + interval '1 hour' WHERE name = 'next'`); err != nil {
+		t.Fatal(err)
+	}
+	var inc generations.IncompleteError
+	if _, err := generations.PromoteComplete(ctx, pool, "next", false); !errors.As(err, &inc) || inc.Missing != 1 {
+		t.Fatalf("promotion of a generation lacking a row: %v, want IncompleteError with 1 missing", err)
+	}
+	if err := indexstate.New(pool, "next").Register(ctx, "pgvector:vectors_next"); err != nil {
+		t.Fatal(err)
+	}
+	if g, err := generations.PromoteComplete(ctx, pool, "next", true); err != nil || g.State != generations.Active {
+		t.Fatalf("forced promotion of a registered generation: %+v, %v", g, err)
 	}
 }
