@@ -159,7 +159,7 @@ func testGenerationSwitch(t *testing.T, cfg Config, products int, writeEvery tim
 
 	next := cfg
 	next.HashDim = 128
-	created, err := IndexCreate(ctx, next, false)
+	created, _, err := IndexCreate(ctx, next, CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,4 +449,34 @@ func searchResults(addr, q string) ([]searchHit, error) {
 func searchCount(addr, q string) (int, error) {
 	res, err := searchResults(addr, q)
 	return len(res), err
+}
+
+// `refarch index create --if-missing`, as a deploy runs it every time: on
+// an empty database the configuration becomes the first, active generation;
+// a new embedder gets one building generation, however often it runs.
+func TestIndexCreateIfMissing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := testConfig(t)
+	cfg.HashDim = 256
+	first, created, err := IndexCreate(ctx, cfg, CreateOptions{IfMissing: true})
+	if err != nil || created || first.State != generations.Active || first.Dims != 256 {
+		t.Fatalf("on an empty database: %+v created %v, %v; want the configured generation, active", first, created, err)
+	}
+	next := cfg
+	next.HashDim = 64
+	for i := range 3 {
+		g, created, err := IndexCreate(ctx, next, CreateOptions{IfMissing: true, AutoPromote: true})
+		if err != nil || created != (i == 0) || g.Dims != 64 || g.State != generations.Building || !g.AutoPromote {
+			t.Fatalf("run %d for a new embedder: %+v created %v, %v; want one building generation, created on the first run", i+1, g, created, err)
+		}
+	}
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if gens, _ := generations.List(ctx, pool); len(gens) != 2 {
+		t.Fatalf("generations: %+v, want the first and one more", gens)
+	}
 }

@@ -37,19 +37,52 @@ func IndexList(ctx context.Context, cfg Config) ([]IndexRow, error) {
 	return describeGenerations(ctx, t.pool)
 }
 
+// CreateOptions are `refarch index create`'s own flags.
+type CreateOptions struct {
+	// AutoPromote makes pelican promote the generation once it is complete.
+	AutoPromote bool
+	// IfMissing creates nothing when a live generation already has this
+	// embedder, model, dimensions and store (a deploy runs it every time).
+	IfMissing bool
+}
+
 // IndexCreate records a building generation of the embedder and vector
 // store cfg describes; pelican starts its backfill as soon as an emu has
-// opened its index, and with autoPromote promotes it once it is complete.
-func IndexCreate(ctx context.Context, cfg Config, autoPromote bool) (generations.Generation, error) {
+// opened its index, and with AutoPromote promotes it once it is complete.
+// The second result is false when IfMissing found the generation there
+// already (and returns it).
+func IndexCreate(ctx context.Context, cfg Config, o CreateOptions) (generations.Generation, bool, error) {
 	if err := cfg.Validate(Roles{Emu: true}); err != nil {
-		return generations.Generation{}, err
+		return generations.Generation{}, false, err
 	}
 	t, err := openTools(ctx, cfg)
 	if err != nil {
-		return generations.Generation{}, err
+		return generations.Generation{}, false, err
 	}
 	defer t.close()
-	return createGeneration(ctx, cfg, t.pool, autoPromote)
+	if o.IfMissing {
+		info, err := DescribeEmbedder(ctx, cfg)
+		if err != nil {
+			return generations.Generation{}, false, err
+		}
+		// On an empty database the configuration is the first generation,
+		// as the roles would make it.
+		if _, err := generations.EnsureFirst(ctx, t.pool, firstGeneration(cfg, info)); err != nil {
+			return generations.Generation{}, false, err
+		}
+		live, err := generations.Live(ctx, t.pool)
+		if err != nil {
+			return generations.Generation{}, false, err
+		}
+		for _, g := range live {
+			if g.Embedder == cfg.Embedder && g.Model == info.Model && g.Dims == info.Dimension && g.Store == cfg.VectorStore &&
+				g.Options["ollama_model"] == embedderOptions(cfg)["ollama_model"] {
+				return g, false, nil
+			}
+		}
+	}
+	g, err := createGeneration(ctx, cfg, t.pool, o.AutoPromote)
+	return g, err == nil, err
 }
 
 // createGeneration is IndexCreate on an open pool (serve's status page
@@ -79,6 +112,11 @@ func createGeneration(ctx context.Context, cfg Config, db generations.DB, autoPr
 				break
 			}
 		}
+	}
+	// A building generation on a database without any would leave it
+	// without an active one: there, the new generation is the first.
+	if _, err := generations.GetActive(ctx, db); errors.Is(err, generations.ErrNone) {
+		return generations.EnsureFirst(ctx, db, g)
 	}
 	if err := generations.Create(ctx, db, g); err != nil {
 		return g, err

@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/refarch/refarch/catalog"
@@ -261,6 +263,52 @@ func TestIndexActionsFromTheStatusPage(t *testing.T) {
 		return ""
 	})
 	checkGenerationEqualsTable(t, cfgs["emu"], pool, auto.Name)
+
+	// One step in a real browser: sign in, fill in the create form, and
+	// the page says the generation is building.
+	browserCreatesAGeneration(t, cfgs["serve"].Addr, token)
+	var browserMade int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM index_generations WHERE embedder = 'hash' AND dims = 48`).Scan(&browserMade); err != nil || browserMade != 1 {
+		t.Errorf("generations of 48 dimensions after the browser's create: %d (%v), want 1", browserMade, err)
+	}
+}
+
+const chromiumPath = "/usr/bin/chromium"
+
+func browserCreatesAGeneration(t *testing.T, addr, token string) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Logf("SKIPPING the browser step: %s is absent (scripts/chromium.sh installs it)", chromiumPath)
+		return
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true), chromedp.UserDataDir(t.TempDir()))
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancelTimeout()
+	base := "http://" + addr
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/login?next=%2Fstatus"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SetValue(chromedp.ID("token"), token),
+		chromedp.Submit(chromedp.ID("token")),
+		chromedp.WaitVisible(chromedp.ID("gen-embedder")),
+		chromedp.SetValue(chromedp.ID("gen-embedder"), "hash"),
+		chromedp.SetValue(chromedp.ID("gen-hash-dim"), "48"),
+		chromedp.Click(chromedp.CSS(`#new-generation button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("index-notice")),
+	)
+	if err != nil {
+		t.Fatalf("browser: create a generation from the status page: %v", err)
+	}
+	notice, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('index-notice').innerText`))
+	if err != nil || !strings.Contains(notice, "is building") {
+		t.Errorf("browser: after create the page says %q (%v), want the generation building", notice, err)
+	}
 }
 
 func mustList(t *testing.T, pool *pgxpool.Pool) []generations.Generation {

@@ -73,18 +73,26 @@ func percent(n, of int64) float64 {
 }
 
 func newIndexCreateCmd(cfg *app.Config) *cobra.Command {
-	var autoPromote bool
+	var o app.CreateOptions
 	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create a building generation with the embedder and vector store flags given (default: the configured ones); prints its name",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			g, err := app.IndexCreate(cmd.Context(), *cfg, autoPromote)
+			g, created, err := app.IndexCreate(cmd.Context(), *cfg, o)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), g.Name)
-			if autoPromote {
+			switch {
+			case !created:
+				fmt.Fprintf(cmd.ErrOrStderr(), "refarch: generation %s (%s) already has this embedder and store: nothing to create\n", g.Name, g.State)
+				return nil
+			case g.State == generations.Active:
+				fmt.Fprintf(cmd.ErrOrStderr(), "refarch: generation %s is the first of this database, and so active\n", g.Name)
+				return nil
+			}
+			if o.AutoPromote {
 				fmt.Fprintf(cmd.ErrOrStderr(), "refarch: generation %s (%s, %d dimensions, %s) is building; pelican promotes it once complete (follow it with `refarch index list`)\n",
 					g.Name, g.Model, g.Dims, g.StoreTarget())
 				return nil
@@ -94,7 +102,8 @@ func newIndexCreateCmd(cfg *app.Config) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&autoPromote, "auto-promote", false, "promote the generation by itself as soon as its backfill is complete")
+	cmd.Flags().BoolVar(&o.AutoPromote, "auto-promote", false, "promote the generation by itself as soon as its backfill is complete")
+	cmd.Flags().BoolVar(&o.IfMissing, "if-missing", false, "create nothing when a live generation already has this embedder, model, dimensions and store (for a deploy's release step)")
 	return cmd
 }
 
