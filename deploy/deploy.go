@@ -75,8 +75,9 @@ type Config struct {
 	// plan); an apply always locks.
 	NoLock bool
 	// RunOnce runs a refarch command as a one-off ops task (refarch aws run); deploy calls it
-	// after an apply with the seed_command output, so a first deploy loads its catalog. Nil skips
-	// seeding.
+	// after an apply with the seed_command output, so a first deploy loads its catalog, and with
+	// the index_command output, so a deploy that changes the model creates its index generation.
+	// Nil prints the commands instead.
 	RunOnce func(ctx context.Context, command []string) error
 	// Stdin, Stdout and Stderr default to the process's own.
 	Stdin          io.Reader
@@ -301,28 +302,37 @@ func (r *Runner) Deploy(ctx context.Context) (string, error) {
 	return url, nil
 }
 
-// seed runs the seed_command output once as an ops task after an apply of everything. The command
-// carries --if-empty, so it loads the catalog on the first deploy and does nothing once the
-// catalog has rows.
+// seed runs the module's release commands as ops tasks after an apply of everything: the
+// seed_command output (with --if-empty, it loads the catalog on the first deploy and does nothing
+// once the catalog has rows), then the index_command output (with --if-missing, it creates an
+// index generation of the configured model when the model changed, and does nothing otherwise).
 func (r *Runner) seed(ctx context.Context, outputs map[string]tfexec.OutputMeta) error {
-	o, ok := outputs["seed_command"]
-	if !ok || len(r.cfg.Targets) > 0 {
+	if len(r.cfg.Targets) > 0 {
 		return nil
 	}
-	var command []string
-	if err := json.Unmarshal(o.Value, &command); err != nil {
-		return fmt.Errorf("decode seed_command output: %w", err)
-	}
-	if len(command) == 0 {
-		return nil
-	}
-	if r.cfg.RunOnce == nil {
-		fmt.Fprintf(r.cfg.Stdout, "\nseed the catalog with: refarch aws run -- %s\n", strings.Join(command, " "))
-		return nil
-	}
-	fmt.Fprintf(r.cfg.Stdout, "==> seeding the catalog: refarch aws run -- %s\n", strings.Join(command, " "))
-	if err := r.cfg.RunOnce(ctx, command); err != nil {
-		return fmt.Errorf("seed the catalog (the deploy itself succeeded; rerun `refarch aws run -- %s`): %w", strings.Join(command, " "), err)
+	for _, step := range []struct{ output, doing, what string }{
+		{"seed_command", "seeding the catalog", "seed the catalog"},
+		{"index_command", "creating the index generation of the configured model, if it is new", "create the index generation"},
+	} {
+		o, ok := outputs[step.output]
+		if !ok {
+			continue
+		}
+		var command []string
+		if err := json.Unmarshal(o.Value, &command); err != nil {
+			return fmt.Errorf("decode %s output: %w", step.output, err)
+		}
+		if len(command) == 0 {
+			continue
+		}
+		if r.cfg.RunOnce == nil {
+			fmt.Fprintf(r.cfg.Stdout, "\n%s with: refarch aws run -- %s\n", step.what, strings.Join(command, " "))
+			continue
+		}
+		fmt.Fprintf(r.cfg.Stdout, "==> %s: refarch aws run -- %s\n", step.doing, strings.Join(command, " "))
+		if err := r.cfg.RunOnce(ctx, command); err != nil {
+			return fmt.Errorf("%s (the deploy itself succeeded; rerun `refarch aws run -- %s`): %w", step.what, strings.Join(command, " "), err)
+		}
 	}
 	return nil
 }

@@ -515,8 +515,9 @@ func TestValidateSavedPlanAndVarFiles(t *testing.T) {
 	}
 }
 
-// TestDeploySeedsThroughAnOpsTask: after a full apply, deploy runs the module's seed_command
-// as an ops task (refarch aws run); a targeted apply and a module without seeding run nothing.
+// TestDeploySeedsThroughAnOpsTask: after a full apply, deploy runs the module's seed_command,
+// then its index_command, as ops tasks (refarch aws run); a targeted apply and a module without
+// them run nothing.
 func TestDeploySeedsThroughAnOpsTask(t *testing.T) {
 	tfPath := findTerraformForTest(t)
 	t.Setenv("CHECKPOINT_DISABLE", "1")
@@ -545,8 +546,12 @@ func TestDeploySeedsThroughAnOpsTask(t *testing.T) {
 		t.Fatalf("deploy without seeding: %v, ran %v\n%s", err, ran, out)
 	}
 	out, err := deploy(map[string]string{"seed_catalog": "true"}, nil, record)
-	if err != nil || len(ran) != 1 || strings.Join(ran[0], " ") != "seed --if-empty" || !strings.Contains(out.String(), "seeding the catalog") {
+	if err != nil || len(ran) != 2 || strings.Join(ran[0], " ") != "seed --if-empty" || !strings.Contains(out.String(), "seeding the catalog") {
 		t.Fatalf("seeded deploy: %v, ran %v\n%s", err, ran, out)
+	}
+	// Then the model's index generation (a no-op unless the model changed).
+	if strings.Join(ran[1], " ") != "index create --if-missing" || !strings.Contains(out.String(), "creating the index generation") {
+		t.Fatalf("after seeding, deploy ran %v, want index create --if-missing\n%s", ran, out)
 	}
 	out, err = deploy(map[string]string{"seed_catalog": "true"}, nil, func(context.Context, []string) error { return errors.New("task exited with status 1") })
 	if err == nil || !strings.Contains(err.Error(), "the deploy itself succeeded") || !strings.Contains(err.Error(), "refarch aws run -- seed --if-empty") {

@@ -15,6 +15,11 @@ locals {
   # What `refarch deploy` runs once as an ops task after an apply; `--if-empty` makes it a no-op
   # on a catalog that has rows, so only the first deploy loads anything.
   seed_command = var.seed_csv != "" ? ["import", "--csv", var.seed_csv, "--if-empty"] : (var.seed_catalog ? ["seed", "--if-empty"] : [])
+  # What `refarch deploy` runs as an ops task after every apply (after seeding): with the tasks'
+  # configuration, so the variables that choose the model (embedder, and the Ollama model in
+  # extra_environment) create a generation of a new model, which the roles then backfill; a
+  # no-op while a live generation has the configured model.
+  index_command = concat(["index", "create", "--if-missing"], var.auto_promote ? ["--auto-promote"] : [])
 }
 
 module "network" {

@@ -246,6 +246,17 @@ func TestOpsTaskHasItsOwnRoleAndLogGroup(t *testing.T) {
 	if got := cfg.one(t, ".", "output", "seed_command").attr("value"); got != "local.seed_command" {
 		t.Errorf("seed_command output = %s", got)
 	}
+	// Every deploy creates the configured model's index generation unless a live one has it
+	// (issue 13), promoting itself once complete only with auto_promote.
+	if got := locals.attr("index_command"); !strings.Contains(got, `["index", "create", "--if-missing"]`) || !strings.Contains(got, `var.auto_promote ? ["--auto-promote"] : []`) {
+		t.Errorf("index_command = %s, want index create --if-missing, with --auto-promote only when asked", got)
+	}
+	if got := cfg.one(t, ".", "output", "index_command").attr("value"); got != "local.index_command" {
+		t.Errorf("index_command output = %s", got)
+	}
+	if got := cfg.one(t, ".", "variable", "auto_promote").attr("default"); got != "false" {
+		t.Errorf("auto_promote defaults to %s, want false", got)
+	}
 	// aws run finds the task definition as NAME-ops; the output says so.
 	if got := cfg.one(t, ".", "output", "ops_task_definition_family").attr("value"); got != "module.services.ops_task_definition_family" {
 		t.Errorf("ops output = %s", got)

@@ -88,6 +88,11 @@ output "seed_command" {
   value       = local.seed_command
 }
 
+output "index_command" {
+  description = "Command `refarch deploy` runs as an ops task after every apply: creates an index generation of the configured model unless a live one has it (and, with auto_promote, lets it promote itself once complete)."
+  value       = local.index_command
+}
+
 output "running_task_definitions" {
   description = "Task definition each service runs after the apply; the apply fails unless it is the one it registered."
   value       = module.services.running_task_definitions

@@ -229,6 +229,23 @@ variable "embedder" {
   }
 }
 
+variable "auto_promote" {
+  type        = bool
+  description = "Promote a new index generation by itself once its backfill is complete. A deploy that changes the model (embedder, or REFARCH_OLLAMA_MODEL in extra_environment) creates the generation through the release (`refarch index create --if-missing` as an ops task); without auto_promote, promote it with `refarch aws run -- index promote NAME` or on the status page."
+  default     = false
+}
+
+variable "model_memory_mib" {
+  type        = number
+  description = "Memory (MiB) one embedding model takes in an emu task (the built-in use model with its batches: about 512). While a model change builds, emu holds the old and the new model, so roles.emu.memory must fit two beside the process (1024)."
+  default     = 512
+
+  validation {
+    condition     = var.model_memory_mib > 0
+    error_message = "model_memory_mib is a positive number of MiB."
+  }
+}
+
 variable "embedding_dimension" {
   type        = number
   description = "Length of the embedding vectors (512 for the built-in model); fixes the Pinecone index dimension."
@@ -292,6 +309,13 @@ variable "roles" {
     serve   = { cpu = 512, memory = 1024, count = 2 }
     pelican = { cpu = 256, memory = 512, count = 1 }
     emu     = { cpu = 1024, memory = 2048, count = 2 }
+  }
+
+  # During a model change every emu writes the active and the building generation, and so
+  # holds both models at once.
+  validation {
+    condition     = var.roles.emu.memory >= 1024 + 2 * var.model_memory_mib
+    error_message = "roles.emu.memory must hold two embedding models during a model change: at least 1024 + 2 x model_memory_mib MiB."
   }
 }
 

@@ -129,7 +129,7 @@ func (s *Server) indexFailed(w http.ResponseWriter, r *http.Request, action stri
 		s.indexRefused(w, r, ref)
 		return
 	}
-	s.deps.Log.ErrorContext(r.Context(), action, "err", err)
+	s.deps.Log.ErrorContext(r.Context(), "index generation action failed", "action", action, "err", err)
 	s.indexRefused(w, r, &IndexRefusal{Code: http.StatusInternalServerError, Reason: "Could not " + action + ": " + err.Error()})
 }
 

@@ -23,3 +23,7 @@ resource "terraform_data" "other" {
 output "seed_command" {
   value = var.seed_catalog ? ["seed", "--if-empty"] : []
 }
+
+output "index_command" {
+  value = var.seed_catalog ? ["index", "create", "--if-missing"] : []
+}
