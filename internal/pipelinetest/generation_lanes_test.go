@@ -9,7 +9,10 @@ import (
 
 	"github.com/refarch/refarch/embedding"
 	"github.com/refarch/refarch/generations"
+	"github.com/refarch/refarch/indexstate"
+	"github.com/refarch/refarch/product"
 	"github.com/refarch/refarch/queue"
+	"github.com/refarch/refarch/queuemsg"
 	"github.com/refarch/refarch/roles/emu"
 	"github.com/refarch/refarch/vectorstore/pgvectorstore"
 )
@@ -134,4 +137,63 @@ func TestG10LiveEditReachesEveryGenerationDuringItsBackfill(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+// G5 across the lanes: a product with a message on each lane at once (a
+// backfill's, and a live price edit's) in two batches of one worker is
+// embedded once: the second batch waits for the first to write it, then
+// finds only its metadata to update. Without that, both read the index
+// before either wrote and both embedded it, so a price edit during a new
+// generation's backfill cost an embedding.
+func TestG5ProductOnBothLanesAtOnceIsEmbeddedOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	gate := &gateEmbedder{Embedder: e.emb, word: "first", paused: make(chan struct{}), open: make(chan struct{})}
+	emb := &countingEmbedder{Embedder: gate}
+	w := emu.New(e.pool, e.q, emb, e.store, e.emuConfig(), e.log, nil)
+	if err := indexstate.New(e.pool, e.model).Register(ctx, e.store.Name()); err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	if err := e.pool.QueryRow(ctx, `INSERT INTO products (sku, name, description, price) VALUES ('L-1', 'Item', 'first text', 1) RETURNING id`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	backfill := queuemsg.Message{Op: queuemsg.OpUpsert, Source: queuemsg.SourceCatchup, ProductID: id, Version: 1, ChangedAt: time.Now(),
+		New: &product.Product{ID: id, Version: 1}}
+	body, err := queuemsg.Encode(backfill)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backfillDone := make(chan struct{})
+	go func() {
+		defer close(backfillDone)
+		w.Handle(ctx, []queue.Message{{ID: "backfill", Receipt: "none", Body: body, ReceiveCount: 1}})
+	}()
+	select {
+	case <-gate.paused: // the backfill's batch is embedding the product
+	case <-time.After(30 * time.Second):
+		t.Fatal("the backfill never reached the embedder")
+	}
+	e.exec(ctx, `UPDATE products SET price = 2 WHERE id = $1`, id)
+	liveDone := make(chan struct{})
+	go func() {
+		defer close(liveDone)
+		w.Handle(ctx, delivery(t, queuemsg.OpUpsert, id, 2))
+	}()
+	// Give the live batch time to embed, as it did before it waited.
+	select {
+	case <-liveDone:
+	case <-time.After(3 * time.Second):
+	}
+	close(gate.open)
+	<-backfillDone
+	<-liveDone
+	if n := emb.texts.Load(); n != 1 {
+		t.Fatalf("embedded %d texts for one product with a message on each lane: want it embedded once", n)
+	}
+	st, err := indexstate.New(e.pool, e.model).Get(ctx, []int64{id})
+	if err != nil || st[id].Version != 2 {
+		t.Fatalf("index state %+v (%v), want version 2", st[id], err)
+	}
 }

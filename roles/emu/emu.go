@@ -146,6 +146,8 @@ type Emu struct {
 	quota *quota.Watch
 	// embedding holds one token per embedding call in flight.
 	embedding chan struct{}
+	// claims keeps two batches from embedding one product at once.
+	claims embedClaims
 	// acks acknowledges settled messages in the background while Run runs;
 	// without it (Handle called alone) they are acknowledged at once.
 	acks *acker
@@ -691,6 +693,7 @@ func (e *Emu) process(ctx context.Context, targets []*target, items []*item) (re
 		}
 		r, err := t.process(ctx, its)
 		res.stored = res.stored || r.stored
+		res.wait = append(res.wait, r.wait...)
 		for _, it := range r.retry {
 			retry[it] = true
 		}
@@ -737,7 +740,10 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, targets []*target, items 
 			return
 		}
 		if err == nil {
-			continue // only conflicts: replan at once
+			// Only conflicts (replan at once) and products another batch
+			// is embedding (replan once it wrote them).
+			waitAll(ctx, res.wait)
+			continue
 		}
 		var split splitError
 		var ce componentError

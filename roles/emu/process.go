@@ -25,6 +25,9 @@ type result struct {
 	poisonErr error
 	retry     []*item // try again (after backoff if process returned an error)
 	stored    bool    // the vector store took a write: it serves
+	// wait are closed when the other batches embedding some of retry's
+	// products are done: re-plan them then (embedClaims).
+	wait []<-chan struct{}
 }
 
 type action int
@@ -52,6 +55,11 @@ type plan struct {
 // or a splitError.
 func (t *target) process(ctx context.Context, items []*item) (result, error) {
 	e := t.e
+	// Claimed before the index is read, so that what it reads is not
+	// outdated by another batch of this process meanwhile.
+	items, busy, wait, release := e.claims.take(t.name, items)
+	defer release()
+	res := result{retry: busy, wait: wait}
 	ids := make([]int64, len(items))
 	for i, it := range items {
 		ids[i] = it.id
@@ -59,9 +67,9 @@ func (t *target) process(ctx context.Context, items []*item) (result, error) {
 	rows, states, err := t.load(ctx, ids)
 	if err != nil {
 		e.m.failures.WithLabelValues("read").Inc()
-		return result{retry: items}, err
+		res.retry = append(res.retry, items...)
+		return res, err
 	}
-	var res result
 	var plans []*plan
 	for _, it := range items {
 		p := &plan{it: it}
