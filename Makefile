@@ -85,7 +85,7 @@ bench: db model ## Run the benchmarks and print their figures (and the use embed
 	@# Workloads (seed, import, bootstrap, freshness, search under load, vector
 	@# queries) run once each and report their own figures; per-operation
 	@# benchmarks (queue, matrix kernel) run for a fixed time.
-	@$(ENV) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./catalog/ ./roles/... ./internal/pipelinetest/ ./vectorstore/... ./search/ ./status/
+	@$(ENV) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./app/ ./catalog/ ./roles/... ./internal/pipelinetest/ ./vectorstore/... ./search/ ./status/
 	@$(ENV) $(GO) test -run '^$$' -bench . -benchtime 2s -timeout 30m ./queue/...
 	@$(GO) test -run '^$$' -bench Matmul -benchtime 2s ./embedding/use
 	@# Embedding throughput by batch size, beside the JavaScript reference.
