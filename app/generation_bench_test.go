@@ -109,7 +109,9 @@ func BenchmarkGenerationBuildSeedCatalog(b *testing.B) {
 		}
 		runCtx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- Run(runCtx, cfg, Roles{Serve: true, Pelican: true, Emu: true}, slog.New(slog.DiscardHandler)) }()
+		go func() {
+			done <- Run(runCtx, cfg, Roles{Serve: true, Pelican: true, Emu: true}, slog.New(slog.DiscardHandler))
+		}()
 		testkit.WaitFor(b, 5*time.Minute, func() string {
 			gens, err := describeGenerations(ctx, pool)
 			if err != nil || len(gens) != 1 || gens[0].Indexed != rows {
