@@ -281,6 +281,12 @@ func waitComplete(t *testing.T, pool *pgxpool.Pool, name string) {
 				return fmt.Sprintf("generation %s: %d of %d indexed", name, r.Indexed, r.Total)
 			}
 		}
+		// The counts say nothing of deletes still in flight.
+		var gone int
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM index_state s WHERE s.model = $1 AND NOT s.deleted
+			AND NOT EXISTS (SELECT 1 FROM products p WHERE p.id = s.product_id)`, name).Scan(&gone); err != nil || gone > 0 {
+			return fmt.Sprintf("generation %s: %d deleted products still indexed (%v)", name, gone, err)
+		}
 		return ""
 	})
 }
