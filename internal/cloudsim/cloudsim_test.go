@@ -3,6 +3,7 @@ package cloudsim_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -238,4 +239,43 @@ func TestCallsEndWithContext(t *testing.T) {
 func TestMemQueueConformance(t *testing.T) {
 	t.Parallel()
 	queuetest.Run(t, func(t *testing.T, maxReceives int) queue.Queue { return cloudsim.NewMemQueue(maxReceives) })
+}
+
+// BenchmarkMemQueueBacklog is one emu-sized round on the in-memory stand-in
+// behind a backlog of 20,000 products with 1,000 in flight: receive 10,
+// acknowledge them, send 10 more. The cloud model's batches make thousands
+// of such calls, and this process's CPU time is counted in its figures,
+// so a call must cost its messages, not the backlog.
+func BenchmarkMemQueueBacklog(b *testing.B) {
+	ctx := context.Background()
+	q := cloudsim.NewMemQueue(5)
+	next := 0
+	send := func(n int) {
+		out := make([]queue.Outgoing, n)
+		for i := range out {
+			out[i] = queue.Outgoing{Group: fmt.Sprint("p", next), Body: []byte(`{"n":1}`)}
+			next++
+		}
+		if err := q.Send(ctx, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	send(21000)
+	if held, err := q.Receive(ctx, 1000, 0, time.Hour); err != nil || len(held) != 1000 {
+		b.Fatalf("hold 1,000 in flight: %d, %v", len(held), err)
+	}
+	for b.Loop() {
+		got, err := q.Receive(ctx, 10, 0, time.Minute)
+		if err != nil || len(got) != 10 {
+			b.Fatalf("receive: %d, %v", len(got), err)
+		}
+		receipts := make([]string, len(got))
+		for i, m := range got {
+			receipts[i] = m.Receipt
+		}
+		if err := q.Ack(ctx, receipts); err != nil {
+			b.Fatal(err)
+		}
+		send(10)
+	}
 }

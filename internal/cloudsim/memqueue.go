@@ -26,9 +26,14 @@ type MemQueue struct {
 	seq    int
 	groups map[string]*memGroup
 	order  []string // groups by first arrival; empty groups are dropped lazily
-	dedup  map[string]time.Time
-	dead   []*memMsg
-	wake   chan struct{} // closed and replaced when something may have become visible
+	// receipts finds the group of a receipt handed out, so that Ack and
+	// Extend cost their receipts, not the backlog; an entry is current
+	// only while it is its group's head's receipt and the head is in
+	// flight.
+	receipts map[string]*memGroup
+	dedup    map[string]time.Time
+	dead     []*memMsg
+	wake     chan struct{} // closed and replaced when something may have become visible
 }
 
 type memGroup struct {
@@ -53,7 +58,7 @@ func NewMemQueue(maxReceives int) *MemQueue {
 	if maxReceives <= 0 {
 		maxReceives = 5
 	}
-	return &MemQueue{maxReceives: maxReceives, groups: map[string]*memGroup{}, dedup: map[string]time.Time{}, wake: make(chan struct{})}
+	return &MemQueue{maxReceives: maxReceives, groups: map[string]*memGroup{}, receipts: map[string]*memGroup{}, dedup: map[string]time.Time{}, wake: make(chan struct{})}
 }
 
 // Name describes the backend.
@@ -103,26 +108,28 @@ func (q *MemQueue) push(m *memMsg) {
 	g.msgs = append(g.msgs, m)
 }
 
-// take hands out up to max heads of idle groups; the lock is held.
+// take hands out up to max heads of idle groups; the lock is held. It
+// stops at the max-th: a call costs the busy groups ahead of the idle
+// ones, not the whole backlog.
 func (q *MemQueue) take(max int, visibility time.Duration) []queue.Message {
 	now := time.Now()
 	var out []queue.Message
-	kept := q.order[:0]
-	for _, name := range q.order {
+	var kept []string // the live groups of the part scanned
+	i := 0
+	for ; i < len(q.order) && len(out) < max; i++ {
+		name := q.order[i]
 		g := q.groups[name]
 		if len(g.msgs) == 0 {
 			delete(q.groups, name)
 			continue
 		}
 		kept = append(kept, name)
-		if len(out) >= max {
-			continue
-		}
 		for len(g.msgs) > 0 {
 			h := g.msgs[0]
 			if h.inFlight && now.Before(h.visibleAt) {
 				break // the group is busy
 			}
+			delete(q.receipts, h.receipt)
 			if h.receives >= q.maxReceives {
 				g.msgs = g.msgs[1:]
 				h.inFlight = false
@@ -131,12 +138,17 @@ func (q *MemQueue) take(max int, visibility time.Duration) []queue.Message {
 			}
 			h.receives++
 			h.inFlight, h.visibleAt, h.receipt = true, now.Add(visibility), q.next()
+			q.receipts[h.receipt] = g
 			out = append(out, queue.Message{ID: h.id, Receipt: h.receipt, Group: h.group,
 				Body: append([]byte(nil), h.body...), ReceiveCount: h.receives, SentAt: h.sent})
 			break
 		}
 	}
-	q.order = kept
+	// The live groups scanned move up against the rest, which stays put.
+	start := i - len(kept)
+	copy(q.order[start:i], kept)
+	clear(q.order[:start])
+	q.order = q.order[start:]
 	return out
 }
 
@@ -172,55 +184,28 @@ func (q *MemQueue) Receive(ctx context.Context, max int, wait, visibility time.D
 	}
 }
 
-// find returns the in-flight message a receipt names; the lock is held.
-func (q *MemQueue) find(receipt string) (*memGroup, int) {
-	for _, g := range q.groups {
-		if len(g.msgs) > 0 && g.msgs[0].inFlight && g.msgs[0].receipt == receipt {
-			return g, 0
-		}
-	}
-	return nil, -1
-}
-
-// index maps current receipts to their groups; the lock is held.
-func (q *MemQueue) index() map[string]*memGroup {
-	out := make(map[string]*memGroup)
-	for _, g := range q.groups {
-		if len(g.msgs) > 0 && g.msgs[0].inFlight {
-			out[g.msgs[0].receipt] = g
-		}
-	}
-	return out
-}
-
 // Ack deletes the messages whose receipts are current; stale ones are
 // ignored.
 func (q *MemQueue) Ack(ctx context.Context, receipts []string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	idx := q.heads(receipts)
 	for _, r := range receipts {
-		if g := idx[r]; g != nil && g.msgs[0].receipt == r {
+		if g := q.head(r); g != nil {
 			g.msgs = g.msgs[1:]
+			delete(q.receipts, r)
 		}
 	}
 	q.signal()
 	return nil
 }
 
-// heads finds the groups of the receipts: by a scan of the heads for few
-// receipts, by an index for many.
-func (q *MemQueue) heads(receipts []string) map[string]*memGroup {
-	if len(receipts) > 4 {
-		return q.index()
+// head is the group whose head in flight has receipt r, or nil.
+func (q *MemQueue) head(r string) *memGroup {
+	g := q.receipts[r]
+	if g == nil || len(g.msgs) == 0 || !g.msgs[0].inFlight || g.msgs[0].receipt != r {
+		return nil
 	}
-	out := make(map[string]*memGroup, len(receipts))
-	for _, r := range receipts {
-		if g, _ := q.find(r); g != nil {
-			out[r] = g
-		}
-	}
-	return out
+	return g
 }
 
 // Extend sets the visibility of current receipts to visibility from now;
@@ -229,19 +214,19 @@ func (q *MemQueue) Extend(ctx context.Context, receipts []string, visibility tim
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := time.Now()
-	idx := q.heads(receipts)
 	for _, r := range receipts {
-		g := idx[r]
+		g := q.head(r)
 		if g == nil {
-			continue
+			continue // acknowledged, released or redelivered
 		}
 		h := g.msgs[0]
-		if h.receipt != r || !now.Before(h.visibleAt) {
-			continue // redelivered, or its timeout ended
+		if !now.Before(h.visibleAt) {
+			continue // its timeout ended
 		}
 		h.visibleAt = now.Add(visibility)
 		if visibility <= 0 {
 			h.inFlight = false
+			delete(q.receipts, r)
 		}
 	}
 	q.signal()
