@@ -447,9 +447,20 @@ func (r modelResult) table(m cloudModel) string {
 // BENCH_CLOUD_PRODUCTS sets the products per run (default 20,000),
 // BENCH_CLOUD_ROUNDS the rounds of emu runs (default 1; the table gives
 // medians and the ratio's range);
+// BENCH_CLOUD_WORKERS the worker counts (default 1,2,4,8);
 // BENCH_CLOUD_ONLY=pelican runs the pelican part alone.
 func BenchmarkCloudBootstrap(b *testing.B) {
 	m := cloudModel{products: envInt("BENCH_CLOUD_PRODUCTS", 20000), rounds: envInt("BENCH_CLOUD_ROUNDS", 1), workers: []int{1, 2, 4, 8}, embedder: "use"}
+	if v := os.Getenv("BENCH_CLOUD_WORKERS"); v != "" {
+		m.workers = nil
+		for _, f := range strings.Split(v, ",") {
+			w, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || w <= 0 {
+				b.Fatalf("BENCH_CLOUD_WORKERS=%q: want worker counts separated by commas", v)
+			}
+			m.workers = append(m.workers, w)
+		}
+	}
 	for b.Loop() {
 		r := runCloudModel(b, m)
 		b.ReportMetric(r.pelicanConc, "pelican-msgs/s")
