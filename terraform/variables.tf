@@ -333,13 +333,13 @@ variable "pelican_max_tasks" {
 
 variable "emu_max_tasks" {
   type        = number
-  description = "Most emu tasks (the fewest is roles.emu.count): enough for a 1M-product bootstrap within 15 minutes at the measured per-task rate (docs/deploy.md, Throughput at cloud speed)."
+  description = "Most emu tasks (the fewest is roles.emu.count): enough for a 1M-product bootstrap within 15 minutes at the slowest measured per-task rate; above about 14 the default db_instance_class binds instead, so raise both together (docs/deploy.md, Throughput at cloud speed)."
   default     = 12
 }
 
 variable "emu_backlog_per_task" {
   type        = number
-  description = "Visible jobs per emu task that autoscaling holds: per-task throughput (jobs/s) times acceptable lag (s); the default is the measured 113 jobs/s per 1-vCPU task times 60 s (docs/deploy.md, Throughput at cloud speed)."
+  description = "Visible jobs per emu task that autoscaling holds: per-task throughput (jobs/s) times acceptable lag (s); the default is the slowest measured rate, 113 jobs/s per 1-vCPU task, times 60 s (docs/deploy.md, Throughput at cloud speed)."
   default     = 6800
 }
 
