@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/refarch/refarch/embedding"
 	"github.com/refarch/refarch/internal/cloudsim"
+	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/roles/emu"
 	"github.com/refarch/refarch/roles/pelican"
 )
@@ -34,25 +37,65 @@ func (e *env) cloudConfigs() (pelican.Config, emu.Config) {
 // (counted by quota) and nothing was dead-lettered.
 func TestCloudLatencyConverges(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	e := newEnv(t)
+	lat := cloudsim.Latency{P50: 2 * time.Millisecond, P99: 40 * time.Millisecond}
+	q := cloudsim.SQSFIFO(true, lat)
+	_, ecfg := e.cloudConfigs()
+	cloudConverges(t, e, q, ecfg, e.emb, writePattern{})
+}
+
+// The same when the tail outlasts the visibility timeout: emu's
+// heartbeats (visibility changes with a p99 of 1.5 s against a 300 ms
+// timeout) often arrive too late, so a product's next message, or the same
+// one again, is received by the other emu while the first still works on
+// it. The version guard under index_state's row locks keeps every product's
+// writes in order (G3) and deletes final (G4); nothing is dead-lettered
+// (the receive limit is set high: the redeliveries are the point).
+func TestCloudLatencyRedeliveries(t *testing.T) {
+	t.Parallel()
+	e := newEnvReceives(t, 1000)
+	lat := cloudsim.Latency{P50: 2 * time.Millisecond, P99: 40 * time.Millisecond}
+	q := cloudsim.SQSFIFO(true, lat)
+	q.ChangeMessageVisibilityBatch.Latency = cloudsim.Latency{P50: 100 * time.Millisecond, P99: 1500 * time.Millisecond}
+	_, ecfg := e.cloudConfigs()
+	ecfg.Visibility, ecfg.MaxReceives = 300*time.Millisecond, 1000
+	// An embedder of random speed (up to 300 ms a call, the visibility timeout) widens the window
+	// between reading a row and writing its vector, where a slower emu
+	// holding an older row could overwrite a newer one.
+	emb := &slowEmbedder{Embedder: e.emb, rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1)), max: 300 * time.Millisecond}
+	// The writes go on while the emus work (a few ms apart) and mostly hit
+	// 20 products, so that rows change between two emus' reads of them.
+	redelivered := cloudConverges(t, e, q, ecfg, emb, writePattern{hot: 20, pace: 5 * time.Millisecond})
+	if redelivered == 0 {
+		t.Fatal("no message was received twice: the test did not exercise redeliveries")
+	}
+	t.Logf("%d messages received again while or after another emu held them", redelivered)
+}
+
+// cloudConverges runs the random writes against two pelicans and two emus
+// (ecfg, embedding with emb) on e's queue behind the SQS profile qp and its store behind a
+// Pinecone profile with a small upsert quota, checks G2-G4 and that
+// throttled upserts were backed off from, and returns how many receives
+// were redeliveries.
+func cloudConverges(t *testing.T, e *env, qp cloudsim.SQSProfile, ecfg emu.Config, emb embedding.Embedder, wp writePattern) int {
+	ctx := context.Background()
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	lat := cloudsim.Latency{P50: 2 * time.Millisecond, P99: 40 * time.Millisecond}
-	q := cloudsim.NewQueue(e.q, cloudsim.SQSFIFO(true, lat), seed)
+	q := &countRedeliveries{Queue: cloudsim.NewQueue(e.q, qp, seed)}
 	prof := cloudsim.PineconeServerless(lat)
 	prof.Upsert.Quota = cloudsim.Rate{PerSecond: 5, Burst: 2}
 	mon := newMonitor(e.store)
 	store := cloudsim.NewStore(mon, prof, seed+1)
 
-	pcfg, ecfg := e.cloudConfigs()
+	pcfg, _ := e.cloudConfigs()
 	pcfg.BatchSize = 50
 	e.startPelican(pcfg, q)
 	e.startPelican(pcfg, q)
 	reg := prometheus.NewRegistry()
 	for i := range 2 {
 		r := prometheus.WrapRegistererWith(prometheus.Labels{"emu": fmt.Sprint(i)}, reg)
-		m := emu.New(e.pool, q, e.emb, store, ecfg, e.log, r)
+		m := emu.New(e.pool, q, emb, store, ecfg, e.log, r)
 		start(t, m.Run)
 	}
 
@@ -65,7 +108,11 @@ func TestCloudLatencyConverges(t *testing.T) {
 			for range 400 {
 				idsMu.Lock()
 				id := ids[r.IntN(len(ids))]
+				if wp.hot > 0 {
+					id = ids[r.IntN(wp.hot)]
+				}
 				idsMu.Unlock()
+				time.Sleep(wp.pace)
 				var err error
 				switch x := r.IntN(100); {
 				case x < 15:
@@ -121,4 +168,29 @@ func TestCloudLatencyConverges(t *testing.T) {
 		t.Fatal("no upsert was throttled: the test did not exercise the quota")
 	}
 	t.Logf("converged; %v upserts throttled and backed off from", throttled)
+	return int(q.again.Load())
+}
+
+// writePattern shapes cloudConverges' random writes: each writer waits
+// pace before each, and edits and deletes hit only the first hot products
+// (0: any).
+type writePattern struct {
+	hot  int
+	pace time.Duration
+}
+
+// countRedeliveries counts messages received more than once.
+type countRedeliveries struct {
+	*cloudsim.Queue
+	again atomic.Int64
+}
+
+func (q *countRedeliveries) Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]queue.Message, error) {
+	msgs, err := q.Queue.Receive(ctx, max, wait, visibility)
+	for _, m := range msgs {
+		if m.ReceiveCount > 1 {
+			q.again.Add(1)
+		}
+	}
+	return msgs, err
 }
