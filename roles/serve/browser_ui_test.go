@@ -2,6 +2,7 @@ package serve_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,6 +14,9 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/refarch/refarch/catalog"
+	"github.com/refarch/refarch/embedding"
+	"github.com/refarch/refarch/internal/pgtest"
+	"github.com/refarch/refarch/roles/serve"
 )
 
 // axePath is where scripts/axe.sh installs axe-core (REFARCH_AXE_JS
@@ -105,6 +109,8 @@ func TestBrowserAccessibilityAtBothSizes(t *testing.T) {
 	e.indexAll(t)
 	locked := newUI(t, "s3cret")
 	locked.add(t, browserCatalog[:3]...)
+	// The status page with the index generation actions.
+	admin := newUIWith(t, pgtest.New(t), "", embedding.NewHash(64), formOnly{})
 	for _, vp := range viewports {
 		do(t, ctx, "resize to "+vp.name, chromedp.EmulateViewport(vp.width, vp.height))
 		for _, pg := range []struct{ name, url, ready string }{
@@ -117,6 +123,7 @@ func TestBrowserAccessibilityAtBothSizes(t *testing.T) {
 			{"sign in", locked.url + "/login", `#token`},
 			{"read-only products", locked.url + "/", `#results tbody tr`},
 			{"status", e.url + "/status", `#status-body`},
+			{"status with index actions", admin.url + "/status", `#new-generation form`},
 		} {
 			do(t, ctx, "open "+pg.name, chromedp.Navigate(pg.url), chromedp.WaitVisible(chromedp.CSS(pg.ready)))
 			audit(t, ctx, axe, vp.name+" "+pg.name)
@@ -329,4 +336,17 @@ func TestBrowserEditorWorkflow(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`document.getElementById('sort').dispatchEvent(new Event('change', {bubbles: true}))`))
 	waitJS(t, ctx, "sorted by price, high to low", `(() => { const ps = [...document.querySelectorAll('#results td.price')].map(td => parseFloat(td.innerText.slice(1).replace(',', '')));
 		return new URLSearchParams(location.search).get('sort') === '-price' && ps.length > 1 && ps.every((p, i) => i === 0 || p <= ps[i-1]); })()`)
+}
+
+// formOnly offers the status page's index actions for the audit; the
+// actions themselves are tested over HTTP in app.
+type formOnly struct{}
+
+func (formOnly) Create(context.Context, serve.IndexSpec) (string, error) {
+	return "", errors.New("not in this test")
+}
+func (formOnly) Promote(context.Context, string, bool) error { return errors.New("not in this test") }
+func (formOnly) Drop(context.Context, string) error          { return errors.New("not in this test") }
+func (formOnly) Defaults() serve.IndexSpec {
+	return serve.IndexSpec{Embedder: "hash", HashDim: 64}
 }

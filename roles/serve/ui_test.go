@@ -49,6 +49,13 @@ func newUI(t *testing.T, token string) uiEnv {
 
 func newUIOn(t testing.TB, pool *pgxpool.Pool, token string, emb embedding.Embedder) uiEnv {
 	t.Helper()
+	return newUIWith(t, pool, token, emb, nil)
+}
+
+// newUIWith is newUIOn with the status page's index actions (app wires
+// them; see app's TestIndexActionsFromTheStatusPage).
+func newUIWith(t testing.TB, pool *pgxpool.Pool, token string, emb embedding.Embedder, index serve.IndexAdmin) uiEnv {
+	t.Helper()
 	store, err := pgvectorstore.New(context.Background(), pool, emb.Model(), emb.Dimension())
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +69,7 @@ func newUIOn(t testing.TB, pool *pgxpool.Pool, token string, emb embedding.Embed
 		Search: search.New(emb, store, cat, search.NewPGFullText(pool, 0)).
 			WithRecent(recentvectors.NewScanner(pool, emb.Model(), recentvectors.Options{})), // as app wires it
 		SyncStates: testStates(pool, emb.Model()),
+		Index:      index,
 		Status: func(ctx context.Context) (serve.Status, error) {
 			st, err := status.Get(ctx, pool, nil, emb.Model())
 			return serve.Status{Products: st.Products, Indexed: st.Indexed, Stale: st.Stale, Missing: st.Missing,
