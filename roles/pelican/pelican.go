@@ -513,9 +513,11 @@ var errNoChunk = errors.New("no chunk left to claim")
 
 // followGenerations runs the catch-up of every live generation once per
 // process, starting the catch-up (backfill) of a generation created later
-// as soon as an emu has opened its index, until ctx is cancelled.
+// as soon as an emu has opened its index, and stopping that of a
+// generation no longer live, until ctx is cancelled. Each catch-up then
+// follows bulk loads for its generation.
 func (p *Pelican) followGenerations(ctx context.Context) {
-	started := map[string]bool{}
+	running := map[string]context.CancelFunc{}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	check := func(ctx context.Context) {
@@ -526,17 +528,20 @@ func (p *Pelican) followGenerations(ctx context.Context) {
 			}
 			return
 		}
+		seen := make(map[string]bool, len(live))
 		for _, g := range live {
-			if started[g.Name] {
+			seen[g.Name] = true
+			if running[g.Name] != nil {
 				continue
 			}
-			started[g.Name] = true
+			gctx, cancel := context.WithCancel(ctx)
+			running[g.Name] = cancel
 			p.log.InfoContext(ctx, "catching up index generation", "generation", g.Name, "state", g.State)
 			wg.Go(func() {
-				if p.waitFor(ctx, IndexReady(p.pool, g.Name)) != nil {
+				if p.waitFor(gctx, IndexReady(p.pool, g.Name)) != nil {
 					return
 				}
-				p.catchupLoop(ctx, catchup{model: g.Name, gen: g.Name})
+				p.catchupLoop(gctx, catchup{model: g.Name, gen: g.Name})
 			})
 		}
 		for _, g := range live {
@@ -544,9 +549,18 @@ func (p *Pelican) followGenerations(ctx context.Context) {
 				p.autoPromote(ctx, g)
 			}
 		}
+		for name, cancel := range running {
+			if !seen[name] {
+				cancel()
+				delete(running, name)
+			}
+		}
 	}
 	check(ctx)
 	generations.Watch(ctx, p.pool, p.cfg.GenerationsPoll, p.log, check)
+	for _, cancel := range running {
+		cancel()
+	}
 }
 
 // autoPromote promotes a building generation created with auto_promote
@@ -556,7 +570,7 @@ func (p *Pelican) followGenerations(ctx context.Context) {
 // polling brings it back.
 func (p *Pelican) autoPromote(ctx context.Context, g generations.Generation) {
 	var sent bool
-	if err := p.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM catchup_passes WHERE model = $1 AND finished_at IS NOT NULL)`,
+	if err := p.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM catchup_passes WHERE model = $1 AND full_table AND finished_at IS NOT NULL)`,
 		g.Name).Scan(&sent); err != nil {
 		if ctx.Err() == nil {
 			p.log.WarnContext(ctx, "read the backfill of an auto-promoted generation", "generation", g.Name, "err", err)

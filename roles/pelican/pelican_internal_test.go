@@ -1,9 +1,11 @@
 package pelican
 
 import (
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/queuemsg"
 )
 
@@ -51,5 +53,29 @@ func TestOutboxMessage(t *testing.T) {
 				t.Fatalf("message does not encode: %v", err)
 			}
 		})
+	}
+}
+
+// TestTile: overlapping and touching ranges (concurrent bulk loads
+// interleave their ids) merge, so no id is in two chunks.
+func TestTile(t *testing.T) {
+	c := func(lo, hi int64) indexstate.Chunk { return indexstate.Chunk{Lo: lo, Hi: hi} }
+	tests := []struct {
+		name   string
+		ranges []indexstate.Chunk
+		want   []indexstate.Chunk
+	}{
+		{"none", nil, nil},
+		{"one small", []indexstate.Chunk{c(5, 7)}, []indexstate.Chunk{c(5, 7)}},
+		{"split", []indexstate.Chunk{c(1, 25)}, []indexstate.Chunk{c(1, 10), c(11, 20), c(21, 25)}},
+		{"overlapping", []indexstate.Chunk{c(1, 12), c(3, 15)}, []indexstate.Chunk{c(1, 10), c(11, 15)}},
+		{"touching", []indexstate.Chunk{c(1, 5), c(6, 8)}, []indexstate.Chunk{c(1, 8)}},
+		{"contained", []indexstate.Chunk{c(1, 30), c(4, 6)}, []indexstate.Chunk{c(1, 10), c(11, 20), c(21, 30)}},
+		{"apart", []indexstate.Chunk{c(1, 3), c(100, 101)}, []indexstate.Chunk{c(1, 3), c(100, 101)}},
+	}
+	for _, tt := range tests {
+		if got := tile(tt.ranges, 10); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: tile(%v) = %v, want %v", tt.name, tt.ranges, got, tt.want)
+		}
 	}
 }
