@@ -237,6 +237,9 @@ func csvRowsOf(ps []product.Product) [][]string {
 	return rows
 }
 
+// outbox counts the changes recorded for the pipeline: outbox rows, and
+// the products inserted by a bulk statement, whose id ranges are recorded
+// instead (backfill_ranges).
 type csvDBState struct {
 	products, outbox, maxVersion, cents int64
 }
@@ -245,7 +248,8 @@ func csvState(t testing.TB, pool *pgxpool.Pool) csvDBState {
 	t.Helper()
 	var s csvDBState
 	err := pool.QueryRow(context.Background(), `SELECT
-		(SELECT count(*) FROM products), (SELECT count(*) FROM sync_outbox),
+		(SELECT count(*) FROM products),
+		(SELECT count(*) FROM sync_outbox) + (SELECT count(*) FROM backfill_ranges r JOIN products p ON p.id BETWEEN r.lo AND r.hi),
 		(SELECT coalesce(max(version), 0) FROM products), (SELECT coalesce(sum(price * 100), 0)::bigint FROM products)`,
 	).Scan(&s.products, &s.outbox, &s.maxVersion, &s.cents)
 	if err != nil {
