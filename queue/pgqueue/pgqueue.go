@@ -455,22 +455,68 @@ WITH ` + asyncCommit + `, u AS (
 )
 SELECT count(pg_notify('` + channel + `', '')) FROM (SELECT 1 FROM u WHERE $3::bigint = 0 LIMIT 1) s`
 
-// Depth counts the lane's visible (including those waiting behind their
-// group's head), in-flight and dead messages: O(messages in the lane).
+// depthHead is how many of the lane's oldest messages Depth looks at to
+// count those in flight: receivers take group heads in id order, so the
+// messages in flight are among the oldest. With fewer messages queued
+// (and so at rest) the count is exact; beyond, a message in flight behind
+// depthHead older ones is counted as visible.
+const depthHead = 5000
+
+// compactDeltas is how many depth delta rows a lane may hold before Depth
+// folds them into one.
+const compactDeltas = 64
+
+// Depth reports the lane's visible (including those waiting behind their
+// group's head), in-flight and dead messages in constant time: the number
+// of messages and of dead letters comes from the counts the tables'
+// triggers keep (migrations/015_queue_depth.up.sql), and the messages in
+// flight from the oldest depthHead messages. It folds the lane's count
+// changes into one row when they pile up.
 func (q *Queue) Depth(ctx context.Context) (queue.Depth, error) {
 	var d queue.Depth
-	err := q.pool.QueryRow(ctx, q.sql.depth, string(q.opts.Lane)).Scan(&d.Visible, &d.InFlight, &d.Dead)
+	var messages, deltas, head int
+	err := q.pool.QueryRow(ctx, q.sql.depth, string(q.opts.Lane), depthHead).Scan(&messages, &d.Dead, &deltas, &head, &d.InFlight)
 	if err != nil {
 		return d, fmt.Errorf("read queue depth: %w", err)
+	}
+	if head < depthHead {
+		messages = head // all of them were looked at
+	}
+	d.Visible = max(0, messages-d.InFlight)
+	if deltas > compactDeltas {
+		if err := q.compactDepth(ctx); err != nil {
+			return d, err
+		}
 	}
 	return d, nil
 }
 
 const depthSQL = `
-SELECT count(*) FILTER (WHERE visible_at <= now()),
-       count(*) FILTER (WHERE visible_at > now()),
-       (SELECT count(*) FROM queue_dead WHERE lane = $1)
-FROM queue_messages`
+WITH head AS (SELECT visible_at FROM queue_messages ORDER BY id LIMIT $2),
+d AS (SELECT coalesce(sum(messages), 0)::bigint AS messages, coalesce(sum(dead), 0)::bigint AS dead, count(*) AS deltas
+      FROM queue_depth_deltas WHERE lane = $1)
+SELECT d.messages, d.dead, d.deltas, (SELECT count(*) FROM head), (SELECT count(*) FROM head WHERE visible_at > now()) FROM d`
+
+// compactDepth folds the lane's depth deltas into one row. One reader
+// compacts at a time (the others skip it); writers only append, so they
+// never wait for it.
+func (q *Queue) compactDepth(ctx context.Context) error {
+	err := pgx.BeginFunc(ctx, q.pool, func(tx pgx.Tx) error {
+		var locked bool
+		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtext('queue_depth_deltas'), hashtext($1))`,
+			string(q.opts.Lane)).Scan(&locked); err != nil || !locked {
+			return err
+		}
+		_, err := tx.Exec(ctx, `WITH d AS (DELETE FROM queue_depth_deltas WHERE lane = $1 RETURNING messages, dead)
+			INSERT INTO queue_depth_deltas (lane, messages, dead) SELECT $1, coalesce(sum(messages), 0), coalesce(sum(dead), 0) FROM d`,
+			string(q.opts.Lane))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("compact the queue depth counts: %w", err)
+	}
+	return nil
+}
 
 const redriveSQL = `
 WITH d AS (DELETE FROM queue_dead WHERE lane = $1 RETURNING id, group_id, dedup_id, body, sent_at)
