@@ -138,6 +138,12 @@ func (l *Lanes) Receive(ctx context.Context, max int, wait, visibility time.Dura
 	return l.receive(ctx, LaneLive, max, wait, visibility)
 }
 
+// ReceiveLive long-polls the live lane alone, for a consumer that keeps
+// a receiver free for live changes while its others work the backfill.
+func (l *Lanes) ReceiveLive(ctx context.Context, max int, wait, visibility time.Duration) ([]Message, error) {
+	return l.receive(ctx, LaneLive, max, wait, visibility)
+}
+
 // receive receives from one lane and prefixes the receipts with it.
 func (l *Lanes) receive(ctx context.Context, lane Lane, max int, wait, visibility time.Duration) ([]Message, error) {
 	msgs, err := l.Lane(lane).Receive(ctx, max, wait, visibility)

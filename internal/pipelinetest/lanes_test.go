@@ -3,6 +3,8 @@ package pipelinetest
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/queuemsg"
 	"github.com/refarch/refarch/roles/pelican"
+	"github.com/refarch/refarch/vectorstore"
 )
 
 // backfill sends catch-up messages for products at version 1, as a
@@ -117,6 +120,75 @@ func TestG10LiveEditOvertakesTheBackfill(t *testing.T) {
 	left := e.laneDepth(ctx, queue.LaneBackfill)
 	if left.Visible+left.InFlight < n/2 {
 		t.Fatalf("the edit was indexed only after %d of %d backfill messages (left %+v); want it ahead of the backlog", n-left.Visible-left.InFlight, n, left)
+	}
+	e.converged(ctx, 60*time.Second)
+}
+
+// gateStore holds every upsert that does not write product live until
+// open is closed: backfill batches that take as long as they like.
+type gateStore struct {
+	vectorstore.Store
+	live int64
+	open chan struct{}
+	held atomic.Int64
+}
+
+func (g *gateStore) Upsert(ctx context.Context, vs []vectorstore.Vector) error {
+	if !slices.ContainsFunc(vs, func(v vectorstore.Vector) bool { return v.Meta.ProductID == g.live }) {
+		g.held.Add(1)
+		select {
+		case <-g.open:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return g.Store.Upsert(ctx, vs)
+}
+
+// G10 when every slot is busy: with each of emu's slots holding a backfill
+// batch that does not finish (and its receiver the next one), an edit is
+// still indexed, by the slot emu keeps for the live lane.
+func TestG10LiveEditIsIndexedWhileEverySlotHoldsBackfill(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	const n = 1000
+	ids := e.insert(ctx, n, "backlog")
+	e.exec(ctx, `DELETE FROM sync_outbox`) // only the catch-up (the bootstrap) sends them
+	e.startPelican(e.pelicanConfig(), nil)
+	waitFor(t, 30*time.Second, func() string {
+		if d := e.laneDepth(ctx, queue.LaneBackfill); d.Visible < n {
+			return fmt.Sprintf("backfill lane %+v, want %d visible", d, n)
+		}
+		return ""
+	})
+	live := ids[0]
+	gate := &gateStore{Store: e.store, live: live, open: make(chan struct{})}
+	cfg := e.emuConfig()
+	cfg.Visibility = time.Minute
+	e.startEmu(cfg, nil, nil, gate)
+	slots := int64(cfg.Concurrency * 4) // emu's default pipeline
+	waitFor(t, 30*time.Second, func() string {
+		if h := gate.held.Load(); h < slots {
+			return fmt.Sprintf("%d of %d slots hold a backfill batch", h, slots)
+		}
+		return ""
+	})
+	e.exec(ctx, `UPDATE products SET description = 'edited while every slot is busy' WHERE id = $1`, live)
+	var err string
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		var v int64
+		e.pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM index_state WHERE model = $1 AND product_id = $2`, e.model, live).Scan(&v) //nolint:errcheck // a failed read is retried
+		if err = fmt.Sprintf("edited product indexed at v%d", v); v == 2 {
+			err = ""
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	close(gate.open)
+	if err != "" {
+		t.Fatalf("%s with every slot holding a backfill batch; want the edit indexed by the live lane's slot", err)
 	}
 	e.converged(ctx, 60*time.Second)
 }

@@ -20,6 +20,14 @@ type Queue interface {
 	Depth(ctx context.Context) (queue.Depth, error)
 }
 
+// LiveReceiver is a queue with lanes (queue.Lanes) that can be received
+// from on the live lane alone. Emu then keeps one slot for live changes,
+// so that an edit waits for no backfill batch, however long the backfill.
+type LiveReceiver interface {
+	Split() bool
+	ReceiveLive(ctx context.Context, max int, wait, visibility time.Duration) ([]queue.Message, error)
+}
+
 // Embedder is the part of an embedder (embedding.Embedder) emu uses.
 type Embedder interface {
 	Embed(ctx context.Context, texts []string) ([][]float32, error)

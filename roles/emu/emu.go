@@ -270,7 +270,17 @@ func (e *Emu) Run(ctx context.Context) error {
 		wg.Go(func() { e.watchGenerations(ctx) })
 	}
 	for i := range e.cfg.Concurrency * e.cfg.Pipeline {
-		slots.Go(func() { e.slot(ctx, i) })
+		slots.Go(func() { e.slot(ctx, i, e.receive) })
+	}
+	// One more slot takes live changes only: every other slot may hold a
+	// backfill batch (and the next one) for a while, and an edit must not
+	// wait for them.
+	if lr, ok := e.q.(LiveReceiver); ok && lr.Split() {
+		slots.Go(func() {
+			e.slot(ctx, e.cfg.Concurrency*e.cfg.Pipeline, func(ctx context.Context) ([]queue.Message, error) {
+				return lr.ReceiveLive(ctx, e.cfg.BatchSize, e.cfg.Wait, e.cfg.Visibility)
+			})
+		})
 	}
 	wg.Go(func() {
 		slots.Wait()
@@ -311,10 +321,10 @@ func (e *Emu) watchDepth(ctx context.Context) {
 	}
 }
 
-// slot receives batches and handles them. Its receiver runs one batch
-// ahead, under a heartbeat, so that the queue's round trips overlap the
-// work on the previous batch.
-func (e *Emu) slot(ctx context.Context, n int) {
+// slot receives batches with receive and handles them. Its receiver runs
+// one batch ahead, under a heartbeat, so that the queue's round trips
+// overlap the work on the previous batch.
+func (e *Emu) slot(ctx context.Context, n int, receive func(ctx context.Context) ([]queue.Message, error)) {
 	type held struct {
 		msgs []queue.Message
 		hb   *heartbeat
@@ -330,7 +340,7 @@ func (e *Emu) slot(ctx context.Context, n int) {
 				backoff.Sleep(ctx, e.cfg.Wait)
 				continue
 			}
-			msgs, err := e.receive(ctx)
+			msgs, err := receive(ctx)
 			if ctx.Err() != nil {
 				e.release(ctx, msgs, 0)
 				return
