@@ -3,9 +3,15 @@
 # (default 1,000,000) into a fresh database on the local cluster, run
 # `serve --all` with the hash embedder at 512 dimensions (so the store, not
 # the model, is measured) and print:
-#   - seed time; time until every vector is written (bootstrap rows/s);
+#   - seed time; time until every vector is written (bootstrap rows/s,
+#     from serve's start to the last index_state write);
 #   - time to a ready search index with the cluster's defaults (`make db`),
 #     with the build's progress as `status --json` shows it;
+#   - edit-during-backfill latency: while the bootstrap's backlog drains,
+#     a product's description is edited every BENCH_EDIT_EVERY seconds
+#     (0.2); p50/p99 from the edit's commit (updated_at) to its vector
+#     being recorded (index_state.indexed_at), and edits never indexed;
+#   - serve --all's peak RSS (VmHWM) and its RSS while bootstrapping;
 #   - /api/search latency while the index is missing or building (and
 #     whether the answers said index_ready: false) and once it is ready;
 #   - / and /api/products latency (p50, p99);
@@ -15,8 +21,11 @@
 #     price filter, beside /healthz at 8 clients (the machine's load), and
 #     recall@10 of the HNSW search against an exact scan for 200 random
 #     queries over an ef_search sweep (search's BenchmarkScaleSearch).
-# Needs curl and python3. The database refarch_scale is dropped and
-# recreated; serve logs to .dev/bench-scale-serve.log.
+# BENCH_SHORT=1 leaves out reconcile's minute and the page timings and
+# narrows the ef_search sweep (the test that runs this at a few hundred
+# rows, so that it cannot rot). Needs curl and python3. The database
+# BENCH_DB (refarch_scale) is dropped and recreated; serve logs to
+# .dev/BENCH_DB-serve.log.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,23 +33,24 @@ cd "$top"
 n=${BENCH_PRODUCTS:-1000000}
 port=${BENCH_PORT:-18$((RANDOM % 900 + 100))}
 addr=127.0.0.1:$port
-bin=bin/refarch
-log=.dev/bench-scale-serve.log
+db=${BENCH_DB:-refarch_scale}
+bin=${BENCH_BIN:-bin/refarch}
+log=.dev/$db-serve.log
 
 say() { printf '%s bench-scale: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
 set -a; . ./.dev/env; set +a
 admin=$TEST_DATABASE_URL
-export DATABASE_URL=${admin/\/postgres\?/\/refarch_scale?}
+export DATABASE_URL=${admin/\/postgres\?/\/$db?}
 export REFARCH_EMBEDDER=hash REFARCH_HASH_DIM=512
-go build -o "$bin" .
+[ -n "${BENCH_BIN:-}" ] || go build -o "$bin" .
 say "cluster: maintenance_work_mem $(psql -qAt "$admin" -c 'SHOW maintenance_work_mem'), max_parallel_maintenance_workers $(psql -qAt "$admin" -c 'SHOW max_parallel_maintenance_workers')"
 if [ -n "${BENCH_REUSE:-}" ]; then
   # BENCH_REUSE=1 starts from the catalog a previous run seeded (nothing indexed yet).
   seed_s="(reused)"
   "$bin" migrate >/dev/null
 else
-  psql -qAt "$admin" -c "DROP DATABASE IF EXISTS refarch_scale WITH (FORCE)" -c "CREATE DATABASE refarch_scale" >/dev/null
+  psql -qAt "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
   psql -qAt "$DATABASE_URL" -c "CREATE EXTENSION vector" >/dev/null
   "$bin" migrate >/dev/null
   t=$(date +%s.%N)
@@ -53,14 +63,32 @@ fi
 serve_pid=$!
 trap 'kill -TERM $serve_pid 2>/dev/null; wait $serve_pid 2>/dev/null || true' EXIT
 start=$(date +%s.%N)
+start_db=$(psql -qAt "$DATABASE_URL" -c "SELECT extract(epoch FROM clock_timestamp())")
+
+# Edits during the backfill: one product's description every
+# BENCH_EDIT_EVERY seconds, each product at most once, until every vector
+# is written.
+edit_ids=.dev/$db-edits.txt; : >"$edit_ids"
+edit_loop() {
+  local every=${BENCH_EDIT_EVERY:-0.2} id
+  while :; do
+    id=$(( (RANDOM * 32768 + RANDOM) % n + 1 ))
+    psql -qAt "$DATABASE_URL" -c "UPDATE products SET description = description || ' (edited during the backfill)'
+      WHERE id = $id AND description NOT LIKE '%(edited during the backfill)' RETURNING id" >>"$edit_ids" 2>/dev/null || true
+    sleep "$every"
+  done
+}
+edit_loop &
+edit_pid=$!
+rss_max=0
 for _ in $(seq 1 120); do curl -sf "http://$addr/healthz" >/dev/null && break; sleep 0.5; done
 
 queries=("something to keep my coffee hot" "shoes for running on trails" "wireless headphones for flights"
   "a gift for someone who likes cooking" "waterproof jacket for hiking" "toys for a three year old"
   "a lamp for reading in bed" "ergonomic office chair" "kitchen knife that stays sharp" "garden tools")
 # Raw latencies stay in .dev/bench-scale-latency.txt ("phase seconds code index_ready").
-lat_file=.dev/bench-scale-latency.txt; : >"$lat_file"; rm -f "$lat_file.idle"
-trap 'kill -TERM $serve_pid 2>/dev/null; wait $serve_pid 2>/dev/null || true; rm -f "$lat_file.idle"' EXIT
+lat_file=.dev/$db-latency.txt; : >"$lat_file"; rm -f "$lat_file.idle"
+trap 'kill $edit_pid 2>/dev/null || true; kill -TERM $serve_pid 2>/dev/null || true; wait $serve_pid 2>/dev/null || true; rm -f "$lat_file.idle"' EXIT
 
 # search PHASE: one query, appends "phase seconds http_code index_ready" to lat_file.
 search() {
@@ -103,13 +131,20 @@ while :; do
   t0=$(date +%s.%N)
   st=$("$bin" status --json 2>/dev/null || echo '{}')
   echo "cli-bootstrap $(python3 -c "import time; print(f'{time.time()-$t0:.4f}')") 200 -" >>"$lat_file"
+  rss=$(awk '/^VmRSS/ {print $2}' /proc/$serve_pid/status 2>/dev/null || echo 0)
+  [ "${rss:-0}" -gt "$rss_max" ] && rss_max=$rss
   now=$(python3 -c "import time; print(f'{time.time()-$start:.0f}')")
   read -r products indexed state done total eta < <(python3 -c "import json,sys
 s=json.loads(sys.argv[1] or '{}'); si=s.get('search_index') or {}
 print(s.get('products',0), s.get('indexed',0), si.get('state','?'), si.get('done',0), si.get('total',0), int(si.get('eta_seconds',0)))" "$st")
-  say "t=${now}s indexed $indexed/$products, search index $state $done/$total eta ${eta}s"
+  lanes=$(python3 -c "import json,sys
+s=json.loads(sys.argv[1] or '{}'); l=s.get('queue_lanes') or {}
+print(' '.join(f\"{k} {v.get('visible',0)}+{v.get('in_flight',0)}\" for k,v in sorted(l.items())))" "$st")
+  say "t=${now}s indexed $indexed/$products, lanes (visible+in flight): $lanes, serve RSS $((rss / 1024)) MiB, search index $state $done/$total eta ${eta}s"
   if [ -z "$written" ] && [ "$products" -gt 0 ] && [ "$indexed" = "$products" ]; then
-    written=$now
+    kill "$edit_pid" 2>/dev/null || true
+    # The moment of the last vector write, from the database's own clock.
+    written=$(psql -qAt "$DATABASE_URL" -c "SELECT round((extract(epoch FROM max(indexed_at)) - $start_db)::numeric, 1) FROM index_state")
     say "every vector written after ${written}s ($(python3 -c "print(f'{$products/max(1,$written):.0f}')") rows/s)"
   fi
   case "$state" in
@@ -118,7 +153,7 @@ print(s.get('products',0), s.get('indexed',0), si.get('state','?'), si.get('done
   esac
   if [ -n "$written" ] && [ "$state" = ready ]; then ready=$now; break; fi
   if ! kill -0 "$serve_pid" 2>/dev/null; then say "serve exited; see $log"; exit 1; fi
-  sleep 10
+  sleep "${BENCH_POLL:-10}"
 done
 # The exact moment is in emu's log; status polls are 10 s apart.
 ready=$(python3 - "$log" "$start" <<'PY'
@@ -131,18 +166,20 @@ for l in open(sys.argv[1]):
 print(f"{t-start:.0f}" if t else "?")
 PY
 )
-build=$(grep -o 'vector search index built.*' "$log" | tail -1)
+build=$(grep -o 'vector search index built.*' "$log" | tail -1 || true)
 say "search index ready after ${ready}s ($build)"
 
 touch "$lat_file.idle"; wait "$sampler_pid" 2>/dev/null || true
-for _ in $(seq 1 100); do search ready; done
-for _ in $(seq 1 100); do status_page idle; done
-for _ in $(seq 1 20); do
+rounds=100; [ -n "${BENCH_SHORT:-}" ] && rounds=10
+for _ in $(seq 1 $rounds); do search ready; done
+for _ in $(seq 1 $rounds); do status_page idle; done
+for _ in $(seq 1 $((rounds / 5))); do
   t0=$(date +%s.%N); "$bin" status --json >/dev/null
   echo "cli-idle $(python3 -c "import time; print(f'{time.time()-$t0:.4f}')") 200 -" >>"$lat_file"
 done
 # reconcile is the exhaustive check: its rate over a minute, from its progress lines.
-reconcile_line=$(timeout -s INT 60 "$bin" reconcile 2>&1 >/dev/null | grep 'products checked' | tail -1 || true)
+reconcile_line="(left out: BENCH_SHORT)"
+[ -n "${BENCH_SHORT:-}" ] || reconcile_line=$(timeout -s INT 60 "$bin" reconcile 2>&1 >/dev/null | grep 'products checked' | tail -1 || true)
 page() { # page NAME URL: 50 requests, p50/p99
   python3 - "$2" <<'PY'
 import sys,time,urllib.request
@@ -153,6 +190,18 @@ t.sort(); print(f"n=50 p50={t[25]:.1f}ms p99={t[49]:.1f}ms")
 PY
 }
 cat="$(psql -qAt "$DATABASE_URL" -c "SELECT category FROM products LIMIT 1")"
+
+# Each edited product's latency from its edit to its vector: both times from
+# the database's clock.
+edits=$(psql -qAt "$DATABASE_URL" -c "WITH e AS (SELECT DISTINCT id FROM unnest('{$(paste -sd, "$edit_ids")}'::bigint[]) AS id),
+  x AS (SELECT p.updated_at, s.indexed_at FROM e JOIN products p ON p.id = e.id
+        LEFT JOIN index_state s ON s.product_id = p.id AND s.version = p.version
+        WHERE p.updated_at <= to_timestamp($start_db + $written)),
+  l AS (SELECT extract(epoch FROM indexed_at - updated_at) * 1000 AS ms FROM x WHERE indexed_at IS NOT NULL)
+  SELECT (SELECT count(*) FROM x), count(*), coalesce(round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 0), 0),
+         coalesce(round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 0), 0), coalesce(round(max(ms)::numeric, 0), 0) FROM l" | tr '|' ' ')
+read -r edits_n edits_ok edit_p50 edit_p99 edit_max <<<"$edits"
+hwm=$(awk '/^VmHWM/ {print $2}' /proc/$serve_pid/status 2>/dev/null || echo 0)
 cat_q=$(python3 -c "import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1]))" "$cat")
 
 echo
@@ -160,6 +209,8 @@ echo "== bench-scale: $n products, hash embedder 512 dims =="
 echo "seed:                           ${seed_s}s"
 echo "all vectors written:            ${written}s after serve started ($(python3 -c "print(f'{$n/max(1,$written):.0f}')") rows/s)"
 echo "search index ready:             ${ready}s after serve started (${build#*took=})"
+echo "edit during the backfill:       ${edits_ok}/${edits_n} edits indexed, p50=${edit_p50}ms p99=${edit_p99}ms max=${edit_max}ms (edit commit to vector recorded)"
+echo "serve --all peak RSS:           $((hwm / 1024)) MiB (VmHWM; $((rss_max / 1024)) MiB the most sampled while bootstrapping)"
 echo "search while index missing:     $(pct missing)"
 echo "search while index building:    $(pct building)"
 echo "search with the index ready:    $(pct ready)"
@@ -168,12 +219,15 @@ echo "status page idle:               $(pct status-idle)"
 echo "status --json while bootstrapping: $(pct cli-bootstrap) (process start included)"
 echo "status --json idle:             $(pct cli-idle) (process start included)"
 echo "reconcile (first minute):       ${reconcile_line:-no progress line}"
-echo "GET /:                          $(page / "http://$addr/")"
-echo "GET /api/products:              $(page p "http://$addr/api/products")"
-echo "GET /api/products?category=:    $(page c "http://$addr/api/products?category=$cat_q")"
-echo "GET /api/products?after=500000: $(page a "http://$addr/api/products?after=$((n / 2))")"
+if [ -z "${BENCH_SHORT:-}" ]; then
+  echo "GET /:                          $(page / "http://$addr/")"
+  echo "GET /api/products:              $(page p "http://$addr/api/products")"
+  echo "GET /api/products?category=:    $(page c "http://$addr/api/products?category=$cat_q")"
+  echo "GET /api/products?after=500000: $(page a "http://$addr/api/products?after=$((n / 2))")"
+fi
 echo "search at 8 clients and recall@10 (BenchmarkScaleSearch), load $(cut -d' ' -f1-3 /proc/loadavg):"
-REFARCH_BENCH_SCALE_ADDR="http://$addr" REFARCH_HASH_DIM=512 go test -run '^$' -bench '^BenchmarkScaleSearch$' -benchtime 1x -timeout 60m ./search/ |
+ef=${REFARCH_BENCH_EF:-}; [ -n "${BENCH_SHORT:-}" ] && ef=${ef:-0}
+REFARCH_BENCH_EF=$ef REFARCH_BENCH_SCALE_ADDR="http://$addr" REFARCH_HASH_DIM=512 go test -run '^$' -bench '^BenchmarkScaleSearch$' -benchtime 1x -timeout 60m ./search/ |
   grep -vE '^(goos|goarch|pkg|cpu|PASS|ok)' | sed 's/^/  /'
 echo "build log lines:"
-grep -E 'build vector search index|building vector search index|vector search index (built|ready)|bulk load' "$log" | sed 's/^/  /' | tail -40
+grep -aE 'build vector search index|building vector search index|vector search index (built|ready)|bulk load' "$log" | sed 's/^/  /' | tail -40 || true
