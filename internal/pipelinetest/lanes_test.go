@@ -179,7 +179,7 @@ func TestG10LiveEditIsIndexedWhileEverySlotHoldsBackfill(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		var v int64
-		e.pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM index_state WHERE model = $1 AND product_id = $2`, e.model, live).Scan(&v) //nolint:errcheck // a failed read is retried
+		e.pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM index_state WHERE model = $1 AND product_id = $2`, e.model, live).Scan(&v)
 		if err = fmt.Sprintf("edited product indexed at v%d", v); v == 2 {
 			err = ""
 			break
