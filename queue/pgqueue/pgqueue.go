@@ -469,7 +469,7 @@ const compactDeltas = 64
 // Depth reports the lane's visible (including those waiting behind their
 // group's head), in-flight and dead messages in constant time: the number
 // of messages and of dead letters comes from the counts the tables'
-// triggers keep (migrations/015_queue_depth.up.sql), and the messages in
+// triggers keep (migrations/016_queue_depth.up.sql), and the messages in
 // flight from the oldest depthHead messages. It folds the lane's count
 // changes into one row when they pile up.
 func (q *Queue) Depth(ctx context.Context) (queue.Depth, error) {
