@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -31,6 +32,10 @@ func TestBenchScaleShort(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	cmd := exec.CommandContext(ctx, "./bench-scale.sh")
+	// The script's serve and edit loop are in its process group: a timeout
+	// ends them all, not the script alone.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.Env = append(os.Environ(), "BENCH_SHORT=1", "BENCH_PRODUCTS=3000", "BENCH_POLL=1",
 		"BENCH_DB=refarch_scale_test", "BENCH_BIN="+bin)
 	outb, err := cmd.CombinedOutput()
