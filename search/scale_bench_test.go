@@ -40,7 +40,7 @@ import (
 //
 // REFARCH_BENCH_SCALE_ADDR is serve's base URL, DATABASE_URL its database,
 // REFARCH_HASH_DIM the hash embedder's dimension (default 512),
-// REFARCH_BENCH_EF the ef_search values swept.
+// REFARCH_BENCH_EF the ef_search values swept ("none": no recall part).
 func BenchmarkScaleSearch(b *testing.B) {
 	addr := os.Getenv("REFARCH_BENCH_SCALE_ADDR")
 	dsn := os.Getenv("DATABASE_URL")
@@ -114,6 +114,10 @@ func BenchmarkScaleSearch(b *testing.B) {
 		queries[i].vec = v[0]
 	}
 
+	// REFARCH_BENCH_EF=none measures only /api/search at 8 clients (the
+	// recall part's exact pass takes minutes at a million rows).
+	latencyOnly := os.Getenv("REFARCH_BENCH_EF") == "none"
+
 	// Exact top 10 of every query, plain and filtered, in one pass.
 	const k = 10
 	start := time.Now()
@@ -155,7 +159,11 @@ func BenchmarkScaleSearch(b *testing.B) {
 			}
 		})
 	}
-	scan, err := pool.Query(ctx, `SELECT category, price, embedding::float4[] FROM `+pgx.Identifier{store.Table()}.Sanitize())
+	scanSQL := `SELECT category, price, embedding::float4[] FROM ` + pgx.Identifier{store.Table()}.Sanitize()
+	if latencyOnly {
+		scanSQL += ` LIMIT 0`
+	}
+	scan, err := pool.Query(ctx, scanSQL)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -188,7 +196,9 @@ func BenchmarkScaleSearch(b *testing.B) {
 	fmt.Printf("%-10s | %-28s | %-28s\n", "ef_search", "recall@10 (p50 ms)", "filtered: recall@10, short answers (p50 ms)")
 	// REFARCH_BENCH_EF overrides the sweep (comma-separated, 0 = the default sizing).
 	efs := []int{0, 100, 200, 400, 600, 1000}
-	if s := os.Getenv("REFARCH_BENCH_EF"); s != "" {
+	if s := os.Getenv("REFARCH_BENCH_EF"); latencyOnly {
+		efs = nil
+	} else if s != "" {
 		efs = nil
 		for _, f := range strings.Split(s, ",") {
 			ef, err := strconv.Atoi(strings.TrimSpace(f))

@@ -481,8 +481,7 @@ func (s *Store) searchEf(k int, n int64) int {
 //     before it gives up (pgvector's default is 20,000; see maxScanTuples),
 //     and the memory it may take for them: hnsw.scan_mem_multiplier times
 //     work_mem (4 MB by default, which ended filtered scans at 100,000
-//     products long before 50,000 tuples: 5 of 200 answers short, recall
-//     0.77; with 16 times, 64 MB, 0 short and 0.94);
+//     products long before the bound: 5 of 200 answers short);
 //   - ef_search sized for k and the table (efSearch);
 //   - no sequential scan: the vectors live in TOAST, so the planner prices a
 //     scan of the small main table as cheap and picks scan+sort over the
@@ -515,11 +514,13 @@ func searchBatch(ef, maxScan int, timeout time.Duration, sql string, args []any,
 
 // maxScanTuples bounds a filtered search's iterative scan: it stops after
 // visiting this many index tuples, even with fewer than k rows that pass
-// the filter. pgvector's default of 20,000 left 1 in 5 of the top 10
-// behind for a category and price band (about 3% of the catalog) at
-// 100,000 products; 50,000 found 0.94 of them (BenchmarkScaleSearch).
-// An unfiltered search never gets near it (ef_search tuples suffice).
-const maxScanTuples = 50_000
+// the filter. It is pgvector's default, 20,000: at 100,000 products it
+// found 0.80 of the exact top 10 for a category and price band (about 3%
+// of the catalog) and 50,000 found 0.94, but at 1,000,000 products a
+// filter that passes 1% of them then visits all 50,000 tuples (105,000
+// buffer hits, 5.3 s on the test machine at load 20, far past
+// the 2 s statement timeout). An unfiltered search never gets near it.
+const maxScanTuples = 20_000
 
 // filteredCandidates is how many rows that pass a filter the iterative
 // scan collects, at least, before the best k of them are taken: relaxed
