@@ -173,7 +173,7 @@ tune_builds() {
 # Search: an HNSW search reads thousands of index pages at random, so the
 # index must stay in shared_buffers (a page copied in from the OS cache
 # costs some 10-40 us; at a million 512-dimension vectors the index is
-# 2.6 GB and a search touches about 5,000 pages). shared_buffers is a
+# 2.6 GB and a search at ef_search 600 touches about 9,000 pages). shared_buffers is a
 # quarter of the machine's memory between 256 MB and 8 GB, given when the
 # server starts (a running cluster keeps its own until `make db-stop &&
 # make db`); effective_cache_size tells the planner the rest is cached.
