@@ -148,6 +148,12 @@ type Emu struct {
 	embedding chan struct{}
 	// claims keeps two batches from embedding one product at once.
 	claims embedClaims
+	// inHand bounds the batches received and not yet settled, across all
+	// slots: each slot's receiver runs one batch ahead only while another
+	// slot's place is free. Every message in hand when the process is
+	// killed comes back with one more receive counted, so a process that
+	// hoards batches pushes healthy messages toward the dead-letter queue.
+	inHand chan struct{} // the live-only slot has its own, so an edit never waits for it
 	// acks acknowledges settled messages in the background while Run runs;
 	// without it (Handle called alone) they are acknowledged at once.
 	acks *acker
@@ -220,6 +226,7 @@ func New(pool *pgxpool.Pool, q Queue, emb Embedder, store Store, cfg Config, log
 		quota: quota.NewWatch("refarch_emu_quota_throttled_total", log, reg),
 		gt:    generationTargets{open: map[string]*target{}, failed: map[string]openFailure{}}}
 	e.embedding = make(chan struct{}, e.cfg.Concurrency)
+	e.inHand = make(chan struct{}, e.cfg.Concurrency*max(e.cfg.Pipeline, 2))
 	if emb != nil {
 		e.static = &target{e: e, name: emb.Model(), emb: emb, store: store}
 	}
@@ -270,7 +277,7 @@ func (e *Emu) Run(ctx context.Context) error {
 		wg.Go(func() { e.watchGenerations(ctx) })
 	}
 	for i := range e.cfg.Concurrency * e.cfg.Pipeline {
-		slots.Go(func() { e.slot(ctx, i, e.receive) })
+		slots.Go(func() { e.slot(ctx, i, e.receive, e.inHand) })
 	}
 	// One more slot takes live changes only: every other slot may hold a
 	// backfill batch (and the next one) for a while, and an edit must not
@@ -279,7 +286,7 @@ func (e *Emu) Run(ctx context.Context) error {
 		slots.Go(func() {
 			e.slot(ctx, e.cfg.Concurrency*e.cfg.Pipeline, func(ctx context.Context) ([]queue.Message, error) {
 				return lr.ReceiveLive(ctx, e.cfg.BatchSize, e.cfg.Wait, e.cfg.Visibility)
-			})
+			}, make(chan struct{}, 2))
 		})
 	}
 	wg.Go(func() {
@@ -323,8 +330,9 @@ func (e *Emu) watchDepth(ctx context.Context) {
 
 // slot receives batches with receive and handles them. Its receiver runs
 // one batch ahead, under a heartbeat, so that the queue's round trips
-// overlap the work on the previous batch.
-func (e *Emu) slot(ctx context.Context, n int, receive func(ctx context.Context) ([]queue.Message, error)) {
+// overlap the work on the previous batch, when inHand (shared by the slots
+// it bounds, see Emu.inHand) has room for it.
+func (e *Emu) slot(ctx context.Context, n int, receive func(ctx context.Context) ([]queue.Message, error), inHand chan struct{}) {
 	type held struct {
 		msgs []queue.Message
 		hb   *heartbeat
@@ -340,7 +348,15 @@ func (e *Emu) slot(ctx context.Context, n int, receive func(ctx context.Context)
 				backoff.Sleep(ctx, e.cfg.Wait)
 				continue
 			}
+			select {
+			case inHand <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
 			msgs, err := receive(ctx)
+			if len(msgs) == 0 || err != nil || ctx.Err() != nil {
+				<-inHand
+			}
 			if ctx.Err() != nil {
 				e.release(ctx, msgs, 0)
 				return
@@ -366,6 +382,7 @@ func (e *Emu) slot(ctx context.Context, n int, receive func(ctx context.Context)
 			case <-ctx.Done():
 				h.hb.end()
 				e.release(ctx, msgs, 0)
+				<-inHand
 				return
 			}
 		}
@@ -373,6 +390,7 @@ func (e *Emu) slot(ctx context.Context, n int, receive func(ctx context.Context)
 	for b := range batches {
 		b.hb.end()
 		e.handleSafely(ctx, b.msgs, n)
+		<-inHand
 		e.m.batchSeconds.Observe(time.Since(b.at).Seconds())
 	}
 	wg.Wait()
