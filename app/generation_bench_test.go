@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,24 +22,17 @@ import (
 	"github.com/refarch/refarch/embedding/use/usetest"
 	"github.com/refarch/refarch/generations"
 	"github.com/refarch/refarch/internal/pgtest"
+	"github.com/refarch/refarch/internal/recall"
 	"github.com/refarch/refarch/internal/testkit"
 )
 
-// seedCSVPath finds ../shared/data/seed-products.csv above the package, or
-// REFARCH_SEED_CSV.
+// seedCSVPath is the seed catalog (recall.SeedCSV), or skips b without one.
 func seedCSVPath(b *testing.B) string {
-	if p := os.Getenv("REFARCH_SEED_CSV"); p != "" {
-		return p
+	p := recall.SeedCSV()
+	if p == "" {
+		b.Skip("seed-products.csv not found (set REFARCH_SEED_CSV)")
 	}
-	dir, _ := os.Getwd()
-	for ; dir != "/"; dir = filepath.Dir(dir) {
-		p := filepath.Join(dir, "..", "shared", "data", "seed-products.csv")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	b.Skip("seed-products.csv not found (set REFARCH_SEED_CSV)")
-	return ""
+	return p
 }
 
 // metricValue reads one unlabelled counter from a /metrics page.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -14,27 +13,20 @@ import (
 	"github.com/refarch/refarch/embedding"
 	"github.com/refarch/refarch/embedding/use"
 	"github.com/refarch/refarch/embedding/use/usetest"
+	"github.com/refarch/refarch/internal/recall"
 	"github.com/refarch/refarch/product"
 	"github.com/refarch/refarch/roles/emu"
 	"github.com/refarch/refarch/roles/pelican"
 	"github.com/refarch/refarch/vectorstore/pgvectorstore"
 )
 
-// seedCSV finds ../shared/data/seed-products.csv above the package, or
-// REFARCH_SEED_CSV.
+// seedCSV is the seed catalog (recall.SeedCSV), or skips b without one.
 func seedCSV(b *testing.B) string {
-	if p := os.Getenv("REFARCH_SEED_CSV"); p != "" {
-		return p
+	p := recall.SeedCSV()
+	if p == "" {
+		b.Skip("seed-products.csv not found (set REFARCH_SEED_CSV)")
 	}
-	dir, _ := os.Getwd()
-	for ; dir != "/"; dir = filepath.Dir(dir) {
-		p := filepath.Join(dir, "..", "shared", "data", "seed-products.csv")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	b.Skip("seed-products.csv not found (set REFARCH_SEED_CSV)")
-	return ""
+	return p
 }
 
 func envInt(name string, def int) int {
