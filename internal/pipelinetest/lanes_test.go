@@ -88,6 +88,23 @@ func (s steadyEmbedder) Embed(ctx context.Context, texts []string) ([][]float32,
 	return s.Embedder.Embed(ctx, texts)
 }
 
+// backfillBacklog inserts n products and starts pelican, whose catch-up
+// (the bootstrap) puts all n on the backfill lane; it returns their ids,
+// the last inserted first.
+func (e *env) backfillBacklog(ctx context.Context, n int) []int64 {
+	e.t.Helper()
+	ids := e.insert(ctx, n, "backlog")
+	e.exec(ctx, `DELETE FROM sync_outbox`) // only the catch-up sends them
+	e.startPelican(e.pelicanConfig(), nil)
+	waitFor(e.t, 30*time.Second, func() string {
+		if d := e.laneDepth(ctx, queue.LaneBackfill); d.Visible < n {
+			return fmt.Sprintf("backfill lane %+v, want %d visible", d, n)
+		}
+		return ""
+	})
+	return ids
+}
+
 // G10: a change made during a bootstrap is indexed ahead of the backfill's
 // backlog, not after it: when the edited product is indexed, most of the
 // backlog is still queued.
@@ -96,15 +113,7 @@ func TestG10LiveEditOvertakesTheBackfill(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	const n = 2000
-	ids := e.insert(ctx, n, "backlog")
-	e.exec(ctx, `DELETE FROM sync_outbox`) // only the catch-up (the bootstrap) sends them
-	e.startPelican(e.pelicanConfig(), nil)
-	waitFor(t, 30*time.Second, func() string {
-		if d := e.laneDepth(ctx, queue.LaneBackfill); d.Visible < n {
-			return fmt.Sprintf("backfill lane %+v, want %d visible", d, n)
-		}
-		return ""
-	})
+	ids := e.backfillBacklog(ctx, n)
 	emb := steadyEmbedder{e.emb, 100 * time.Millisecond}
 	e.startEmu(e.emuConfig(), nil, emb, nil)
 	last := ids[0] // inserted last, so at the back of the backfill
@@ -153,15 +162,7 @@ func TestG10LiveEditIsIndexedWhileEverySlotHoldsBackfill(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	const n = 1000
-	ids := e.insert(ctx, n, "backlog")
-	e.exec(ctx, `DELETE FROM sync_outbox`) // only the catch-up (the bootstrap) sends them
-	e.startPelican(e.pelicanConfig(), nil)
-	waitFor(t, 30*time.Second, func() string {
-		if d := e.laneDepth(ctx, queue.LaneBackfill); d.Visible < n {
-			return fmt.Sprintf("backfill lane %+v, want %d visible", d, n)
-		}
-		return ""
-	})
+	ids := e.backfillBacklog(ctx, n)
 	live := ids[0]
 	gate := &gateStore{Store: e.store, live: live, open: make(chan struct{})}
 	cfg := e.emuConfig()
