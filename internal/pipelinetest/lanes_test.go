@@ -154,9 +154,9 @@ func (g *gateStore) Upsert(ctx context.Context, vs []vectorstore.Vector) error {
 	return g.Store.Upsert(ctx, vs)
 }
 
-// G10 when every slot is busy: with each of emu's slots holding a backfill
-// batch that does not finish (and its receiver the next one), an edit is
-// still indexed, by the slot emu keeps for the live lane.
+// G10 when every slot is busy: with emu holding all the backfill batches
+// it will hold, none of which finishes, an edit is still indexed, by the
+// slot emu keeps for the live lane.
 func TestG10LiveEditIsIndexedWhileEverySlotHoldsBackfill(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -168,10 +168,18 @@ func TestG10LiveEditIsIndexedWhileEverySlotHoldsBackfill(t *testing.T) {
 	cfg := e.emuConfig()
 	cfg.Visibility = time.Minute
 	e.startEmu(cfg, nil, nil, gate)
-	slots := int64(cfg.Concurrency * 4) // emu's default pipeline
+	// Emu holds at most one batch per slot (its receivers run ahead only
+	// into a free slot's place): wait until it holds all it will, every
+	// one stuck, and nothing has moved for a second.
+	var was string
+	settled := time.Now()
 	waitFor(t, 30*time.Second, func() string {
-		if h := gate.held.Load(); h < slots {
-			return fmt.Sprintf("%d of %d slots hold a backfill batch", h, slots)
+		now := fmt.Sprintf("%d upserts held, backfill lane %+v", gate.held.Load(), e.laneDepth(ctx, queue.LaneBackfill))
+		if now != was {
+			was, settled = now, time.Now()
+		}
+		if gate.held.Load() < int64(cfg.Concurrency) || time.Since(settled) < time.Second {
+			return now + ", still filling"
 		}
 		return ""
 	})
