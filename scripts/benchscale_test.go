@@ -59,7 +59,9 @@ func TestBenchScaleShort(t *testing.T) {
 		}
 	}
 	// Search at 8 clients with and without filters, and recall@10.
-	_, bench, _ := strings.Cut(out, "BenchmarkScaleSearch")
+	// The result line ("BenchmarkScaleSearch-2 ... recall@10 ..."), not the
+	// heading that names the benchmark.
+	_, bench, _ := strings.Cut(out, "BenchmarkScaleSearch-")
 	bench, _, _ = strings.Cut(bench, "\n")
 	for _, metric := range []string{"recall@10", "search_p50_ms", "search_p99_ms", "search_filtered_p50_ms", "search_filtered_p99_ms"} {
 		if !strings.Contains(bench, " "+metric) {
