@@ -414,3 +414,39 @@ func (h *signalingEmbedder) Embed(ctx context.Context, texts []string) ([][]floa
 	}
 	return h.Embedder.Embed(ctx, texts)
 }
+
+// Issue 11 (5): a message at its last receive is recorded as failed as soon
+// as emu receives it, not only when a slot works it: a batch received ahead
+// waits while its slot is busy, and a crash then would dead-letter it with
+// nothing recorded.
+func TestLastReceiveIsRecordedWhileTheBatchWaits(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	e.insert(ctx, 2, "calm")
+	e.startPelican(e.pelicanConfig(), nil)
+	var last int64
+	waitFor(t, 30*time.Second, func() string {
+		if err := e.pool.QueryRow(ctx, `SELECT coalesce(max(group_id::bigint), 0) FROM queue_messages HAVING count(*) = 2`).Scan(&last); err != nil {
+			return "waiting for both messages: " + err.Error()
+		}
+		return ""
+	})
+	// The newer message's next receive is its last; the older one is
+	// received first and its write never finishes.
+	e.exec(ctx, `UPDATE queue_messages SET receive_count = $1 WHERE group_id::bigint = $2`, maxReceives-1, last)
+	gate := &gateStore{Store: e.store, live: -1, open: make(chan struct{})}
+	cfg := e.emuConfig()
+	cfg.Concurrency, cfg.Pipeline, cfg.BatchSize = 1, 1, 1
+	e.startEmu(cfg, nil, nil, gate)
+	waitFor(t, 10*time.Second, func() string {
+		var n int
+		e.pool.QueryRow(ctx, `SELECT count(*) FROM index_failures WHERE product_id = $1`, last).Scan(&n)
+		if held := gate.held.Load(); held == 0 || n != 1 {
+			return fmt.Sprintf("%d writes held, %d failures recorded for the message at its last receive", held, n)
+		}
+		return ""
+	})
+	close(gate.open)
+	e.converged(ctx, 30*time.Second)
+}

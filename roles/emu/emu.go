@@ -377,6 +377,7 @@ func (e *Emu) slot(ctx context.Context, n int, receive func(ctx context.Context)
 			e.m.received.Add(float64(len(msgs)))
 			e.m.batch.Observe(float64(len(msgs)))
 			h := held{msgs, e.startHeartbeat(ctx, msgs), time.Now()}
+			e.markLastReceives(ctx, msgs)
 			select {
 			case batches <- h:
 			case <-ctx.Done():
@@ -551,20 +552,36 @@ func (e *Emu) recordFailure(ctx context.Context, it *item, why error) {
 	}
 }
 
-// markLastReceives records a failure, before any work, for the products
-// whose message is at its last allowed receive: if this attempt ends in a
-// crash, an OOM kill or a shutdown hand-back, the queue dead-letters the
-// message without emu recording anything, and status, the UI's badge and
-// `dlq list` must still agree. Indexing the product clears the record.
-func (e *Emu) markLastReceives(ctx context.Context, items []*item) {
+// markLastReceives records a failure, as soon as they are received, for
+// the products whose message is at its last allowed receive: if this
+// attempt ends in a crash, an OOM kill or a shutdown hand-back (also while
+// the batch waits for its slot), the queue dead-letters the message
+// without emu recording anything, and status, the UI's badge and `dlq list`
+// must still agree. Indexing the product clears the record; Handle marks
+// such items (atLastReceive) so that one found up to date clears it too.
+func (e *Emu) markLastReceives(ctx context.Context, msgs []queue.Message) {
+	var last []queue.Message
+	for _, m := range msgs {
+		if m.ReceiveCount >= e.cfg.MaxReceives {
+			last = append(last, m)
+		}
+	}
+	if len(last) == 0 {
+		return
+	}
+	items, _ := group(last)
+	for _, it := range items {
+		e.recordFailure(ctx, it, fmt.Errorf("message at its last allowed receive (%d) and not indexed yet: earlier receives failed, crashed or were handed back", e.cfg.MaxReceives))
+	}
+}
+
+// atLastReceive sets marked on the items markLastReceives recorded.
+func (e *Emu) atLastReceive(items []*item) {
 	for _, it := range items {
 		for _, m := range it.msgs {
 			if m.ReceiveCount >= e.cfg.MaxReceives {
 				it.marked = true
 			}
-		}
-		if it.marked {
-			e.recordFailure(ctx, it, fmt.Errorf("message at its last allowed receive (%d) and not indexed yet: earlier receives failed, crashed or were handed back", e.cfg.MaxReceives))
 		}
 	}
 }
@@ -680,7 +697,7 @@ func (e *Emu) Handle(ctx context.Context, msgs []queue.Message) {
 		e.log.ErrorContext(ctx, "undecodable message", "message_id", b.msg.ID, "receive_count", b.msg.ReceiveCount, "err", b.err)
 		e.releaseFailed(ctx, b.msg)
 	}
-	e.markLastReceives(ctx, items)
+	e.atLastReceive(items)
 	hb := e.startHeartbeat(ctx, messagesOf(items))
 	defer hb.end()
 	e.work(ctx, hb, targets, items)
