@@ -164,16 +164,23 @@ func New(pool *pgxpool.Pool, q Sender, cfg Config, log *slog.Logger, reg prometh
 }
 
 // Run waits for the index, starts listening, catches up and drains the
-// outbox until ctx is cancelled. It returns an error only when the first
-// LISTEN connection cannot be made.
+// outbox until ctx is cancelled. The first LISTEN connection is retried
+// like the wait for the index: by then the database has answered, and a
+// refusal (a password rotated while the index was awaited, a failover) is
+// as passing as any later one, which the listener rides out itself.
 func (p *Pelican) Run(ctx context.Context) error {
 	if err := p.waitReady(ctx); err != nil {
 		return err
 	}
 	wake := make(chan struct{}, 1)
-	l, err := pglisten.Listen(ctx, p.pool.Config(), Channel)
+	var l *pglisten.Listener
+	err := p.retry(ctx, "a connection listening for outbox notifications", func(ctx context.Context) error {
+		var err error
+		l, err = pglisten.Listen(ctx, p.pool.Config(), Channel)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("listen for outbox notifications: %w", err)
+		return nil // ctx ended
 	}
 	l.Name, l.Log, l.MinBackoff, l.MaxBackoff = "outbox", p.log, p.cfg.MinBackoff, p.cfg.MaxBackoff
 	l.Reconnected = p.m.reconnects.Inc
@@ -202,8 +209,14 @@ func (p *Pelican) waitFor(ctx context.Context, ready func(ctx context.Context) e
 	if ready == nil {
 		return nil
 	}
+	return p.retry(ctx, "the vector index to be ready", ready)
+}
+
+// retry runs f with backoff until it succeeds or ctx ends, logging what it
+// waits for with the error every tenth attempt.
+func (p *Pelican) retry(ctx context.Context, what string, f func(ctx context.Context) error) error {
 	for attempt := 0; ; attempt++ {
-		err := ready(ctx)
+		err := f(ctx)
 		if err == nil {
 			return nil
 		}
@@ -211,7 +224,7 @@ func (p *Pelican) waitFor(ctx context.Context, ready func(ctx context.Context) e
 			return ctx.Err()
 		}
 		if attempt%10 == 0 {
-			p.log.WarnContext(ctx, "vector index not ready, waiting before sending anything", "err", err)
+			p.log.WarnContext(ctx, "waiting before sending anything", "for", what, "err", err)
 		}
 		if !backoff.Sleep(ctx, backoff.Delay(attempt, p.cfg.MinBackoff, p.cfg.MaxBackoff)) {
 			return ctx.Err()
