@@ -151,7 +151,8 @@ print(' '.join(f\"{k} {v.get('visible',0)}+{v.get('in_flight',0)}\" for k,v in s
     building) for _ in 1 2 3; do search building; done ;;
     missing) for _ in 1 2 3; do search missing; done ;;
   esac
-  if [ -n "$written" ] && [ "$state" = ready ]; then ready=$now; break; fi
+  # Ready once emu's build, category indexes included, has returned.
+  if [ -n "$written" ] && [ "$state" = ready ] && grep -q 'msg="vector search index ready"' "$log"; then ready=$now; break; fi
   if ! kill -0 "$serve_pid" 2>/dev/null; then say "serve exited; see $log"; exit 1; fi
   sleep "${BENCH_POLL:-10}"
 done
@@ -230,4 +231,4 @@ ef=${REFARCH_BENCH_EF:-}; [ -n "${BENCH_SHORT:-}" ] && ef=${ef:-0}
 REFARCH_BENCH_EF=$ef REFARCH_BENCH_SCALE_ADDR="http://$addr" REFARCH_HASH_DIM=512 go test -run '^$' -bench '^BenchmarkScaleSearch$' -benchtime 1x -timeout 60m ./search/ |
   grep -vE '^(goos|goarch|pkg|cpu|PASS|ok)' | sed 's/^/  /'
 echo "build log lines:"
-grep -aE 'build vector search index|building vector search index|vector search index (built|ready)|bulk load' "$log" | sed 's/^/  /' | tail -40 || true
+grep -aE 'build vector search index|building vector search index|vector search index (built|ready)|category search index built|bulk load' "$log" | sed 's/^/  /' | tail -40 || true

@@ -18,7 +18,8 @@ import (
 type BulkIndexer interface {
 	DropIndex(ctx context.Context) error
 	// CreateIndex builds the index if it is missing, letting writes go on,
-	// and returns when it is ready; it gives up only on a stalled build.
+	// and any secondary indexes the store keeps for the data it now holds,
+	// and returns when they are ready; it gives up only on a stalled build.
 	CreateIndex(ctx context.Context) error
 	// IndexProgress says whether the index is ready, building or missing.
 	IndexProgress(ctx context.Context) (vectorstore.IndexProgress, error)
@@ -32,6 +33,10 @@ const (
 	buildAttempts   = 2
 	progressEvery   = 2 * time.Second
 	logEveryPercent = 5
+	// recheckEvery is how often emu calls CreateIndex on a ready index, so
+	// that a store that keeps secondary indexes for a growing catalog (the
+	// pgvector store's category indexes) builds the new ones.
+	recheckEvery = 10 * time.Minute
 )
 
 // indexMetrics show the search index's state in /metrics.
@@ -71,10 +76,18 @@ func (e *Emu) watchBulk(ctx context.Context, tg *target, bi BulkIndexer) {
 	}
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
+	recheck := time.Now().Add(recheckEvery)
 	for {
 		if want && b.due() {
 			if b.build(ctx) {
 				want = false
+				recheck = time.Now().Add(recheckEvery)
+			}
+		}
+		if !bulk && !want && time.Now().After(recheck) {
+			recheck = time.Now().Add(recheckEvery)
+			if err := bi.CreateIndex(ctx); err != nil && ctx.Err() == nil {
+				e.log.ErrorContext(ctx, "check the vector search indexes", "err", err)
 			}
 		}
 		select {

@@ -165,7 +165,8 @@ func TestStalledBuildIsCancelledAndRestartsOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	loadVectors(t, s, 100, 8)
-	s.SetBuildOptions(BuildOptions{StallTimeout: 500 * time.Millisecond, PollInterval: 50 * time.Millisecond})
+	// A second: long enough that a loaded machine does not look stalled.
+	s.SetBuildOptions(BuildOptions{StallTimeout: time.Second, PollInterval: 50 * time.Millisecond})
 
 	blocker, err := pool.Begin(ctx)
 	if err != nil {
@@ -299,5 +300,95 @@ func TestKilledBuildRestartsOnce(t *testing.T) {
 	}
 	if exists, valid, err := s.indexValid(ctx, pool); err != nil || !exists || !valid {
 		t.Errorf("after the second build: index exists %v, valid %v, %v", exists, valid, err)
+	}
+}
+
+// TestCategoryIndexes checks that a build gives each category with at least
+// categoryMin vectors its own partial HNSW index, which filtered searches on
+// that category use, that a later call builds the index of a category that
+// grew, that DropIndex removes them all, and that every graph is built with
+// efConstruction (the bulk build once used pgvector's default of 64).
+func TestCategoryIndexes(t *testing.T) {
+	t.Parallel()
+	const dim = 16
+	ctx := t.Context()
+	pool := pgtest.New(t)
+	s, err := New(ctx, pool, "category-model", dim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.categoryMin = 300
+	// About 450 vectors in each of "big" and "large", 100 in "small".
+	vs := randomVectors(3, 1000, dim, []string{"big", "large", "big", "large", "small", "big", "large", "big", "large"})
+	for i := range vs {
+		if i%10 == 0 {
+			vs[i].Meta.Category = "small"
+		} else if vs[i].Meta.Category == "small" {
+			vs[i].Meta.Category = "big"
+		}
+	}
+	if err := s.DropIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Upsert(ctx, vs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{s.categoryIndexName("big"): true, s.categoryIndexName("large"): true}
+	got, err := s.categoryIndexes(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) || !got[s.categoryIndexName("big")] || !got[s.categoryIndexName("large")] {
+		t.Fatalf("category indexes %v, want %v (none for small)", got, want)
+	}
+	if _, err := pool.Exec(ctx, "ANALYZE "+s.qtable); err != nil {
+		t.Fatal(err)
+	}
+	lo := 10.0
+	for cat, index := range map[string]string{"big": s.categoryIndexName("big"), "small": s.table + "_hnsw"} {
+		sql, args := s.querySQL(vs[0].Values, 10, vectormeta.Filter{Category: cat, MinPrice: &lo}, 0)
+		// The same statement runs more than five times, as a prepared one
+		// would, so that a generic plan would show.
+		var plan string
+		for range 7 {
+			plan = explain(t, s, sql, args)
+		}
+		if !strings.Contains(plan, index+" ") {
+			t.Errorf("search filtered on %s does not use %s:\n%s", cat, index, plan)
+		}
+	}
+	var opts []string
+	if err := pool.QueryRow(ctx, `SELECT array_agg(DISTINCT array_to_string(c.reloptions, ',')) FROM pg_index i
+		JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = $1::regclass AND c.relam = (SELECT oid FROM pg_am WHERE amname = 'hnsw')`,
+		s.qtable).Scan(&opts); err != nil {
+		t.Fatal(err)
+	}
+	if len(opts) != 1 || opts[0] != "ef_construction=128" {
+		t.Errorf("HNSW indexes built with %q, want ef_construction=128 for each", opts)
+	}
+
+	// "small" grows past the threshold: the next call builds its index.
+	more := randomVectors(4, 300, dim, []string{"small"})
+	for i := range more {
+		more[i].ID = vectormeta.VectorID(int64(5000 + i))
+		more[i].Meta.ProductID = int64(5000 + i)
+	}
+	if err := s.Upsert(ctx, more); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.categoryIndexes(ctx, pool); err != nil || len(got) != 3 || !got[s.categoryIndexName("small")] {
+		t.Errorf("after small grew: category indexes %v (%v), want three", got, err)
+	}
+	if err := s.DropIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.categoryIndexes(ctx, pool); err != nil || len(got) != 0 {
+		t.Errorf("after DropIndex: category indexes %v (%v), want none", got, err)
 	}
 }

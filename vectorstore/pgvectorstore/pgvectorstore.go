@@ -52,6 +52,9 @@ type Store struct {
 	rows      atomic.Int64
 	rowsAt    atomic.Int64 // unix nanoseconds of the estimate
 	exactRows int          // see exactBelow; tests change it
+	// categoryMin is the vectors a category needs for its own index (see
+	// categoryIndexMin); tests change it.
+	categoryMin int
 
 	buildMu sync.Mutex
 	build   BuildOptions
@@ -167,12 +170,13 @@ func New(ctx context.Context, pool *pgxpool.Pool, model string, dim int) (*Store
 	}
 	table := TableName(model, dim)
 	s := &Store{
-		pool:      pool,
-		model:     model,
-		dim:       dim,
-		table:     table,
-		qtable:    pgx.Identifier{table}.Sanitize(),
-		exactRows: exactBelow,
+		pool:        pool,
+		model:       model,
+		dim:         dim,
+		table:       table,
+		qtable:      pgx.Identifier{table}.Sanitize(),
+		exactRows:   exactBelow,
+		categoryMin: categoryIndexMin,
 	}
 	s.rows.Store(-1)
 	if err := ensureExtension(ctx, pool); err != nil {
@@ -269,12 +273,22 @@ func (s *Store) createIndexSQL() string {
 		s.indexName(), s.qtable, efConstruction)
 }
 
-// DropIndex removes the HNSW index so that a bulk load (the first
+// DropIndex removes the HNSW index (and the category indexes, see
+// categoryIndexMin) so that a bulk load (the first
 // deployment's bootstrap) does not pay an index insert per row; inserting
 // into HNSW costs 2-4 ms per 512-dimension vector on two cores, building the
 // index afterwards is several times cheaper. Searches stay correct without
 // the index but scan the whole table. Call CreateIndex when the load is done.
 func (s *Store) DropIndex(ctx context.Context) error {
+	cats, err := s.categoryIndexes(ctx, s.pool)
+	if err != nil {
+		return fmt.Errorf("drop HNSW index of %s: %w", s.table, err)
+	}
+	for name := range cats {
+		if _, err := s.pool.Exec(ctx, `DROP INDEX IF EXISTS `+pgx.Identifier{name}.Sanitize()); err != nil {
+			return fmt.Errorf("drop HNSW index of %s: %w", s.table, classify(err))
+		}
+	}
 	if _, err := s.pool.Exec(ctx, `DROP INDEX IF EXISTS `+s.indexName()); err != nil {
 		return fmt.Errorf("drop HNSW index of %s: %w", s.table, classify(err))
 	}
@@ -490,7 +504,11 @@ func (s *Store) searchEf(k int, n int64) int {
 //   - a statement timeout, so that no search runs on unbounded;
 //   - no JIT: with sequential scans priced out, a scan without the index
 //     (one still building) costs enough to be compiled, which took 650 ms
-//     of a 970 ms search at a million vectors and never pays off here.
+//     of a 970 ms search at a million vectors and never pays off here;
+//   - a plan for the query's own values: a category index (categoryIndexMin)
+//     is a partial index, which a generic plan cannot use since it does not
+//     know the category; Postgres keeps custom plans when the generic one
+//     costs more, and this makes sure of it.
 //
 // ef 0 asks for the exact scan instead: no index scan, so the planner
 // reads every row and sorts by true distance.
@@ -504,7 +522,7 @@ func searchBatch(ef, maxScan int, timeout time.Duration, sql string, args []any,
 		b.Queue(`SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),
 		set_config('hnsw.ef_search', $1, true), set_config('hnsw.max_scan_tuples', $2, true),
 		set_config('hnsw.scan_mem_multiplier', '16', true),
-		set_config('enable_seqscan', 'off', true),
+		set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true),
 		set_config('statement_timeout', $3, true), set_config('jit', 'off', true)`,
 			strconv.Itoa(ef), strconv.Itoa(max(1, maxScan)), ms)
 	}
