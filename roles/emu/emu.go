@@ -905,6 +905,10 @@ type item struct {
 	version   int64 // the highest message version
 	changedAt []time.Time
 	marked    bool // a failure was recorded at its last receive
+	// recent is set when one of its messages is not a catch-up's (a change
+	// of the table, or a repair): search keeps exact copies of those writes,
+	// not of a bootstrap's (recordRecent).
+	recent bool
 	// gens are the generations its messages are for; nil when one of them
 	// is a change of the table, for every live generation.
 	gens map[string]bool
@@ -942,6 +946,9 @@ func group(msgs []queue.Message) ([]*item, []badMessage) {
 		it.version = max(it.version, qm.Version)
 		if qm.Source == queuemsg.SourceOutbox {
 			it.changedAt = append(it.changedAt, qm.ChangedAt)
+		}
+		if qm.Source != queuemsg.SourceCatchup {
+			it.recent = true
 		}
 	}
 	return items, bad

@@ -397,21 +397,50 @@ func (t *target) meta(p *plan) vectormeta.Metadata {
 		Category: p.row.Category, Price: p.row.Price.Float()}
 }
 
-// recordRecent keeps the vectors just written as recent, for search's exact
-// scan, and forgets deleted products, in the transaction that records
-// their index state: search finds a product by its new vector exactly when
-// status says it is indexed.
+// recordRecent keeps the vectors of changes and repairs just written as
+// recent, for search's exact scan, and forgets deleted products, in the
+// transaction that records their index state: search finds a changed
+// product by its new vector exactly when status says it is indexed.
+//
+// A catch-up's writes (a bootstrap, a bulk load, a new generation's
+// backfill) are not recorded: at a bulk load's rate the 1,000 kept would be
+// replaced several times a second, and recording them cost more database
+// time than writing the vectors themselves (issue 12). A catch-up write of a
+// product that has a recent copy replaces that copy, though, so that search
+// never ranks a product by a version older than the index holds.
 func (t *target) recordRecent(ctx context.Context, tx pgx.Tx, keep []*plan, vecs []vectorstore.Vector) error {
 	var gone []int64
+	recent := make(map[int64]bool, len(keep))
 	for _, p := range keep {
 		if p.act == actDelete {
 			gone = append(gone, p.it.id)
 		}
+		recent[p.it.id] = p.it.recent
 	}
 	if err := recentvectors.Forget(ctx, tx, t.name, gone); err != nil {
 		return err
 	}
-	return recentvectors.Record(ctx, tx, t.name, vecs, t.e.cfg.RecentWrites)
+	var record []vectorstore.Vector
+	var backfill []int64
+	for _, v := range vecs {
+		if recent[v.Meta.ProductID] {
+			record = append(record, v)
+		} else {
+			backfill = append(backfill, v.Meta.ProductID)
+		}
+	}
+	if len(backfill) > 0 && !t.e.cfg.RecentWrites.Disabled() {
+		held, err := recentvectors.Held(ctx, tx, t.name, backfill)
+		if err != nil {
+			return err
+		}
+		for _, v := range vecs {
+			if held[v.Meta.ProductID] {
+				record = append(record, v)
+			}
+		}
+	}
+	return recentvectors.Record(ctx, tx, t.name, record, t.e.cfg.RecentWrites)
 }
 
 // writeStore applies deletes, metadata updates and upserts. A transient

@@ -102,6 +102,23 @@ func Record(ctx context.Context, db DB, model string, vecs []vectorstore.Vector,
 	return nil
 }
 
+// Held returns which of productIDs have a recent vector of model.
+func Held(ctx context.Context, db DB, model string, productIDs []int64) (map[int64]bool, error) {
+	rows, err := db.Query(ctx, `SELECT product_id FROM recent_vectors WHERE model = $1 AND product_id = ANY($2)`, model, productIDs)
+	if err != nil {
+		return nil, fmt.Errorf("look up recent vectors of %d products: %w", len(productIDs), err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("look up recent vectors of %d products: %w", len(productIDs), err)
+	}
+	held := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		held[id] = true
+	}
+	return held, nil
+}
+
 // Forget drops the recent vectors of deleted products.
 func Forget(ctx context.Context, db DB, model string, productIDs []int64) error {
 	if len(productIDs) == 0 {
