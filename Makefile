@@ -87,7 +87,7 @@ bench: db model ## Run the benchmarks and print their figures (and the use embed
 	@# benchmarks (queue, matrix kernel) run for a fixed time.
 	@$(ENV) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./app/ ./catalog/ ./roles/... ./internal/pipelinetest/ ./vectorstore/... ./search/ ./status/
 	@$(ENV) $(GO) test -run '^$$' -bench . -benchtime 2s -timeout 30m ./queue/...
-	@$(GO) test -run '^$$' -bench Matmul -benchtime 2s ./embedding/use
+	@$(GO) test -run '^$$' -bench 'Matmul|EmbedQueries' -benchtime 2s ./embedding/use
 	@# Embedding throughput by batch size, beside the JavaScript reference.
 	@scripts/bench-embed.sh
 

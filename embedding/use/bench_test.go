@@ -109,3 +109,54 @@ func BenchmarkEmbed(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEmbedQueries embeds search queries as serve does: short texts
+// (about 9 tokens, one 12-row tile each; BenchmarkSearchAPI's, each made
+// distinct by a number), alone and in micro-batches of 2 and 8. It reports
+// CPU time per query beside GFLOP per CPU-second: a lone query's forward pass
+// still reads every weight (some 18 MB) for its one tile, which a batch
+// shares.
+func BenchmarkEmbedQueries(b *testing.B) {
+	m := testModel(b)
+	ctx := context.Background()
+	queries := []string{
+		"something to keep my coffee hot", "shoes for running on trails", "wireless headphones for flights",
+		"a gift for someone who likes cooking", "waterproof jacket for hiking", "toys for a three year old",
+		"a lamp for reading in bed", "ergonomic office chair", "kitchen knife that stays sharp",
+		"camping gear for rainy weather", "phone charger for the car", "artificial intelligence books",
+		"yoga mat", "face cream for dry skin", "cheap laptop for students", "board game for the family",
+		"vitamins for energy", "dog bed for a large dog", "garden tools", "warm winter gloves",
+	}
+	// Texts and their operations are made outside the timed loop; the model
+	// keeps no cache, so repeating a text after 4,096 others costs the same.
+	texts := make([]string, 4096)
+	textFlops := make([]float64, len(texts))
+	for i := range texts {
+		texts[i] = fmt.Sprintf("%s %d", queries[i%len(queries)], 1_000_000+i)
+		textFlops[i] = flops([][]int{m.Tokenize(texts[i])})
+	}
+	for _, size := range []int{1, 2, 8} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			next := 0
+			var n int
+			var fl float64
+			cpu0 := cpuTime()
+			for b.Loop() {
+				batch := make([]string, size)
+				for i := range batch {
+					batch[i] = texts[next%len(texts)]
+					fl += textFlops[next%len(texts)]
+					next++
+				}
+				if _, err := m.Embed(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+				n += size
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "texts/s")
+			b.ReportMetric((cpuTime()-cpu0).Seconds()*1000/float64(n), "cpu-ms/text")
+			reportRates(b, fl, cpu0)
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
