@@ -14,8 +14,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -232,6 +235,8 @@ func benchSearch(b *testing.B, e uiEnv, query func(i int64) string) {
 	var next atomic.Int64
 	lat := make([][]time.Duration, clients)
 	errs := make(chan error, clients)
+	goCPU0 := processCPU(b)
+	pgCPU0, pgOK := backendCPU(b, e)
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -256,6 +261,8 @@ func benchSearch(b *testing.B, e uiEnv, query func(i int64) string) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
+	goCPU := processCPU(b) - goCPU0
+	pgCPU, pgOK1 := backendCPU(b, e)
 	select {
 	case err := <-errs:
 		b.Fatal(err)
@@ -269,5 +276,59 @@ func benchSearch(b *testing.B, e uiEnv, query func(i int64) string) {
 	b.ReportMetric(pct(0.50), "p50_ms")
 	b.ReportMetric(pct(0.99), "p99_ms")
 	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "req/s")
+	// Where a request's CPU time goes: this process (HTTP server and
+	// client, search, the query's forward pass) and the Postgres backends
+	// serving it (vector search, recent writes, rows). Their sum against
+	// the machine's cores bounds req/s whatever the load.
+	b.ReportMetric(float64(goCPU.Microseconds())/1000/float64(len(all)), "go-cpu-ms/req")
+	if pgOK && pgOK1 {
+		b.ReportMetric(float64((pgCPU-pgCPU0).Microseconds())/1000/float64(len(all)), "pg-cpu-ms/req")
+	}
 	b.ReportMetric(float64(elapsed.Nanoseconds())/float64(len(all)), "ns/op")
+}
+
+// processCPU is the user and system CPU time this process has used.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// backendCPU is the CPU time used so far by the Postgres backends connected
+// to e's database, read from /proc (the test server runs on this machine),
+// or false when they cannot be read. The pool keeps its connections, so
+// the difference of two readings is what the backends spent in between.
+func backendCPU(b *testing.B, e uiEnv) (time.Duration, bool) {
+	rows, err := e.pool.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		b.Fatal(err)
+	}
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	var total time.Duration
+	for _, pid := range pids {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return 0, false
+		}
+		// Fields after the command name, which is in parentheses: utime and
+		// stime are the 12th and 13th of them.
+		f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+		if len(f) < 13 {
+			return 0, false
+		}
+		for _, s := range f[11:13] {
+			t, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return 0, false
+			}
+			total += time.Duration(t) * time.Second / ticksPerSecond
+		}
+	}
+	return total, true
 }
