@@ -59,7 +59,17 @@ func indexCatalog(b *testing.B, e uiEnv) {
 	for i, p := range ps {
 		texts[i] = p.EmbedText()
 	}
-	vecs := cachedEmbeddings(b, e.emb, texts)
+	// Seed's parallel workers number the same products differently from run
+	// to run, so the cache is keyed by the sorted texts, not by id order.
+	sorted := slices.Clone(texts)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	cached := cachedEmbeddings(b, e.emb, sorted)
+	vecs := make([][]float32, len(texts))
+	for i, t := range texts {
+		j, _ := slices.BinarySearch(sorted, t)
+		vecs[i] = cached[j]
+	}
 	const batch = 500
 	for i := 0; i < len(ps); i += batch {
 		chunk := ps[i:min(i+batch, len(ps))]
