@@ -37,6 +37,10 @@ db=${BENCH_DB:-refarch_scale}
 bin=${BENCH_BIN:-bin/refarch}
 log=.dev/$db-serve.log
 
+# elapsed T0: seconds since T0 (an $EPOCHREALTIME), from bash's own clock:
+# timing a command with a python3 start inside the span measured python
+# (seconds behind a version manager's shim on a loaded machine).
+elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.4f", b - a }'; }
 say() { printf '%s bench-scale: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
 set -a; . ./.dev/env; set +a
@@ -128,9 +132,9 @@ sampler_pid=$!
 written=""
 ready=""
 while :; do
-  t0=$(date +%s.%N)
+  t0=$EPOCHREALTIME
   st=$("$bin" status --json 2>/dev/null || echo '{}')
-  echo "cli-bootstrap $(python3 -c "import time; print(f'{time.time()-$t0:.4f}')") 200 -" >>"$lat_file"
+  echo "cli-bootstrap $(elapsed "$t0") 200 -" >>"$lat_file"
   rss=$(awk '/^VmRSS/ {print $2}' /proc/$serve_pid/status 2>/dev/null || echo 0)
   [ "${rss:-0}" -gt "$rss_max" ] && rss_max=$rss
   now=$(python3 -c "import time; print(f'{time.time()-$start:.0f}')")
@@ -175,8 +179,8 @@ rounds=100; [ -n "${BENCH_SHORT:-}" ] && rounds=10
 for _ in $(seq 1 $rounds); do search ready; done
 for _ in $(seq 1 $rounds); do status_page idle; done
 for _ in $(seq 1 $((rounds / 5))); do
-  t0=$(date +%s.%N); "$bin" status --json >/dev/null
-  echo "cli-idle $(python3 -c "import time; print(f'{time.time()-$t0:.4f}')") 200 -" >>"$lat_file"
+  t0=$EPOCHREALTIME; "$bin" status --json >/dev/null
+  echo "cli-idle $(elapsed "$t0") 200 -" >>"$lat_file"
 done
 # reconcile is the exhaustive check: its rate over a minute, from its progress lines.
 reconcile_line="(left out: BENCH_SHORT)"

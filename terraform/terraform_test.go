@@ -280,6 +280,9 @@ func TestDatabaseIsPrivateEncryptedAndManaged(t *testing.T) {
 			t.Errorf("the parameter group does not size search index builds: %s is not set", name)
 		}
 	}
+	if !build["autovacuum_naptime"] {
+		t.Error("the parameter group leaves autovacuum_naptime at a minute: status and the queue slow down during a bootstrap")
+	}
 
 	major := strings.Trim(cfg.one(t, ".", "variable", "db_engine_version").attr("default"), `"`)
 	if v := strings.Split(major, ".")[0]; v < "15" || len(v) != 2 {

@@ -43,6 +43,14 @@ resource "aws_db_parameter_group" "this" {
     value = "{DBInstanceVCPU}"
   }
 
+  # The status change log and the queue tables churn thousands of rows a second during a
+  # bootstrap; autovacuum's default minute between visits lets their dead rows slow
+  # `refarch status` to seconds (scripts/db.sh sets the same locally).
+  parameter {
+    name  = "autovacuum_naptime"
+    value = "5"
+  }
+
   lifecycle {
     create_before_destroy = true
   }
