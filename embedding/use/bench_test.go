@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/refarch/refarch/internal/testkit"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -77,14 +78,22 @@ func flops(seqs [][]int) float64 {
 func BenchmarkEmbed(b *testing.B) {
 	m := testModel(b)
 	texts := benchTexts(b)
-	ctx := context.Background()
 	b.Logf("kernel %s", m.Kernel())
 	// The operations each text costs, counted once outside the timed loop.
 	textFlops := make([]float64, len(texts))
 	for i, t := range texts {
 		textFlops[i] = flops([][]int{m.Tokenize(t)})
 	}
-	for _, size := range []int{1, 16, 64} {
+	benchBatches(b, m, texts, textFlops, []int{1, 16, 64}, false)
+}
+
+// benchBatches embeds texts in batches of each size, one sub-benchmark per
+// size, and reports texts/s and the rates (reportRates); perText adds the CPU
+// time per text. textFlops[i] is the operations texts[i] costs. Embed
+// tokenizes: the reference's time includes it too.
+func benchBatches(b *testing.B, m *Model, texts []string, textFlops []float64, sizes []int, perText bool) {
+	ctx := context.Background()
+	for _, size := range sizes {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
 			next := 0
 			var n int
@@ -97,13 +106,15 @@ func BenchmarkEmbed(b *testing.B) {
 					fl += textFlops[next%len(texts)]
 					next++
 				}
-				// Embed tokenizes: the reference's time includes it too.
 				if _, err := m.Embed(ctx, batch); err != nil {
 					b.Fatal(err)
 				}
 				n += size
 			}
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "texts/s")
+			if perText {
+				b.ReportMetric((cpuTime()-cpu0).Seconds()*1000/float64(n), "cpu-ms/text")
+			}
 			reportRates(b, fl, cpu0)
 			b.ReportMetric(0, "ns/op")
 		})
@@ -118,15 +129,7 @@ func BenchmarkEmbed(b *testing.B) {
 // shares.
 func BenchmarkEmbedQueries(b *testing.B) {
 	m := testModel(b)
-	ctx := context.Background()
-	queries := []string{
-		"something to keep my coffee hot", "shoes for running on trails", "wireless headphones for flights",
-		"a gift for someone who likes cooking", "waterproof jacket for hiking", "toys for a three year old",
-		"a lamp for reading in bed", "ergonomic office chair", "kitchen knife that stays sharp",
-		"camping gear for rainy weather", "phone charger for the car", "artificial intelligence books",
-		"yoga mat", "face cream for dry skin", "cheap laptop for students", "board game for the family",
-		"vitamins for energy", "dog bed for a large dog", "garden tools", "warm winter gloves",
-	}
+	queries := testkit.ShopperQueries
 	// Texts and their operations are made outside the timed loop; the model
 	// keeps no cache, so repeating a text after 4,096 others costs the same.
 	texts := make([]string, 4096)
@@ -135,28 +138,5 @@ func BenchmarkEmbedQueries(b *testing.B) {
 		texts[i] = fmt.Sprintf("%s %d", queries[i%len(queries)], 1_000_000+i)
 		textFlops[i] = flops([][]int{m.Tokenize(texts[i])})
 	}
-	for _, size := range []int{1, 2, 8} {
-		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
-			next := 0
-			var n int
-			var fl float64
-			cpu0 := cpuTime()
-			for b.Loop() {
-				batch := make([]string, size)
-				for i := range batch {
-					batch[i] = texts[next%len(texts)]
-					fl += textFlops[next%len(texts)]
-					next++
-				}
-				if _, err := m.Embed(ctx, batch); err != nil {
-					b.Fatal(err)
-				}
-				n += size
-			}
-			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "texts/s")
-			b.ReportMetric((cpuTime()-cpu0).Seconds()*1000/float64(n), "cpu-ms/text")
-			reportRates(b, fl, cpu0)
-			b.ReportMetric(0, "ns/op")
-		})
-	}
+	benchBatches(b, m, texts, textFlops, []int{1, 2, 8}, true)
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/refarch/refarch/catalog"
 	"github.com/refarch/refarch/embedding"
 	"github.com/refarch/refarch/internal/pgtest"
+	"github.com/refarch/refarch/internal/testkit"
 	"github.com/refarch/refarch/product"
 	"github.com/refarch/refarch/vectormeta"
 	"github.com/refarch/refarch/vectorstore"
@@ -34,14 +35,7 @@ import (
 )
 
 // benchQueries are what people type: short, plain-language needs.
-var benchQueries = []string{
-	"something to keep my coffee hot", "shoes for running on trails", "wireless headphones for flights",
-	"a gift for someone who likes cooking", "waterproof jacket for hiking", "toys for a three year old",
-	"a lamp for reading in bed", "ergonomic office chair", "kitchen knife that stays sharp",
-	"camping gear for rainy weather", "phone charger for the car", "artificial intelligence books",
-	"yoga mat", "face cream for dry skin", "cheap laptop for students", "board game for the family",
-	"vitamins for energy", "dog bed for a large dog", "garden tools", "warm winter gloves",
-}
+var benchQueries = testkit.ShopperQueries
 
 // indexCatalog embeds every product in batches and writes vectors and
 // index_state, as emu would, so that the benchmark measures search alone.
