@@ -29,7 +29,9 @@ type BuildOptions struct {
 	// pg_stat_progress_create_index before it is cancelled (default 10
 	// minutes). There is no deadline on a build that progresses.
 	StallTimeout time.Duration
-	// PollInterval is how often the build's progress is read (default 2 s).
+	// PollInterval is how often the build's progress is read (default 2 s,
+	// or a fifth of StallTimeout if that is shorter: a build is judged
+	// stalled on several unchanged readings, never on one).
 	PollInterval time.Duration
 	// MaxMemoryKB caps the build's maintenance_work_mem. Zero takes the
 	// server's own maintenance_work_mem as the cap: the operator sets it to
@@ -50,7 +52,7 @@ func (o BuildOptions) withDefaults() BuildOptions {
 		o.StallTimeout = 10 * time.Minute
 	}
 	if o.PollInterval <= 0 {
-		o.PollInterval = 2 * time.Second
+		o.PollInterval = min(2*time.Second, o.StallTimeout/5)
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)

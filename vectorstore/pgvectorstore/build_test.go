@@ -85,7 +85,9 @@ func TestSlowBuildFinishes(t *testing.T) {
 	vs := loadVectors(t, s, 6000, dim)
 	// 1 MB of build memory holds about a thousand of these vectors: the
 	// rest of the graph is built on disk, which is slow.
-	const stall = 400 * time.Millisecond
+	// A second: a loaded machine can go that long between two progress
+	// reports of this build, which still takes several seconds.
+	const stall = time.Second
 	s.SetBuildOptions(BuildOptions{StallTimeout: stall, PollInterval: 50 * time.Millisecond, MaxMemoryKB: 1024})
 	s.SetSearchOptions(SearchOptions{ExactScanCap: 500})
 
@@ -150,6 +152,19 @@ func TestSlowBuildFinishes(t *testing.T) {
 	got, err = s.Query(ctx, fresh.Values, 1, vectormeta.Filter{})
 	if err != nil || len(got) != 1 || got[0].ID != fresh.ID {
 		t.Errorf("query for the vector written during the build = %+v, %v; want %s", got, err, fresh.ID)
+	}
+}
+
+// A stall timeout shorter than the default poll interval (an operator's
+// --index-build-stall-timeout 1s) is judged on several readings: with one
+// reading per stall timeout, a single unchanged sample cancelled a build
+// that was progressing.
+func TestStallIsJudgedOnSeveralReadings(t *testing.T) {
+	for _, stall := range []time.Duration{time.Second, time.Minute, 10 * time.Minute} {
+		o := BuildOptions{StallTimeout: stall}.withDefaults()
+		if o.PollInterval > stall/5 || o.PollInterval > 2*time.Second {
+			t.Errorf("stall timeout %s: progress read every %s; want at least five readings per timeout, at most 2 s apart", stall, o.PollInterval)
+		}
 	}
 }
 
