@@ -23,7 +23,9 @@
 #     queries over an ef_search sweep (search's BenchmarkScaleSearch).
 # BENCH_SHORT=1 leaves out reconcile's minute and the page timings and
 # narrows the ef_search sweep (the test that runs this at a few hundred
-# rows, so that it cannot rot). Needs curl and python3. The database
+# rows, so that it cannot rot). BENCH_UNTIL=written stops once every vector
+# is written and prints the bootstrap's figures only (seed, rows/s, edits,
+# RSS, status while bootstrapping). Needs curl and python3. The database
 # BENCH_DB (refarch_scale) is dropped and recreated; serve logs to
 # .dev/BENCH_DB-serve.log.
 set -euo pipefail
@@ -150,6 +152,7 @@ print(' '.join(f\"{k} {v.get('visible',0)}+{v.get('in_flight',0)}\" for k,v in s
     # The moment of the last vector write, from the database's own clock.
     written=$(psql -qAt "$DATABASE_URL" -c "SELECT round((extract(epoch FROM max(indexed_at)) - $start_db)::numeric, 1) FROM index_state")
     say "every vector written after ${written}s ($(python3 -c "print(f'{$products/max(1,$written):.0f}')") rows/s)"
+    [ "${BENCH_UNTIL:-}" = written ] && break
   fi
   case "$state" in
     building) for _ in 1 2 3; do search building; done ;;
@@ -160,8 +163,9 @@ print(' '.join(f\"{k} {v.get('visible',0)}+{v.get('in_flight',0)}\" for k,v in s
   if ! kill -0 "$serve_pid" 2>/dev/null; then say "serve exited; see $log"; exit 1; fi
   sleep "${BENCH_POLL:-10}"
 done
+until_written=""; [ "${BENCH_UNTIL:-}" = written ] && until_written=1
 # The exact moment is in emu's log; status polls are 10 s apart.
-ready=$(python3 - "$log" "$start" <<'PY'
+[ -n "$until_written" ] || ready=$(python3 - "$log" "$start" <<'PY'
 import sys,re,datetime
 start=float(sys.argv[2]); t=None
 for l in open(sys.argv[1]):
@@ -172,10 +176,10 @@ print(f"{t-start:.0f}" if t else "?")
 PY
 )
 build=$(grep -o 'vector search index built.*' "$log" | tail -1 || true)
-say "search index ready after ${ready}s ($build)"
+[ -n "$until_written" ] || say "search index ready after ${ready}s ($build)"
 
 touch "$lat_file.idle"; wait "$sampler_pid" 2>/dev/null || true
-rounds=100; [ -n "${BENCH_SHORT:-}" ] && rounds=10
+rounds=100; [ -n "${BENCH_SHORT:-}" ] && rounds=10; [ -n "$until_written" ] && rounds=0
 for _ in $(seq 1 $rounds); do search ready; done
 for _ in $(seq 1 $rounds); do status_page idle; done
 for _ in $(seq 1 $((rounds / 5))); do
@@ -184,7 +188,7 @@ for _ in $(seq 1 $((rounds / 5))); do
 done
 # reconcile is the exhaustive check: its rate over a minute, from its progress lines.
 reconcile_line="(left out: BENCH_SHORT)"
-[ -n "${BENCH_SHORT:-}" ] || reconcile_line=$(timeout -s INT 60 "$bin" reconcile 2>&1 >/dev/null | grep 'products checked' | tail -1 || true)
+[ -n "${BENCH_SHORT:-}${until_written}" ] || reconcile_line=$(timeout -s INT 60 "$bin" reconcile 2>&1 >/dev/null | grep 'products checked' | tail -1 || true)
 page() { # page NAME URL: 50 requests, p50/p99
   python3 - "$2" <<'PY'
 import sys,time,urllib.request
@@ -213,7 +217,11 @@ echo
 echo "== bench-scale: $n products, hash embedder 512 dims =="
 echo "seed:                           ${seed_s}s"
 echo "all vectors written:            ${written}s after serve started ($(python3 -c "print(f'{$n/max(1,$written):.0f}')") rows/s)"
-echo "search index ready:             ${ready}s after serve started (${build#*took=})"
+if [ -n "$until_written" ]; then
+  echo "search index ready:             (not waited for: BENCH_UNTIL=written)"
+else
+  echo "search index ready:             ${ready}s after serve started (${build#*took=})"
+fi
 echo "edit during the backfill:       ${edits_ok}/${edits_n} edits indexed, p50=${edit_p50}ms p99=${edit_p99}ms max=${edit_max}ms (edit commit to vector recorded)"
 echo "serve --all peak RSS:           $((hwm / 1024)) MiB (VmHWM; $((rss_max / 1024)) MiB the most sampled while bootstrapping)"
 echo "search while index missing:     $(pct missing)"
@@ -224,15 +232,17 @@ echo "status page idle:               $(pct status-idle)"
 echo "status --json while bootstrapping: $(pct cli-bootstrap) (process start included)"
 echo "status --json idle:             $(pct cli-idle) (process start included)"
 echo "reconcile (first minute):       ${reconcile_line:-no progress line}"
-if [ -z "${BENCH_SHORT:-}" ]; then
+if [ -z "${BENCH_SHORT:-}${until_written}" ]; then
   echo "GET /:                          $(page / "http://$addr/")"
   echo "GET /api/products:              $(page p "http://$addr/api/products")"
   echo "GET /api/products?category=:    $(page c "http://$addr/api/products?category=$cat_q")"
   echo "GET /api/products?after=500000: $(page a "http://$addr/api/products?after=$((n / 2))")"
 fi
-echo "search at 8 clients and recall@10 (BenchmarkScaleSearch), load $(cut -d' ' -f1-3 /proc/loadavg):"
-ef=${REFARCH_BENCH_EF:-}; [ -n "${BENCH_SHORT:-}" ] && ef=${ef:-0}
-REFARCH_BENCH_EF=$ef REFARCH_BENCH_SCALE_ADDR="http://$addr" REFARCH_HASH_DIM=512 go test -run '^$' -bench '^BenchmarkScaleSearch$' -benchtime 1x -timeout 60m ./search/ |
-  grep -vE '^(goos|goarch|pkg|cpu|PASS|ok)' | sed 's/^/  /'
+if [ -z "$until_written" ]; then
+  echo "search at 8 clients and recall@10 (BenchmarkScaleSearch), load $(cut -d' ' -f1-3 /proc/loadavg):"
+  ef=${REFARCH_BENCH_EF:-}; [ -n "${BENCH_SHORT:-}" ] && ef=${ef:-0}
+  REFARCH_BENCH_EF=$ef REFARCH_BENCH_SCALE_ADDR="http://$addr" REFARCH_HASH_DIM=512 go test -run '^$' -bench '^BenchmarkScaleSearch$' -benchtime 1x -timeout 60m ./search/ |
+    grep -vE '^(goos|goarch|pkg|cpu|PASS|ok)' | sed 's/^/  /'
+fi
 echo "build log lines:"
 grep -aE 'build vector search index|building vector search index|vector search index (built|ready)|category search index built|bulk load' "$log" | sed 's/^/  /' | tail -40 || true
