@@ -161,7 +161,12 @@ func (s *Scanner) Recent(ctx context.Context, values []float32, k int, filter ve
 	args := []any{s.model, s.o.Window, values, also}
 	// Every write prunes the table to the cap, so the window alone bounds
 	// the scan: ordering by time to cap it again would sort the 2 KB rows.
-	inner := `SELECT r.product_id, 1 - (r.vec <=> $3::float4[]::vector) AS score FROM recent_vectors r`
+	// The query vector is converted once, in a subquery: Postgres switches
+	// to a generic plan after a few executions of the prepared statement,
+	// and a generic plan converts a parameter cast inside the distance for
+	// every row (1,000 conversions of 512 floats: 2.2 ms against 18 ms for
+	// the scan at the cap, load 20).
+	inner := `SELECT r.product_id, 1 - (r.vec <=> (SELECT $3::float4[]::vector)) AS score FROM recent_vectors r`
 	where, args := filter.SQL("p.", args)
 	if len(where) > 0 {
 		inner += ` JOIN products p ON p.id = r.product_id`

@@ -241,3 +241,48 @@ func TestRecentReturnsTheBestKAndTheStoresAnswer(t *testing.T) {
 		t.Errorf("product 99 scores %v, want its recent vector's 0", got[4].Score)
 	}
 }
+
+// The query vector is converted to pgvector's type once per search, not
+// once per recent vector, also under the generic plan Postgres switches a
+// prepared statement to after a few executions: at the cap of 1,000
+// vectors the per-row conversions cost several times the ranking itself.
+func TestRecentConvertsTheQueryOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	var vs []vectorstore.Vector
+	for pid := int64(1); pid <= 50; pid++ {
+		vs = append(vs, vec(pid, 1, 1, float32(pid)/10, 0))
+	}
+	if err := recentvectors.Record(ctx, pool, model, vs, recentvectors.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	// Count calls of the float4[] to vector cast in this transaction, with
+	// the plan Postgres would choose after five executions.
+	if _, err := tx.Exec(ctx, `SET LOCAL track_functions = 'all'; SET LOCAL plan_cache_mode = force_generic_plan`); err != nil {
+		t.Fatal(err)
+	}
+	const searches = 3
+	s := recentvectors.NewScanner(tx, model, recentvectors.Options{})
+	for range searches {
+		got, err := s.Recent(ctx, []float32{1, 0, 0}, 3, vectormeta.Filter{}, []int64{7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"1", "2", "3", "7"}; !slices.Equal(ids(got), want) {
+			t.Fatalf("got %v, want %v", ids(got), want)
+		}
+	}
+	var calls int64
+	if err := tx.QueryRow(ctx, `SELECT coalesce(pg_stat_get_xact_function_calls('array_to_vector(real[], integer, boolean)'::regprocedure), 0)`).Scan(&calls); err != nil {
+		t.Fatal(err)
+	}
+	if calls > searches {
+		t.Errorf("%d searches over %d recent vectors converted the query vector %d times, want once each", searches, len(vs), calls)
+	}
+}
