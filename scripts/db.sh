@@ -130,9 +130,18 @@ start() {
       port=55432
       while ! port_free "$port"; do port=$((port + 1)); done
     fi
-    run_pg "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 start \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $sock -c max_connections=200 -c shared_buffers=${buffers_mb}MB" >/dev/null ||
-      die "PostgreSQL did not start; see $log"
+    # A port nobody listens on can still be the local end of an outgoing
+    # connection (it lies in Linux's ephemeral range), and then the server
+    # cannot bind it: such a start is retried on the next free port.
+    local try
+    for try in 1 2 3 4 5; do
+      run_pg "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 start \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $sock -c max_connections=200 -c shared_buffers=${buffers_mb}MB" >/dev/null && break
+      tail -n 5 "$log" | grep -q 'Address already in use' && [ "$try" -lt 5 ] || die "PostgreSQL did not start; see $log"
+      say "could not bind 127.0.0.1:$port (the local end of an outgoing connection); trying the next port"
+      port=$((port + 1))
+      while ! port_free "$port"; do port=$((port + 1)); done
+    done
     echo "$port" >"$dev/port"
   fi
   local admin="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"

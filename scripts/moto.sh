@@ -109,19 +109,29 @@ write_env() {
 
 # start_one NAME [VAR=VALUE...]: starts the server NAME with extra environment.
 start_one() {
-  local name=$1 port=54566 pid i
+  local name=$1 port=54566 pid i try
   shift
   running "$name" && return
-  while ! port_free "$port"; do port=$((port + 1)); done
-  # setsid: the server outlives this script and the shell that ran it.
-  env "$@" PYTHONPATH="$(pypath)" setsid "$py" "$top/scripts/moto_server.py" -H 127.0.0.1 -p "$port" >"$dev/$name.log" 2>&1 </dev/null &
-  pid=$!
-  echo "$pid" >"$dev/$name.pid"; echo "$port" >"$dev/$name.port"
-  for i in $(seq 1 100); do
-    answers "$port" && break
-    kill -0 "$pid" 2>/dev/null || die "$name exited at start; see $dev/$name.log"
-    sleep 0.2
+  # A port nobody listens on can still be the local end of an outgoing
+  # connection (these ports lie in Linux's ephemeral range), and then the
+  # server cannot bind it: such a start is retried on the next free port.
+  for try in 1 2 3 4 5; do
+    while ! port_free "$port"; do port=$((port + 1)); done
+    # setsid: the server outlives this script and the shell that ran it.
+    env "$@" PYTHONPATH="$(pypath)" setsid "$py" "$top/scripts/moto_server.py" -H 127.0.0.1 -p "$port" >"$dev/$name.log" 2>&1 </dev/null &
+    pid=$!
+    echo "$pid" >"$dev/$name.pid"; echo "$port" >"$dev/$name.port"
+    for i in $(seq 1 100); do
+      answers "$port" && break
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    kill -0 "$pid" 2>/dev/null && break
+    grep -q 'Address already in use' "$dev/$name.log" || die "$name exited at start; see $dev/$name.log"
+    say "$name could not bind 127.0.0.1:$port (the local end of an outgoing connection); trying the next port"
+    port=$((port + 1))
   done
+  kill -0 "$pid" 2>/dev/null || die "$name exited at start; see $dev/$name.log"
   answers "$port" || die "$name did not answer on 127.0.0.1:$port within 20 s; see $dev/$name.log"
   say "$name $(PYTHONPATH=$(pypath) "$py" -c 'import moto; print(moto.__version__)') on 127.0.0.1:$port"
 }
