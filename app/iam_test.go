@@ -376,6 +376,11 @@ func TestIAMPoliciesAreWhatTheCodeCalls(t *testing.T) {
 		t.Errorf("status page = %d, or could not read the status", code)
 	}
 	waitFor(t, "emu to refresh its queue depth gauge", func() bool { return rec.made(keys["emu"], "sqs:GetQueueAttributes") })
+	// A product is searchable before emu's acker deletes its message: on a
+	// loaded machine, stopping emu here found the delete not yet made.
+	for _, u := range []string{queueURL, backfillURL} {
+		waitFor(t, "emu to delete the messages it indexed", func() bool { return rec.madeOn(keys["emu"], "sqs:DeleteMessageBatch", u) })
+	}
 	stopServe()
 	stopPelican()
 	stopEmu()

@@ -316,11 +316,14 @@ func (s *Server) handle(_ any, stream grpc.ServerStream) error {
 		return err
 	}
 	resp, err := s.dispatch(name, raw, size)
-	s.mu.Unlock()
 	if err != nil {
+		s.mu.Unlock()
 		return err
 	}
+	// Encoded under the lock: a response shares the stored records'
+	// metadata maps, which a concurrent update writes.
 	body, err := json.Marshal(resp)
+	s.mu.Unlock()
 	if err != nil {
 		return status.Errorf(codes.Internal, "encode response: %v", err)
 	}
