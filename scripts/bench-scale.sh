@@ -133,6 +133,7 @@ sampler_pid=$!
 
 written=""
 ready=""
+until_written=""; [ "${BENCH_UNTIL:-}" = written ] && until_written=1
 while :; do
   t0=$EPOCHREALTIME
   st=$("$bin" status --json 2>/dev/null || echo '{}')
@@ -152,7 +153,7 @@ print(' '.join(f\"{k} {v.get('visible',0)}+{v.get('in_flight',0)}\" for k,v in s
     # The moment of the last vector write, from the database's own clock.
     written=$(psql -qAt "$DATABASE_URL" -c "SELECT round((extract(epoch FROM max(indexed_at)) - $start_db)::numeric, 1) FROM index_state")
     say "every vector written after ${written}s ($(python3 -c "print(f'{$products/max(1,$written):.0f}')") rows/s)"
-    [ "${BENCH_UNTIL:-}" = written ] && break
+    [ -n "$until_written" ] && break
   fi
   case "$state" in
     building) for _ in 1 2 3; do search building; done ;;
@@ -163,7 +164,6 @@ print(' '.join(f\"{k} {v.get('visible',0)}+{v.get('in_flight',0)}\" for k,v in s
   if ! kill -0 "$serve_pid" 2>/dev/null; then say "serve exited; see $log"; exit 1; fi
   sleep "${BENCH_POLL:-10}"
 done
-until_written=""; [ "${BENCH_UNTIL:-}" = written ] && until_written=1
 # The exact moment is in emu's log; status polls are 10 s apart.
 [ -n "$until_written" ] || ready=$(python3 - "$log" "$start" <<'PY'
 import sys,re,datetime

@@ -221,10 +221,7 @@ func TestRecentReturnsTheBestKAndTheStoresAnswer(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := pgtest.New(t)
-	var vs []vectorstore.Vector
-	for pid := int64(1); pid <= 50; pid++ {
-		vs = append(vs, vec(pid, 1, 1, float32(pid)/10, 0))
-	}
+	vs := ramp(50)
 	vs = append(vs, vec(99, 1, 0, 0, 1)) // edited far away from the query
 	if err := recentvectors.Record(ctx, pool, model, vs, recentvectors.Options{}); err != nil {
 		t.Fatal(err)
@@ -250,10 +247,7 @@ func TestRecentConvertsTheQueryOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := pgtest.New(t)
-	var vs []vectorstore.Vector
-	for pid := int64(1); pid <= 50; pid++ {
-		vs = append(vs, vec(pid, 1, 1, float32(pid)/10, 0))
-	}
+	vs := ramp(50)
 	if err := recentvectors.Record(ctx, pool, model, vs, recentvectors.Options{}); err != nil {
 		t.Fatal(err)
 	}
@@ -285,4 +279,14 @@ func TestRecentConvertsTheQueryOnce(t *testing.T) {
 	if calls > searches {
 		t.Errorf("%d searches over %d recent vectors converted the query vector %d times, want once each", searches, len(vs), calls)
 	}
+}
+
+// ramp is n recent vectors of products 1 to n, each closer to (1, 0, 0)
+// than the one before.
+func ramp(n int64) []vectorstore.Vector {
+	var vs []vectorstore.Vector
+	for pid := int64(1); pid <= n; pid++ {
+		vs = append(vs, vec(pid, 1, 1, float32(pid)/10, 0))
+	}
+	return vs
 }
