@@ -1,4 +1,8 @@
 package indexstate
 
-// SummarySQL is Summarize's statement, for the test that reads its plan.
-const SummarySQL = summarySQL
+// SummarySQL and FoldSQL are the statements of Summarize and Fold, for the
+// test that reads their plans.
+const (
+	SummarySQL = summarySQL
+	FoldSQL    = foldSQL
+)

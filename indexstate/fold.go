@@ -110,16 +110,9 @@ WITH d AS (
 	DELETE FROM status_changes WHERE seq IN (SELECT seq FROM status_changes ORDER BY seq LIMIT $1) RETURNING product_id
 ),
 ids AS (SELECT DISTINCT product_id AS id FROM d),
-cur AS (
-	SELECT c.model, ids.id, ` + classSQL + ` AS bits, p.updated_at
-	FROM status_counts c CROSS JOIN ids LEFT JOIN products p ON p.id = ids.id
-	LEFT JOIN index_state s ON s.model = c.model AND s.product_id = ids.id
-	LEFT JOIN index_failures f ON f.model = c.model AND f.product_id = ids.id
-),
-old AS (
-	SELECT o.model, o.bits FROM status_counts c CROSS JOIN ids
-	JOIN status_pending o ON o.model = c.model AND o.product_id = ids.id
-),
+m AS (SELECT model FROM status_counts),
+cur AS (SELECT m.model, ids.id, ` + classSQL + `),
+old AS (SELECT m.model, o.bits FROM m CROSS JOIN ids ` + pendingSQL + `),
 dropped AS (
 	DELETE FROM status_pending o USING cur WHERE o.model = cur.model AND o.product_id = cur.id AND cur.bits = 0
 ),
