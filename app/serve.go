@@ -78,9 +78,7 @@ func serveDeps(ctx context.Context, cfg Config, pool *pgxpool.Pool, sh *shared, 
 				}
 				out.SearchIndex = &p
 			}
-			if out.Generations, err = status.Generations(ctx, pool); err != nil {
-				return serve.Status{}, err
-			}
+			out.Generations = st.Generations
 			gm.set(out.Generations)
 			return out, nil
 		},

@@ -67,9 +67,6 @@ func Status(ctx context.Context, cfg Config) (status.Status, error) {
 	if err != nil {
 		return s, err
 	}
-	if s.Generations, err = status.Generations(ctx, t.pool); err != nil {
-		return s, err
-	}
 	if t.active.Store == generations.StorePgvector {
 		p, err := pgvectorstore.ReadIndexProgress(ctx, t.pool, t.active.Target)
 		if err != nil {

@@ -43,18 +43,30 @@ func (g Generation) Percent() float64 {
 	return 100 * float64(g.Indexed) / float64(g.Total)
 }
 
-// Generations lists every index generation with its progress.
+// Generations lists every index generation with its progress (an empty
+// list, not nil, when there is none: `index list --json` prints an array).
 func Generations(ctx context.Context, db indexstate.DB) ([]Generation, error) {
+	gens, err := generationsWith(ctx, db, "", indexstate.Summary{})
+	if gens == nil && err == nil {
+		gens = []Generation{}
+	}
+	return gens, err
+}
+
+// generationsWith lists the generations, with known as the summary of model
+// (read already) instead of reading it again.
+func generationsWith(ctx context.Context, db indexstate.DB, model string, known indexstate.Summary) ([]Generation, error) {
 	gens, err := generations.List(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Generation, 0, len(gens))
+	var out []Generation
 	for _, g := range gens {
-		st := indexstate.New(db, g.Name)
-		sum, err := st.Summarize(ctx)
-		if err != nil {
-			return nil, err
+		sum := known
+		if g.Name != model || model == "" {
+			if sum, err = indexstate.New(db, g.Name).Summarize(ctx); err != nil {
+				return nil, err
+			}
 		}
 		r := Generation{Name: g.Name, Embedder: g.Embedder, Model: g.Model, Dims: g.Dims, Store: g.StoreTarget(), State: g.State,
 			Indexed: sum.Indexed, Total: sum.Products, Stale: sum.Stale, Missing: sum.Missing, Failed: sum.Failed,

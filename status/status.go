@@ -47,7 +47,7 @@ type Status struct {
 	// HNSW index); absent for stores that have none to build.
 	SearchIndex *vectorstore.IndexProgress `json:"search_index,omitempty"`
 	// Generations lists every index generation with its progress (the
-	// counts above are the active one's).
+	// counts above are model's, read once for both).
 	Generations []Generation `json:"generations,omitempty"`
 }
 
@@ -71,8 +71,8 @@ type LaneDepther interface {
 	LaneDepths(ctx context.Context) ([]queue.LaneDepth, error)
 }
 
-// Get computes the status of the index of model. q may be nil, then the
-// queue depth is left zero.
+// Get computes the status of the index of model, with every index
+// generation's progress. q may be nil, then the queue depth is left zero.
 func Get(ctx context.Context, db indexstate.DB, q Depther, model string) (Status, error) {
 	sum, err := indexstate.New(db, model).Summarize(ctx)
 	if err != nil {
@@ -82,6 +82,9 @@ func Get(ctx context.Context, db indexstate.DB, q Depther, model string) (Status
 		DeletePending: sum.DeletePending, Failed: sum.Failed, Outbox: sum.Outbox,
 		OldestUnindexedAgeSeconds: sum.OldestUnindexedAgeSeconds}
 	if s.Outage, err = indexstate.New(db, model).CurrentOutage(ctx); err != nil {
+		return Status{}, err
+	}
+	if s.Generations, err = generationsWith(ctx, db, model, sum); err != nil {
 		return Status{}, err
 	}
 	if q != nil {
