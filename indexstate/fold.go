@@ -169,25 +169,33 @@ counted AS (
 )
 SELECT count(*) FROM d`
 
-// RunFolder folds every second (at once again while a fold finds a full
-// batch) until ctx is done. Errors are logged and retried; the counts stay
-// exact without folds, only status reads grow slower.
+// RunFolder folds until ctx is done: at once again while a fold finds a
+// full batch, after FoldSoon while changes keep coming (a status read
+// recomputes the changes not folded yet, so they are kept few), every
+// second when idle. Errors are logged and retried; the counts stay exact
+// without folds, only status reads grow slower.
 func RunFolder(ctx context.Context, db *pgxpool.Pool, log *slog.Logger) error {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
 	for ctx.Err() == nil {
 		n, err := Fold(ctx, db, FoldBatch)
 		if err != nil && ctx.Err() == nil {
 			log.WarnContext(ctx, "fold status counts", "err", err)
 		}
-		if err == nil && n == FoldBatch {
+		wait := time.Second
+		switch {
+		case err == nil && n == FoldBatch:
 			continue
+		case err == nil && n > 0:
+			wait = FoldSoon
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-time.After(wait):
 		}
 	}
 	return nil
 }
+
+// FoldSoon is how soon RunFolder folds again after a fold that found
+// changes.
+const FoldSoon = 200 * time.Millisecond
