@@ -174,7 +174,7 @@ func TestPromoteCompleteNeedsAnIndex(t *testing.T) {
 	if _, err := generations.PromoteComplete(ctx, pool, "next", false); !errors.As(err, &inc) || inc.Missing != 1 {
 		t.Fatalf("promotion of a generation lacking a row: %v, want IncompleteError with 1 missing", err)
 	}
-	if err := indexstate.Register(ctx, pool, "next", "pgvector:vectors_next"); err != nil {
+	if err := indexstate.New(pool, "next").Register(ctx, "pgvector:vectors_next"); err != nil {
 		t.Fatal(err)
 	}
 	if g, err := generations.PromoteComplete(ctx, pool, "next", true); err != nil || g.State != generations.Active {

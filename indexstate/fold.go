@@ -23,29 +23,6 @@ const FoldBatch = 20_000
 // many changes it applied; 0 with no error when another process is folding.
 // Folding changes no number Summarize reports, only how much it recomputes.
 func Fold(ctx context.Context, pool *pgxpool.Pool, batch int) (int, error) {
-	return fold(ctx, pool, batch, nil)
-}
-
-// registration is a vector index to record in the fold's transaction.
-type registration struct{ model, store string }
-
-// Register records that the vector index of model exists in store (the
-// store was opened, which creates it), releasing pelicans waiting on
-// Registered, and starts counting its status, in one transaction: status
-// never sees the model registered but not counted (counting it then costs
-// a scan of the catalog at every read). Counting a new model scans the
-// catalog once, some seconds at a million products; registering a counted
-// model again costs a fold. It waits for a fold running elsewhere.
-func Register(ctx context.Context, pool *pgxpool.Pool, model, store string) error {
-	if _, err := fold(ctx, pool, FoldBatch, &registration{model: model, store: store}); err != nil {
-		return fmt.Errorf("register vector index %s: %w", store, err)
-	}
-	return nil
-}
-
-// fold is Fold, which registers reg first when it is not nil (waiting for
-// the lock instead of leaving the fold to the process that holds it).
-func fold(ctx context.Context, pool *pgxpool.Pool, batch int, reg *registration) (int, error) {
 	if batch <= 0 {
 		batch = FoldBatch
 	}
@@ -56,18 +33,12 @@ func fold(ctx context.Context, pool *pgxpool.Pool, batch int, reg *registration)
 	defer conn.Release()
 	// The lock is taken before the transaction's snapshot, so a fold never
 	// works from a snapshot older than the last fold's commit.
-	if reg != nil {
-		if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, foldLockKey); err != nil {
-			return 0, fmt.Errorf("wait for the status fold: %w", err)
-		}
-	} else {
-		var locked bool
-		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, foldLockKey).Scan(&locked); err != nil {
-			return 0, fmt.Errorf("fold status counts: %w", err)
-		}
-		if !locked {
-			return 0, nil
-		}
+	var locked bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, foldLockKey).Scan(&locked); err != nil {
+		return 0, fmt.Errorf("fold status counts: %w", err)
+	}
+	if !locked {
+		return 0, nil
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, foldLockKey) //nolint:errcheck // ends with the session otherwise
 	// One snapshot for every statement: counting a new model and dropping
@@ -77,12 +48,6 @@ func fold(ctx context.Context, pool *pgxpool.Pool, batch int, reg *registration)
 		return 0, fmt.Errorf("fold status counts: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after commit
-	if reg != nil {
-		if _, err := tx.Exec(ctx, `INSERT INTO vector_indexes (model, store) VALUES ($1, $2)
-			ON CONFLICT (model) DO UPDATE SET store = excluded.store`, reg.model, reg.store); err != nil {
-			return 0, err
-		}
-	}
 	var counted int
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM status_counts`).Scan(&counted); err != nil {
 		return 0, fmt.Errorf("fold status counts: %w", err)

@@ -206,6 +206,17 @@ func (s *Store) Chunks(ctx context.Context, size int) ([]Chunk, error) {
 	return out, nil
 }
 
+// Register records that the vector index of the model exists in store (the
+// store was opened, which creates it).
+func (s *Store) Register(ctx context.Context, store string) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO vector_indexes (model, store) VALUES ($1, $2)
+		ON CONFLICT (model) DO UPDATE SET store = excluded.store`, s.model, store)
+	if err != nil {
+		return fmt.Errorf("register vector index %s: %w", store, err)
+	}
+	return nil
+}
+
 // ErrNoIndex is returned by Registered when no emu has created the index yet.
 var ErrNoIndex = errors.New("vector index not created yet")
 

@@ -29,7 +29,7 @@ func TestStateLifecycle(t *testing.T) {
 	if err := s.Registered(ctx); !errors.Is(err, indexstate.ErrNoIndex) {
 		t.Fatalf("Registered before Register: %v, want ErrNoIndex", err)
 	}
-	if err := indexstate.Register(ctx, pool, "m", "pgvector"); err != nil {
+	if err := s.Register(ctx, "pgvector"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Registered(ctx); err != nil {

@@ -26,9 +26,9 @@ type Summary struct {
 // Summarize computes the Summary in one statement, so that its counts agree.
 // Its cost does not grow with the catalog: it reads the counts kept by the
 // migrations' triggers and Fold (see migrations/009_status_counts.up.sql)
-// and recomputes only the products changed since the last fold. A model is
-// counted from its registration (Register); one not registered yet (no emu
-// has opened its index) is counted exhaustively, as reconcile does.
+// and recomputes only the products changed since the last fold. A model
+// whose counts are not kept yet (no fold has seen it) is counted
+// exhaustively, as reconcile does.
 func (s *Store) Summarize(ctx context.Context) (Summary, error) {
 	var r Summary
 	err := s.db.QueryRow(ctx, summarySQL, s.model).Scan(&r.Products, &r.Indexed, &r.Stale, &r.Missing,

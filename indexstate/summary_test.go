@@ -68,7 +68,7 @@ func TestCountsEqualFullRecountUnderConcurrentChanges(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := pgtest.New(t)
-	if err := indexstate.Register(ctx, pool, "m1", "pgvector"); err != nil {
+	if err := indexstate.New(pool, "m1").Register(ctx, "pgvector"); err != nil {
 		t.Fatal(err)
 	}
 	const maxID = 40
@@ -278,7 +278,7 @@ func TestSummarizeReadsNoCatalog(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := pgtest.New(t)
-	if err := indexstate.Register(ctx, pool, "m", "pgvector"); err != nil {
+	if err := indexstate.New(pool, "m").Register(ctx, "pgvector"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := pool.Exec(ctx, `INSERT INTO products (sku, name, description, price)
@@ -415,40 +415,4 @@ type planNode struct {
 	Hit      float64    `json:"Shared Hit Blocks"`
 	Read     float64    `json:"Shared Read Blocks"`
 	Plans    []planNode `json:"Plans"`
-}
-
-// A model is counted from its registration: status never reads a
-// registered model exhaustively (a scan of the catalog per read), and the
-// seed's logged changes, which the count reflects, are dropped with it.
-func TestRegisterCountsTheModel(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	pool := pgtest.New(t)
-	if _, err := pool.Exec(ctx, `INSERT INTO products (sku, name, description, price)
-		SELECT 'S' || g, 'N' || g, 'd', 1 FROM generate_series(1, 500) g`); err != nil {
-		t.Fatal(err)
-	}
-	if err := indexstate.Register(ctx, pool, "m", "pgvector"); err != nil {
-		t.Fatal(err)
-	}
-	var counted bool
-	var logged int
-	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM status_counts WHERE model = 'm'),
-		(SELECT count(*) FROM status_changes)`).Scan(&counted, &logged); err != nil {
-		t.Fatal(err)
-	}
-	if !counted || logged != 0 {
-		t.Fatalf("after Register: model counted %v, %d changes logged; want counted, none", counted, logged)
-	}
-	c, e := sameSnapshot(ctx, t, pool, "m")
-	checkSame(t, "after Register", c, e)
-	if c.Products != 500 || c.Missing != 500 {
-		t.Fatalf("status %+v: want 500 products, 500 missing", c)
-	}
-	// Registering again (every emu start) keeps the counts.
-	if err := indexstate.Register(ctx, pool, "m", "pgvector"); err != nil {
-		t.Fatal(err)
-	}
-	c, e = sameSnapshot(ctx, t, pool, "m")
-	checkSame(t, "after a second Register", c, e)
 }

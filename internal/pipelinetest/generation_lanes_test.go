@@ -152,7 +152,7 @@ func TestG5ProductOnBothLanesAtOnceIsEmbeddedOnce(t *testing.T) {
 	gate := &gateEmbedder{Embedder: e.emb, word: "first", paused: make(chan struct{}), open: make(chan struct{})}
 	emb := &countingEmbedder{Embedder: gate}
 	w := emu.New(e.pool, e.q, emb, e.store, e.emuConfig(), e.log, nil)
-	if err := indexstate.Register(ctx, e.pool, e.model, e.store.Name()); err != nil {
+	if err := indexstate.New(e.pool, e.model).Register(ctx, e.store.Name()); err != nil {
 		t.Fatal(err)
 	}
 	var id int64

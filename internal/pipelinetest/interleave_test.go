@@ -75,7 +75,7 @@ func TestInterleavings(t *testing.T) {
 			cfg := e.emuConfig()
 			a := emu.New(e.pool, e.q, gate, mon, cfg, e.log, nil)
 			b := emu.New(e.pool, e.q, e.emb, mon, cfg, e.log, nil)
-			if err := indexstate.Register(ctx, e.pool, e.model, e.store.Name()); err != nil {
+			if err := indexstate.New(e.pool, e.model).Register(ctx, e.store.Name()); err != nil {
 				t.Fatal(err)
 			}
 			var id int64

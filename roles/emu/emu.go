@@ -308,22 +308,7 @@ func (e *Emu) Run(ctx context.Context) error {
 // register records that the vector index for the model exists (the store
 // was opened, which creates it), releasing pelicans waiting on IndexReady.
 func (e *Emu) register(ctx context.Context) error {
-	return e.registerIndex(ctx, e.static.name, e.static.store.Name())
-}
-
-// registerIndex registers the index of model in store. The first time, it
-// counts the catalog for status (some seconds at a million products), which
-// the log says.
-func (e *Emu) registerIndex(ctx context.Context, model, store string) error {
-	start := time.Now()
-	if err := indexstate.Register(ctx, e.pool, model, store); err != nil {
-		return err
-	}
-	if took := time.Since(start); took > time.Second {
-		e.log.InfoContext(ctx, "registered the vector index and counted the catalog for its status", "model", model,
-			"took", took.Round(time.Millisecond))
-	}
-	return nil
+	return indexstate.New(e.pool, e.static.name).Register(ctx, e.static.store.Name())
 }
 
 func (e *Emu) watchDepth(ctx context.Context) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/refarch/refarch/generations"
+	"github.com/refarch/refarch/indexstate"
 )
 
 // Generations says which generations of the index are live and opens the
@@ -121,7 +122,7 @@ func (e *Emu) openTarget(ctx context.Context, g generations.Generation) (*target
 	t := &target{e: e, name: g.Name, emb: emb, store: store, guard: true}
 	// The store was opened, which creates its index: pelicans waiting to
 	// send to this generation may go on.
-	if err := e.registerIndex(ctx, g.Name, store.Name()); err != nil {
+	if err := indexstate.New(e.pool, g.Name).Register(ctx, store.Name()); err != nil {
 		return nil, err
 	}
 	e.log.InfoContext(ctx, "writing index generation", "generation", g.Name, "model", emb.Model(), "state", g.State,
