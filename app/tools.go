@@ -2,8 +2,10 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -56,6 +58,10 @@ func openTools(ctx context.Context, cfg Config) (*tools, error) {
 	return &tools{pool: pool, q: q, emb: emb, active: active, close: func() { closeQueue(); pool.Close() }}, nil
 }
 
+// countingWait bounds how long `refarch status` waits for the counts of a
+// new index to start.
+const countingWait = 2 * time.Minute
+
 // Status computes `refarch status`.
 func Status(ctx context.Context, cfg Config) (status.Status, error) {
 	t, err := openTools(ctx, cfg)
@@ -64,6 +70,19 @@ func Status(ctx context.Context, cfg Config) (status.Status, error) {
 	}
 	defer t.close()
 	s, err := status.Get(ctx, t.pool, t.q, t.emb.Model)
+	// A new index over a large catalog is being counted (seconds, once):
+	// wait for the figures, for up to countingWait, folding here too (when
+	// this role may), so that the wait does not depend on a serve or emu
+	// running.
+	for deadline := time.Now().Add(countingWait); errors.Is(err, status.ErrCounting) && time.Now().Before(deadline); {
+		indexstate.Fold(ctx, t.pool, 0) //nolint:errcheck // serve's and emu's folds count it too
+		select {
+		case <-ctx.Done():
+			return status.Status{}, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+		s, err = status.Get(ctx, t.pool, t.q, t.emb.Model)
+	}
 	if err != nil {
 		return s, err
 	}

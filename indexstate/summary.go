@@ -23,17 +23,40 @@ type Summary struct {
 	OldestUnindexedAgeSeconds float64
 }
 
+// ErrCounting is returned by Summarize for a model registered since the
+// last fold, in a catalog too large to count at every read (over
+// ExhaustiveMax products): the next fold (serve and emu run one every
+// second) starts its counts with one scan of the catalog, some seconds at a
+// million products.
+var ErrCounting = errors.New("counting the catalog for the status of a new index")
+
+// ExhaustiveMax is the largest catalog Summarize counts exhaustively when
+// a model's counts are not kept yet (about 0.1 s at this size).
+var ExhaustiveMax int64 = 50_000
+
 // Summarize computes the Summary in one statement, so that its counts agree.
 // Its cost does not grow with the catalog: it reads the counts kept by the
 // migrations' triggers and Fold (see migrations/009_status_counts.up.sql)
 // and recomputes only the products changed since the last fold. A model
 // whose counts are not kept yet (no fold has seen it) is counted
-// exhaustively, as reconcile does.
+// exhaustively, as reconcile does, unless it is registered and the catalog
+// holds over ExhaustiveMax products: then it returns ErrCounting at once,
+// where a count at every read would pile up scans of the catalog while the
+// fold counts.
 func (s *Store) Summarize(ctx context.Context) (Summary, error) {
 	var r Summary
 	err := s.db.QueryRow(ctx, summarySQL, s.model).Scan(&r.Products, &r.Indexed, &r.Stale, &r.Missing,
 		&r.DeletePending, &r.Failed, &r.Outbox, &r.OldestUnindexedAgeSeconds)
 	if errors.Is(err, pgx.ErrNoRows) {
+		var products int64
+		var registered bool
+		if err := s.db.QueryRow(ctx, `SELECT (SELECT coalesce(sum(products), 0) FROM status_deltas),
+			EXISTS (SELECT 1 FROM vector_indexes WHERE model = $1)`, s.model).Scan(&products, &registered); err != nil {
+			return Summary{}, fmt.Errorf("compute index status: %w", err)
+		}
+		if registered && products > ExhaustiveMax {
+			return Summary{}, fmt.Errorf("index of %s (%d products): %w", s.model, products, ErrCounting)
+		}
 		return s.SummarizeExhaustive(ctx)
 	}
 	if err != nil {

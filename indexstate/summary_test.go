@@ -416,3 +416,35 @@ type planNode struct {
 	Read     float64    `json:"Shared Read Blocks"`
 	Plans    []planNode `json:"Plans"`
 }
+
+// A new index over a large catalog: until a fold has counted it, status
+// says it is counting, at once, instead of scanning the catalog at every
+// read; after the fold the counts are exact.
+func TestSummarizeSaysCountingForALargeNewIndex(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	if _, err := pool.Exec(ctx, `INSERT INTO products (sku, name, description, price)
+		SELECT 'S' || g, 'N' || g, 'd', 1 FROM generate_series(1, $1) g`, indexstate.ExhaustiveMax+1); err != nil {
+		t.Fatal(err)
+	}
+	s := indexstate.New(pool, "m")
+	// Not registered: no fold would count it, so status counts it itself.
+	if sum, err := s.Summarize(ctx); err != nil || sum.Missing != indexstate.ExhaustiveMax+1 {
+		t.Fatalf("Summarize before Register = %+v, %v; want every product missing", sum, err)
+	}
+	if err := s.Register(ctx, "pgvector"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Summarize(ctx); !errors.Is(err, indexstate.ErrCounting) {
+		t.Fatalf("Summarize after Register, before a fold: %v, want ErrCounting", err)
+	}
+	if _, err := indexstate.Fold(ctx, pool, 0); err != nil {
+		t.Fatal(err)
+	}
+	c, e := sameSnapshot(ctx, t, pool, "m")
+	checkSame(t, "after the fold", c, e)
+	if c.Missing != indexstate.ExhaustiveMax+1 {
+		t.Fatalf("status %+v: want every product missing", c)
+	}
+}

@@ -51,6 +51,11 @@ type Status struct {
 	Generations []Generation `json:"generations,omitempty"`
 }
 
+// ErrCounting is returned by Get while a fold starts the counts of a new
+// index over a large catalog (indexstate.ErrCounting): seconds, once per
+// index.
+var ErrCounting = indexstate.ErrCounting
+
 // Outage is a store-wide failure emu is riding out.
 type Outage = indexstate.Outage
 

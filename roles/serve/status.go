@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -118,10 +119,13 @@ func (s *Server) sample(ctx context.Context) {
 		qctx, cancel := context.WithTimeout(ctx, sampleEvery)
 		st, err := s.deps.Status(qctx)
 		cancel()
-		if err == nil {
+		switch {
+		case err == nil:
 			s.samples.add(time.Now(), st)
 			s.gauges.set(st)
-		} else if ctx.Err() == nil {
+		case errors.Is(err, status.ErrCounting):
+			// Seconds, once per new index; the page says so.
+		case ctx.Err() == nil:
 			s.deps.Log.WarnContext(ctx, "sample status", "err", err)
 		}
 		select {
@@ -145,10 +149,13 @@ func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, code int, 
 		view.Error = "The pipeline status is not available in this process."
 	} else {
 		st, err := s.deps.Status(r.Context())
-		if err != nil {
+		switch {
+		case errors.Is(err, status.ErrCounting):
+			view.Error = "Counting the catalog for a new index's status (one scan of the table, seconds at a million products); the figures appear when it is done."
+		case err != nil:
 			s.deps.Log.ErrorContext(r.Context(), "read status", "err", err)
 			view.Error = "Could not read the status right now; retrying on reload."
-		} else {
+		default:
 			view.Stats = []web.Stat{
 				{Label: "Products", Value: st.Products, Explain: "Rows in the catalog."},
 				{Label: "Indexed", Value: st.Indexed, Explain: "Products whose latest version is searchable."},

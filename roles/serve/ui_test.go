@@ -20,6 +20,7 @@ import (
 
 	"github.com/refarch/refarch/catalog"
 	"github.com/refarch/refarch/embedding"
+	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/internal/pgtest"
 	"github.com/refarch/refarch/internal/testkit"
 	"github.com/refarch/refarch/product"
@@ -526,4 +527,30 @@ func TestStatusPage(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+// A new index over a large catalog, before a fold has counted it: the
+// status page says so at once; after the fold it shows the figures.
+func TestStatusPageWhileANewIndexIsCounted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newUI(t, "")
+	n := indexstate.ExhaustiveMax + 1
+	if _, err := e.pool.Exec(ctx, `INSERT INTO products (sku, name, description, price)
+		SELECT 'S' || g, 'N' || g, 'd', 1 FROM generate_series(1, $1) g`, n); err != nil {
+		t.Fatal(err)
+	}
+	if err := indexstate.New(e.pool, e.emb.Model()).Register(ctx, e.store.Name()); err != nil {
+		t.Fatal(err)
+	}
+	if code, body, _ := get(t, http.DefaultClient, e.url+"/status"); code != http.StatusOK || !strings.Contains(body, "Counting the catalog") {
+		t.Fatalf("GET /status before the count = %d, without the counting notice", code)
+	}
+	if _, err := indexstate.Fold(ctx, e.pool, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, body, _ := get(t, http.DefaultClient, e.url+"/status"); !strings.Contains(body, "<dt>Products</dt><dd>50,001</dd>") ||
+		strings.Contains(body, "Counting the catalog") {
+		t.Fatalf("status page after the count lacks the %d products, or still says it counts", n)
+	}
 }
