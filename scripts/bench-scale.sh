@@ -45,6 +45,10 @@ log=.dev/$db-serve.log
 elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.4f", b - a }'; }
 say() { printf '%s bench-scale: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
+# Python from the system, not a version manager's shim: a shim costs
+# ~0.7 s of CPU per start, which the loop below pays several times a
+# second, taken from the system it measures.
+py=/usr/bin/python3; [ -x "$py" ] || py=python3
 set -a; . ./.dev/env; set +a
 admin=$TEST_DATABASE_URL
 export DATABASE_URL=${admin/\/postgres\?/\/$db?}
@@ -61,7 +65,7 @@ else
   "$bin" migrate >/dev/null
   t=$(date +%s.%N)
   "$bin" seed --count "$n" >/dev/null
-  seed_s=$(python3 -c "import time; print(f'{time.time()-$t:.1f}')")
+  seed_s=$("$py" -c "import time; print(f'{time.time()-$t:.1f}')")
   say "seed $n products: ${seed_s}s"
 fi
 
@@ -101,7 +105,7 @@ search() {
   local q=${queries[$((RANDOM % ${#queries[@]}))]} out
   out=$(curl -s -o /tmp/bench-scale-search.$$ -w '%{time_total} %{http_code}' -G "http://$addr/api/search" --data-urlencode "q=$q" --data-urlencode "k=10" || echo "0 000")
   local ready
-  ready=$(python3 -c "import json,sys
+  ready=$("$py" -c "import json,sys
 try: print(json.load(open(sys.argv[1])).get('index_ready'))
 except Exception: print('-')" /tmp/bench-scale-search.$$)
   echo "$1 $out $ready" >>"$lat_file"
@@ -109,7 +113,7 @@ except Exception: print('-')" /tmp/bench-scale-search.$$)
 
 # pct PHASE: p50/p99 of the phase's latencies and the index_ready answers.
 pct() {
-  python3 - "$lat_file" "$1" <<'PY'
+  "$py" - "$lat_file" "$1" <<'PY'
 import sys
 rows=[l.split() for l in open(sys.argv[1]) if l.split()[0]==sys.argv[2]]
 if not rows: print("no samples"); sys.exit()
@@ -140,19 +144,17 @@ while :; do
   echo "cli-bootstrap $(elapsed "$t0") 200 -" >>"$lat_file"
   rss=$(awk '/^VmRSS/ {print $2}' /proc/$serve_pid/status 2>/dev/null || echo 0)
   [ "${rss:-0}" -gt "$rss_max" ] && rss_max=$rss
-  now=$(python3 -c "import time; print(f'{time.time()-$start:.0f}')")
-  read -r products indexed state done total eta < <(python3 -c "import json,sys
-s=json.loads(sys.argv[1] or '{}'); si=s.get('search_index') or {}
-print(s.get('products',0), s.get('indexed',0), si.get('state','?'), si.get('done',0), si.get('total',0), int(si.get('eta_seconds',0)))" "$st")
-  lanes=$(python3 -c "import json,sys
-s=json.loads(sys.argv[1] or '{}'); l=s.get('queue_lanes') or {}
-print(' '.join(f\"{k} {v.get('visible',0)}+{v.get('in_flight',0)}\" for k,v in sorted(l.items())))" "$st")
+  now=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
+  read -r products indexed state done total eta lanes < <("$py" -c "import json,sys
+s=json.loads(sys.argv[1] or '{}'); si=s.get('search_index') or {}; l=s.get('queue_lanes') or {}
+print(s.get('products',0), s.get('indexed',0), si.get('state','?'), si.get('done',0), si.get('total',0), int(si.get('eta_seconds',0)),
+  ', '.join(f\"{k} {v.get('visible',0)}+{v.get('in_flight',0)}\" for k,v in sorted(l.items())))" "$st")
   say "t=${now}s indexed $indexed/$products, lanes (visible+in flight): $lanes, serve RSS $((rss / 1024)) MiB, search index $state $done/$total eta ${eta}s"
   if [ -z "$written" ] && [ "$products" -gt 0 ] && [ "$indexed" = "$products" ]; then
     kill "$edit_pid" 2>/dev/null || true
     # The moment of the last vector write, from the database's own clock.
     written=$(psql -qAt "$DATABASE_URL" -c "SELECT round((extract(epoch FROM max(indexed_at)) - $start_db)::numeric, 1) FROM index_state")
-    say "every vector written after ${written}s ($(python3 -c "print(f'{$products/max(1,$written):.0f}')") rows/s)"
+    say "every vector written after ${written}s ($("$py" -c "print(f'{$products/max(1,$written):.0f}')") rows/s)"
     [ -n "$until_written" ] && break
   fi
   case "$state" in
@@ -165,7 +167,7 @@ print(' '.join(f\"{k} {v.get('visible',0)}+{v.get('in_flight',0)}\" for k,v in s
   sleep "${BENCH_POLL:-10}"
 done
 # The exact moment is in emu's log; status polls are 10 s apart.
-[ -n "$until_written" ] || ready=$(python3 - "$log" "$start" <<'PY'
+[ -n "$until_written" ] || ready=$("$py" - "$log" "$start" <<'PY'
 import sys,re,datetime
 start=float(sys.argv[2]); t=None
 for l in open(sys.argv[1]):
@@ -190,7 +192,7 @@ done
 reconcile_line="(left out: BENCH_SHORT)"
 [ -n "${BENCH_SHORT:-}${until_written}" ] || reconcile_line=$(timeout -s INT 60 "$bin" reconcile 2>&1 >/dev/null | grep 'products checked' | tail -1 || true)
 page() { # page NAME URL: 50 requests, p50/p99
-  python3 - "$2" <<'PY'
+  "$py" - "$2" <<'PY'
 import sys,time,urllib.request
 t=[]
 for _ in range(50):
@@ -211,12 +213,12 @@ edits=$(psql -qAt "$DATABASE_URL" -c "WITH e AS (SELECT DISTINCT id FROM unnest(
          coalesce(round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 0), 0), coalesce(round(max(ms)::numeric, 0), 0) FROM l" | tr '|' ' ')
 read -r edits_n edits_ok edit_p50 edit_p99 edit_max <<<"$edits"
 hwm=$(awk '/^VmHWM/ {print $2}' /proc/$serve_pid/status 2>/dev/null || echo 0)
-cat_q=$(python3 -c "import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1]))" "$cat")
+cat_q=$("$py" -c "import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1]))" "$cat")
 
 echo
 echo "== bench-scale: $n products, hash embedder 512 dims =="
 echo "seed:                           ${seed_s}s"
-echo "all vectors written:            ${written}s after serve started ($(python3 -c "print(f'{$n/max(1,$written):.0f}')") rows/s)"
+echo "all vectors written:            ${written}s after serve started ($("$py" -c "print(f'{$n/max(1,$written):.0f}')") rows/s)"
 if [ -n "$until_written" ]; then
   echo "search index ready:             (not waited for: BENCH_UNTIL=written)"
 else
