@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -79,6 +80,12 @@ type Server struct {
 	requests *prometheus.HistogramVec
 	samples  sampler
 	gauges   statusGauges
+	// life ends when Serve returns; status readings (startRead) run
+	// under it, counted in reads, one at a time (reading).
+	life     context.Context
+	reads    sync.WaitGroup
+	readMu   sync.Mutex
+	reading  *statusRead
 	searches searchMetrics
 	draining atomic.Bool
 	// patterns lists every route registered, for the OpenAPI test.
@@ -236,9 +243,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.deps.Log.InfoContext(ctx, "http listening", "url", "http://"+ln.Addr().String())
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	sampleCtx, stopSampling := context.WithCancel(ctx)
+	defer s.reads.Wait()
 	defer stopSampling()
+	s.life = sampleCtx
+	go func() { errc <- srv.Serve(ln) }()
 	go s.sample(sampleCtx)
 	select {
 	case err := <-errc:

@@ -56,15 +56,49 @@ type StatusFunc func(ctx context.Context) (Status, error)
 const (
 	sampleEvery = 5 * time.Second
 	sampleKeep  = 120
+	// sampleTimeout bounds one reading. A reading costs more while the
+	// index changes fast (a bootstrap: it recomputes the changes not
+	// folded yet); a slow one is late, not lost.
+	sampleTimeout = 30 * time.Second
+	// statusMaxAge is how old the last reading may be for the status page
+	// to show it (with its time) while a new one is slow: the page
+	// refreshes every sampleEvery.
+	statusMaxAge = 2 * sampleEvery
+	// statusWait is how long a view of the status page waits for a new
+	// reading before it shows the last one.
+	statusWait = 80 * time.Millisecond
 )
 
-// sampler keeps a ring of recent status samples for the chart.
+// sampler keeps a ring of recent status samples for the chart, and the
+// last status read (by the sampler or a page) for the page.
 type sampler struct {
 	mu      sync.Mutex
 	samples []web.Sample
+	last    Status
+	lastAt  time.Time
+}
+
+// keep records st, read at now, as the last status.
+func (sm *sampler) keep(now time.Time, st Status) {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	if now.After(sm.lastAt) {
+		sm.last, sm.lastAt = st, now
+	}
+}
+
+// latest returns the last status read, if it is younger than maxAge.
+func (sm *sampler) latest(now time.Time, maxAge time.Duration) (Status, time.Time, bool) {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	if sm.lastAt.IsZero() || now.Sub(sm.lastAt) > maxAge {
+		return Status{}, time.Time{}, false
+	}
+	return sm.last, sm.lastAt, true
 }
 
 func (sm *sampler) add(now time.Time, st Status) {
+	sm.keep(now, st)
 	sm.mu.Lock()
 	defer sm.mu.Unlock()
 	sm.samples = append(sm.samples, web.Sample{At: now, Rate: st.IndexRate, Lag: st.LagSeconds})
@@ -116,7 +150,7 @@ func (s *Server) sample(ctx context.Context) {
 	t := time.NewTicker(sampleEvery)
 	defer t.Stop()
 	for {
-		qctx, cancel := context.WithTimeout(ctx, sampleEvery)
+		qctx, cancel := context.WithTimeout(ctx, sampleTimeout)
 		st, err := s.deps.Status(qctx)
 		cancel()
 		switch {
@@ -140,6 +174,72 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	s.renderStatus(w, r, http.StatusOK, doneNotice(r.URL.Query()), "")
 }
 
+// statusRead is one status reading in flight, which every view waiting
+// for it shares.
+type statusRead struct {
+	done chan struct{}
+	st   Status
+	at   time.Time
+	err  error
+}
+
+// readStatus reads the status, one reading at a time (views during a
+// reading share it). Unless fresh, it waits for the reading up to
+// statusWait and then takes the last reading instead, if one is younger
+// than statusMaxAge (with its time): while the index changes fast a
+// reading takes seconds (it recomputes the changes not folded yet), and
+// the page answers at once meanwhile; the reading goes on and serves the
+// next views.
+func (s *Server) readStatus(ctx context.Context, fresh bool) (Status, time.Time, error) {
+	rd := s.startRead()
+	if !fresh {
+		select {
+		case <-rd.done:
+			return rd.st, rd.at, rd.err
+		case <-time.After(statusWait):
+		}
+		if st, at, ok := s.samples.latest(time.Now(), statusMaxAge); ok {
+			return st, at, nil
+		}
+	}
+	select {
+	case <-rd.done:
+		return rd.st, rd.at, rd.err
+	case <-ctx.Done():
+		return Status{}, time.Time{}, ctx.Err()
+	}
+}
+
+// startRead returns the reading in flight, starting one if there is none.
+// It runs under the server's life (Serve waits for it), not the view's.
+func (s *Server) startRead() *statusRead {
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	if s.reading != nil {
+		return s.reading
+	}
+	rd := &statusRead{done: make(chan struct{})}
+	s.reading = rd
+	s.reads.Go(func() {
+		life := s.life
+		if life == nil { // a handler used without Serve (tests)
+			life = context.Background()
+		}
+		ctx, cancel := context.WithTimeout(life, sampleTimeout)
+		defer cancel()
+		rd.st, rd.err = s.deps.Status(ctx)
+		rd.at = time.Now()
+		if rd.err == nil {
+			s.samples.keep(rd.at, rd.st)
+		}
+		s.readMu.Lock()
+		s.reading = nil
+		s.readMu.Unlock()
+		close(rd.done)
+	})
+	return rd
+}
+
 // renderStatus draws the status page (its body alone for htmx's refresh)
 // with a notice of the last action, or the reason it was refused.
 func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, code int, notice, actionErr string) {
@@ -148,7 +248,8 @@ func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, code int, 
 	if s.deps.Status == nil {
 		view.Error = "The pipeline status is not available in this process."
 	} else {
-		st, err := s.deps.Status(r.Context())
+		// After an action the page shows its effect: a new reading.
+		st, at, err := s.readStatus(r.Context(), notice != "" || actionErr != "")
 		switch {
 		case errors.Is(err, status.ErrCounting):
 			view.Error = "Counting the catalog for a new index's status (one scan of the table, seconds at a million products); the figures appear when it is done."
@@ -169,7 +270,7 @@ func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, code int, 
 				{Label: "Backfill queued", Value: st.QueueBackfill, Explain: "Catch-up and repair messages waiting or being indexed (a bootstrap's backlog)."},
 				{Label: "Gave up (dead letters)", Value: st.QueueDead, Warn: st.QueueDead > 0, Explain: "Messages that failed too often; see refarch dlq."},
 			}
-			view.UpdatedAt = time.Now()
+			view.UpdatedAt = at
 			view.LagSeconds = st.LagSeconds
 			view.Model = st.Model
 			view.VectorStore = st.VectorStore
