@@ -66,7 +66,7 @@ const (
 	statusMaxAge = 2 * sampleEvery
 	// statusWait is how long a view of the status page waits for a new
 	// reading before it shows the last one.
-	statusWait = 80 * time.Millisecond
+	statusWait = 50 * time.Millisecond
 )
 
 // sampler keeps a ring of recent status samples for the chart, and the
@@ -150,12 +150,17 @@ func (s *Server) sample(ctx context.Context) {
 	t := time.NewTicker(sampleEvery)
 	defer t.Stop()
 	for {
-		qctx, cancel := context.WithTimeout(ctx, sampleTimeout)
-		st, err := s.deps.Status(qctx)
-		cancel()
+		// The page's views share this reading, and it theirs.
+		rd := s.startRead()
+		select {
+		case <-ctx.Done():
+			return
+		case <-rd.done:
+		}
+		st, err := rd.st, rd.err
 		switch {
 		case err == nil:
-			s.samples.add(time.Now(), st)
+			s.samples.add(rd.at, st)
 			s.gauges.set(st)
 		case errors.Is(err, status.ErrCounting):
 			// Seconds, once per new index; the page says so.
