@@ -73,7 +73,7 @@ func TestSearchAndStatusWhileTheIndexBuilds(t *testing.T) {
 	defer stop()
 
 	waitFor(t, "status --json to show the build progressing", func() bool {
-		st, err := Status(ctx, cfg)
+		st, err := Status(ctx, cfg, nil)
 		if err != nil {
 			t.Fatalf("status: %v", err)
 		}
@@ -99,7 +99,7 @@ func TestSearchAndStatusWhileTheIndexBuilds(t *testing.T) {
 	}
 
 	testkit.WaitFor(t, 3*time.Minute, func() string {
-		st, err := Status(ctx, cfg)
+		st, err := Status(ctx, cfg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -413,7 +413,7 @@ func TestIAMPoliciesAreWhatTheCodeCalls(t *testing.T) {
 	if _, err := owner.Exec(ctx, `INSERT INTO products (sku, name, description, price) VALUES ('IAM-2', 'Pine shelf', 'not indexed yet', 30)`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Status(ctx, ops); err != nil {
+	if _, err := Status(ctx, ops, nil); err != nil {
 		t.Errorf("ops status: %v", err)
 	}
 	if _, _, err := DeadLetters(ctx, ops, 10); err != nil {

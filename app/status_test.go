@@ -27,7 +27,7 @@ func TestStatusWaitsForTheCountOfANewIndex(t *testing.T) {
 	if err := indexstate.New(tl.pool, tl.emb.Model).Register(ctx, "pgvector"); err != nil {
 		t.Fatal(err)
 	}
-	st, err := Status(ctx, cfg)
+	st, err := Status(ctx, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -62,8 +63,9 @@ func openTools(ctx context.Context, cfg Config) (*tools, error) {
 // new index to start.
 const countingWait = 2 * time.Minute
 
-// Status computes `refarch status`.
-func Status(ctx context.Context, cfg Config) (status.Status, error) {
+// Status computes `refarch status`. While it waits for the counts of a new
+// index, it says so on progress once (nil: silently).
+func Status(ctx context.Context, cfg Config, progress io.Writer) (status.Status, error) {
 	t, err := openTools(ctx, cfg)
 	if err != nil {
 		return status.Status{}, err
@@ -74,6 +76,9 @@ func Status(ctx context.Context, cfg Config) (status.Status, error) {
 	// wait for the figures, for up to countingWait, folding here too (when
 	// this role may), so that the wait does not depend on a serve or emu
 	// running.
+	if errors.Is(err, status.ErrCounting) && progress != nil {
+		fmt.Fprintf(progress, "counting the catalog for the status of the new index %s (one scan of the table, once)...\n", t.emb.Model)
+	}
 	for deadline := time.Now().Add(countingWait); errors.Is(err, status.ErrCounting) && time.Now().Before(deadline); {
 		indexstate.Fold(ctx, t.pool, 0) //nolint:errcheck // serve's and emu's folds count it too
 		select {

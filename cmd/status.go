@@ -19,7 +19,7 @@ func newStatusCmd(cfg *app.Config) *cobra.Command {
 		Use:   "status",
 		Short: "Show how far the vector index is behind the products table",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := app.Status(cmd.Context(), *cfg)
+			s, err := app.Status(cmd.Context(), *cfg, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
