@@ -182,21 +182,33 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 // statusRead is one status reading in flight, which every view waiting
 // for it shares.
 type statusRead struct {
-	done chan struct{}
-	st   Status
-	at   time.Time
-	err  error
+	started time.Time
+	done    chan struct{}
+	st      Status
+	at      time.Time
+	err     error
 }
 
 // readStatus reads the status, one reading at a time (views during a
-// reading share it). Unless fresh, it waits for the reading up to
-// statusWait and then takes the last reading instead, if one is younger
-// than statusMaxAge (with its time): while the index changes fast a
-// reading takes seconds (it recomputes the changes not folded yet), and
-// the page answers at once meanwhile; the reading goes on and serves the
-// next views.
+// reading share it; a fresh view takes one begun after it). Unless fresh,
+// it waits for the reading up to statusWait and then takes the last
+// reading instead, if one is younger than statusMaxAge (with its time):
+// while the index changes fast a reading takes seconds (it recomputes the
+// changes not folded yet), and the page answers at once meanwhile; the
+// reading goes on and serves the next views.
 func (s *Server) readStatus(ctx context.Context, fresh bool) (Status, time.Time, error) {
+	begin := time.Now()
 	rd := s.startRead()
+	if fresh && rd.started.Before(begin) {
+		// A reading that began before this view may miss the action
+		// it shows: wait for it, then take one of our own.
+		select {
+		case <-rd.done:
+		case <-ctx.Done():
+			return Status{}, time.Time{}, ctx.Err()
+		}
+		rd = s.startRead()
+	}
 	if !fresh {
 		select {
 		case <-rd.done:
@@ -223,7 +235,7 @@ func (s *Server) startRead() *statusRead {
 	if s.reading != nil {
 		return s.reading
 	}
-	rd := &statusRead{done: make(chan struct{})}
+	rd := &statusRead{started: time.Now(), done: make(chan struct{})}
 	s.reading = rd
 	s.reads.Go(func() {
 		life := s.life
