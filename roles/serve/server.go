@@ -80,9 +80,8 @@ type Server struct {
 	requests *prometheus.HistogramVec
 	samples  sampler
 	gauges   statusGauges
-	// life ends when Serve returns; status readings (startRead) run
-	// under it, counted in reads, one at a time (reading).
-	life     context.Context
+	// reading is the status reading in flight (startRead), one at a
+	// time; reads counts them for Serve to wait on.
 	reads    sync.WaitGroup
 	readMu   sync.Mutex
 	reading  *statusRead
@@ -244,9 +243,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.deps.Log.InfoContext(ctx, "http listening", "url", "http://"+ln.Addr().String())
 	errc := make(chan error, 1)
 	sampleCtx, stopSampling := context.WithCancel(ctx)
-	defer s.reads.Wait()
+	defer s.stopReads()
 	defer stopSampling()
-	s.life = sampleCtx
 	go func() { errc <- srv.Serve(ln) }()
 	go s.sample(sampleCtx)
 	select {

@@ -151,7 +151,7 @@ func (s *Server) sample(ctx context.Context) {
 	defer t.Stop()
 	for {
 		// The page's views share this reading, and it theirs.
-		rd := s.startRead()
+		rd := s.startRead(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -183,6 +183,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 // for it shares.
 type statusRead struct {
 	started time.Time
+	cancel  context.CancelFunc
 	done    chan struct{}
 	st      Status
 	at      time.Time
@@ -198,7 +199,7 @@ type statusRead struct {
 // reading goes on and serves the next views.
 func (s *Server) readStatus(ctx context.Context, fresh bool) (Status, time.Time, error) {
 	begin := time.Now()
-	rd := s.startRead()
+	rd := s.startRead(ctx)
 	if fresh && rd.started.Before(begin) {
 		// A reading that began before this view may miss the action
 		// it shows: wait for it, then take one of our own.
@@ -207,7 +208,7 @@ func (s *Server) readStatus(ctx context.Context, fresh bool) (Status, time.Time,
 		case <-ctx.Done():
 			return Status{}, time.Time{}, ctx.Err()
 		}
-		rd = s.startRead()
+		rd = s.startRead(ctx)
 	}
 	if !fresh {
 		select {
@@ -228,23 +229,21 @@ func (s *Server) readStatus(ctx context.Context, fresh bool) (Status, time.Time,
 }
 
 // startRead returns the reading in flight, starting one if there is none.
-// It runs under the server's life (Serve waits for it), not the view's.
-func (s *Server) startRead() *statusRead {
+// The reading keeps ctx's values but not its cancellation (it serves the
+// views after this one): it ends after sampleTimeout, or when Serve
+// returns (stopReads).
+func (s *Server) startRead(ctx context.Context) *statusRead {
 	s.readMu.Lock()
 	defer s.readMu.Unlock()
 	if s.reading != nil {
 		return s.reading
 	}
-	rd := &statusRead{started: time.Now(), done: make(chan struct{})}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sampleTimeout)
+	rd := &statusRead{started: time.Now(), cancel: cancel, done: make(chan struct{})}
 	s.reading = rd
 	s.reads.Go(func() {
-		life := s.life
-		if life == nil { // a handler used without Serve (tests)
-			life = context.Background()
-		}
-		ctx, cancel := context.WithTimeout(life, sampleTimeout)
 		defer cancel()
-		rd.st, rd.err = s.deps.Status(ctx)
+		rd.st, rd.err = s.deps.Status(rctx)
 		rd.at = time.Now()
 		if rd.err == nil {
 			s.samples.keep(rd.at, rd.st)
@@ -255,6 +254,16 @@ func (s *Server) startRead() *statusRead {
 		close(rd.done)
 	})
 	return rd
+}
+
+// stopReads cancels the reading in flight and waits for it.
+func (s *Server) stopReads() {
+	s.readMu.Lock()
+	if s.reading != nil {
+		s.reading.cancel()
+	}
+	s.readMu.Unlock()
+	s.reads.Wait()
 }
 
 // renderStatus draws the status page (its body alone for htmx's refresh)
