@@ -18,9 +18,11 @@
 package pgqueue
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -379,9 +381,15 @@ func (q *Queue) receiveRound(ctx context.Context, max int, visibility time.Durat
 	return out, buried, nil
 }
 
+// parseReceipts splits receipts ("id:token") into ids and tokens, in the
+// order of their ids, whatever the order of receipts:
+// Ack and Extend lock the messages' rows in that order, so an ack and an
+// extend of the same messages (a worker's acker and its heartbeat) never
+// wait for each other in a cycle (a deadlock, which failed acks under a
+// bootstrap's load).
 func parseReceipts(receipts []string) (ids, tokens []int64, err error) {
-	ids = make([]int64, len(receipts))
-	tokens = make([]int64, len(receipts))
+	type receipt struct{ id, token int64 }
+	rs := make([]receipt, len(receipts))
 	for i, r := range receipts {
 		a, b, ok := strings.Cut(r, ":")
 		id, err1 := strconv.ParseInt(a, 10, 64)
@@ -389,7 +397,13 @@ func parseReceipts(receipts []string) (ids, tokens []int64, err error) {
 		if !ok || err1 != nil || err2 != nil {
 			return nil, nil, fmt.Errorf("parse receipt %q: not a pgqueue receipt", r)
 		}
-		ids[i], tokens[i] = id, tok
+		rs[i] = receipt{id, tok}
+	}
+	slices.SortFunc(rs, func(a, b receipt) int { return cmp.Compare(a.id, b.id) })
+	ids = make([]int64, len(rs))
+	tokens = make([]int64, len(rs))
+	for i, r := range rs {
+		ids[i], tokens[i] = r.id, r.token
 	}
 	return ids, tokens, nil
 }

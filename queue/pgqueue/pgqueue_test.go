@@ -3,6 +3,7 @@ package pgqueue_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -347,4 +348,44 @@ func TestLanesConformance(t *testing.T) {
 		t.Cleanup(closeQueue)
 		return q
 	})
+}
+
+// An ack and an extend of the same messages, given in opposite orders (an
+// emu's acker and its heartbeat), lock the rows in one order: neither
+// fails with a deadlock.
+func TestAckAndExtendInOppositeOrdersDoNotDeadlock(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	q := newQueue(t, pgqueue.Options{})
+	const rounds, n = 30, 200
+	for round := range rounds {
+		msgs := make([]queue.Outgoing, n)
+		for i := range n {
+			msgs[i] = queue.Outgoing{Group: fmt.Sprintf("g%d-%d", round, i), DedupID: fmt.Sprintf("d%d-%d", round, i), Body: []byte("x")}
+		}
+		if err := q.Send(ctx, msgs); err != nil {
+			t.Fatal(err)
+		}
+		var receipts []string
+		for len(receipts) < n {
+			got, err := q.Receive(ctx, n-len(receipts), time.Second, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range got {
+				receipts = append(receipts, m.Receipt)
+			}
+		}
+		reversed := slices.Clone(receipts)
+		slices.Reverse(reversed)
+		errs := make(chan error, 2)
+		go func() { errs <- q.Extend(ctx, reversed, time.Minute) }()
+		go func() { errs <- q.Ack(ctx, receipts) }()
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
 }
