@@ -212,7 +212,9 @@ func TestCountsEqualFullRecountUnderConcurrentChanges(t *testing.T) {
 		checkSame(t, "after the workload, model "+m, c, e)
 	}
 	// Folded to the end, the log is empty and the counts still agree.
-	foldAll(ctx, t, pool)
+	if err := indexstate.FoldAll(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
 	var logged int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM status_changes`).Scan(&logged); err != nil {
 		t.Fatal(err)
@@ -284,7 +286,9 @@ func TestSummarizeReadsNoCatalog(t *testing.T) {
 	if _, err := pool.Exec(ctx, `DELETE FROM sync_outbox`); err != nil {
 		t.Fatal(err)
 	}
-	foldAll(ctx, t, pool)
+	if err := indexstate.FoldAll(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
 	// A few changes since the fold, which the read recomputes.
 	if _, err := pool.Exec(ctx, `UPDATE products SET name = 'changed' WHERE id IN (5, 7, 10)`); err != nil {
 		t.Fatal(err)
@@ -311,7 +315,9 @@ func TestSummarizeReadsNoCatalog(t *testing.T) {
 	if _, err := pool.Exec(ctx, `ANALYZE status_changes`); err != nil {
 		t.Fatal(err)
 	}
-	foldAll(ctx, t, pool)
+	if err := indexstate.FoldAll(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := pool.Exec(ctx, `UPDATE products SET name = 'changed again' WHERE id IN (5, 7, 10)`); err != nil {
 		t.Fatal(err)
 	}
@@ -320,20 +326,6 @@ func TestSummarizeReadsNoCatalog(t *testing.T) {
 	checkSame(t, "after the burst", c, e)
 	if c.Products != 20000 || c.Indexed != 0 || c.Stale != 18000 || c.Missing != 2000 {
 		t.Fatalf("status %+v: want 20000 products, 0 indexed, 18000 stale, 2000 missing", c)
-	}
-}
-
-// foldAll folds until no change is left.
-func foldAll(ctx context.Context, t *testing.T, pool *pgxpool.Pool) {
-	t.Helper()
-	for {
-		n, err := indexstate.Fold(ctx, pool, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			return
-		}
 	}
 }
 

@@ -47,14 +47,8 @@ func BenchmarkStatus(b *testing.B) {
 			mustExec(`INSERT INTO index_state (model, product_id, version, content_hash, changed_at)
 				SELECT $1, id, version, 'h', now() FROM products`, model)
 			mustExec(`DELETE FROM sync_outbox`)
-			for {
-				k, err := indexstate.Fold(ctx, pool, 0)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if k == 0 {
-					break
-				}
+			if err := indexstate.FoldAll(ctx, pool); err != nil {
+				b.Fatal(err)
 			}
 			mustExec(`VACUUM ANALYZE`)
 

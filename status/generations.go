@@ -63,7 +63,7 @@ func generationsWith(ctx context.Context, db indexstate.DB, model string, known 
 	var out []Generation
 	for _, g := range gens {
 		sum := known
-		if g.Name != model || model == "" {
+		if g.Name != model {
 			if sum, err = indexstate.New(db, g.Name).Summarize(ctx); err != nil {
 				return nil, err
 			}

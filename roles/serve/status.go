@@ -78,13 +78,12 @@ type sampler struct {
 	lastAt  time.Time
 }
 
-// keep records st, read at now, as the last status.
+// keep records st, read at now, as the last status (startRead keeps every
+// reading; they run one at a time, so each is the newest).
 func (sm *sampler) keep(now time.Time, st Status) {
 	sm.mu.Lock()
 	defer sm.mu.Unlock()
-	if now.After(sm.lastAt) {
-		sm.last, sm.lastAt = st, now
-	}
+	sm.last, sm.lastAt = st, now
 }
 
 // latest returns the last status read, if it is younger than maxAge.
@@ -98,7 +97,6 @@ func (sm *sampler) latest(now time.Time, maxAge time.Duration) (Status, time.Tim
 }
 
 func (sm *sampler) add(now time.Time, st Status) {
-	sm.keep(now, st)
 	sm.mu.Lock()
 	defer sm.mu.Unlock()
 	sm.samples = append(sm.samples, web.Sample{At: now, Rate: st.IndexRate, Lag: st.LagSeconds})
