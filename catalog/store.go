@@ -187,7 +187,18 @@ func (s *Store) Get(ctx context.Context, id int64) (product.Product, error) {
 
 // GetMany returns the products among ids that exist, keyed by id, in one query.
 func (s *Store) GetMany(ctx context.Context, ids []int64) (map[int64]product.Product, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+Columns+` FROM products WHERE id = ANY($1)`, ids)
+	return GetMany(ctx, s.pool, ids)
+}
+
+// Querier runs a query: a pool or a transaction.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// GetMany is Store.GetMany through db: emu re-reads rows in the
+// transaction that holds their index locks.
+func GetMany(ctx context.Context, db Querier, ids []int64) (map[int64]product.Product, error) {
+	rows, err := db.Query(ctx, `SELECT `+Columns+` FROM products WHERE id = ANY($1)`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("get %d products: %w", len(ids), err)
 	}

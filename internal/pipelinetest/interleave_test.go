@@ -2,8 +2,10 @@ package pipelinetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/refarch/refarch/queuemsg"
 	"github.com/refarch/refarch/roles/emu"
 	"github.com/refarch/refarch/vectormeta"
+	"github.com/refarch/refarch/vectorstore"
 )
 
 // gateEmbedder blocks the first call with a text containing word until
@@ -62,9 +65,17 @@ func TestInterleavings(t *testing.T) {
 		name  string
 		apply string // the change B indexes while A is paused
 		op    queuemsg.Op
+		// crash: B's store write is applied, then B dies before its
+		// index_state transaction commits (the write's answer is lost, as in
+		// a timeout or a SIGKILL): A's late write must still not take the
+		// vector back, though index_state does not know of B's write. A
+		// redelivery of B's message then completes it.
+		crash bool
 	}{
-		{"newer update wins", `UPDATE products SET description = 'second text' WHERE id = $1`, queuemsg.OpUpsert},
-		{"delete wins over a racing update", `DELETE FROM products WHERE id = $1`, queuemsg.OpDelete},
+		{"newer update wins", `UPDATE products SET description = 'second text' WHERE id = $1`, queuemsg.OpUpsert, false},
+		{"delete wins over a racing update", `DELETE FROM products WHERE id = $1`, queuemsg.OpDelete, false},
+		{"newer update whose record was lost wins", `UPDATE products SET description = 'second text' WHERE id = $1`, queuemsg.OpUpsert, true},
+		{"delete whose record was lost wins", `DELETE FROM products WHERE id = $1`, queuemsg.OpDelete, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -75,6 +86,11 @@ func TestInterleavings(t *testing.T) {
 			cfg := e.emuConfig()
 			a := emu.New(e.pool, e.q, gate, mon, cfg, e.log, nil)
 			b := emu.New(e.pool, e.q, e.emb, mon, cfg, e.log, nil)
+			bctx, crashB := context.WithCancel(ctx)
+			defer crashB()
+			if tc.crash {
+				b = emu.New(e.pool, e.q, e.emb, &lostAnswerStore{monitorStore: mon, crash: crashB}, cfg, e.log, nil)
+			}
 			if err := indexstate.New(e.pool, e.model).Register(ctx, e.store.Name()); err != nil {
 				t.Fatal(err)
 			}
@@ -93,9 +109,16 @@ func TestInterleavings(t *testing.T) {
 				t.Fatal("worker A never reached the embedder")
 			}
 			e.exec(ctx, tc.apply, id)
-			b.Handle(ctx, delivery(t, tc.op, id, 2))
+			b.Handle(bctx, delivery(t, tc.op, id, 2))
 			close(gate.open)
 			<-aDone
+			if p := mon.problems(); len(p) > 0 {
+				t.Fatalf("index went back: %v", p)
+			}
+			if tc.crash {
+				// B's message comes back after its visibility timeout.
+				emu.New(e.pool, e.q, e.emb, mon, cfg, e.log, nil).Handle(ctx, delivery(t, tc.op, id, 2))
+			}
 
 			st, err := indexstate.New(e.pool, e.model).Get(ctx, []int64{id})
 			if err != nil {
@@ -122,4 +145,32 @@ func TestInterleavings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lostAnswerStore applies the first write and then fails it, as a call
+// that timed out after the store applied it, and crashes its worker: the
+// worker's index_state transaction rolls back.
+type lostAnswerStore struct {
+	*monitorStore
+	crash context.CancelFunc
+	done  atomic.Bool
+}
+
+func (l *lostAnswerStore) lose(err error) error {
+	if err != nil || l.done.Swap(true) {
+		return err
+	}
+	l.crash()
+	return errors.New("write timed out (it was applied)")
+}
+
+func (l *lostAnswerStore) Upsert(ctx context.Context, vs []vectorstore.Vector) error {
+	return l.lose(l.monitorStore.Upsert(ctx, vs))
+}
+
+func (l *lostAnswerStore) Delete(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return l.lose(l.monitorStore.Delete(ctx, ids))
 }

@@ -270,10 +270,13 @@ func (t *target) embedCall(ctx context.Context, texts []string) ([][]float32, er
 // slower worker with an older row can never overwrite a newer vector (G3).
 // It runs to the end even when ctx is cancelled (bounded by the visibility
 // timeout), so that a shutdown never abandons a vector write whose state is
-// not recorded. Plans found outdated under the lock are dropped as done;
-// plans whose assumptions changed (the row was deleted since it was read, or
-// a metadata-only update whose text was re-embedded meanwhile) come back as
-// conflicts to re-plan.
+// not recorded. Plans the index already holds (or holds newer) are dropped
+// as done; plans made from an older version of a row whose text is the same
+// are written as its current version; plans whose assumptions changed (the
+// row was deleted or its text changed since it was read, or a metadata-only
+// update whose text was re-embedded meanwhile) come back as conflicts to
+// re-plan. So a write is always of the row's current version, which no
+// earlier write can be newer than, even one whose record was lost.
 func (t *target) write(ctx context.Context, plans []*plan) (written, conflicts []*plan, stored bool, err error) {
 	e := t.e
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.Visibility)
@@ -302,23 +305,16 @@ func (t *target) write(ctx context.Context, plans []*plan) (written, conflicts [
 		if err != nil {
 			return err
 		}
+		// Re-read the rows' versions under the lock: a plan made from an
+		// older version of its row is brought up to date or made again.
 		// A row read before it was deleted must not be written once the
-		// delete has been indexed: re-check existence under the lock.
-		rows, err := tx.Query(wctx, `SELECT id FROM products WHERE id = ANY($1)`, ids)
+		// delete has been indexed. And a row read before a newer version of
+		// it must not be written as it was read: the store may hold that
+		// newer version though index_state does not say so, when its writer
+		// died (or its store call timed out) after the store applied it.
+		current, err := t.recheck(wctx, tx, plans)
 		if err != nil {
-			return fmt.Errorf("recheck products: %w", err)
-		}
-		exists := make(map[int64]bool, len(ids))
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return fmt.Errorf("recheck products: %w", err)
-			}
-			exists[id] = true
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("recheck products: %w", err)
+			return err
 		}
 		var dels []string
 		var metas []vectormeta.Metadata
@@ -327,6 +323,17 @@ func (t *target) write(ctx context.Context, plans []*plan) (written, conflicts [
 		var placeholders []int64
 		for _, p := range plans {
 			st := locked[p.it.id]
+			row, exists := current[p.it.id]
+			if exists && p.act != actDelete && row.Version > p.version {
+				if product.ContentHash(row.EmbedText()) != p.hash {
+					conflicts = append(conflicts, p) // its text changed: embed it again
+					if st.Version == 0 {
+						placeholders = append(placeholders, p.it.id)
+					}
+					continue
+				}
+				p.row, p.version = row, row.Version // the same text: write the newer version
+			}
 			switch {
 			case p.act == actDelete && st.Deleted && st.Version >= p.version:
 				written = append(written, p) // someone else deleted it
@@ -337,7 +344,7 @@ func (t *target) write(ctx context.Context, plans []*plan) (written, conflicts [
 			case st.Version >= p.version:
 				written = append(written, p) // the index holds this or newer
 				continue
-			case !exists[p.it.id] || (p.act == actMeta && (st.Deleted || st.Hash != p.hash)):
+			case !exists || (p.act == actMeta && (st.Deleted || st.Hash != p.hash)):
 				conflicts = append(conflicts, p)
 				if st.Version == 0 {
 					placeholders = append(placeholders, p.it.id)
@@ -390,6 +397,52 @@ func (t *target) write(ctx context.Context, plans []*plan) (written, conflicts [
 		e.healed(ctx, t.name, indexstate.ComponentVectorStore)
 	}
 	return written, conflicts, stored, nil
+}
+
+// recheck reads, in tx, the rows of the plans that still exist: only their
+// versions, and the whole row of those that changed since they were planned.
+func (t *target) recheck(ctx context.Context, tx pgx.Tx, plans []*plan) (map[int64]product.Product, error) {
+	ids := make([]int64, len(plans))
+	planned := make(map[int64]int64, len(plans))
+	for i, p := range plans {
+		ids[i] = p.it.id
+		planned[p.it.id] = p.version
+	}
+	rows, err := tx.Query(ctx, `SELECT id, version FROM products WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("recheck products: %w", err)
+	}
+	current := make(map[int64]product.Product, len(ids))
+	var changed []int64
+	for rows.Next() {
+		var id, v int64
+		if err := rows.Scan(&id, &v); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("recheck products: %w", err)
+		}
+		current[id] = product.Product{ID: id, Version: v}
+		if v > planned[id] {
+			changed = append(changed, id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("recheck products: %w", err)
+	}
+	if len(changed) == 0 {
+		return current, nil
+	}
+	newer, err := catalog.GetMany(ctx, tx, changed)
+	if err != nil {
+		return nil, fmt.Errorf("recheck products: %w", err)
+	}
+	for _, id := range changed {
+		if p, ok := newer[id]; ok {
+			current[id] = p
+		} else {
+			delete(current, id) // deleted meanwhile
+		}
+	}
+	return current, nil
 }
 
 func (t *target) meta(p *plan) vectormeta.Metadata {
