@@ -79,8 +79,7 @@ func TestCloudLatencyRedeliveries(t *testing.T) {
 // were redeliveries.
 func cloudConverges(t *testing.T, e *env, qp cloudsim.SQSProfile, ecfg emu.Config, emb embedding.Embedder, wp writePattern) int {
 	ctx := context.Background()
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	seed := randomSeed(t)
 	lat := cloudsim.Latency{P50: 2 * time.Millisecond, P99: 40 * time.Millisecond}
 	q := &countRedeliveries{Queue: cloudsim.NewQueue(e.q, qp, seed)}
 	prof := cloudsim.PineconeServerless(lat)

@@ -134,8 +134,7 @@ func TestG2G3G4ChaosConverges(t *testing.T) {
 	ctx := context.Background()
 	e := newEnvReceives(t, 50) // crashes bump receive counts; nothing may be dead-lettered here
 	mon := newMonitor(e.store)
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	seed := randomSeed(t)
 	rnd := rand.New(rand.NewPCG(seed, 1))
 
 	pcfg := e.pelicanConfig()

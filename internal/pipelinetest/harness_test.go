@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -183,6 +184,22 @@ func (e *env) exec(ctx context.Context, sql string, args ...any) {
 	if _, err := e.pool.Exec(ctx, sql, args...); err != nil {
 		e.t.Fatalf("%s: %v", sql, err)
 	}
+}
+
+// randomSeed is the seed of a randomized test: PIPELINETEST_SEED when set,
+// to replay a failure, or else the clock. It is logged either way.
+func randomSeed(t testing.TB) uint64 {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("PIPELINETEST_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("PIPELINETEST_SEED=%q: %v", s, err)
+		}
+		seed = v
+	}
+	t.Logf("seed %d (replay with PIPELINETEST_SEED=%[1]d)", seed)
+	return seed
 }
 
 // waitFor polls cond until it returns "" or the deadline passes.
