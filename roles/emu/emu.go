@@ -157,6 +157,9 @@ type Emu struct {
 	// acks acknowledges settled messages in the background while Run runs;
 	// without it (Handle called alone) they are acknowledged at once.
 	acks *acker
+	// receivers counts the slots' receivers still running; a shutdown
+	// hands messages back only once it is zero (handBack).
+	receivers sync.WaitGroup
 }
 
 type metrics struct {
@@ -276,13 +279,21 @@ func (e *Emu) Run(ctx context.Context) error {
 	if e.gens != nil {
 		wg.Go(func() { e.watchGenerations(ctx) })
 	}
-	for i := range e.cfg.Concurrency * e.cfg.Pipeline {
+	lr, live := e.q.(LiveReceiver)
+	live = live && lr.Split()
+	n := e.cfg.Concurrency * e.cfg.Pipeline
+	if live {
+		e.receivers.Add(n + 1)
+	} else {
+		e.receivers.Add(n)
+	}
+	for i := range n {
 		slots.Go(func() { e.slot(ctx, i, e.receive, e.inHand) })
 	}
 	// One more slot takes live changes only: every other slot may hold a
 	// backfill batch (and the next one) for a while, and an edit must not
 	// wait for them.
-	if lr, ok := e.q.(LiveReceiver); ok && lr.Split() {
+	if live {
 		slots.Go(func() {
 			e.slot(ctx, e.cfg.Concurrency*e.cfg.Pipeline, func(ctx context.Context) ([]queue.Message, error) {
 				return lr.ReceiveLive(ctx, e.cfg.BatchSize, e.cfg.Wait, e.cfg.Visibility)
@@ -342,6 +353,11 @@ func (e *Emu) slot(ctx context.Context, n int, receive func(ctx context.Context)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer close(batches)
+		var unsent []queue.Message // received as the shutdown began
+		defer func() {
+			e.receivers.Done()
+			e.handBack(ctx, unsent)
+		}()
 		failures := 0
 		for ctx.Err() == nil {
 			if !e.servable(ctx) {
@@ -358,7 +374,7 @@ func (e *Emu) slot(ctx context.Context, n int, receive func(ctx context.Context)
 				<-inHand
 			}
 			if ctx.Err() != nil {
-				e.release(ctx, msgs, 0)
+				unsent = msgs
 				return
 			}
 			if err != nil {
@@ -382,7 +398,7 @@ func (e *Emu) slot(ctx context.Context, n int, receive func(ctx context.Context)
 			case batches <- h:
 			case <-ctx.Done():
 				h.hb.end()
-				e.release(ctx, msgs, 0)
+				unsent = msgs
 				<-inHand
 				return
 			}
@@ -475,6 +491,19 @@ func (e *Emu) release(ctx context.Context, msgs []queue.Message, d time.Duration
 		// They become visible when their timeout expires anyway.
 		e.log.WarnContext(ctx, "release messages", "err", err, "count", len(msgs))
 	}
+}
+
+// handBack releases messages at once on shutdown, once no receiver of this
+// worker is still running. A receive under way when the shutdown began runs
+// to its end, and would take the messages again (counting one more receive
+// against each) if they were visible by then; a worker whose receives race
+// its own releases pushes healthy messages toward the dead-letter queue.
+func (e *Emu) handBack(ctx context.Context, msgs []queue.Message) {
+	if len(msgs) == 0 {
+		return
+	}
+	e.receivers.Wait()
+	e.release(ctx, msgs, 0)
 }
 
 // ack acknowledges messages whose products are indexed: in the background
@@ -611,8 +640,11 @@ func (e *Emu) unmark(ctx context.Context, items []*item) {
 type heartbeat struct {
 	mu   sync.Mutex
 	held map[string]bool
-	stop chan struct{}
-	done chan struct{}
+	// extending is held while an extend is under way, from taking its
+	// receipts to its answer: handBack waits for it.
+	extending sync.Mutex
+	stop      chan struct{}
+	done      chan struct{}
 }
 
 func (e *Emu) startHeartbeat(ctx context.Context, msgs []queue.Message) *heartbeat {
@@ -632,21 +664,41 @@ func (e *Emu) startHeartbeat(ctx context.Context, msgs []queue.Message) *heartbe
 				return
 			case <-t.C:
 			}
-			h.mu.Lock()
-			receipts := make([]string, 0, len(h.held))
-			for r := range h.held {
-				receipts = append(receipts, r)
-			}
-			h.mu.Unlock()
-			if len(receipts) == 0 {
-				continue
-			}
-			if err := e.q.Extend(ctx, receipts, e.cfg.Visibility); err != nil && ctx.Err() == nil {
-				e.log.WarnContext(ctx, "extend visibility", "err", err, "count", len(receipts))
-			}
+			h.extend(ctx, e)
 		}
 	}()
 	return h
+}
+
+// extend extends the visibility of the messages held, and is waited for to
+// the end even when ctx ends (bounded by the visibility timeout): an
+// extend the queue applied after the messages were handed back would hide
+// them again for the visibility timeout, with nobody holding them.
+func (h *heartbeat) extend(ctx context.Context, e *Emu) {
+	h.extending.Lock()
+	defer h.extending.Unlock()
+	h.mu.Lock()
+	receipts := make([]string, 0, len(h.held))
+	for r := range h.held {
+		receipts = append(receipts, r)
+	}
+	h.mu.Unlock()
+	if len(receipts) == 0 {
+		return
+	}
+	xctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.Visibility)
+	defer cancel()
+	if err := e.q.Extend(xctx, receipts, e.cfg.Visibility); err != nil && ctx.Err() == nil {
+		e.log.WarnContext(ctx, "extend visibility", "err", err, "count", len(receipts))
+	}
+}
+
+// handBack drops msgs and waits for an extend under way, which may name
+// them: the release that follows is not undone by it.
+func (h *heartbeat) handBack(msgs []queue.Message) {
+	h.drop(msgs)
+	h.extending.Lock()
+	h.extending.Unlock() //nolint:staticcheck // waiting is the point
 }
 
 func (h *heartbeat) dropItems(items []*item) { h.drop(messagesOf(items)) }
@@ -667,6 +719,7 @@ func (h *heartbeat) add(msgs []queue.Message) {
 	}
 }
 
+// end stops the heartbeat and waits for its extend under way, if any.
 func (h *heartbeat) end() {
 	close(h.stop)
 	<-h.done
@@ -780,8 +833,8 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, targets []*target, items 
 			return
 		}
 		if ctx.Err() != nil {
-			hb.dropItems(items)
-			e.release(ctx, messagesOf(items), 0)
+			hb.handBack(messagesOf(items))
+			e.handBack(ctx, messagesOf(items))
 			return
 		}
 		if err == nil {
@@ -821,8 +874,8 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, targets []*target, items 
 			e.log.WarnContext(ctx, "batch failed, backing off", "err", err, "products", len(items), "attempt", failures, "delay", d)
 		}
 		if !backoff.Sleep(ctx, d) {
-			hb.dropItems(items)
-			e.release(ctx, messagesOf(items), 0)
+			hb.handBack(messagesOf(items))
+			e.handBack(ctx, messagesOf(items))
 			return
 		}
 	}
@@ -834,7 +887,7 @@ func (e *Emu) settle(ctx context.Context, hb *heartbeat, res result) {
 	e.ack(ctx, messagesOf(res.done)) // the acker's heartbeat takes them over
 	hb.dropItems(res.done)
 	e.unmark(ctx, res.done)
-	hb.dropItems(res.poison)
+	hb.handBack(messagesOf(res.poison))
 	e.giveUp(ctx, res.poison, res.poisonErr)
 }
 
@@ -883,7 +936,7 @@ func (e *Emu) isolate(ctx context.Context, hb *heartbeat, targets []*target, ite
 			return append(again, alone...), err
 		}
 	}
-	hb.dropItems(alone)
+	hb.handBack(messagesOf(alone))
 	for _, it := range alone {
 		e.giveUp(ctx, []*item{it}, why[it])
 	}
