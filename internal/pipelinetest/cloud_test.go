@@ -139,7 +139,9 @@ func cloudConverges(t *testing.T, e *env, qp cloudsim.SQSProfile, ecfg emu.Confi
 		})
 	}
 	wg.Wait()
-	e.converged(ctx, 90*time.Second)
+	// Locally it converges in seconds; on a CI machine loaded by every
+	// package's tests at once, the redeliveries test once took 2.5 minutes.
+	e.converged(ctx, 4*time.Minute)
 	if v := mon.problems(); len(v) > 0 {
 		t.Fatalf("%d stale or resurrected writes, first: %v", len(v), v[:min(5, len(v))])
 	}
