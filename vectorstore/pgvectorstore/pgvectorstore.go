@@ -352,7 +352,8 @@ func (s *Store) Upsert(ctx context.Context, vectors []vectorstore.Vector) error 
 			embedding = excluded.embedding,
 			product_id = excluded.product_id, version = excluded.version, content_hash = excluded.content_hash,
 			model = excluded.model, category = excluded.category, price = excluded.price, updated_at = now()
-		WHERE (t.embedding, t.product_id, t.version, t.content_hash, t.model, t.category, t.price)
+		WHERE t.version <= excluded.version
+			AND (t.embedding, t.product_id, t.version, t.content_hash, t.model, t.category, t.price)
 			IS DISTINCT FROM (excluded.embedding, excluded.product_id, excluded.version, excluded.content_hash,
 				excluded.model, excluded.category, excluded.price)`
 	err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
@@ -380,7 +381,12 @@ func (s *Store) Upsert(ctx context.Context, vectors []vectorstore.Vector) error 
 	return nil
 }
 
-// UpdateMetadata rewrites the metadata columns only. The table has no index
+// UpdateMetadata rewrites the metadata columns only. Like Upsert, it never
+// replaces a newer version of a vector with an older one: emu writes only a
+// row's current version under its index lock, but a statement whose client
+// gave up (a timeout) can still run on the server after that lock is gone
+// and a newer version was written. Product versions only grow, across
+// deletes and reused ids too, so the check refuses nothing else. The table has no index
 // on them and leaves free space in each page (fillfactor 50; rows are small
 // because the vectors live in TOAST), so these are nearly all HOT updates:
 // the HNSW index, whose inserts cost milliseconds at 512 dimensions, is not
@@ -401,7 +407,8 @@ func (s *Store) UpdateMetadata(ctx context.Context, metas []vectormeta.Metadata)
 			content_hash = u.content_hash, model = u.model, category = u.category, price = u.price, updated_at = now()
 		FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::float8[])
 			AS u(id, product_id, version, content_hash, model, category, price)
-		WHERE t.id = u.id AND (t.product_id, t.version, t.content_hash, t.model, t.category, t.price)
+		WHERE t.id = u.id AND t.version <= u.version
+			AND (t.product_id, t.version, t.content_hash, t.model, t.category, t.price)
 			IS DISTINCT FROM (u.product_id, u.version, u.content_hash, u.model, u.category, u.price)`, ids, pids, vers, hashes, models, cats, prices)
 	if err != nil {
 		return fmt.Errorf("update metadata of %d vectors in %s: %w", n, s.table, classify(err))

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/refarch/refarch/internal/pgtest"
+	"github.com/refarch/refarch/vectormeta"
 	"github.com/refarch/refarch/vectorstore"
 	"github.com/refarch/refarch/vectorstore/pgvectorstore"
 	"github.com/refarch/refarch/vectorstore/vectorstoretest"
@@ -22,6 +23,48 @@ func newStore(t *testing.T, dim int) vectorstore.Store {
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	vectorstoretest.Run(t, newStore)
+}
+
+// A write of an older version than the stored one changes nothing, upsert
+// or metadata update: a statement whose client gave up can still run on the
+// server after a newer version was written (see UpdateMetadata).
+func TestOlderVersionNeverReplacesNewer(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, 4)
+	ctx := t.Context()
+	v := func(version int64, x float32, category string) vectorstore.Vector {
+		return vectorstore.Vector{ID: vectormeta.VectorID(7), Values: []float32{x, 1, 0, 0},
+			Meta: vectormeta.Metadata{ProductID: 7, Version: version, ContentHash: "h", Model: vectorstoretest.Model, Category: category, Price: 1}}
+	}
+	check := func(when string, want vectorstore.Vector) {
+		t.Helper()
+		got, err := s.Fetch(ctx, []string{want.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := got[want.ID]; g.Meta != want.Meta || g.Values[0] != want.Values[0] {
+			t.Fatalf("%s: stored %+v %v, want %+v %v", when, g.Meta, g.Values, want.Meta, want.Values)
+		}
+	}
+	if err := s.Upsert(ctx, []vectorstore.Vector{v(5, 1, "new")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Upsert(ctx, []vectorstore.Vector{v(4, 2, "old")}); err != nil {
+		t.Fatal(err)
+	}
+	check("after an older upsert", v(5, 1, "new"))
+	if err := s.UpdateMetadata(ctx, []vectormeta.Metadata{v(4, 2, "old").Meta}); err != nil {
+		t.Fatal(err)
+	}
+	check("after an older metadata update", v(5, 1, "new"))
+	if err := s.UpdateMetadata(ctx, []vectormeta.Metadata{v(6, 1, "newer").Meta}); err != nil {
+		t.Fatal(err)
+	}
+	check("after a newer metadata update", v(6, 1, "newer"))
+	if err := s.Upsert(ctx, []vectorstore.Vector{v(7, 3, "newest")}); err != nil {
+		t.Fatal(err)
+	}
+	check("after a newer upsert", v(7, 3, "newest"))
 }
 
 func TestTableName(t *testing.T) {

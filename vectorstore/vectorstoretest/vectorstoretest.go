@@ -254,8 +254,9 @@ func testOverwrite(t *testing.T, newStore NewStore) {
 	s := newStore(t, 8)
 	vs := dataset(2, 4, 8)
 	upsert(t, s, vs)
-	next := dataset(3, 2, 8) // same ids 1 and 2, new values and metadata
+	next := dataset(3, 2, 8) // same ids 1 and 2, new values and metadata, newer versions
 	next[0].Meta.Version = 10
+	next[1].Meta.Version = vs[1].Meta.Version + 1
 	next[1].Meta.Category = "other"
 	upsert(t, s, next)
 	assertFetched(t, s, append(next, vs[2:]...))
