@@ -44,6 +44,29 @@ log=.dev/$db-serve.log
 # (seconds behind a version manager's shim on a loaded machine).
 elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.4f", b - a }'; }
 say() { printf '%s bench-scale: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+# live_stages reads emu's refarch_emu_live_stage_seconds from /metrics on
+# stdin: where the edits' time went, by stage (p50 and p99 are the upper
+# bounds of the histogram's buckets).
+live_stages() {
+  "$py" -c '
+import sys, re, collections
+b = collections.defaultdict(list); n = {}; tot = {}
+for l in sys.stdin:
+    m = re.match(r"refarch_emu_live_stage_seconds_(bucket|sum|count)\{(.*)\} (\S+)", l)
+    if not m: continue
+    kind, labels, v = m.groups(); lab = dict(re.findall(r"(\w+)=\"([^\"]*)\"", labels)); st = lab["stage"]
+    if kind == "bucket": b[st].append((float("inf") if lab["le"] == "+Inf" else float(lab["le"]), float(v)))
+    elif kind == "sum": tot[st] = float(v)
+    else: n[st] = float(v)
+def q(st, f):
+    for le, c in sorted(b[st]):
+        if c >= f * n[st]: return le * 1000
+out = []
+for st in ("to_queue", "queued", "worker", "worker_read", "worker_embed", "worker_write"):
+    if n.get(st): out.append(f"{st} mean {tot[st] / n[st] * 1000:.0f} ms, p50 <= {q(st, .5):.0f} ms, p99 <= {q(st, .99):.0f} ms")
+print("; ".join(out) or "no samples")
+'
+}
 
 # Python from the system, not a version manager's shim: a shim costs
 # ~0.7 s of CPU per start, which the loop below pays several times a
@@ -155,6 +178,7 @@ print(s.get('products',0), s.get('indexed',0), si.get('state','?'), si.get('done
     # The moment of the last vector write, from the database's own clock.
     written=$(psql -qAt "$DATABASE_URL" -c "SELECT round((extract(epoch FROM max(indexed_at)) - $start_db)::numeric, 1) FROM index_state")
     say "every vector written after ${written}s ($("$py" -c "print(f'{$products/max(1,$written):.0f}')") rows/s)"
+    stages=$(curl -s "http://$addr/metrics" | live_stages)
     [ -n "$until_written" ] && break
   fi
   case "$state" in
@@ -225,6 +249,7 @@ else
   echo "search index ready:             ${ready}s after serve started (${build#*took=})"
 fi
 echo "edit during the backfill:       ${edits_ok}/${edits_n} edits indexed, p50=${edit_p50}ms p99=${edit_p99}ms max=${edit_max}ms (edit commit to vector recorded)"
+echo "  where the edits' time went:   ${stages:-not read} (emu's refarch_emu_live_stage_seconds, live changes of the whole run)"
 echo "serve --all peak RSS:           $((hwm / 1024)) MiB (VmHWM; $((rss_max / 1024)) MiB the most sampled while bootstrapping)"
 echo "search while index missing:     $(pct missing)"
 echo "search while index building:    $(pct building)"

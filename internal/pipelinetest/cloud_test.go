@@ -153,7 +153,17 @@ func cloudConverges(t *testing.T, e *env, qp cloudsim.SQSProfile, ecfg emu.Confi
 		t.Fatal(err)
 	}
 	throttled := 0.0
+	stages := map[string]uint64{}
 	for _, mf := range mfs {
+		if mf.GetName() == "refarch_emu_live_stage_seconds" {
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "stage" {
+						stages[l.GetValue()] += m.GetHistogram().GetSampleCount()
+					}
+				}
+			}
+		}
 		if mf.GetName() != "refarch_emu_quota_throttled_total" {
 			continue
 		}
@@ -167,6 +177,12 @@ func cloudConverges(t *testing.T, e *env, qp cloudsim.SQSProfile, ecfg emu.Confi
 	}
 	if throttled == 0 {
 		t.Fatal("no upsert was throttled: the test did not exercise the quota")
+	}
+	// Where the edits' time went is measured, stage by stage.
+	for _, st := range []string{"to_queue", "queued", "worker", "worker_read", "worker_embed", "worker_write"} {
+		if stages[st] == 0 {
+			t.Errorf("refarch_emu_live_stage_seconds{stage=%q} has no samples (%v)", st, stages)
+		}
 	}
 	t.Logf("converged; %v upserts throttled and backed off from", throttled)
 	return int(q.again.Load())

@@ -171,6 +171,7 @@ type metrics struct {
 	batch, embedBatch             prometheus.Histogram
 	batchSeconds                  prometheus.Histogram
 	freshness                     prometheus.Histogram
+	liveStages                    *prometheus.HistogramVec
 	depth                         *prometheus.GaugeVec
 	outage                        *prometheus.GaugeVec
 	unserved, generations         prometheus.Gauge
@@ -208,6 +209,12 @@ func newMetrics(reg prometheus.Registerer) metrics {
 		freshness: f.NewHistogram(prometheus.HistogramOpts{Name: "refarch_emu_freshness_seconds",
 			Help:    "Time from a committed change (outbox changed_at) to its vector being written.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
+		liveStages: f.NewHistogramVec(prometheus.HistogramOpts{Name: "refarch_emu_live_stage_seconds",
+			Help: "Where a committed change's time to its vector goes, by stage: to_queue (outbox to the queue: pelican), " +
+				"queued (in the queue and waiting for a worker), worker (the worker's batch, to the write's commit); and the steps of " +
+				"batches with a live change: worker_read (rows and index state), worker_embed (a turn at the embedder included), " +
+				"worker_write (index locks, store write, commit).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"stage"}),
 		depth: f.NewGaugeVec(prometheus.GaugeOpts{Name: "refarch_queue_messages",
 			Help: "Queue depth by state (visible, in_flight, dead)."}, []string{"state"}),
 		outage: f.NewGaugeVec(prometheus.GaugeOpts{Name: "refarch_emu_outage",
@@ -729,6 +736,10 @@ func (h *heartbeat) end() {
 // released or (on shutdown) handed back.
 func (e *Emu) Handle(ctx context.Context, msgs []queue.Message) {
 	items, bad := group(msgs)
+	now := time.Now()
+	for _, it := range items {
+		it.handled = now
+	}
 	targets, err := e.targets(ctx)
 	if err != nil {
 		// A generation appeared that this worker cannot write (or the
@@ -957,7 +968,12 @@ type item struct {
 	msgs      []queue.Message
 	version   int64 // the highest message version
 	changedAt []time.Time
-	marked    bool // a failure was recorded at its last receive
+	// sentAt are when the messages of changedAt were sent (zero when the
+	// queue does not say), and handled when this worker began the batch:
+	// the stages of refarch_emu_live_stage_seconds.
+	sentAt  []time.Time
+	handled time.Time
+	marked  bool // a failure was recorded at its last receive
 	// recent is set when one of its messages is not a catch-up's (a change
 	// of the table, or a repair): search keeps exact copies of those writes,
 	// not of a bootstrap's (recordRecent).
@@ -999,6 +1015,7 @@ func group(msgs []queue.Message) ([]*item, []badMessage) {
 		it.version = max(it.version, qm.Version)
 		if qm.Source == queuemsg.SourceOutbox {
 			it.changedAt = append(it.changedAt, qm.ChangedAt)
+			it.sentAt = append(it.sentAt, m.SentAt)
 		}
 		if qm.Source != queuemsg.SourceCatchup {
 			it.recent = true

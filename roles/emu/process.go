@@ -61,10 +61,24 @@ func (t *target) process(ctx context.Context, items []*item) (result, error) {
 	defer release()
 	res := result{retry: busy, wait: wait}
 	ids := make([]int64, len(items))
+	live := false
 	for i, it := range items {
 		ids[i] = it.id
+		live = live || len(it.changedAt) > 0
+	}
+	// A batch with a live change times its steps for
+	// refarch_emu_live_stage_seconds.
+	step := func(string) {}
+	if live {
+		last := time.Now()
+		step = func(name string) {
+			now := time.Now()
+			e.m.liveStages.WithLabelValues(name).Observe(now.Sub(last).Seconds())
+			last = now
+		}
 	}
 	rows, states, err := t.load(ctx, ids)
+	step("worker_read")
 	if err != nil {
 		e.m.failures.WithLabelValues("read").Inc()
 		res.retry = append(res.retry, items...)
@@ -103,6 +117,7 @@ func (t *target) process(ctx context.Context, items []*item) (result, error) {
 	}
 
 	plans, poison, later, laterErr, err := t.embed(ctx, plans)
+	step("worker_embed")
 	if err != nil {
 		e.m.failures.WithLabelValues("embed").Inc()
 		res.retry = append(res.retry, itemsOf(plans)...)
@@ -118,6 +133,7 @@ func (t *target) process(ctx context.Context, items []*item) (result, error) {
 		return res, laterErr
 	}
 	written, conflicts, stored, err := t.write(ctx, plans)
+	step("worker_write")
 	if err != nil {
 		e.m.failures.WithLabelValues("write").Inc()
 		res.retry = append(res.retry, itemsOf(plans)...)
@@ -136,8 +152,13 @@ func (t *target) process(ctx context.Context, items []*item) (result, error) {
 		case actEmbed:
 			e.m.embedded.Inc()
 		}
-		for _, at := range p.it.changedAt {
+		for i, at := range p.it.changedAt {
 			e.m.freshness.Observe(now.Sub(at).Seconds())
+			if sent := p.it.sentAt[i]; !sent.IsZero() {
+				e.m.liveStages.WithLabelValues("to_queue").Observe(sent.Sub(at).Seconds())
+				e.m.liveStages.WithLabelValues("queued").Observe(p.it.handled.Sub(sent).Seconds())
+			}
+			e.m.liveStages.WithLabelValues("worker").Observe(now.Sub(p.it.handled).Seconds())
 		}
 	}
 	return res, laterErr
