@@ -174,3 +174,36 @@ func (l *lostAnswerStore) Delete(ctx context.Context, ids []string) error {
 	}
 	return l.lose(l.monitorStore.Delete(ctx, ids))
 }
+
+// With the pgvector store in emu's own database, a batch's vectors are
+// written in the transaction that records them in index_state: when that
+// transaction fails after the store write, the store keeps nothing of it
+// (before, the store held a vector that index_state did not know of).
+func TestStoreWriteRollsBackWithItsRecord(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	if err := indexstate.New(e.pool, e.model).Register(ctx, e.store.Name()); err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	if err := e.pool.QueryRow(ctx, `INSERT INTO products (sku, name, description, price) VALUES ('R-1', 'Item', 'some text', 1) RETURNING id`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	// index_state refuses the record (not the lock's placeholder), after
+	// the store write.
+	e.exec(ctx, `CREATE FUNCTION refuse_record() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN IF NEW.version > 0 THEN RAISE EXCEPTION 'index_state refuses the record'; END IF; RETURN NEW; END $$`)
+	e.exec(ctx, `CREATE TRIGGER refuse_record BEFORE INSERT OR UPDATE ON index_state FOR EACH ROW EXECUTE FUNCTION refuse_record()`)
+	// The worker retries the failing write until it is stopped.
+	hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	emu.New(e.pool, e.q, e.emb, e.store, e.emuConfig(), e.log, nil).Handle(hctx, delivery(t, queuemsg.OpUpsert, id, 1))
+	vecs, err := e.store.Fetch(ctx, []string{vectormeta.VectorID(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := vecs[vectormeta.VectorID(id)]; ok {
+		t.Fatalf("the store holds %+v, whose index_state record was rolled back", v.Meta)
+	}
+}

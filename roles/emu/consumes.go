@@ -4,6 +4,9 @@ import (
 	"context"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/vectormeta"
 	"github.com/refarch/refarch/vectorstore"
@@ -43,4 +46,14 @@ type Store interface {
 	UpdateMetadata(ctx context.Context, metas []vectormeta.Metadata) error
 	Delete(ctx context.Context, ids []string) error
 	Count(ctx context.Context) (int, error)
+}
+
+// TxStore is a store whose table is in a Postgres database (pgvector) and
+// whose writes can be made in a transaction there (InTx). When that is emu's
+// own database, emu writes the vectors in the transaction that records them
+// in index_state: the store and index_state then never disagree, and a batch
+// costs one commit instead of two.
+type TxStore interface {
+	Pool() *pgxpool.Pool
+	InTx(tx pgx.Tx) vectorstore.Store
 }

@@ -383,7 +383,11 @@ func (t *target) write(ctx context.Context, plans []*plan) (written, conflicts [
 				return err
 			}
 		}
-		if err := t.writeStore(wctx, dels, metas, vecs); err != nil {
+		store := Store(t.store)
+		if ts, ok := t.store.(TxStore); ok && ts.Pool() == e.pool {
+			store = ts.InTx(tx)
+		}
+		if err := t.writeStore(wctx, store, dels, metas, vecs); err != nil {
 			return err
 		}
 		stored = len(dels)+len(metas)+len(vecs) > 0
@@ -522,7 +526,7 @@ func (t *target) recordRecent(ctx context.Context, tx pgx.Tx, keep []*plan, vecs
 // missing, credentials refused) is returned as a componentError, to back off
 // from while holding the messages; any other error may be about one product
 // and is wrapped in splitError.
-func (t *target) writeStore(ctx context.Context, dels []string, metas []vectormeta.Metadata, vecs []vectorstore.Vector) error {
+func (t *target) writeStore(ctx context.Context, store Store, dels []string, metas []vectormeta.Metadata, vecs []vectorstore.Vector) error {
 	wrap := func(err error) error {
 		switch {
 		case ctx.Err() != nil:
@@ -534,13 +538,13 @@ func (t *target) writeStore(ctx context.Context, dels []string, metas []vectorme
 		}
 		return splitError{t, err}
 	}
-	if err := t.store.Delete(ctx, dels); err != nil {
+	if err := store.Delete(ctx, dels); err != nil {
 		return wrap(fmt.Errorf("delete %d vectors: %w", len(dels), err))
 	}
-	if err := t.store.UpdateMetadata(ctx, metas); err != nil {
+	if err := store.UpdateMetadata(ctx, metas); err != nil {
 		return wrap(fmt.Errorf("update metadata of %d vectors: %w", len(metas), err))
 	}
-	if err := t.store.Upsert(ctx, vecs); err != nil {
+	if err := store.Upsert(ctx, vecs); err != nil {
 		return wrap(fmt.Errorf("upsert %d vectors: %w", len(vecs), err))
 	}
 	return nil

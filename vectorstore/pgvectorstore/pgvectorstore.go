@@ -335,17 +335,25 @@ func (s *Store) Upsert(ctx context.Context, vectors []vectorstore.Vector) error 
 	if len(vectors) == 0 {
 		return nil
 	}
+	c, err := s.acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("upsert %d vectors into %s: %w", len(vectors), s.table, err)
+	}
+	defer c.Release()
+	if err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error { return s.upsert(ctx, tx, vectors) }); err != nil {
+		return fmt.Errorf("upsert %d vectors into %s: %w", len(vectors), s.table, classify(err))
+	}
+	return nil
+}
+
+// upsert writes vectors in tx; its errors are not yet classified.
+
+func (s *Store) upsert(ctx context.Context, tx pgx.Tx, vectors []vectorstore.Vector) error {
 	rows, err := vectorstore.LastPerID(vectors, s.dim)
 	if err != nil {
 		return err
 	}
 	slices.SortFunc(rows, func(a, b vectorstore.Vector) int { return cmp.Compare(a.ID, b.ID) })
-
-	c, err := s.acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("upsert %d vectors into %s: %w", len(rows), s.table, err)
-	}
-	defer c.Release()
 	sql := `INSERT INTO ` + s.qtable + ` AS t (id, embedding, product_id, version, content_hash, model, category, price)
 		SELECT * FROM unnest($1::text[], $2::vector[], $3::int8[], $4::int8[], $5::text[], $6::text[], $7::text[], $8::float8[])
 		ON CONFLICT (id) DO UPDATE SET
@@ -356,27 +364,21 @@ func (s *Store) Upsert(ctx context.Context, vectors []vectorstore.Vector) error 
 			AND (t.embedding, t.product_id, t.version, t.content_hash, t.model, t.category, t.price)
 			IS DISTINCT FROM (excluded.embedding, excluded.product_id, excluded.version, excluded.content_hash,
 				excluded.model, excluded.category, excluded.price)`
-	err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-		for chunk := range slices.Chunk(rows, rowsPerStatement) {
-			n := len(chunk)
-			ids, vals := make([]string, n), make([]pgvector.Vector, n)
-			pids, vers := make([]int64, n), make([]int64, n)
-			hashes, models, cats := make([]string, n), make([]string, n), make([]string, n)
-			prices := make([]float64, n)
-			for i, v := range chunk {
-				ids[i], vals[i] = v.ID, pgvector.NewVector(v.Values)
-				pids[i], vers[i] = v.Meta.ProductID, v.Meta.Version
-				hashes[i], models[i], cats[i] = v.Meta.ContentHash, v.Meta.Model, v.Meta.Category
-				prices[i] = v.Meta.Price
-			}
-			if _, err := tx.Exec(ctx, sql, ids, vals, pids, vers, hashes, models, cats, prices); err != nil {
-				return err
-			}
+	for chunk := range slices.Chunk(rows, rowsPerStatement) {
+		n := len(chunk)
+		ids, vals := make([]string, n), make([]pgvector.Vector, n)
+		pids, vers := make([]int64, n), make([]int64, n)
+		hashes, models, cats := make([]string, n), make([]string, n), make([]string, n)
+		prices := make([]float64, n)
+		for i, v := range chunk {
+			ids[i], vals[i] = v.ID, pgvector.NewVector(v.Values)
+			pids[i], vers[i] = v.Meta.ProductID, v.Meta.Version
+			hashes[i], models[i], cats[i] = v.Meta.ContentHash, v.Meta.Model, v.Meta.Category
+			prices[i] = v.Meta.Price
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("upsert %d vectors into %s: %w", len(rows), s.table, classify(err))
+		if _, err := tx.Exec(ctx, sql, ids, vals, pids, vers, hashes, models, cats, prices); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -386,12 +388,23 @@ func (s *Store) Upsert(ctx context.Context, vectors []vectorstore.Vector) error 
 // row's current version under its index lock, but a statement whose client
 // gave up (a timeout) can still run on the server after that lock is gone
 // and a newer version was written. Product versions only grow, across
-// deletes and reused ids too, so the check refuses nothing else. The table has no index
-// on them and leaves free space in each page (fillfactor 50; rows are small
-// because the vectors live in TOAST), so these are nearly all HOT updates:
-// the HNSW index, whose inserts cost milliseconds at 512 dimensions, is not
-// touched. That is what makes a price edit cheap (G5).
+// deletes and reused ids too, so the check refuses nothing else.
+//
+// The table has no index on the metadata and leaves free space in each page
+// (fillfactor 50; rows are small because the vectors live in TOAST), so these
+// are nearly all HOT updates: the HNSW index, whose inserts cost milliseconds
+// at 512 dimensions, is not touched. That is what makes a price edit cheap
+// (G5).
 func (s *Store) UpdateMetadata(ctx context.Context, metas []vectormeta.Metadata) error {
+	return s.updateMetadata(ctx, s.pool, metas)
+}
+
+// execer runs a statement: the pool, or a transaction (InTx).
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+func (s *Store) updateMetadata(ctx context.Context, db execer, metas []vectormeta.Metadata) error {
 	if len(metas) == 0 {
 		return nil
 	}
@@ -403,7 +416,7 @@ func (s *Store) UpdateMetadata(ctx context.Context, metas []vectormeta.Metadata)
 		ids[i], pids[i], vers[i] = vectormeta.VectorID(m.ProductID), m.ProductID, m.Version
 		hashes[i], models[i], cats[i], prices[i] = m.ContentHash, m.Model, m.Category, m.Price
 	}
-	_, err := s.pool.Exec(ctx, `UPDATE `+s.qtable+` AS t SET product_id = u.product_id, version = u.version,
+	_, err := db.Exec(ctx, `UPDATE `+s.qtable+` AS t SET product_id = u.product_id, version = u.version,
 			content_hash = u.content_hash, model = u.model, category = u.category, price = u.price, updated_at = now()
 		FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::float8[])
 			AS u(id, product_id, version, content_hash, model, category, price)
@@ -417,15 +430,65 @@ func (s *Store) UpdateMetadata(ctx context.Context, metas []vectormeta.Metadata)
 }
 
 // Delete removes vectors by id; unknown ids are ignored.
-func (s *Store) Delete(ctx context.Context, ids []string) error {
+func (s *Store) Delete(ctx context.Context, ids []string) error { return s.delete(ctx, s.pool, ids) }
+
+func (s *Store) delete(ctx context.Context, db execer, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	if _, err := s.pool.Exec(ctx, `DELETE FROM `+s.qtable+` WHERE id = ANY($1)`, ids); err != nil {
+	if _, err := db.Exec(ctx, `DELETE FROM `+s.qtable+` WHERE id = ANY($1)`, ids); err != nil {
 		return fmt.Errorf("delete %d vectors from %s: %w", len(ids), s.table, classify(err))
 	}
 	return nil
 }
+
+// Pool is the database the store's table is in.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// InTx is the store with its writes (Upsert, UpdateMetadata, Delete) made
+// in tx, a transaction on the store's own database: they commit or roll back
+// with it. Emu writes the vectors in the transaction that records them in
+// index_state, so the two never disagree (a store write whose record was
+// lost, see emu's write) and a batch costs one commit, not two. Reads go
+// through the pool as before.
+func (s *Store) InTx(tx pgx.Tx) vectorstore.Store { return &txStore{Store: s, tx: tx} }
+
+type txStore struct {
+	*Store
+	tx pgx.Tx
+}
+
+// ready registers the pgvector types on the transaction's connection, as
+// acquire does on the pool's.
+func (t *txStore) ready(ctx context.Context) error {
+	c := t.tx.Conn()
+	if _, ok := c.TypeMap().TypeForOID(t.vecOID); ok {
+		return nil
+	}
+	if err := pgxvec.RegisterTypes(ctx, c); err != nil {
+		return vectorstore.Transient(fmt.Errorf("register pgvector types: %w", err))
+	}
+	return nil
+}
+
+func (t *txStore) Upsert(ctx context.Context, vectors []vectorstore.Vector) error {
+	if len(vectors) == 0 {
+		return nil
+	}
+	if err := t.ready(ctx); err != nil {
+		return fmt.Errorf("upsert %d vectors into %s: %w", len(vectors), t.table, err)
+	}
+	if err := t.upsert(ctx, t.tx, vectors); err != nil {
+		return fmt.Errorf("upsert %d vectors into %s: %w", len(vectors), t.table, classify(err))
+	}
+	return nil
+}
+
+func (t *txStore) UpdateMetadata(ctx context.Context, metas []vectormeta.Metadata) error {
+	return t.updateMetadata(ctx, t.tx, metas)
+}
+
+func (t *txStore) Delete(ctx context.Context, ids []string) error { return t.delete(ctx, t.tx, ids) }
 
 // efSearch sizes the HNSW candidate list for top k in a table of about n
 // rows (n < 0: unknown). BenchmarkSearchRecall on 10,000 rows with the use
