@@ -248,7 +248,10 @@ func TestG2G3G4ChaosConverges(t *testing.T) {
 
 	// A calm emu finishes the work.
 	e.startEmu(ecfg, nil, nil, mon)
-	e.converged(ctx, 90*time.Second)
+	// Seconds on a quiet machine; minutes when the package's other
+	// randomized tests run beside it under -race (the writes alone then
+	// took 93 s against 10).
+	e.converged(ctx, 4*time.Minute)
 	if v := mon.problems(); len(v) > 0 {
 		t.Fatalf("%d stale or resurrected writes, first: %v", len(v), v[:min(5, len(v))])
 	}
