@@ -85,12 +85,13 @@ func TestInterleavings(t *testing.T) {
 			gate := &gateEmbedder{Embedder: e.emb, word: "first", paused: make(chan struct{}), open: make(chan struct{})}
 			cfg := e.emuConfig()
 			a := emu.New(e.pool, e.q, gate, mon, cfg, e.log, nil)
-			b := emu.New(e.pool, e.q, e.emb, mon, cfg, e.log, nil)
 			bctx, crashB := context.WithCancel(ctx)
 			defer crashB()
+			bStore := emu.Store(mon)
 			if tc.crash {
-				b = emu.New(e.pool, e.q, e.emb, &lostAnswerStore{monitorStore: mon, crash: crashB}, cfg, e.log, nil)
+				bStore = &lostAnswerStore{monitorStore: mon, crash: crashB}
 			}
+			b := emu.New(e.pool, e.q, e.emb, bStore, cfg, e.log, nil)
 			if err := indexstate.New(e.pool, e.model).Register(ctx, e.store.Name()); err != nil {
 				t.Fatal(err)
 			}

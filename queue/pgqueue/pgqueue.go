@@ -356,29 +356,21 @@ func (q *Queue) receiveOnce(ctx context.Context, max int, visibility time.Durati
 	return out, nil
 }
 
-// statementTimeout bounds a statement that runs to its end whatever
-// happens to its caller's context (see toTheEnd).
+// statementTimeout bounds a receive statement that runs to its end whatever
+// happens to its caller's context (see receiveRound).
 const statementTimeout = 30 * time.Second
 
-// toTheEnd is the context of a statement whose effect the caller must
-// learn. When a context ends during a statement, pgx abandons the
-// connection without cancelling the statement, and the server still runs it
-// (under load, some milliseconds later): a receive would then hide messages
-// that nobody holds, until their visibility timeout, and a heartbeat's
-// extend could hide again messages that were just handed back on shutdown.
-// So Receive and Extend, once they send a statement, wait for its result.
-func toTheEnd(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), statementTimeout)
-}
-
 // receiveRound runs receiveSQL once. It starts only while ctx lasts, and
-// then runs to its end (toTheEnd): the messages it returns after ctx ended
-// are the caller's to hand back.
+// then runs to its end: when a context ends during a statement, pgx abandons
+// the connection without cancelling the statement, and the server still
+// runs it (under load, some milliseconds later), which would hide messages
+// that nobody holds until their visibility timeout. So the messages it
+// returns after ctx ended are the caller's to hand back.
 func (q *Queue) receiveRound(ctx context.Context, max int, visibility time.Duration) (out []queue.Message, buried int, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
-	ctx, cancel := toTheEnd(ctx)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statementTimeout)
 	defer cancel()
 	rows, err := q.pool.Query(ctx, q.sql.receive, max, q.opts.MaxReceives, visibility.Microseconds(), string(q.opts.Lane))
 	if err != nil {
@@ -465,9 +457,10 @@ func (q *Queue) Ack(ctx context.Context, receipts []string) error {
 }
 
 // Extend hides received messages for visibility from now; zero releases them
-// at once. Receipts from earlier deliveries change nothing. Once begun, it
-// runs to its end even if ctx ends (toTheEnd), so a caller that waits for it
-// knows that a later Extend of the same messages takes effect after it.
+// at once. Receipts from earlier deliveries change nothing. Like any
+// statement, one under way when ctx ends may still take effect (see
+// receiveRound); emu gives its extends a context that does not end early,
+// whatever the queue.
 func (q *Queue) Extend(ctx context.Context, receipts []string, visibility time.Duration) error {
 	if len(receipts) == 0 {
 		return nil
@@ -479,11 +472,6 @@ func (q *Queue) Extend(ctx context.Context, receipts []string, visibility time.D
 	if err != nil {
 		return fmt.Errorf("extend: %w", err)
 	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("extend visibility of %d messages: %w", len(receipts), err)
-	}
-	ctx, cancel := toTheEnd(ctx)
-	defer cancel()
 	if _, err := q.pool.Exec(ctx, q.sql.extend, ids, tokens, visibility.Microseconds()); err != nil {
 		return fmt.Errorf("extend visibility of %d messages: %w", len(receipts), err)
 	}

@@ -648,7 +648,7 @@ type heartbeat struct {
 	mu   sync.Mutex
 	held map[string]bool
 	// extending is held while an extend is under way, from taking its
-	// receipts to its answer: handBack waits for it.
+	// receipts to its answer: forget waits for it.
 	extending sync.Mutex
 	stop      chan struct{}
 	done      chan struct{}
@@ -700,9 +700,9 @@ func (h *heartbeat) extend(ctx context.Context, e *Emu) {
 	}
 }
 
-// handBack drops msgs and waits for an extend under way, which may name
-// them: the release that follows is not undone by it.
-func (h *heartbeat) handBack(msgs []queue.Message) {
+// forget drops msgs and waits for an extend under way, which may name
+// them: a release that follows is not undone by it.
+func (h *heartbeat) forget(msgs []queue.Message) {
 	h.drop(msgs)
 	h.extending.Lock()
 	h.extending.Unlock() //nolint:staticcheck // waiting is the point
@@ -834,6 +834,12 @@ func (e *Emu) process(ctx context.Context, targets []*target, items []*item) (re
 // store or the embedder fails for every product) is held the same way, for
 // as long as it lasts: no product is to blame, so none is dead-lettered.
 func (e *Emu) work(ctx context.Context, hb *heartbeat, targets []*target, items []*item) {
+	// shutDown hands the items still to do back to the queue.
+	shutDown := func() {
+		msgs := messagesOf(items)
+		hb.forget(msgs)
+		e.handBack(ctx, msgs)
+	}
 	failures := 0
 	var held error // the last attempt's error, while backing off
 	for len(items) > 0 {
@@ -844,8 +850,7 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, targets []*target, items 
 			return
 		}
 		if ctx.Err() != nil {
-			hb.handBack(messagesOf(items))
-			e.handBack(ctx, messagesOf(items))
+			shutDown()
 			return
 		}
 		if err == nil {
@@ -885,8 +890,7 @@ func (e *Emu) work(ctx context.Context, hb *heartbeat, targets []*target, items 
 			e.log.WarnContext(ctx, "batch failed, backing off", "err", err, "products", len(items), "attempt", failures, "delay", d)
 		}
 		if !backoff.Sleep(ctx, d) {
-			hb.handBack(messagesOf(items))
-			e.handBack(ctx, messagesOf(items))
+			shutDown()
 			return
 		}
 	}
@@ -898,7 +902,7 @@ func (e *Emu) settle(ctx context.Context, hb *heartbeat, res result) {
 	e.ack(ctx, messagesOf(res.done)) // the acker's heartbeat takes them over
 	hb.dropItems(res.done)
 	e.unmark(ctx, res.done)
-	hb.handBack(messagesOf(res.poison))
+	hb.forget(messagesOf(res.poison))
 	e.giveUp(ctx, res.poison, res.poisonErr)
 }
 
@@ -947,7 +951,7 @@ func (e *Emu) isolate(ctx context.Context, hb *heartbeat, targets []*target, ite
 			return append(again, alone...), err
 		}
 	}
-	hb.handBack(messagesOf(alone))
+	hb.forget(messagesOf(alone))
 	for _, it := range alone {
 		e.giveUp(ctx, []*item{it}, why[it])
 	}
@@ -964,14 +968,12 @@ func messagesOf(items []*item) []queue.Message {
 
 // item is one product of a batch with every message received for it.
 type item struct {
-	id        int64
-	msgs      []queue.Message
-	version   int64 // the highest message version
-	changedAt []time.Time
-	// sentAt are when the messages of changedAt were sent (zero when the
-	// queue does not say), and handled when this worker began the batch:
-	// the stages of refarch_emu_live_stage_seconds.
-	sentAt  []time.Time
+	id      int64
+	msgs    []queue.Message
+	version int64    // the highest message version
+	changes []change // its messages from the outbox: changes of the table
+	// handled is when this worker began the batch (for
+	// refarch_emu_live_stage_seconds).
 	handled time.Time
 	marked  bool // a failure was recorded at its last receive
 	// recent is set when one of its messages is not a catch-up's (a change
@@ -982,6 +984,10 @@ type item struct {
 	// is a change of the table, for every live generation.
 	gens map[string]bool
 }
+
+// change is when a change of the table was made (outbox changed_at) and
+// when its message was sent (zero when the queue does not say).
+type change struct{ at, sent time.Time }
 
 type badMessage struct {
 	msg queue.Message
@@ -1014,8 +1020,7 @@ func group(msgs []queue.Message) ([]*item, []badMessage) {
 		it.msgs = append(it.msgs, m)
 		it.version = max(it.version, qm.Version)
 		if qm.Source == queuemsg.SourceOutbox {
-			it.changedAt = append(it.changedAt, qm.ChangedAt)
-			it.sentAt = append(it.sentAt, m.SentAt)
+			it.changes = append(it.changes, change{qm.ChangedAt, m.SentAt})
 		}
 		if qm.Source != queuemsg.SourceCatchup {
 			it.recent = true

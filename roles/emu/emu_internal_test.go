@@ -32,10 +32,10 @@ func TestGroupMergesAndRejects(t *testing.T) {
 	if len(items) != 2 || items[0].id != 1 || items[1].id != 2 {
 		t.Fatalf("items %+v, want products 1 and 2 in arrival order", items)
 	}
-	if it := items[0]; len(it.msgs) != 3 || it.version != 5 || len(it.changedAt) != 2 {
-		t.Fatalf("product 1: %d messages, version %d, %d outbox times; want 3, 5, 2", len(it.msgs), it.version, len(it.changedAt))
+	if it := items[0]; len(it.msgs) != 3 || it.version != 5 || len(it.changes) != 2 {
+		t.Fatalf("product 1: %d messages, version %d, %d outbox times; want 3, 5, 2", len(it.msgs), it.version, len(it.changes))
 	}
-	if it := items[1]; len(it.msgs) != 1 || it.version != 1 || len(it.changedAt) != 0 {
+	if it := items[1]; len(it.msgs) != 1 || it.version != 1 || len(it.changes) != 0 {
 		t.Fatalf("product 2: %+v", it)
 	}
 }

@@ -64,7 +64,7 @@ func (t *target) process(ctx context.Context, items []*item) (result, error) {
 	live := false
 	for i, it := range items {
 		ids[i] = it.id
-		live = live || len(it.changedAt) > 0
+		live = live || len(it.changes) > 0
 	}
 	// A batch with a live change times its steps for
 	// refarch_emu_live_stage_seconds.
@@ -152,11 +152,11 @@ func (t *target) process(ctx context.Context, items []*item) (result, error) {
 		case actEmbed:
 			e.m.embedded.Inc()
 		}
-		for i, at := range p.it.changedAt {
-			e.m.freshness.Observe(now.Sub(at).Seconds())
-			if sent := p.it.sentAt[i]; !sent.IsZero() {
-				e.m.liveStages.WithLabelValues("to_queue").Observe(sent.Sub(at).Seconds())
-				e.m.liveStages.WithLabelValues("queued").Observe(p.it.handled.Sub(sent).Seconds())
+		for _, c := range p.it.changes {
+			e.m.freshness.Observe(now.Sub(c.at).Seconds())
+			if !c.sent.IsZero() {
+				e.m.liveStages.WithLabelValues("to_queue").Observe(c.sent.Sub(c.at).Seconds())
+				e.m.liveStages.WithLabelValues("queued").Observe(p.it.handled.Sub(c.sent).Seconds())
 			}
 			e.m.liveStages.WithLabelValues("worker").Observe(now.Sub(p.it.handled).Seconds())
 		}
@@ -333,7 +333,7 @@ func (t *target) write(ctx context.Context, plans []*plan) (written, conflicts [
 		// it must not be written as it was read: the store may hold that
 		// newer version though index_state does not say so, when its writer
 		// died (or its store call timed out) after the store applied it.
-		current, err := t.recheck(wctx, tx, plans)
+		current, err := t.recheck(wctx, tx, ids, plans)
 		if err != nil {
 			return err
 		}
@@ -345,15 +345,15 @@ func (t *target) write(ctx context.Context, plans []*plan) (written, conflicts [
 		for _, p := range plans {
 			st := locked[p.it.id]
 			row, exists := current[p.it.id]
+			// Planned from an older version of its row: the same text is
+			// written as the newer version, a changed one is planned again.
+			textChanged := false
 			if exists && p.act != actDelete && row.Version > p.version {
-				if product.ContentHash(row.EmbedText()) != p.hash {
-					conflicts = append(conflicts, p) // its text changed: embed it again
-					if st.Version == 0 {
-						placeholders = append(placeholders, p.it.id)
-					}
-					continue
+				if product.ContentHash(row.EmbedText()) == p.hash {
+					p.row, p.version = row, row.Version
+				} else {
+					textChanged = true
 				}
-				p.row, p.version = row, row.Version // the same text: write the newer version
 			}
 			switch {
 			case p.act == actDelete && st.Deleted && st.Version >= p.version:
@@ -365,7 +365,7 @@ func (t *target) write(ctx context.Context, plans []*plan) (written, conflicts [
 			case st.Version >= p.version:
 				written = append(written, p) // the index holds this or newer
 				continue
-			case !exists || (p.act == actMeta && (st.Deleted || st.Hash != p.hash)):
+			case !exists || textChanged || (p.act == actMeta && (st.Deleted || st.Hash != p.hash)):
 				conflicts = append(conflicts, p)
 				if st.Version == 0 {
 					placeholders = append(placeholders, p.it.id)
@@ -424,13 +424,12 @@ func (t *target) write(ctx context.Context, plans []*plan) (written, conflicts [
 	return written, conflicts, stored, nil
 }
 
-// recheck reads, in tx, the rows of the plans that still exist: only their
-// versions, and the whole row of those that changed since they were planned.
-func (t *target) recheck(ctx context.Context, tx pgx.Tx, plans []*plan) (map[int64]product.Product, error) {
-	ids := make([]int64, len(plans))
+// recheck reads, in tx, the rows of the plans (ids) that still exist: only
+// their versions, and the whole row of those that changed since they were
+// planned.
+func (t *target) recheck(ctx context.Context, tx pgx.Tx, ids []int64, plans []*plan) (map[int64]product.Product, error) {
 	planned := make(map[int64]int64, len(plans))
-	for i, p := range plans {
-		ids[i] = p.it.id
+	for _, p := range plans {
 		planned[p.it.id] = p.version
 	}
 	rows, err := tx.Query(ctx, `SELECT id, version FROM products WHERE id = ANY($1)`, ids)

@@ -347,7 +347,6 @@ func (s *Store) Upsert(ctx context.Context, vectors []vectorstore.Vector) error 
 }
 
 // upsert writes vectors in tx; its errors are not yet classified.
-
 func (s *Store) upsert(ctx context.Context, tx pgx.Tx, vectors []vectorstore.Vector) error {
 	rows, err := vectorstore.LastPerID(vectors, s.dim)
 	if err != nil {
