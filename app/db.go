@@ -59,6 +59,14 @@ func poolConfig(ctx context.Context, cfg Config) (*pgxpool.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse database URL %s: %w", RedactURL(cfg.DSN()), err)
 	}
+	// The app's statements are short, index-probing ones whose plans can
+	// still be costed high (a status read probes three tables per changed
+	// product): with JIT on (the server's default), Postgres compiled such a
+	// statement for 3 of its 6 seconds during a bootstrap. A jit in the URL
+	// still wins.
+	if _, set := pcfg.ConnConfig.RuntimeParams["jit"]; !set {
+		pcfg.ConnConfig.RuntimeParams["jit"] = "off"
+	}
 	src, err := credentialSource(ctx, cfg)
 	if err != nil {
 		return nil, err

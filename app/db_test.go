@@ -190,3 +190,34 @@ func TestCredentialRotationWhileRunning(t *testing.T) {
 		return code == http.StatusOK && strings.Contains(body, "ROT-1")
 	})
 }
+
+// TestConnectionsRunWithoutJIT: the app's connections turn JIT off (it
+// compiled a status read for 3 of its 6 seconds during a bootstrap), unless
+// the database URL sets it.
+func TestConnectionsRunWithoutJIT(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t)
+	for _, c := range []struct{ query, want string }{{"", "off"}, {"jit=on", "on"}} {
+		cfg := cfg
+		if c.query != "" {
+			sep := "?"
+			if strings.Contains(cfg.DatabaseURL, "?") {
+				sep = "&"
+			}
+			cfg.DatabaseURL += sep + c.query
+		}
+		pool, err := OpenDB(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var jit string
+		err = pool.QueryRow(ctx, `SHOW jit`).Scan(&jit)
+		pool.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if jit != c.want {
+			t.Errorf("URL %q: jit = %s, want %s", c.query, jit, c.want)
+		}
+	}
+}
