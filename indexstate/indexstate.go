@@ -157,12 +157,19 @@ func (s *Store) Orphans(ctx context.Context, lo, hi int64) ([]Orphan, error) {
 	return out, nil
 }
 
+// Stale is a product whose current version the index does not hold.
+type Stale struct {
+	ProductID, Version int64
+	UpdatedAt          time.Time
+}
+
 // Behind returns the products with ids in lo..hi whose current version the
 // index does not hold, by id, leaving out those whose change is still in
 // the outbox: the drain sends it on the live lane, and a catch-up copy
-// would only enqueue the product twice.
-func (s *Store) Behind(ctx context.Context, lo, hi int64) ([]product.Product, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+catalog.Columns+` FROM products p
+// would only enqueue the product twice. It reads ids and versions only: a
+// message names the product, and emu reads the row itself.
+func (s *Store) Behind(ctx context.Context, lo, hi int64) ([]Stale, error) {
+	rows, err := s.db.Query(ctx, `SELECT p.id, p.version, p.updated_at FROM products p
 		WHERE p.id BETWEEN $2 AND $3 AND NOT EXISTS (SELECT 1 FROM index_state s
 			WHERE s.model = $1 AND s.product_id = p.id AND NOT s.deleted AND s.version >= p.version)
 		  AND NOT EXISTS (SELECT 1 FROM sync_outbox o WHERE o.product_id = p.id AND o.version >= p.version)
@@ -170,7 +177,11 @@ func (s *Store) Behind(ctx context.Context, lo, hi int64) ([]product.Product, er
 	if err != nil {
 		return nil, fmt.Errorf("find products behind the index in %d..%d: %w", lo, hi, err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (product.Product, error) { return catalog.Scan(r) })
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Stale, error) {
+		var st Stale
+		err := r.Scan(&st.ProductID, &st.Version, &st.UpdatedAt)
+		return st, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read products behind the index: %w", err)
 	}

@@ -88,7 +88,7 @@ func TestStateLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(behind) != 2 || behind[0].ID != ids[2] || behind[1].ID != ids[3] {
+	if len(behind) != 2 || behind[0].ProductID != ids[2] || behind[1].ProductID != ids[3] || behind[0].Version != 1 {
 		t.Fatalf("behind %+v, want ids %v", behind, ids[2:4])
 	}
 	// A failure is listed until the product is written.

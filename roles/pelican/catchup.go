@@ -14,6 +14,7 @@ import (
 	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/internal/backoff"
 	"github.com/refarch/refarch/internal/failpoint"
+	"github.com/refarch/refarch/product"
 	"github.com/refarch/refarch/queuemsg"
 )
 
@@ -296,9 +297,12 @@ func (p *Pelican) catchupChunk(ctx context.Context, c catchup, pass int64) (int,
 			return err
 		}
 		msgs := make([]queuemsg.Message, 0, len(behind)+len(orphans))
-		for _, pr := range behind {
-			msgs = append(msgs, queuemsg.Message{Op: queuemsg.OpUpsert, Source: queuemsg.SourceCatchup, ProductID: pr.ID,
-				Version: pr.Version, ChangedAt: pr.UpdatedAt, New: &pr, Generation: c.gen})
+		for _, st := range behind {
+			// The message carries a stub of the record (Encode sends no
+			// more): emu reads the row as it is when it works the batch.
+			msgs = append(msgs, queuemsg.Message{Op: queuemsg.OpUpsert, Source: queuemsg.SourceCatchup, ProductID: st.ProductID,
+				Version: st.Version, ChangedAt: st.UpdatedAt, New: &product.Product{ID: st.ProductID, Version: st.Version},
+				Generation: c.gen})
 		}
 		for _, o := range orphans {
 			// The deleted row's last version is unknown; one past the
