@@ -82,6 +82,7 @@ type Config struct {
 	EmuConcurrency      int
 	EmuPipeline         int
 	EmuBatchSize        int
+	EmuBackfillBatch    int
 	EmuVisibility       time.Duration
 	// SendConcurrency and ReceiveConcurrency bound the queue calls pelican
 	// and each emu worker have in flight (SQS takes 10 messages a call).
@@ -160,6 +161,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.IntVar(&c.EmuConcurrency, "concurrency", 2, "emu workers")
 	fs.IntVar(&c.EmuPipeline, "emu-pipeline", 4, "batches each emu worker has in hand at once: while one is embedded, the others are written and acknowledged")
 	fs.IntVar(&c.EmuBatchSize, "emu-batch-size", 64, "messages per emu batch")
+	fs.IntVar(&c.EmuBackfillBatch, "emu-backfill-batch-size", 256, "products per emu batch of a catch-up's range of products")
 	fs.DurationVar(&c.EmuVisibility, "emu-visibility", 60*time.Second, "visibility timeout of received messages")
 	fs.DurationVar(&c.IndexBuildStallTimeout, "index-build-stall-timeout", 10*time.Minute,
 		"cancel a pgvector search index build that shows no progress for this long (a progressing build has no deadline)")
@@ -383,6 +385,9 @@ func (c Config) Validate(r Roles) error {
 		}
 		if c.EmuBatchSize < 1 || c.EmuBatchSize > 1000 {
 			bad("emu batch size %d: want 1 to 1000", c.EmuBatchSize)
+		}
+		if c.EmuBackfillBatch < 1 || c.EmuBackfillBatch > 1000 {
+			bad("emu backfill batch size %d: want 1 to 1000", c.EmuBackfillBatch)
 		}
 		if c.EmuVisibility < time.Second {
 			bad("emu visibility %s: want at least 1s", c.EmuVisibility)

@@ -130,6 +130,7 @@ func pipelineRoles(cfg Config, roles Roles, pool *pgxpool.Pool, sh *shared, log 
 			Concurrency:        cfg.EmuConcurrency,
 			Pipeline:           cfg.EmuPipeline,
 			BatchSize:          cfg.EmuBatchSize,
+			BackfillBatch:      cfg.EmuBackfillBatch,
 			Visibility:         cfg.EmuVisibility,
 			MaxReceives:        cfg.QueueMaxReceives,
 			ReceiveBatch:       callBatch,

@@ -158,6 +158,21 @@ func (s *Store) IndexWrites(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+// Unwritten estimates, cheaply, how many products the index of the model
+// still lacks: the products in the table less the writes the index state
+// has recorded, or 0. It is exact for an index that is being filled (a
+// bootstrap, a new generation) and only a bound otherwise (an update and a
+// deleted product's writes count too); emu uses it to tell a bulk load,
+// whose messages may be ranges of many products, from a trickle.
+func (s *Store) Unwritten(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRow(ctx, `SELECT greatest(0, (SELECT coalesce(sum(products), 0) FROM status_deltas)
+		- (SELECT coalesce(sum(written), 0) FROM status_deltas WHERE model = $1))`, s.model).Scan(&n); err != nil {
+		return 0, fmt.Errorf("read the products the index lacks: %w", err)
+	}
+	return n, nil
+}
+
 // Product sync states, for the UI's badges.
 const (
 	StateIndexed  = "indexed"

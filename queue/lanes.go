@@ -124,6 +124,13 @@ func (l *Lanes) Send(ctx context.Context, msgs []Outgoing) error {
 // message sent while a consumer long-polls is taken by its next Receive,
 // at most wait later: backfill is throughput, the live lane is latency.
 func (l *Lanes) Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]Message, error) {
+	return l.ReceiveMixed(ctx, max, max, wait, visibility)
+}
+
+// ReceiveMixed is Receive taking at most maxBackfill messages from the
+// backfill lane: a consumer whose backfill messages each stand for many
+// products (ranges) takes as much backfill work as one batch at a time.
+func (l *Lanes) ReceiveMixed(ctx context.Context, max, maxBackfill int, wait, visibility time.Duration) ([]Message, error) {
 	if !l.Split() {
 		return l.receive(ctx, LaneLive, max, wait, visibility)
 	}
@@ -131,7 +138,7 @@ func (l *Lanes) Receive(ctx context.Context, max int, wait, visibility time.Dura
 	if len(msgs) > 0 || err != nil {
 		return msgs, err
 	}
-	msgs, err = l.receive(ctx, LaneBackfill, max, 0, visibility)
+	msgs, err = l.receive(ctx, LaneBackfill, min(max, maxBackfill), 0, visibility)
 	if len(msgs) > 0 || err != nil || wait <= 0 {
 		return msgs, err
 	}

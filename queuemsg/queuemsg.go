@@ -29,8 +29,10 @@ import (
 	"github.com/refarch/refarch/queue"
 )
 
-// Version is the schema version this package writes and reads.
-const Version = 1
+// Version is the newest schema version this package reads. It writes
+// version 1 for upserts and deletes, which every release reads, and version
+// 2 for ranges, which releases before them hand back (ErrNewerVersion).
+const Version = 2
 
 // ErrNewerVersion marks a message of a schema version newer than Version:
 // not broken, written by a newer release.
@@ -44,6 +46,11 @@ type Op string
 const (
 	OpUpsert Op = "upsert"
 	OpDelete Op = "delete"
+	// OpRange stands for the upserts and deletes of every product with an
+	// id in Lo..Hi whose current version the index lacks, read by emu when
+	// it handles the message: a catch-up sends one message per chunk of
+	// ids, not one per product.
+	OpRange Op = "range"
 )
 
 // Source says why a message was sent, for logs, metrics and the DLQ listing.
@@ -57,11 +64,14 @@ const (
 	SourceRepair  Source = "repair"  // reconcile --repair
 )
 
-// Message is one change of one product.
+// Message is one change of one product, or a range of product ids to
+// bring up to the table (OpRange).
 type Message struct {
 	Op        Op
 	Source    Source
 	ProductID int64
+	// Lo and Hi bound a range's product ids (inclusive); zero otherwise.
+	Lo, Hi int64
 	// Version is the row version the change produced; a delete is one past
 	// the last version the row had, so it orders after every update.
 	Version   int64
@@ -88,11 +98,21 @@ type wire struct {
 	New       json.RawMessage `json:"new"`
 	Old       json.RawMessage `json:"old"`
 	Gen       string          `json:"generation,omitempty"`
+	Lo        *int64          `json:"lo,omitempty"`
+	Hi        *int64          `json:"hi,omitempty"`
 }
 
 // Group is the queue group of a product: one product's messages are
 // delivered in order, one at a time.
 func Group(productID int64) string { return strconv.FormatInt(productID, 10) }
+
+// RangeGroup is the queue group of a range message: its own, so that
+// ranges are worked in parallel (each product's own messages keep their
+// order in its group; the version guard orders a range's writes against
+// them).
+func RangeGroup(lo, hi int64) string {
+	return "range-" + strconv.FormatInt(lo, 10) + "-" + strconv.FormatInt(hi, 10)
+}
 
 // DedupID names one version of one product, so the same change sent twice
 // (outbox and catch-up, or a resend after a failed commit) is dropped. A
@@ -110,14 +130,28 @@ func DedupID(productID, version int64, generation ...string) string {
 // Validate reports the first structural problem with m.
 func (m Message) Validate() error {
 	switch m.Op {
-	case OpUpsert, OpDelete:
+	case OpUpsert, OpDelete, OpRange:
 	default:
-		return fmt.Errorf("op %q: want %q or %q", m.Op, OpUpsert, OpDelete)
+		return fmt.Errorf("op %q: want %q, %q or %q", m.Op, OpUpsert, OpDelete, OpRange)
 	}
 	switch m.Source {
 	case "", SourceOutbox, SourceCatchup, SourceRepair:
 	default:
 		return fmt.Errorf("source %q: want outbox, catchup or repair", m.Source)
+	}
+	if m.Op == OpRange {
+		switch {
+		case m.Lo <= 0 || m.Hi < m.Lo:
+			return fmt.Errorf("range %d..%d: want 0 < lo <= hi", m.Lo, m.Hi)
+		case m.Source == SourceOutbox || m.Source == "":
+			return errors.New("a range is sent by a catch-up or a repair, not from the outbox")
+		case m.New != nil || m.Old != nil:
+			return errors.New("a range carries no record")
+		}
+		return nil
+	}
+	if m.Lo != 0 || m.Hi != 0 {
+		return fmt.Errorf("an %s names one product, not a range", m.Op)
 	}
 	if m.ProductID <= 0 {
 		return fmt.Errorf("product_id %d: must be positive", m.ProductID)
@@ -151,7 +185,16 @@ func Encode(m Message) ([]byte, error) {
 		return nil, fmt.Errorf("encode message: %w", err)
 	}
 	w := wire{Source: m.Source, Gen: m.Generation}
-	v, op, id, ver, at := Version, m.Op, m.ProductID, m.Version, m.ChangedAt.UTC()
+	if m.Op == OpRange {
+		v, op, lo, hi := 2, m.Op, m.Lo, m.Hi
+		w.V, w.Op, w.Lo, w.Hi = &v, &op, &lo, &hi
+		b, err := json.Marshal(w)
+		if err != nil {
+			return nil, fmt.Errorf("encode range %d..%d: %w", m.Lo, m.Hi, err)
+		}
+		return b, nil
+	}
+	v, op, id, ver, at := 1, m.Op, m.ProductID, m.Version, m.ChangedAt.UTC()
 	w.V, w.Op, w.ProductID, w.Version, w.ChangedAt = &v, &op, &id, &ver, &at
 	w.New, w.Old = json.RawMessage("null"), json.RawMessage("null")
 	if m.Op == OpUpsert {
@@ -170,6 +213,9 @@ func Outgoing(m Message) (queue.Outgoing, error) {
 	b, err := Encode(m)
 	if err != nil {
 		return queue.Outgoing{}, err
+	}
+	if m.Op == OpRange {
+		return queue.Outgoing{Group: RangeGroup(m.Lo, m.Hi), DedupID: "", Body: b, Lane: LaneOf(m.Source)}, nil
 	}
 	return queue.Outgoing{Group: Group(m.ProductID), DedupID: DedupID(m.ProductID, m.Version, m.Generation), Body: b, Lane: LaneOf(m.Source)}, nil
 }
@@ -207,6 +253,8 @@ func Decode(b []byte) (Message, error) {
 		return Message{}, fmt.Errorf("decode message: schema version %d is not supported (want %d)", *w.V, Version)
 	case w.Op == nil:
 		return missing("op")
+	case *w.Op == OpRange:
+		return decodeRange(w)
 	case w.ProductID == nil:
 		return missing("product_id")
 	case w.Version == nil:
@@ -222,6 +270,17 @@ func Decode(b []byte) (Message, error) {
 	if m.Old, err = record("old", w.Old); err != nil {
 		return Message{}, err
 	}
+	if err := m.Validate(); err != nil {
+		return Message{}, fmt.Errorf("decode message: %w", err)
+	}
+	return m, nil
+}
+
+func decodeRange(w wire) (Message, error) {
+	if w.Lo == nil || w.Hi == nil {
+		return Message{}, errors.New("decode message: a range needs \"lo\" and \"hi\"")
+	}
+	m := Message{Op: OpRange, Source: w.Source, Lo: *w.Lo, Hi: *w.Hi, Generation: w.Gen}
 	if err := m.Validate(); err != nil {
 		return Message{}, fmt.Errorf("decode message: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/refarch/refarch/product"
+	"github.com/refarch/refarch/queue"
 )
 
 func sample() Message {
@@ -205,8 +206,56 @@ func TestTolerantReaderAndCompatibility(t *testing.T) {
 		}
 	}
 
-	_, err := Decode([]byte(strings.Replace(old, `"v":1`, `"v":2`, 1)))
+	_, err := Decode([]byte(strings.Replace(old, `"v":1`, `"v":3`, 1)))
 	if !errors.Is(err, ErrNewerVersion) {
-		t.Fatalf("a version 2 message: %v, want ErrNewerVersion", err)
+		t.Fatalf("a version 3 message: %v, want ErrNewerVersion", err)
+	}
+	// A range is version 2: the previous release hands it back for a newer
+	// worker instead of failing it.
+	b, err := Encode(Message{Op: OpRange, Source: SourceCatchup, Lo: 1, Hi: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"v":2`) {
+		t.Fatalf("range %s: want schema version 2", b)
+	}
+}
+
+// A range names a chunk of product ids, travels on the backfill lane in a
+// group of its own, and is checked like any message.
+func TestRange(t *testing.T) {
+	m := Message{Op: OpRange, Source: SourceCatchup, Lo: 501, Hi: 1000, Generation: "hash-v1-64"}
+	o, err := Outgoing(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Group != "range-501-1000" || o.DedupID != "" || o.Lane != queue.LaneBackfill {
+		t.Fatalf("outgoing %+v: want group range-501-1000, no dedup id, the backfill lane", o)
+	}
+	got, err := Decode(o.Body)
+	if err != nil {
+		t.Fatalf("decode %s: %v", o.Body, err)
+	}
+	if got.Op != OpRange || got.Lo != 501 || got.Hi != 1000 || got.Source != SourceCatchup || got.Generation != m.Generation {
+		t.Fatalf("got %+v, want %+v", got, m)
+	}
+	for name, bad := range map[string]Message{
+		"empty":             {Op: OpRange, Source: SourceCatchup, Lo: 10, Hi: 9},
+		"zero":              {Op: OpRange, Source: SourceCatchup, Lo: 0, Hi: 9},
+		"from outbox":       {Op: OpRange, Source: SourceOutbox, Lo: 1, Hi: 9},
+		"record":            {Op: OpRange, Source: SourceCatchup, Lo: 1, Hi: 9, New: &product.Product{ID: 1}},
+		"upsert of a range": {Op: OpUpsert, Source: SourceCatchup, ProductID: 1, Version: 1, ChangedAt: time.Now(), Lo: 1, Hi: 9},
+	} {
+		if _, err := Encode(bad); err == nil {
+			t.Errorf("%s: Encode accepted %+v", name, bad)
+		}
+	}
+	for name, body := range map[string]string{
+		"no hi":   `{"v":2,"op":"range","source":"catchup","lo":1}`,
+		"reverse": `{"v":2,"op":"range","source":"catchup","lo":9,"hi":1}`,
+	} {
+		if _, err := Decode([]byte(body)); err == nil {
+			t.Errorf("%s: Decode accepted %s", name, body)
+		}
 	}
 }

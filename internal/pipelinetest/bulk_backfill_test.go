@@ -82,6 +82,15 @@ func TestBulkLoadIsEnqueuedOnce(t *testing.T) {
 			}
 			e.converged(ctx, 120*time.Second)
 			e.sentOnce(ctx, rec, n)
+			// A message per chunk of the catch-up (100 ids), not per
+			// product: concurrent seed workers' ranges interleave, so a
+			// pass of ranges may cut a few more chunks.
+			rec.mu.Lock()
+			msgs := rec.messages
+			rec.mu.Unlock()
+			if msgs > 2*n/e.pelicanConfig().BatchSize {
+				t.Fatalf("the bootstrap of %d products sent %d messages, want about one per chunk of %d", n, msgs, e.pelicanConfig().BatchSize)
+			}
 			if d := e.laneDepth(ctx, "live"); d.Visible+d.InFlight+d.Dead != 0 {
 				t.Fatalf("live lane %+v, want it untouched by the bulk load", d)
 			}

@@ -36,12 +36,7 @@ func TestBulkLoadDefersSearchIndex(t *testing.T) {
 	spy := &bulkSpy{Store: e.store.(*pgvectorstore.Store)}
 	e.insert(ctx, 3000, "bulk")
 	e.startPelican(e.pelicanConfig(), nil)
-	waitFor(t, 30*time.Second, func() string {
-		if s := e.status(ctx); s.Outbox != 0 || s.Queue.Visible < 3000 {
-			return "waiting for the backlog"
-		}
-		return ""
-	})
+	e.waitCatchupSent(ctx, e.model, 3000)
 	cfg := e.emuConfig()
 	cfg.BulkThreshold = 1000
 	e.startEmu(cfg, nil, nil, spy)
@@ -67,12 +62,7 @@ func TestBulkLoadShutdownLeavesIndexToNextStart(t *testing.T) {
 	spy := &bulkSpy{Store: e.store.(*pgvectorstore.Store)}
 	e.insert(ctx, 1500, "bulk-stop")
 	e.startPelican(e.pelicanConfig(), nil)
-	waitFor(t, 30*time.Second, func() string {
-		if s := e.status(ctx); s.Outbox != 0 || s.Queue.Visible < 1500 {
-			return "waiting for the backlog"
-		}
-		return ""
-	})
+	e.waitCatchupSent(ctx, e.model, 1500)
 	cfg := e.emuConfig()
 	cfg.BulkThreshold = 1000
 	stuck := e.startEmu(cfg, nil, hangingEmbedder{e.emb}, spy)

@@ -99,6 +99,55 @@ func TestG6PoisonIsIsolatedAndRedriven(t *testing.T) {
 	}
 }
 
+// G6 for a bootstrap: the catch-up sends ranges of products, not a message
+// per product. A poison product in a range is sent alone, dead-lettered by
+// itself and shown as failed; the range's other products are indexed and
+// the range is acknowledged; a fix and a redrive index it.
+func TestG6PoisonInABackfillRangeIsIsolated(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	ids := e.insert(ctx, 40, "garden")
+	var poison int64
+	if err := e.pool.QueryRow(ctx, `INSERT INTO products (sku, name, description, price, category)
+		VALUES ('POISON-2', 'Trouble', 'this one is POISON to the embedder', 1, 'garden') RETURNING id`).Scan(&poison); err != nil {
+		t.Fatal(err)
+	}
+	ids = append(ids, e.insert(ctx, 40, "garden")...)
+	e.exec(ctx, `DELETE FROM sync_outbox`) // only the catch-up sends them
+	emb := &faultyEmbedder{Embedder: e.emb, poison: "POISON"}
+	e.startEmu(e.emuConfig(), nil, emb, nil)
+	e.startPelican(e.pelicanConfig(), nil)
+
+	waitFor(t, 60*time.Second, func() string {
+		s := e.status(ctx)
+		if s.Queue.Dead == 1 && s.Failed == 1 && s.Indexed == s.Products-1 && s.Queue.Visible == 0 && s.Queue.InFlight == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%+v", s)
+	})
+	var ranges int
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM catchup_chunks WHERE sent > 0`).Scan(&ranges); err != nil || ranges == 0 {
+		t.Fatalf("%d chunks sent (%v): the products did not travel as ranges", ranges, err)
+	}
+	states, err := status.ProductStates(ctx, e.pool, e.model, []int64{poison, ids[0], ids[len(ids)-1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if states[poison] != status.StateFailed || states[ids[0]] != status.StateIndexed || states[ids[len(ids)-1]] != status.StateIndexed {
+		t.Fatalf("states %v, want %d failed and the range's others indexed", states, poison)
+	}
+
+	emb.setPoison("")
+	if n, err := e.q.Redrive(ctx); err != nil || n != 1 {
+		t.Fatalf("redrive: %d, %v; want 1 message", n, err)
+	}
+	e.converged(ctx, 30*time.Second)
+	if s := e.status(ctx); s.Queue.Dead != 0 || s.Failed != 0 {
+		t.Fatalf("after redrive: %+v", s)
+	}
+}
+
 // G7: an embedder outage and a rate-limiting vector store both heal without
 // a restart, nothing is lost and nothing is dead-lettered: messages are held
 // and retried with backoff, not bounced towards the DLQ.

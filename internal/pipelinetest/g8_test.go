@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/refarch/refarch/queue"
+	"github.com/refarch/refarch/queuemsg"
 	"github.com/refarch/refarch/roles/pelican"
 )
 
@@ -21,6 +23,7 @@ type recordingQueue struct {
 	failAfter atomic.Int64 // sends still allowed; negative: unlimited
 	mu        sync.Mutex
 	sent      map[string]int
+	messages  int // messages sent (a range counts once)
 }
 
 func newRecorder(q queue.Queue) *recordingQueue {
@@ -40,7 +43,15 @@ func (r *recordingQueue) Send(ctx context.Context, msgs []queue.Outgoing) error 
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.messages += len(msgs)
 	for _, m := range msgs {
+		// A range stands for every product of its chunk: "r<id>" each.
+		if qm, err := queuemsg.Decode(m.Body); err == nil && qm.Op == queuemsg.OpRange {
+			for id := qm.Lo; id <= qm.Hi; id++ {
+				r.sent["r"+strconv.FormatInt(id, 10)]++
+			}
+			continue
+		}
 		r.sent[m.DedupID]++
 	}
 	return nil

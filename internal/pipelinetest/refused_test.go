@@ -3,6 +3,7 @@ package pipelinetest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,8 +26,9 @@ import (
 // version) that a test's queue refuses for good, and a switch that fails its
 // whole send calls, as an unreachable or failing queue does.
 type refusals struct {
-	mu  sync.Mutex
-	ids map[string]bool
+	mu       sync.Mutex
+	ids      map[string]bool
+	products []int64
 	// down fails every send call; failed counts the calls failed.
 	down   atomic.Bool
 	failed atomic.Int64
@@ -51,11 +53,17 @@ func (r *refusals) add(productID, version int64) {
 		r.ids = map[string]bool{}
 	}
 	r.ids[queuemsg.DedupID(productID, version)] = true
+	r.products = append(r.products, productID)
 }
 
-func (r *refusals) has(dedup string) bool {
+// has reports whether a message is refused: by its deduplication id, or,
+// for a catch-up's range, when the range holds a refused product.
+func (r *refusals) has(dedup string, body []byte) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if m, err := queuemsg.Decode(body); err == nil && m.Op == queuemsg.OpRange {
+		return slices.ContainsFunc(r.products, func(id int64) bool { return m.Lo <= id && id <= m.Hi })
+	}
 	return r.ids[dedup]
 }
 
@@ -74,7 +82,7 @@ func (q refusingQueue) Send(ctx context.Context, msgs []queue.Outgoing) error {
 	var keep []queue.Outgoing
 	var refused []queue.Refusal
 	for i, m := range msgs {
-		if q.refused.has(m.DedupID) {
+		if q.refused.has(m.DedupID, m.Body) {
 			refused = append(refused, queue.Refusal{Index: i, Reason: "InvalidMessageContents: refused by the test"})
 			continue
 		}
@@ -104,7 +112,7 @@ func sqsRefusing(t *testing.T, endpoint string, refused *refusals) queue.Queue {
 			c := *b
 			c.Entries = make([]types.SendMessageBatchRequestEntry, len(b.Entries))
 			for i, en := range b.Entries {
-				if refused.has(aws.ToString(en.MessageDeduplicationId)) {
+				if refused.has(aws.ToString(en.MessageDeduplicationId), []byte(aws.ToString(en.MessageBody))) {
 					en.MessageBody = aws.String(oversize)
 				}
 				c.Entries[i] = en
@@ -162,8 +170,10 @@ func testRefused(t *testing.T, source string, newQueue func(t *testing.T, e *env
 	bad := ids[4]
 	refused.add(bad, 1)
 	if source == "catchup" {
-		// Only the catch-up sends these products.
+		// Only the catch-up sends these products, in ranges of one product
+		// (the queue refuses a range that holds the bad one).
 		e.exec(ctx, `DELETE FROM sync_outbox`)
+		pcfg.BatchSize = 1
 	} else {
 		pcfg.SkipCatchup = true
 	}

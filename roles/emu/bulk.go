@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/vectorstore"
 )
@@ -74,9 +75,11 @@ func (e *Emu) watchBulk(ctx context.Context, tg *target, bi BulkIndexer) {
 	b := &indexBuilder{e: e, bi: bi}
 	bulk, want := false, true
 	if p, err := bi.IndexProgress(ctx); err == nil && p.State == vectorstore.IndexMissing {
-		if d, err := e.q.Depth(ctx); err == nil && backlog(d) >= e.cfg.BulkThreshold {
-			bulk, want = true, false
-			e.log.InfoContext(ctx, "bulk load resumes: search index deferred until the backlog drains", "backlog", backlog(d))
+		if d, err := e.q.Depth(ctx); err == nil {
+			if todo, _ := e.bulkBacklog(ctx, tg, d); todo >= e.cfg.BulkThreshold {
+				bulk, want = true, false
+				e.log.InfoContext(ctx, "bulk load resumes: search index deferred until the backlog drains", "backlog", todo)
+			}
 		}
 	}
 	t := time.NewTicker(bulkPoll)
@@ -107,13 +110,14 @@ func (e *Emu) watchBulk(ctx context.Context, tg *target, bi BulkIndexer) {
 		if err != nil {
 			continue
 		}
+		todo, lag := e.bulkBacklog(ctx, tg, d)
 		switch {
-		case !bulk && !want && backlog(d) >= e.cfg.BulkThreshold:
+		case !bulk && !want && todo >= e.cfg.BulkThreshold:
 			n, err := tg.store.Count(ctx)
 			// Only a nearly empty index (a first deployment or a new
 			// model): a live index keeps serving searches at full speed
 			// through any mass update.
-			if err != nil || n >= backlog(d) || n >= e.cfg.BulkThreshold {
+			if err != nil || n >= todo || n >= e.cfg.BulkThreshold {
 				continue
 			}
 			if err := bi.DropIndex(ctx); err != nil {
@@ -122,10 +126,10 @@ func (e *Emu) watchBulk(ctx context.Context, tg *target, bi BulkIndexer) {
 			}
 			bulk = true
 			b.m().ready.Set(0)
-			e.log.InfoContext(ctx, "bulk load: search index deferred", "backlog", backlog(d), "vectors", n)
-		case bulk && d.Visible < max(1, e.cfg.BulkThreshold/10):
+			e.log.InfoContext(ctx, "bulk load: search index deferred", "backlog", todo, "vectors", n)
+		case bulk && d.Visible < max(1, e.cfg.BulkThreshold/10) && lag < e.cfg.BulkThreshold:
 			bulk, want = false, true
-			e.log.InfoContext(ctx, "bulk load done: building the search index", "backlog", d.Visible)
+			e.log.InfoContext(ctx, "bulk load done: building the search index", "backlog", d.Visible, "unwritten", lag)
 		}
 	}
 }
@@ -133,6 +137,17 @@ func (e *Emu) watchBulk(ctx context.Context, tg *target, bi BulkIndexer) {
 // backlog is the work a bulk load is judged by: the messages waiting and
 // those the workers hold (a worker's pipeline slots hold several batches).
 func backlog(d queue.Depth) int { return d.Visible + d.InFlight }
+
+// bulkBacklog is the work a bulk load into target tg's index is judged by,
+// in messages or products, whichever is more (todo): a range message
+// stands for many products, so the products the index has not had written
+// yet (lag, indexstate's Unwritten; 0 when it cannot be read) count too.
+func (e *Emu) bulkBacklog(ctx context.Context, tg *target, d queue.Depth) (todo, lag int) {
+	if n, err := indexstate.New(e.pool, tg.name).Unwritten(ctx); err == nil {
+		lag = int(n)
+	}
+	return max(backlog(d), lag), lag
+}
 
 // indexBuilder runs builds, reports their progress and gives up after
 // buildAttempts failures.

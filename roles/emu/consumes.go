@@ -13,10 +13,12 @@ import (
 )
 
 // Queue is the part of a queue (queue.Queue) emu consumes: it receives,
-// extends and acknowledges, and reads the depth for its metrics; it never
-// sends or redrives.
+// extends and acknowledges, and reads the depth for its metrics; it sends
+// only the product of a range that failed on its own, alone (sendAlone),
+// and never redrives.
 type Queue interface {
 	Name() string
+	Send(ctx context.Context, msgs []queue.Outgoing) error
 	Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]queue.Message, error)
 	Ack(ctx context.Context, receipts []string) error
 	Extend(ctx context.Context, receipts []string, visibility time.Duration) error
@@ -29,6 +31,9 @@ type Queue interface {
 type LiveReceiver interface {
 	Split() bool
 	ReceiveLive(ctx context.Context, max int, wait, visibility time.Duration) ([]queue.Message, error)
+	// ReceiveMixed is Receive taking at most maxBackfill messages from the
+	// backfill lane, whose messages may be ranges of many products.
+	ReceiveMixed(ctx context.Context, max, maxBackfill int, wait, visibility time.Duration) ([]queue.Message, error)
 }
 
 // Embedder is the part of an embedder (embedding.Embedder) emu uses.

@@ -70,6 +70,14 @@ type Config struct {
 	ReceiveBatch int
 	// ReceiveConcurrency bounds the top-up calls in flight. Default 8.
 	ReceiveConcurrency int
+	// BackfillMessages is the most messages a slot takes from the backfill
+	// lane at once (a queue with lanes): each may be a range standing for
+	// a chunk of products. Default 1.
+	BackfillMessages int
+	// BackfillBatch is how many products of a range one batch works.
+	// Default 4 x BatchSize: a range has no live change waiting in it, and
+	// larger batches cost the database less per product.
+	BackfillBatch int
 	// BulkThreshold is the queue backlog from which a store that is a
 	// BulkIndexer has its search index deferred until the backlog drains
 	// (see watchBulk). Zero disables bulk loads.
@@ -113,6 +121,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ReceiveConcurrency <= 0 {
 		c.ReceiveConcurrency = 8
+	}
+	if c.BackfillMessages <= 0 {
+		c.BackfillMessages = 1
+	}
+	if c.BackfillBatch <= 0 {
+		c.BackfillBatch = 4 * c.BatchSize
 	}
 	if c.DepthInterval == 0 {
 		c.DepthInterval = 5 * time.Second
@@ -425,11 +439,17 @@ func (e *Emu) slot(ctx context.Context, n int, receive func(ctx context.Context)
 // first comes back full (there is a backlog). Top-up failures only make
 // the batch smaller.
 func (e *Emu) receive(ctx context.Context) ([]queue.Message, error) {
+	recv := e.q.Receive
+	if lr, ok := e.q.(LiveReceiver); ok && lr.Split() {
+		recv = func(ctx context.Context, max int, wait, visibility time.Duration) ([]queue.Message, error) {
+			return lr.ReceiveMixed(ctx, max, e.cfg.BackfillMessages, wait, visibility)
+		}
+	}
 	per := e.cfg.ReceiveBatch
 	if per <= 0 || per >= e.cfg.BatchSize {
-		return e.q.Receive(ctx, e.cfg.BatchSize, e.cfg.Wait, e.cfg.Visibility)
+		return recv(ctx, e.cfg.BatchSize, e.cfg.Wait, e.cfg.Visibility)
 	}
-	first, err := e.q.Receive(ctx, per, e.cfg.Wait, e.cfg.Visibility)
+	first, err := recv(ctx, per, e.cfg.Wait, e.cfg.Visibility)
 	if err != nil || len(first) < per {
 		return first, err
 	}
@@ -439,7 +459,7 @@ func (e *Emu) receive(ctx context.Context) ([]queue.Message, error) {
 	var wg sync.WaitGroup
 	for i := range calls {
 		wg.Go(func() {
-			msgs, err := e.q.Receive(ctx, min(per, need-i*per), 0, e.cfg.Visibility)
+			msgs, err := recv(ctx, min(per, need-i*per), 0, e.cfg.Visibility)
 			if err != nil && ctx.Err() == nil && !e.quota.Note(ctx, err) {
 				e.log.WarnContext(ctx, "top up a batch", "err", err)
 			}
@@ -465,11 +485,16 @@ func (e *Emu) handleSafely(ctx context.Context, msgs []queue.Message, worker int
 		if r == nil {
 			return
 		}
-		items, bad := group(msgs)
+		items, ranges, bad := group(msgs)
 		e.log.ErrorContext(ctx, "worker panicked", "slot", worker, "panic", fmt.Sprint(r),
 			"stack", string(debug.Stack()), "products", len(items))
 		for _, b := range bad {
 			e.releaseFailed(ctx, b.msg)
+		}
+		for _, rm := range ranges {
+			// Its products' panics are caught by workRange: this one
+			// came from outside them.
+			e.releaseFailed(ctx, rm.msg)
 		}
 		if len(items) == 1 {
 			e.giveUp(ctx, items, fmt.Errorf("worker panicked: %v", r))
@@ -555,7 +580,17 @@ func (e *Emu) releaseFailed(ctx context.Context, m queue.Message) bool {
 // giveUp releases the messages of products that failed on their own and
 // records the products whose messages are about to be dead-lettered.
 func (e *Emu) giveUp(ctx context.Context, items []*item, why error) {
+	var alone []*item
+	defer func() {
+		if len(alone) > 0 {
+			e.sendAlone(ctx, alone, why)
+		}
+	}()
 	for _, it := range items {
+		if it.alone != nil {
+			alone = append(alone, it)
+			continue
+		}
 		last := false
 		for _, m := range it.msgs {
 			e.log.WarnContext(ctx, "product failed on its own, released for retry", "product_id", it.id,
@@ -605,7 +640,7 @@ func (e *Emu) markLastReceives(ctx context.Context, msgs []queue.Message) {
 	if len(last) == 0 {
 		return
 	}
-	items, _ := group(last)
+	items, _, _ := group(last)
 	for _, it := range items {
 		e.recordFailure(ctx, it, fmt.Errorf("message at its last allowed receive (%d) and not indexed yet: earlier receives failed, crashed or were handed back", e.cfg.MaxReceives))
 	}
@@ -735,7 +770,7 @@ func (h *heartbeat) end() {
 // Handle works one received batch to the end: every message is acked,
 // released or (on shutdown) handed back.
 func (e *Emu) Handle(ctx context.Context, msgs []queue.Message) {
-	items, bad := group(msgs)
+	items, ranges, bad := group(msgs)
 	now := time.Now()
 	for _, it := range items {
 		it.handled = now
@@ -762,9 +797,15 @@ func (e *Emu) Handle(ctx context.Context, msgs []queue.Message) {
 		e.releaseFailed(ctx, b.msg)
 	}
 	e.atLastReceive(items)
-	hb := e.startHeartbeat(ctx, messagesOf(items))
+	held := messagesOf(items)
+	for _, rm := range ranges {
+		held = append(held, rm.msg)
+	}
+	hb := e.startHeartbeat(ctx, held)
 	defer hb.end()
+	// Products named alone first: among them are the live changes.
 	e.work(ctx, hb, targets, items)
+	e.handleRanges(ctx, hb, targets, ranges)
 }
 
 // names lists the generations a failure of it is recorded under: the ones
@@ -983,6 +1024,11 @@ type item struct {
 	// gens are the generations its messages are for; nil when one of them
 	// is a change of the table, for every live generation.
 	gens map[string]bool
+	// alone is, for a product of a range (which has no message of its own),
+	// the message it stands for: sent by itself if the product fails on its
+	// own (sendAlone). unsent is set when that send failed.
+	alone  *queuemsg.Message
+	unsent bool
 }
 
 // change is when a change of the table was made (outbox changed_at) and
@@ -994,15 +1040,21 @@ type badMessage struct {
 	err error
 }
 
-// group decodes messages and merges those about the same product.
-func group(msgs []queue.Message) ([]*item, []badMessage) {
+// group decodes messages and merges those about the same product; ranges
+// are returned apart.
+func group(msgs []queue.Message) ([]*item, []rangeMsg, []badMessage) {
 	byID := map[int64]*item{}
 	var items []*item
+	var ranges []rangeMsg
 	var bad []badMessage
 	for _, m := range msgs {
 		qm, err := queuemsg.Decode(m.Body)
 		if err != nil {
 			bad = append(bad, badMessage{m, err})
+			continue
+		}
+		if qm.Op == queuemsg.OpRange {
+			ranges = append(ranges, rangeMsg{m, qm})
 			continue
 		}
 		it := byID[qm.ProductID]
@@ -1026,7 +1078,7 @@ func group(msgs []queue.Message) ([]*item, []badMessage) {
 			it.recent = true
 		}
 	}
-	return items, bad
+	return items, ranges, bad
 }
 
 // splitError marks a failure that may be about one product of the batch,

@@ -25,7 +25,15 @@ func TestGroupMergesAndRejects(t *testing.T) {
 		msg(1, 5, queuemsg.SourceOutbox),
 		msg(1, 3, queuemsg.SourceCatchup),
 	}
-	items, bad := group(msgs)
+	rb, err := queuemsg.Encode(queuemsg.Message{Op: queuemsg.OpRange, Source: queuemsg.SourceCatchup, Lo: 1, Hi: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs = append(msgs, queue.Message{Receipt: "range", Body: rb})
+	items, ranges, bad := group(msgs)
+	if len(ranges) != 1 || ranges[0].msg.Receipt != "range" || ranges[0].r.Lo != 1 || ranges[0].r.Hi != 500 {
+		t.Fatalf("ranges %+v, want 1..500 apart from the products", ranges)
+	}
 	if len(bad) != 1 || bad[0].msg.Receipt != "bad" {
 		t.Fatalf("bad messages %+v, want the one with schema version 9", bad)
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/refarch/refarch/indexstate"
 	"github.com/refarch/refarch/internal/backoff"
 	"github.com/refarch/refarch/internal/failpoint"
-	"github.com/refarch/refarch/product"
 	"github.com/refarch/refarch/queuemsg"
 )
 
@@ -266,10 +265,12 @@ func (p *Pelican) catchupPass(ctx context.Context, c catchup, pass int64) (int, 
 }
 
 // CatchupChunk claims one unsent chunk of the pass (skipping chunks other
-// replicas hold), sends an upsert for every product in it whose indexed
-// version is missing or behind and a delete for every indexed product that no
-// longer exists, and marks the chunk done in the same transaction. It returns
-// errNoChunk when nothing is left to claim.
+// replicas hold) and, when a product in it has its indexed version missing
+// or behind, or an indexed product no longer exists, sends one range message
+// for the chunk (emu upserts and deletes what the index lacks then); it
+// marks the chunk done in the same transaction and returns how many
+// products the message stood for. It returns errNoChunk when nothing is
+// left to claim.
 func (p *Pelican) CatchupChunk(ctx context.Context, pass int64) (int, error) {
 	return p.catchupChunk(ctx, catchup{model: p.cfg.Model}, pass)
 }
@@ -286,7 +287,6 @@ func (p *Pelican) catchupChunk(ctx context.Context, c catchup, pass int64) (int,
 		if err != nil {
 			return fmt.Errorf("claim catch-up chunk: %w", err)
 		}
-		now := time.Now()
 		states := indexstate.New(tx, c.model)
 		behind, err := states.Behind(ctx, lo, hi)
 		if err != nil {
@@ -296,43 +296,51 @@ func (p *Pelican) catchupChunk(ctx context.Context, c catchup, pass int64) (int,
 		if err != nil {
 			return err
 		}
-		msgs := make([]queuemsg.Message, 0, len(behind)+len(orphans))
-		for _, st := range behind {
-			// The message carries a stub of the record (Encode sends no
-			// more): emu reads the row as it is when it works the batch.
-			msgs = append(msgs, queuemsg.Message{Op: queuemsg.OpUpsert, Source: queuemsg.SourceCatchup, ProductID: st.ProductID,
-				Version: st.Version, ChangedAt: st.UpdatedAt, New: &product.Product{ID: st.ProductID, Version: st.Version},
-				Generation: c.gen})
+		products := len(behind) + len(orphans)
+		if products == 0 {
+			return markChunkDone(ctx, tx, pass, lo, 0, p.cfg.Name)
 		}
-		for _, o := range orphans {
-			// The deleted row's last version is unknown; one past the
-			// indexed one orders the delete after what the index holds.
-			msgs = append(msgs, queuemsg.Message{Op: queuemsg.OpDelete, Source: queuemsg.SourceCatchup,
-				ProductID: o.ProductID, Version: o.Version + 1, ChangedAt: now, Generation: c.gen})
-		}
-		var rs []refused
-		for start := 0; start < len(msgs); start += p.cfg.BatchSize {
-			r, err := p.send(ctx, msgs[start:min(len(msgs), start+p.cfg.BatchSize)])
-			if err != nil {
-				return err
-			}
-			rs = append(rs, r...)
-		}
-		if err := p.isolate(ctx, tx, rs); err != nil {
+		// One message stands for the chunk: emu reads what the index lacks
+		// in lo..hi when it works the message, so a product edited since
+		// is read as it is then.
+		rs, err := p.send(ctx, []queuemsg.Message{{Op: queuemsg.OpRange, Source: queuemsg.SourceCatchup,
+			Lo: lo, Hi: hi, Generation: c.gen}})
+		if err != nil {
 			return err
 		}
-		sent = len(msgs) - len(rs)
-		if sent > 0 {
-			failpoint.Hit(failpoint.PelicanInCatchupChunk)
+		if len(rs) > 0 {
+			// Refused for good (a range's body is a few bytes of ASCII, so
+			// only a misconfigured queue does this): its products are
+			// recorded as failed, as a refused message's product is.
+			why := rs[0].reason
+			rs = rs[:0]
+			for _, st := range behind {
+				rs = append(rs, refused{msg: queuemsg.Message{ProductID: st.ProductID, Version: st.Version, Source: queuemsg.SourceCatchup}, reason: why})
+			}
+			for _, o := range orphans {
+				rs = append(rs, refused{msg: queuemsg.Message{ProductID: o.ProductID, Version: o.Version + 1, Source: queuemsg.SourceCatchup}, reason: why})
+			}
+			if err := p.isolate(ctx, tx, rs); err != nil {
+				return err
+			}
+			return markChunkDone(ctx, tx, pass, lo, 0, p.cfg.Name)
 		}
-		_, err = tx.Exec(ctx, `UPDATE catchup_chunks SET done_at = now(), sent = $3, done_by = $4 WHERE pass_id = $1 AND lo = $2`,
-			pass, lo, sent, p.cfg.Name)
-		if err != nil {
-			return fmt.Errorf("mark catch-up chunk %d..%d done: %w", lo, hi, err)
-		}
-		return nil
+		sent = products
+		failpoint.Hit(failpoint.PelicanInCatchupChunk)
+		return markChunkDone(ctx, tx, pass, lo, sent, p.cfg.Name)
 	})
 	return sent, err
+}
+
+// markChunkDone records that the chunk of the pass starting at lo is done,
+// standing for sent products, in the chunk's transaction.
+func markChunkDone(ctx context.Context, tx pgx.Tx, pass, lo int64, sent int, by string) error {
+	_, err := tx.Exec(ctx, `UPDATE catchup_chunks SET done_at = now(), sent = $3, done_by = $4 WHERE pass_id = $1 AND lo = $2`,
+		pass, lo, sent, by)
+	if err != nil {
+		return fmt.Errorf("mark catch-up chunk at %d done: %w", lo, err)
+	}
+	return nil
 }
 
 // ForgetCatchup deletes the catch-up passes of model (an index generation
