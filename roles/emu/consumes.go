@@ -13,12 +13,10 @@ import (
 )
 
 // Queue is the part of a queue (queue.Queue) emu consumes: it receives,
-// extends and acknowledges, and reads the depth for its metrics; it sends
-// only the product of a range that failed on its own, alone (sendAlone),
-// and never redrives.
+// extends and acknowledges, and reads the depth for its metrics; it never
+// sends or redrives.
 type Queue interface {
 	Name() string
-	Send(ctx context.Context, msgs []queue.Outgoing) error
 	Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]queue.Message, error)
 	Ack(ctx context.Context, receipts []string) error
 	Extend(ctx context.Context, receipts []string, visibility time.Duration) error

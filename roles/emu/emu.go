@@ -580,15 +580,9 @@ func (e *Emu) releaseFailed(ctx context.Context, m queue.Message) bool {
 // giveUp releases the messages of products that failed on their own and
 // records the products whose messages are about to be dead-lettered.
 func (e *Emu) giveUp(ctx context.Context, items []*item, why error) {
-	var alone []*item
-	defer func() {
-		if len(alone) > 0 {
-			e.sendAlone(ctx, alone, why)
-		}
-	}()
 	for _, it := range items {
-		if it.alone != nil {
-			alone = append(alone, it)
+		if it.ranged {
+			it.failed = why // its range is released (handleRange)
 			continue
 		}
 		last := false
@@ -1024,11 +1018,11 @@ type item struct {
 	// gens are the generations its messages are for; nil when one of them
 	// is a change of the table, for every live generation.
 	gens map[string]bool
-	// alone is, for a product of a range (which has no message of its own),
-	// the message it stands for: sent by itself if the product fails on its
-	// own (sendAlone). unsent is set when that send failed.
-	alone  *queuemsg.Message
-	unsent bool
+	// ranged is set for a product of a range message, which has no message
+	// of its own (msgs is empty: the range is settled as a whole, see
+	// handleRange); failed is why it failed on its own.
+	ranged bool
+	failed error
 }
 
 // change is when a change of the table was made (outbox changed_at) and
