@@ -161,7 +161,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.IntVar(&c.EmuConcurrency, "concurrency", 2, "emu workers")
 	fs.IntVar(&c.EmuPipeline, "emu-pipeline", 4, "batches each emu worker has in hand at once: while one is embedded, the others are written and acknowledged")
 	fs.IntVar(&c.EmuBatchSize, "emu-batch-size", 64, "messages per emu batch")
-	fs.IntVar(&c.EmuBackfillBatch, "emu-backfill-batch-size", 256, "products per emu batch of a catch-up's range of products")
+	fs.IntVar(&c.EmuBackfillBatch, "emu-backfill-batch-size", 64, "products per emu batch of a catch-up's range of products")
 	fs.DurationVar(&c.EmuVisibility, "emu-visibility", 60*time.Second, "visibility timeout of received messages")
 	fs.DurationVar(&c.IndexBuildStallTimeout, "index-build-stall-timeout", 10*time.Minute,
 		"cancel a pgvector search index build that shows no progress for this long (a progressing build has no deadline)")

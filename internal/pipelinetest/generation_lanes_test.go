@@ -87,7 +87,7 @@ func TestG10LiveEditReachesEveryGenerationDuringItsBackfill(t *testing.T) {
 	pcfg.FollowGenerations, pcfg.GenerationsPoll = true, 200*time.Millisecond
 	e.startPelican(pcfg, nil)
 	ecfg := e.emuConfig()
-	ecfg.BatchSize, ecfg.BackfillBatch, ecfg.GenerationsPoll = 8, 8, 200*time.Millisecond
+	ecfg.BatchSize, ecfg.GenerationsPoll = 8, 200*time.Millisecond
 	m := emu.New(e.pool, e.q, nil, nil, ecfg, e.log, nil).WithGenerations(gens)
 	start(t, m.Run)
 	e.converged(ctx, time.Minute)

@@ -75,8 +75,10 @@ type Config struct {
 	// a chunk of products. Default 1.
 	BackfillMessages int
 	// BackfillBatch is how many products of a range one batch works.
-	// Default 4 x BatchSize: a range has no live change waiting in it, and
-	// larger batches cost the database less per product.
+	// Default BatchSize. Batches of 256 wrote a 200,000-product bootstrap 4%
+	// faster than batches of 64, but made the edits made meanwhile wait
+	// longer (p99 1,258 ms against 754 ms), their batches sharing the
+	// database with the backfill's larger writes.
 	BackfillBatch int
 	// BulkThreshold is the queue backlog from which a store that is a
 	// BulkIndexer has its search index deferred until the backlog drains
@@ -126,7 +128,7 @@ func (c Config) withDefaults() Config {
 		c.BackfillMessages = 1
 	}
 	if c.BackfillBatch <= 0 {
-		c.BackfillBatch = 4 * c.BatchSize
+		c.BackfillBatch = c.BatchSize
 	}
 	if c.DepthInterval == 0 {
 		c.DepthInterval = 5 * time.Second
