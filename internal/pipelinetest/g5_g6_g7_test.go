@@ -56,11 +56,7 @@ func TestG6PoisonIsIsolatedAndRedriven(t *testing.T) {
 	waitFor(t, 30*time.Second, e.startupPassDone(ctx))
 
 	ids := e.insert(ctx, 15, "toys")
-	var poison int64
-	if err := e.pool.QueryRow(ctx, `INSERT INTO products (sku, name, description, price, category)
-		VALUES ('POISON-1', 'Trouble', 'this one is POISON to the embedder', 1, 'toys') RETURNING id`).Scan(&poison); err != nil {
-		t.Fatal(err)
-	}
+	poison := e.insertPoison(ctx, "POISON-1", "toys")
 	ids = append(ids, e.insert(ctx, 15, "toys")...)
 
 	waitFor(t, 60*time.Second, func() string {
@@ -105,19 +101,16 @@ func TestG6PoisonIsIsolatedAndRedriven(t *testing.T) {
 }
 
 // G6 for a bootstrap: the catch-up sends ranges of products, not a message
-// per product. A poison product in a range is sent alone, dead-lettered by
-// itself and shown as failed; the range's other products are indexed and
-// the range is acknowledged; a fix and a redrive index it.
+// per product. A poison product in a range does not hold back the range's
+// others, which are indexed; the range comes back standing for the poison
+// product alone, which is shown as failed and dead-lettered at its last
+// receive; a fix and a redrive index it.
 func TestG6PoisonInABackfillRangeIsIsolated(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t)
 	ids := e.insert(ctx, 40, "garden")
-	var poison int64
-	if err := e.pool.QueryRow(ctx, `INSERT INTO products (sku, name, description, price, category)
-		VALUES ('POISON-2', 'Trouble', 'this one is POISON to the embedder', 1, 'garden') RETURNING id`).Scan(&poison); err != nil {
-		t.Fatal(err)
-	}
+	poison := e.insertPoison(ctx, "POISON-2", "garden")
 	ids = append(ids, e.insert(ctx, 40, "garden")...)
 	e.exec(ctx, `DELETE FROM sync_outbox`) // only the catch-up sends them
 	emb := &faultyEmbedder{Embedder: e.emb, poison: "POISON"}
@@ -151,6 +144,17 @@ func TestG6PoisonInABackfillRangeIsIsolated(t *testing.T) {
 	if s := e.status(ctx); s.Queue.Dead != 0 || s.Failed != 0 {
 		t.Fatalf("after redrive: %+v", s)
 	}
+}
+
+// insertPoison inserts a product whose text faultyEmbedder fails on.
+func (e *env) insertPoison(ctx context.Context, sku, category string) int64 {
+	e.t.Helper()
+	var id int64
+	if err := e.pool.QueryRow(ctx, `INSERT INTO products (sku, name, description, price, category)
+		VALUES ($1, 'Trouble', 'this one is POISON to the embedder', 1, $2) RETURNING id`, sku, category).Scan(&id); err != nil {
+		e.t.Fatal(err)
+	}
+	return id
 }
 
 // G7: an embedder outage and a rate-limiting vector store both heal without
