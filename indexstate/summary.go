@@ -182,8 +182,9 @@ const (
 
 // ProductStates returns the sync state of each existing product among ids:
 // "indexed" when the index holds its current version, "failed" when emu gave
-// up on it (or, with the Postgres queue, a message of it is dead-lettered)
-// and "indexing" otherwise. Unknown ids are left out.
+// up on it (or, with the Postgres queue, a message of it, or a catch-up's
+// range holding it, is dead-lettered) and "indexing" otherwise. Unknown ids
+// are left out.
 func (s *Store) ProductStates(ctx context.Context, ids []int64) (map[int64]string, error) {
 	out := make(map[int64]string, len(ids))
 	if len(ids) == 0 {
@@ -193,7 +194,9 @@ func (s *Store) ProductStates(ctx context.Context, ids []int64) (map[int64]strin
 		SELECT p.id,
 			CASE WHEN s.version >= p.version AND NOT s.deleted THEN 'indexed'
 			     WHEN EXISTS (SELECT 1 FROM index_failures f WHERE f.model = $1 AND f.product_id = p.id)
-			       OR EXISTS (SELECT 1 FROM queue_dead d WHERE d.group_id = p.id::text) THEN 'failed'
+			       OR EXISTS (SELECT 1 FROM queue_dead d WHERE d.group_id = p.id::text)
+			       OR EXISTS (SELECT 1 FROM queue_dead d WHERE d.group_id LIKE 'range-%'
+			           AND p.id BETWEEN split_part(d.group_id, '-', 2)::bigint AND split_part(d.group_id, '-', 3)::bigint) THEN 'failed'
 			     ELSE 'indexing' END
 		FROM products p LEFT JOIN index_state s ON s.model = $1 AND s.product_id = p.id
 		WHERE p.id = ANY($2)`, s.model, ids)

@@ -11,6 +11,7 @@ import (
 	"github.com/refarch/refarch/internal/pgtest"
 	"github.com/refarch/refarch/queue"
 	"github.com/refarch/refarch/queue/pgqueue"
+	"github.com/refarch/refarch/queuemsg"
 	"github.com/refarch/refarch/status"
 )
 
@@ -73,12 +74,18 @@ func TestGetAndProductStates(t *testing.T) {
 		}
 	}
 
+	// A dead-lettered catch-up range fails what it holds that the index
+	// lacks (queuemsg.RangeGroup), not what the index holds.
+	exec(`INSERT INTO queue_dead (id, group_id, body, sent_at, receive_count, lane) VALUES (1, $1, '', now(), 5, 'backfill')`,
+		queuemsg.RangeGroup(ids[5], ids[5]))
+	exec(`INSERT INTO queue_dead (id, group_id, body, sent_at, receive_count, lane) VALUES (2, $1, '', now(), 5, 'backfill')`,
+		queuemsg.RangeGroup(ids[0], ids[1]))
 	states, err := status.ProductStates(ctx, pool, model, append(ids, 424242))
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantStates := map[int64]string{ids[0]: "indexed", ids[1]: "indexed", ids[2]: "indexing", ids[3]: "indexing",
-		ids[4]: "failed", ids[5]: "indexing"}
+		ids[4]: "failed", ids[5]: "failed"}
 	if len(states) != len(wantStates) {
 		t.Fatalf("states %v, want %v", states, wantStates)
 	}
