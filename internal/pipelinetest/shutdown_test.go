@@ -28,6 +28,9 @@ func TestEmuShutdownReleasesInFlightBatch(t *testing.T) {
 	const rounds = 5
 	e := newEnvReceives(t, rounds+2)
 	e.startPelican(e.pelicanConfig(), nil)
+	// Inserted after the start-up catch-up, which would otherwise also
+	// send a range holding products whose live message is not indexed yet.
+	waitFor(t, 30*time.Second, e.startupPassDone(ctx))
 	cfg := e.emuConfig()
 	cfg.Visibility = 10 * time.Minute
 	cfg.Concurrency = 4 // 17 receivers polling as the shutdown begins
