@@ -75,13 +75,15 @@ func TestG10LiveEditReachesEveryGenerationDuringItsBackfill(t *testing.T) {
 	if _, err := generations.EnsureFirst(ctx, e.pool, first); err != nil {
 		t.Fatal(err)
 	}
-	// The new generation embeds slowly (a model ten times the cost), so its
-	// backfill takes a while.
+	// The new generation embeds slowly (150 ms a call of 8 texts), so its
+	// backfill takes some 9 s: an edit under a loaded CI's -race has 4 s to
+	// overtake half of it. At 10 ms a call, one range of 500 products was
+	// worked in under 2 s, and a CI run's edit came after 440 of them.
 	const next = "slow-64"
 	gens := &testGenerations{e: e, open: map[string]struct {
 		emb   embedding.Embedder
 		store *pgvectorstore.Store
-	}{}, embedders: map[string]embedding.Embedder{e.model: e.emb, next: steadyEmbedder{embedding.NewHash(64), 10 * time.Millisecond}}}
+	}{}, embedders: map[string]embedding.Embedder{e.model: e.emb, next: steadyEmbedder{embedding.NewHash(64), 150 * time.Millisecond}}}
 
 	pcfg := e.pelicanConfig()
 	pcfg.FollowGenerations, pcfg.GenerationsPoll = true, 200*time.Millisecond
