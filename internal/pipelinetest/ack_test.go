@@ -87,6 +87,9 @@ func TestEmuShutdownFlushesPendingAcks(t *testing.T) {
 	cfg := e.emuConfig()
 	cfg.Visibility = 10 * time.Minute
 	m := e.startEmu(cfg, q, nil, nil)
+	// Inserted after the start-up catch-up, which could also send them in
+	// a range (a 31st message in flight).
+	waitFor(t, 30*time.Second, e.startupPassDone(ctx))
 	e.insert(ctx, 30, "shutdown-acks")
 	waitFor(t, 30*time.Second, func() string {
 		if _, indexed := e.indexedCount(ctx); indexed != 30 {
