@@ -11,10 +11,12 @@ import (
 	"github.com/refarch/refarch/vectorstore/pgvectorstore"
 )
 
-// bulkSpy counts the search index being dropped and built.
+// bulkSpy counts the search index being dropped and built, and the
+// vectors the store held when the last build began.
 type bulkSpy struct {
 	*pgvectorstore.Store
 	drops, creates atomic.Int64
+	heldAtBuild    atomic.Int64
 }
 
 func (b *bulkSpy) DropIndex(ctx context.Context) error {
@@ -24,11 +26,16 @@ func (b *bulkSpy) DropIndex(ctx context.Context) error {
 
 func (b *bulkSpy) CreateIndex(ctx context.Context) error {
 	b.creates.Add(1)
+	if n, err := b.Count(ctx); err == nil {
+		b.heldAtBuild.Store(int64(n))
+	}
 	return b.Store.CreateIndex(ctx)
 }
 
 // A large backlog against a nearly empty index is loaded with the HNSW
-// index deferred, and the index is back once the backlog is drained.
+// index deferred, and the index is back once the backlog is drained: its
+// build begins when at most a tenth of the threshold is left to write
+// (the backlog is 6 range messages, so the messages alone say little).
 func TestBulkLoadDefersSearchIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -39,7 +46,9 @@ func TestBulkLoadDefersSearchIndex(t *testing.T) {
 	e.waitCatchupSent(ctx, e.model, 3000)
 	cfg := e.emuConfig()
 	cfg.BulkThreshold = 1000
-	e.startEmu(cfg, nil, nil, spy)
+	// Some 5 s of embedding, so that the load passes the bulk watch's
+	// readings (one a second) on its way down.
+	e.startEmu(cfg, nil, steadyEmbedder{e.emb, 100 * time.Millisecond}, spy)
 	e.converged(ctx, 60*time.Second)
 	waitFor(t, 30*time.Second, func() string {
 		if !e.searchIndexExists(ctx) {
@@ -49,6 +58,9 @@ func TestBulkLoadDefersSearchIndex(t *testing.T) {
 	})
 	if spy.drops.Load() != 1 || spy.creates.Load() < 2 {
 		t.Fatalf("index dropped %d times, built %d times; want 1 drop, a build at start and after the load", spy.drops.Load(), spy.creates.Load())
+	}
+	if n := spy.heldAtBuild.Load(); n < int64(3000-cfg.BulkThreshold/10) {
+		t.Fatalf("the search index build began with %d of 3000 vectors written; want it at most %d short", n, cfg.BulkThreshold/10)
 	}
 }
 

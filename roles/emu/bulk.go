@@ -66,8 +66,9 @@ func newIndexMetrics(reg prometheus.Registerer) indexMetrics {
 // watchBulk defers the store's search index during a bulk load: when the
 // queue's backlog reaches BulkThreshold and the store holds fewer vectors
 // than the threshold and the backlog (a first deployment, or a new model),
-// it drops the index; once the messages waiting have fallen below a tenth
-// of the threshold it builds it again. Searches stay bounded meanwhile (the store
+// it drops the index; once the messages waiting and the products not yet
+// written have fallen below a tenth of the threshold (or no message is left)
+// it builds it again. Searches stay bounded meanwhile (the store
 // ranks part of the table and says the index is not ready). On start it
 // builds a missing index (a crash may have left one dropped, or a build
 // interrupted), unless a bulk load is still under way.
@@ -127,7 +128,15 @@ func (e *Emu) watchBulk(ctx context.Context, tg *target, bi BulkIndexer) {
 			bulk = true
 			b.m().ready.Set(0)
 			e.log.InfoContext(ctx, "bulk load: search index deferred", "backlog", todo, "vectors", n)
-		case bulk && d.Visible < max(1, e.cfg.BulkThreshold/10) && lag < e.cfg.BulkThreshold:
+		case bulk && d.Visible < max(1, e.cfg.BulkThreshold/10) && (lag < max(1, e.cfg.BulkThreshold/10) || backlog(d) == 0):
+			// Ranges are few messages for many products: the load is
+			// done when the products not written are few too (or no
+			// message is left, whatever failed). At a tenth of the
+			// threshold in messages alone, the build of a 10,000-product
+			// load with the default model began with 4,499 products
+			// unwritten, which then went into a graph being built on
+			// the same cores as the embedder: 41% of its raw rate,
+			// against 50% without ranges.
 			bulk, want = false, true
 			e.log.InfoContext(ctx, "bulk load done: building the search index", "backlog", d.Visible, "unwritten", lag)
 		}
