@@ -316,13 +316,22 @@ func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	if err != nil {
 		return nil, vectorstore.Transient(fmt.Errorf("acquire connection: %w", err))
 	}
-	if _, ok := c.Conn().TypeMap().TypeForOID(s.vecOID); !ok {
-		if err := pgxvec.RegisterTypes(ctx, c.Conn()); err != nil {
-			c.Release()
-			return nil, vectorstore.Transient(fmt.Errorf("register pgvector types: %w", err))
-		}
+	if err := s.registerTypes(ctx, c.Conn()); err != nil {
+		c.Release()
+		return nil, err
 	}
 	return c, nil
+}
+
+// registerTypes registers the pgvector types on c, once per connection.
+func (s *Store) registerTypes(ctx context.Context, c *pgx.Conn) error {
+	if _, ok := c.TypeMap().TypeForOID(s.vecOID); ok {
+		return nil
+	}
+	if err := pgxvec.RegisterTypes(ctx, c); err != nil {
+		return vectorstore.Transient(fmt.Errorf("register pgvector types: %w", err))
+	}
+	return nil
 }
 
 // Upsert writes all vectors in one transaction, one INSERT ... ON CONFLICT per
@@ -457,24 +466,11 @@ type txStore struct {
 	tx pgx.Tx
 }
 
-// ready registers the pgvector types on the transaction's connection, as
-// acquire does on the pool's.
-func (t *txStore) ready(ctx context.Context) error {
-	c := t.tx.Conn()
-	if _, ok := c.TypeMap().TypeForOID(t.vecOID); ok {
-		return nil
-	}
-	if err := pgxvec.RegisterTypes(ctx, c); err != nil {
-		return vectorstore.Transient(fmt.Errorf("register pgvector types: %w", err))
-	}
-	return nil
-}
-
 func (t *txStore) Upsert(ctx context.Context, vectors []vectorstore.Vector) error {
 	if len(vectors) == 0 {
 		return nil
 	}
-	if err := t.ready(ctx); err != nil {
+	if err := t.registerTypes(ctx, t.tx.Conn()); err != nil { // as acquire does on the pool's connections
 		return fmt.Errorf("upsert %d vectors into %s: %w", len(vectors), t.table, err)
 	}
 	if err := t.upsert(ctx, t.tx, vectors); err != nil {
