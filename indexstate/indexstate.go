@@ -160,7 +160,6 @@ func (s *Store) Orphans(ctx context.Context, lo, hi int64) ([]Orphan, error) {
 // Stale is a product whose current version the index does not hold.
 type Stale struct {
 	ProductID, Version int64
-	UpdatedAt          time.Time
 }
 
 // Behind returns the products with ids in lo..hi whose current version the
@@ -169,7 +168,7 @@ type Stale struct {
 // would only enqueue the product twice. It reads ids and versions only: a
 // message names the product, and emu reads the row itself.
 func (s *Store) Behind(ctx context.Context, lo, hi int64) ([]Stale, error) {
-	rows, err := s.db.Query(ctx, `SELECT p.id, p.version, p.updated_at FROM products p
+	rows, err := s.db.Query(ctx, `SELECT p.id, p.version FROM products p
 		WHERE p.id BETWEEN $2 AND $3 AND NOT EXISTS (SELECT 1 FROM index_state s
 			WHERE s.model = $1 AND s.product_id = p.id AND NOT s.deleted AND s.version >= p.version)
 		  AND NOT EXISTS (SELECT 1 FROM sync_outbox o WHERE o.product_id = p.id AND o.version >= p.version)
@@ -179,7 +178,7 @@ func (s *Store) Behind(ctx context.Context, lo, hi int64) ([]Stale, error) {
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Stale, error) {
 		var st Stale
-		err := r.Scan(&st.ProductID, &st.Version, &st.UpdatedAt)
+		err := r.Scan(&st.ProductID, &st.Version)
 		return st, err
 	})
 	if err != nil {

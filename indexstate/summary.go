@@ -195,6 +195,7 @@ func (s *Store) ProductStates(ctx context.Context, ids []int64) (map[int64]strin
 			CASE WHEN s.version >= p.version AND NOT s.deleted THEN 'indexed'
 			     WHEN EXISTS (SELECT 1 FROM index_failures f WHERE f.model = $1 AND f.product_id = p.id)
 			       OR EXISTS (SELECT 1 FROM queue_dead d WHERE d.group_id = p.id::text)
+			       -- a range's group is range-<lo>-<hi> (queuemsg.RangeGroup)
 			       OR EXISTS (SELECT 1 FROM queue_dead d WHERE d.group_id LIKE 'range-%'
 			           AND p.id BETWEEN split_part(d.group_id, '-', 2)::bigint AND split_part(d.group_id, '-', 3)::bigint) THEN 'failed'
 			     ELSE 'indexing' END

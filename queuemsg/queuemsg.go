@@ -30,9 +30,15 @@ import (
 )
 
 // Version is the newest schema version this package reads. It writes
-// version 1 for upserts and deletes, which every release reads, and version
-// 2 for ranges, which releases before them hand back (ErrNewerVersion).
-const Version = 2
+// recordVersion for upserts and deletes, which every release reads, and
+// rangeVersion for ranges, which releases before them hand back
+// (ErrNewerVersion).
+const Version = rangeVersion
+
+const (
+	recordVersion = 1
+	rangeVersion  = 2
+)
 
 // ErrNewerVersion marks a message of a schema version newer than Version:
 // not broken, written by a newer release.
@@ -186,7 +192,7 @@ func Encode(m Message) ([]byte, error) {
 	}
 	w := wire{Source: m.Source, Gen: m.Generation}
 	if m.Op == OpRange {
-		v, op, lo, hi := 2, m.Op, m.Lo, m.Hi
+		v, op, lo, hi := rangeVersion, m.Op, m.Lo, m.Hi
 		w.V, w.Op, w.Lo, w.Hi = &v, &op, &lo, &hi
 		b, err := json.Marshal(w)
 		if err != nil {
@@ -194,7 +200,7 @@ func Encode(m Message) ([]byte, error) {
 		}
 		return b, nil
 	}
-	v, op, id, ver, at := 1, m.Op, m.ProductID, m.Version, m.ChangedAt.UTC()
+	v, op, id, ver, at := recordVersion, m.Op, m.ProductID, m.Version, m.ChangedAt.UTC()
 	w.V, w.Op, w.ProductID, w.Version, w.ChangedAt = &v, &op, &id, &ver, &at
 	w.New, w.Old = json.RawMessage("null"), json.RawMessage("null")
 	if m.Op == OpUpsert {
