@@ -64,6 +64,43 @@ func TestBulkLoadDefersSearchIndex(t *testing.T) {
 	}
 }
 
+// A bulk load found before pelican sends its first range (emu reads the
+// products it lacks, and the queue is still empty) is not over at the first
+// empty reading of the queue: at a million products pelican's chunks took
+// 4.6 s, and emu built the index with 2 vectors written, then dropped it
+// again and paid for HNSW inserts meanwhile.
+func TestBulkLoadWaitsForTheFirstRanges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	spy := &bulkSpy{Store: e.store.(*pgvectorstore.Store)}
+	e.insert(ctx, 3000, "bulk-early")
+	cfg := e.emuConfig()
+	cfg.BulkThreshold = 1000
+	e.startEmu(cfg, nil, steadyEmbedder{e.emb, 100 * time.Millisecond}, spy)
+	waitFor(t, 30*time.Second, func() string {
+		if spy.drops.Load() != 1 {
+			return "search index not deferred"
+		}
+		return ""
+	})
+	time.Sleep(3 * time.Second) // three readings of the empty queue
+	e.startPelican(e.pelicanConfig(), nil)
+	e.converged(ctx, 60*time.Second)
+	waitFor(t, 30*time.Second, func() string {
+		if !e.searchIndexExists(ctx) {
+			return "HNSW index not rebuilt"
+		}
+		return ""
+	})
+	if d, c := spy.drops.Load(), spy.creates.Load(); d != 1 || c != 2 {
+		t.Fatalf("index dropped %d times, built %d times; want one drop, and a build at start and after the load", d, c)
+	}
+	if n := spy.heldAtBuild.Load(); n < int64(3000-cfg.BulkThreshold/10) {
+		t.Fatalf("the search index build began with %d of 3000 vectors written; want it at most %d short", n, cfg.BulkThreshold/10)
+	}
+}
+
 // Stopping emu during a bulk load returns without building the deferred
 // index (ECS kills a task a minute after SIGTERM; a build can take far
 // longer): the next emu builds it on start.

@@ -43,6 +43,14 @@ const (
 	// inserts, and reading it four times a second cost the Postgres queue
 	// about 5% of a bootstrap's database time (issue 12).
 	bulkPoll = time.Second
+	// bulkIdle is how long a bulk load's queue must stay empty before the
+	// load is judged done with products still unwritten (they failed, or
+	// nothing is sending them). It outlasts the gap between a bootstrap's
+	// start and pelican's first range: computing the chunks of a million
+	// products took 4.6 s, and with the load ended on the first empty
+	// reading the index was built with 2 of them written, then dropped
+	// again, and the first 35 s of writes paid for HNSW inserts.
+	bulkIdle = time.Minute
 )
 
 // indexMetrics show the search index's state in /metrics.
@@ -67,8 +75,8 @@ func newIndexMetrics(reg prometheus.Registerer) indexMetrics {
 // queue's backlog reaches BulkThreshold and the store holds fewer vectors
 // than the threshold and the backlog (a first deployment, or a new model),
 // it drops the index; once the messages waiting and the products not yet
-// written have fallen below a tenth of the threshold (or no message is left)
-// it builds it again. Searches stay bounded meanwhile (the store
+// written have fallen below a tenth of the threshold (or no message has been
+// left for bulkIdle) it builds it again. Searches stay bounded meanwhile (the store
 // ranks part of the table and says the index is not ready). On start it
 // builds a missing index (a crash may have left one dropped, or a build
 // interrupted), unless a bulk load is still under way.
@@ -86,6 +94,7 @@ func (e *Emu) watchBulk(ctx context.Context, tg *target, bi BulkIndexer) {
 	t := time.NewTicker(bulkPoll)
 	defer t.Stop()
 	recheck := time.Now().Add(recheckEvery)
+	busy := time.Now() // the last reading with a message waiting or held
 	for {
 		if want && b.due() {
 			if b.build(ctx) {
@@ -112,6 +121,9 @@ func (e *Emu) watchBulk(ctx context.Context, tg *target, bi BulkIndexer) {
 			continue
 		}
 		todo, lag := e.bulkBacklog(ctx, tg, d)
+		if backlog(d) > 0 {
+			busy = time.Now()
+		}
 		switch {
 		case !bulk && !want && todo >= e.cfg.BulkThreshold:
 			n, err := tg.store.Count(ctx)
@@ -125,13 +137,13 @@ func (e *Emu) watchBulk(ctx context.Context, tg *target, bi BulkIndexer) {
 				e.log.ErrorContext(ctx, "drop vector search index for a bulk load", "err", err)
 				continue
 			}
-			bulk = true
+			bulk, busy = true, time.Now()
 			b.m().ready.Set(0)
 			e.log.InfoContext(ctx, "bulk load: search index deferred", "backlog", todo, "vectors", n)
-		case bulk && d.Visible < max(1, e.cfg.BulkThreshold/10) && (lag < max(1, e.cfg.BulkThreshold/10) || backlog(d) == 0):
+		case bulk && d.Visible < max(1, e.cfg.BulkThreshold/10) && (lag < max(1, e.cfg.BulkThreshold/10) || time.Since(busy) >= bulkIdle):
 			// Ranges are few messages for many products: the load is
 			// done when the products not written are few too (or no
-			// message is left, whatever failed). At a tenth of the
+			// message has been left for a while, whatever failed). At a tenth of the
 			// threshold in messages alone, the build of a 10,000-product
 			// load with the default model began with 4,499 products
 			// unwritten, which then went into a graph being built on
