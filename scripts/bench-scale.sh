@@ -158,6 +158,13 @@ status_page() {
 ( while kill -0 "$serve_pid" 2>/dev/null && [ ! -e "$lat_file.idle" ]; do status_page bootstrap; sleep 0.5; done ) &
 sampler_pid=$!
 
+# after_bulk: serve's log from the last end of a bulk load on (all of it
+# when there was none: a catalog below emu's bulk threshold).
+after_bulk() {
+  local at
+  at=$(grep -an 'msg="bulk load done' "$log" | tail -1 | cut -d: -f1 || true)
+  tail -n +"${at:-1}" "$log"
+}
 written=""
 ready=""
 until_written=""; [ "${BENCH_UNTIL:-}" = written ] && until_written=1
@@ -185,16 +192,17 @@ print(s.get('products',0), s.get('indexed',0), si.get('state','?'), si.get('done
     building) for _ in 1 2 3; do search building; done ;;
     missing) for _ in 1 2 3; do search missing; done ;;
   esac
-  # Ready once emu's build, category indexes included, has returned.
-  if [ -n "$written" ] && [ "$state" = ready ] && grep -q 'msg="vector search index ready"' "$log"; then ready=$now; break; fi
+  # Ready once emu's build, category indexes included, has returned: the
+  # log's "ready" after the bulk load's end (emu also logs one on start).
+  if [ -n "$written" ] && [ "$state" = ready ] && after_bulk | grep -q 'msg="vector search index ready"'; then ready=$now; break; fi
   if ! kill -0 "$serve_pid" 2>/dev/null; then say "serve exited; see $log"; exit 1; fi
   sleep "${BENCH_POLL:-10}"
 done
 # The exact moment is in emu's log; status polls are 10 s apart.
-[ -n "$until_written" ] || ready=$("$py" - "$log" "$start" <<'PY'
+[ -n "$until_written" ] || ready=$("$py" - "$start" <(after_bulk) <<'PY'
 import sys,re,datetime
-start=float(sys.argv[2]); t=None
-for l in open(sys.argv[1]):
+start=float(sys.argv[1]); t=None
+for l in open(sys.argv[2]):
     if 'msg="vector search index ready"' in l:
         m=re.search(r'time=(\S+)', l)
         t=datetime.datetime.fromisoformat(m.group(1).replace('Z','+00:00')).timestamp()
