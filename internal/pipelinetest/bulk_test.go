@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refarch/refarch/roles/emu"
 	"github.com/refarch/refarch/vectorstore/pgvectorstore"
 )
 
@@ -32,6 +33,17 @@ func (b *bulkSpy) CreateIndex(ctx context.Context) error {
 	return b.Store.CreateIndex(ctx)
 }
 
+// newBulkEnv is an env holding n products (SKUs from name) that its index
+// lacks, a spy on its store, and an emu configuration whose bulk threshold
+// (1,000) they pass.
+func newBulkEnv(t *testing.T, n int, name string) (*env, *bulkSpy, emu.Config) {
+	e := newEnv(t)
+	e.insert(context.Background(), n, name)
+	cfg := e.emuConfig()
+	cfg.BulkThreshold = 1000
+	return e, &bulkSpy{Store: e.store.(*pgvectorstore.Store)}, cfg
+}
+
 // A large backlog against a nearly empty index is loaded with the HNSW
 // index deferred, and the index is back once the backlog is drained: its
 // build begins when at most a tenth of the threshold is left to write
@@ -39,13 +51,9 @@ func (b *bulkSpy) CreateIndex(ctx context.Context) error {
 func TestBulkLoadDefersSearchIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	e := newEnv(t)
-	spy := &bulkSpy{Store: e.store.(*pgvectorstore.Store)}
-	e.insert(ctx, 3000, "bulk")
+	e, spy, cfg := newBulkEnv(t, 3000, "bulk")
 	e.startPelican(e.pelicanConfig(), nil)
 	e.waitCatchupSent(ctx, e.model, 3000)
-	cfg := e.emuConfig()
-	cfg.BulkThreshold = 1000
 	// Some 5 s of embedding, so that the load passes the bulk watch's
 	// readings (one a second) on its way down.
 	e.startEmu(cfg, nil, steadyEmbedder{e.emb, 100 * time.Millisecond}, spy)
@@ -72,11 +80,7 @@ func TestBulkLoadDefersSearchIndex(t *testing.T) {
 func TestBulkLoadWaitsForTheFirstRanges(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	e := newEnv(t)
-	spy := &bulkSpy{Store: e.store.(*pgvectorstore.Store)}
-	e.insert(ctx, 3000, "bulk-early")
-	cfg := e.emuConfig()
-	cfg.BulkThreshold = 1000
+	e, spy, cfg := newBulkEnv(t, 3000, "bulk-early")
 	e.startEmu(cfg, nil, steadyEmbedder{e.emb, 100 * time.Millisecond}, spy)
 	waitFor(t, 30*time.Second, func() string {
 		if spy.drops.Load() != 1 {
@@ -107,13 +111,9 @@ func TestBulkLoadWaitsForTheFirstRanges(t *testing.T) {
 func TestBulkLoadShutdownLeavesIndexToNextStart(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	e := newEnv(t)
-	spy := &bulkSpy{Store: e.store.(*pgvectorstore.Store)}
-	e.insert(ctx, 1500, "bulk-stop")
+	e, spy, cfg := newBulkEnv(t, 1500, "bulk-stop")
 	e.startPelican(e.pelicanConfig(), nil)
 	e.waitCatchupSent(ctx, e.model, 1500)
-	cfg := e.emuConfig()
-	cfg.BulkThreshold = 1000
 	stuck := e.startEmu(cfg, nil, hangingEmbedder{e.emb}, spy)
 	waitFor(t, 30*time.Second, func() string {
 		if spy.drops.Load() != 1 || e.searchIndexExists(ctx) {
