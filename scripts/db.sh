@@ -223,7 +223,8 @@ reserve_huge_pages() {
   [ "$(id -u)" = 0 ] && [ -w /proc/sys/vm/nr_hugepages ] || return 0
   need=$(run_pg "$bin/postgres" -D "$data" -C shared_memory_size_in_huge_pages \
     -c shared_buffers="$1MB" -c max_connections=200 2>/dev/null) || return 0
-  free=$(awk '/^HugePages_Free:/{print $2}' /proc/meminfo)
+  # Free pages that another cluster has reserved are not free for this one.
+  free=$(awk '/^HugePages_Free:/{f=$2} /^HugePages_Rsvd:/{r=$2} END {print f - r}' /proc/meminfo)
   [ -n "$need" ] && [ "$need" -gt 0 ] && [ "${free:-0}" -lt "$need" ] || return 0
   have=$(cat /proc/sys/vm/nr_hugepages)
   echo $((have + need - free)) >/proc/sys/vm/nr_hugepages 2>/dev/null || true
