@@ -137,7 +137,7 @@ start() {
     local try
     for try in 1 2 3 4 5; do
       run_pg "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 start \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $sock -c max_connections=200 -c shared_buffers=${buffers_mb}MB" >/dev/null && break
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $sock $(memory_opts "$buffers_mb")" >/dev/null && break
       tail -n 5 "$log" | grep -q 'Address already in use' && [ "$try" -lt 5 ] || die "PostgreSQL did not start; see $log"
       say "could not bind 127.0.0.1:$port (the local end of an outgoing connection); trying the next port"
       port=$((port + 1))
@@ -208,6 +208,10 @@ search_buffers_mb() {
   echo "$mb"
 }
 
+# memory_opts: the server options that size its shared memory (its argument, MB of
+# shared_buffers), for the start and for reserve_huge_pages' count alike.
+memory_opts() { echo "-c max_connections=200 -c shared_buffers=$1MB"; }
+
 # Huge pages: on a virtual machine a search's random walk through gigabytes
 # of shared_buffers in 4 kB pages pays the hypervisor for TLB misses and for
 # every backend's first touch of each page. /api/search at a million
@@ -221,8 +225,8 @@ reserve_huge_pages() {
   local need free have got
   [ "${DB_HUGE_PAGES:-on}" != off ] || return 0
   [ "$(id -u)" = 0 ] && [ -w /proc/sys/vm/nr_hugepages ] || return 0
-  need=$(run_pg "$bin/postgres" -D "$data" -C shared_memory_size_in_huge_pages \
-    -c shared_buffers="$1MB" -c max_connections=200 2>/dev/null) || return 0
+  # shellcheck disable=SC2046 # memory_opts is a list of options
+  need=$(run_pg "$bin/postgres" -D "$data" -C shared_memory_size_in_huge_pages $(memory_opts "$1") 2>/dev/null) || return 0
   # Free pages that another cluster has reserved are not free for this one.
   free=$(awk '/^HugePages_Free:/{f=$2} /^HugePages_Rsvd:/{r=$2} END {print f - r}' /proc/meminfo)
   [ -n "$need" ] && [ "$need" -gt 0 ] && [ "${free:-0}" -lt "$need" ] || return 0
