@@ -440,7 +440,7 @@ func TestLastReceiveIsRecordedWhileTheBatchWaits(t *testing.T) {
 	// The newer message's next receive is its last; the older one is
 	// received first and its write never finishes.
 	e.exec(ctx, `UPDATE queue_messages SET receive_count = $1 WHERE group_id::bigint = $2`, maxReceives-1, last)
-	gate := &gateStore{Store: e.store, live: -1, open: make(chan struct{})}
+	gate := &gateStore{Store: e.store, open: make(chan struct{})} // holds every upsert
 	cfg := e.emuConfig()
 	cfg.Concurrency, cfg.Pipeline, cfg.BatchSize = 1, 1, 1
 	e.startEmu(cfg, nil, nil, gate)

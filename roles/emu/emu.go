@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -318,8 +319,8 @@ func (e *Emu) Run(ctx context.Context) error {
 	// wait for them.
 	if live {
 		slots.Go(func() {
-			e.slot(ctx, e.cfg.Concurrency*e.cfg.Pipeline, func(ctx context.Context) ([]queue.Message, error) {
-				return lr.ReceiveLive(ctx, e.cfg.BatchSize, e.cfg.Wait, e.cfg.Visibility)
+			e.slot(ctx, e.cfg.Concurrency*e.cfg.Pipeline, func(ctx context.Context, _ bool) ([]queue.Message, error) {
+				return lr.ReceiveLane(ctx, queue.LaneLive, e.cfg.BatchSize, e.cfg.Wait, e.cfg.Visibility)
 			}, make(chan struct{}, 2))
 		})
 	}
@@ -365,13 +366,19 @@ func (e *Emu) watchDepth(ctx context.Context) {
 // slot receives batches with receive and handles them. Its receiver runs
 // one batch ahead, under a heartbeat, so that the queue's round trips
 // overlap the work on the previous batch, when inHand (shared by the slots
-// it bounds, see Emu.inHand) has room for it.
-func (e *Emu) slot(ctx context.Context, n int, receive func(ctx context.Context) ([]queue.Message, error), inHand chan struct{}) {
+// it bounds, see Emu.inHand) has room for it. While the slot holds a batch
+// of the backfill lane, which may take seconds (a range of products), its
+// receiver asks receive for backfill only: a live change it took would
+// wait behind that batch, while the live slot or a free one would work it
+// at once (a loaded CI machine indexed such an edit 3 s late).
+func (e *Emu) slot(ctx context.Context, n int, receive func(ctx context.Context, backfillOnly bool) ([]queue.Message, error), inHand chan struct{}) {
 	type held struct {
-		msgs []queue.Message
-		hb   *heartbeat
-		at   time.Time
+		msgs     []queue.Message
+		hb       *heartbeat
+		at       time.Time
+		backfill bool
 	}
+	var backfillHeld atomic.Int32 // backfill batches handed to the handler and not done
 	batches := make(chan held)
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -392,7 +399,7 @@ func (e *Emu) slot(ctx context.Context, n int, receive func(ctx context.Context)
 			case <-ctx.Done():
 				return
 			}
-			msgs, err := receive(ctx)
+			msgs, err := receive(ctx, backfillHeld.Load() > 0)
 			if len(msgs) == 0 || err != nil || ctx.Err() != nil {
 				<-inHand
 			}
@@ -415,11 +422,17 @@ func (e *Emu) slot(ctx context.Context, n int, receive func(ctx context.Context)
 			}
 			e.m.received.Add(float64(len(msgs)))
 			e.m.batch.Observe(float64(len(msgs)))
-			h := held{msgs, e.startHeartbeat(ctx, msgs), time.Now()}
+			h := held{msgs, e.startHeartbeat(ctx, msgs), time.Now(), msgs[0].Lane == queue.LaneBackfill}
 			e.markLastReceives(ctx, msgs)
+			if h.backfill {
+				backfillHeld.Add(1)
+			}
 			select {
 			case batches <- h:
 			case <-ctx.Done():
+				if h.backfill {
+					backfillHeld.Add(-1)
+				}
 				h.hb.end()
 				unsent = msgs
 				<-inHand
@@ -430,6 +443,9 @@ func (e *Emu) slot(ctx context.Context, n int, receive func(ctx context.Context)
 	for b := range batches {
 		b.hb.end()
 		e.handleSafely(ctx, b.msgs, n)
+		if b.backfill {
+			backfillHeld.Add(-1)
+		}
 		<-inHand
 		e.m.batchSeconds.Observe(time.Since(b.at).Seconds())
 	}
@@ -439,11 +455,15 @@ func (e *Emu) slot(ctx context.Context, n int, receive func(ctx context.Context)
 // receive fills one batch: a single call of BatchSize, or a long poll of
 // ReceiveBatch topped up with concurrent calls that do not wait, when the
 // first comes back full (there is a backlog). Top-up failures only make
-// the batch smaller.
-func (e *Emu) receive(ctx context.Context) ([]queue.Message, error) {
+// the batch smaller. On a queue with lanes it takes the live lane first,
+// or only the backfill lane when backfillOnly.
+func (e *Emu) receive(ctx context.Context, backfillOnly bool) ([]queue.Message, error) {
 	recv := e.q.Receive
 	if lr, ok := e.q.(LiveReceiver); ok && lr.Split() {
 		recv = func(ctx context.Context, max int, wait, visibility time.Duration) ([]queue.Message, error) {
+			if backfillOnly {
+				return lr.ReceiveLane(ctx, queue.LaneBackfill, min(max, e.cfg.BackfillMessages), wait, visibility)
+			}
 			return lr.ReceiveMixed(ctx, max, e.cfg.BackfillMessages, wait, visibility)
 		}
 	}
