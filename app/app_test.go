@@ -34,7 +34,15 @@ func testConfig(t *testing.T) Config {
 // way SIGTERM does and checks that it returned cleanly.
 func start(t *testing.T, cfg Config, roles Roles) (stop func()) {
 	t.Helper()
-	return startLogging(t, cfg, roles, io.Discard)
+	// A failed test shows what the process warned of (a cancelled build,
+	// a lost connection): CI keeps no other trace of it.
+	log := &errorLog{warnings: true}
+	t.Cleanup(func() {
+		if s := log.String(); t.Failed() && s != "" {
+			t.Logf("the process's warnings and errors:\n%s", s)
+		}
+	})
+	return startLogging(t, cfg, roles, log)
 }
 
 // startLogging is start with the process's log written to w.

@@ -29,8 +29,13 @@ func TestSearchAndStatusWhileTheIndexBuilds(t *testing.T) {
 	ctx := context.Background()
 	cfg := testConfig(t)
 	// Not 1 s: on a loaded 2-core machine a healthy build's counters can
-	// stand still that long, and the watch rightly cancelled it (CI).
-	cfg.IndexBuildStallTimeout = 3 * time.Second
+	// stand still that long, and the watch rightly cancelled it (CI). Not
+	// 3 s either: a CI run saw the index missing again after 58 s, most
+	// likely the same (its log was not kept then; start now prints the
+	// process's warnings when a test fails). Here the counters move at
+	// every reading of the watch, even beside busy loops on both cores; the
+	// build takes some 40 s, still several stall timeouts.
+	cfg.IndexBuildStallTimeout = 8 * time.Second
 	cfg.SearchTimeout = 5 * time.Second
 
 	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
@@ -67,6 +72,11 @@ func TestSearchAndStatusWhileTheIndexBuilds(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := pool.Exec(ctx, `ALTER DATABASE "`+db+`" SET maintenance_work_mem = '1MB'`); err != nil {
+		t.Fatal(err)
+	}
+	// One process builds, so that the build takes as long on a machine
+	// with more cores.
+	if _, err := pool.Exec(ctx, `ALTER DATABASE "`+db+`" SET max_parallel_maintenance_workers = 0`); err != nil {
 		t.Fatal(err)
 	}
 
@@ -109,7 +119,7 @@ func TestSearchAndStatusWhileTheIndexBuilds(t *testing.T) {
 		case vectorstore.IndexReady:
 			return ""
 		case vectorstore.IndexMissing:
-			t.Fatal("the build was abandoned: the index is missing again")
+			t.Fatalf("the build was abandoned: the index is missing again after %s", time.Since(began).Round(time.Second))
 		}
 		return fmt.Sprintf("index not ready: %+v", st.SearchIndex)
 	})

@@ -88,13 +88,15 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 type errorLog struct {
 	mu sync.Mutex
 	b  strings.Builder
+	// warnings keeps WARN lines too.
+	warnings bool
 }
 
 func (l *errorLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, line := range strings.SplitAfter(string(p), "\n") {
-		if strings.Contains(line, "level=ERROR") {
+		if strings.Contains(line, "level=ERROR") || l.warnings && strings.Contains(line, "level=WARN") {
 			l.b.WriteString(line)
 		}
 	}
