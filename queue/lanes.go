@@ -145,15 +145,10 @@ func (l *Lanes) ReceiveMixed(ctx context.Context, max, maxBackfill int, wait, vi
 	return l.receive(ctx, LaneLive, max, wait, visibility)
 }
 
-// ReceiveLane receives from one lane alone (the live lane when the lanes
-// share one queue): a consumer keeps a receiver free for live changes, and
-// one whose work on a backfill batch takes a while receives the next batch
-// from the backfill lane, so that no live change waits behind it.
-func (l *Lanes) ReceiveLane(ctx context.Context, lane Lane, max int, wait, visibility time.Duration) ([]Message, error) {
-	if !l.Split() {
-		lane = LaneLive
-	}
-	return l.receive(ctx, lane.orLive(), max, wait, visibility)
+// ReceiveLive long-polls the live lane alone, for a consumer that keeps
+// a receiver free for live changes while its others work the backfill.
+func (l *Lanes) ReceiveLive(ctx context.Context, max int, wait, visibility time.Duration) ([]Message, error) {
+	return l.receive(ctx, LaneLive, max, wait, visibility)
 }
 
 // receive receives from one lane and prefixes the receipts with it.

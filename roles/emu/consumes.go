@@ -24,13 +24,11 @@ type Queue interface {
 }
 
 // LiveReceiver is a queue with lanes (queue.Lanes) that can be received
-// from one lane at a time. Emu then keeps one slot for live changes, and a
-// slot busy with a backfill batch receives only backfill, so that an edit
-// waits for no backfill batch, however long the backfill.
+// from on the live lane alone. Emu then keeps one slot for live changes,
+// so that an edit waits for no backfill batch, however long the backfill.
 type LiveReceiver interface {
 	Split() bool
-	// ReceiveLane receives from one lane alone.
-	ReceiveLane(ctx context.Context, lane queue.Lane, max int, wait, visibility time.Duration) ([]queue.Message, error)
+	ReceiveLive(ctx context.Context, max int, wait, visibility time.Duration) ([]queue.Message, error)
 	// ReceiveMixed is Receive taking at most maxBackfill messages from the
 	// backfill lane, whose messages may be ranges of many products.
 	ReceiveMixed(ctx context.Context, max, maxBackfill int, wait, visibility time.Duration) ([]queue.Message, error)

@@ -319,8 +319,8 @@ func (e *Emu) Run(ctx context.Context) error {
 	// wait for them.
 	if live {
 		slots.Go(func() {
-			e.slot(ctx, e.cfg.Concurrency*e.cfg.Pipeline, func(ctx context.Context, _ bool) ([]queue.Message, error) {
-				return lr.ReceiveLane(ctx, queue.LaneLive, e.cfg.BatchSize, e.cfg.Wait, e.cfg.Visibility)
+			e.slot(ctx, e.cfg.Concurrency*e.cfg.Pipeline, func(ctx context.Context) ([]queue.Message, error) {
+				return lr.ReceiveLive(ctx, e.cfg.BatchSize, e.cfg.Wait, e.cfg.Visibility)
 			}, make(chan struct{}, 2))
 		})
 	}
@@ -366,19 +366,28 @@ func (e *Emu) watchDepth(ctx context.Context) {
 // slot receives batches with receive and handles them. Its receiver runs
 // one batch ahead, under a heartbeat, so that the queue's round trips
 // overlap the work on the previous batch, when inHand (shared by the slots
-// it bounds, see Emu.inHand) has room for it. While the slot holds a batch
-// of the backfill lane, which may take seconds (a range of products), its
-// receiver asks receive for backfill only: a live change it took would
-// wait behind that batch, while the live slot or a free one would work it
-// at once (a loaded CI machine indexed such an edit 3 s late).
-func (e *Emu) slot(ctx context.Context, n int, receive func(ctx context.Context, backfillOnly bool) ([]queue.Message, error), inHand chan struct{}) {
+// it bounds, see Emu.inHand) has room for it. A live batch it receives
+// while the slot works a batch of the backfill lane, which may take
+// seconds (a range of products), it works itself, at once: handed on, the
+// live change would wait behind the backfill (a loaded CI machine indexed
+// such an edit 3 s late, after most of a new generation's backfill).
+func (e *Emu) slot(ctx context.Context, n int, receive func(ctx context.Context) ([]queue.Message, error), inHand chan struct{}) {
 	type held struct {
 		msgs     []queue.Message
 		hb       *heartbeat
 		at       time.Time
 		backfill bool
 	}
-	var backfillHeld atomic.Int32 // backfill batches handed to the handler and not done
+	work := func(b held) {
+		b.hb.end()
+		e.handleSafely(ctx, b.msgs, n)
+		<-inHand
+		e.m.batchSeconds.Observe(time.Since(b.at).Seconds())
+	}
+	// backfillHeld counts the backfill batches handed to the handler and
+	// not done; the receiver counts one before it hands it on, so that the
+	// batch it receives next sees it.
+	var backfillHeld atomic.Int32
 	batches := make(chan held)
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -399,7 +408,7 @@ func (e *Emu) slot(ctx context.Context, n int, receive func(ctx context.Context,
 			case <-ctx.Done():
 				return
 			}
-			msgs, err := receive(ctx, backfillHeld.Load() > 0)
+			msgs, err := receive(ctx)
 			if len(msgs) == 0 || err != nil || ctx.Err() != nil {
 				<-inHand
 			}
@@ -424,6 +433,10 @@ func (e *Emu) slot(ctx context.Context, n int, receive func(ctx context.Context,
 			e.m.batch.Observe(float64(len(msgs)))
 			h := held{msgs, e.startHeartbeat(ctx, msgs), time.Now(), msgs[0].Lane == queue.LaneBackfill}
 			e.markLastReceives(ctx, msgs)
+			if !h.backfill && backfillHeld.Load() > 0 {
+				work(h)
+				continue
+			}
 			if h.backfill {
 				backfillHeld.Add(1)
 			}
@@ -441,13 +454,10 @@ func (e *Emu) slot(ctx context.Context, n int, receive func(ctx context.Context,
 		}
 	})
 	for b := range batches {
-		b.hb.end()
-		e.handleSafely(ctx, b.msgs, n)
+		work(b)
 		if b.backfill {
 			backfillHeld.Add(-1)
 		}
-		<-inHand
-		e.m.batchSeconds.Observe(time.Since(b.at).Seconds())
 	}
 	wg.Wait()
 }
@@ -455,15 +465,11 @@ func (e *Emu) slot(ctx context.Context, n int, receive func(ctx context.Context,
 // receive fills one batch: a single call of BatchSize, or a long poll of
 // ReceiveBatch topped up with concurrent calls that do not wait, when the
 // first comes back full (there is a backlog). Top-up failures only make
-// the batch smaller. On a queue with lanes it takes the live lane first,
-// or only the backfill lane when backfillOnly.
-func (e *Emu) receive(ctx context.Context, backfillOnly bool) ([]queue.Message, error) {
+// the batch smaller.
+func (e *Emu) receive(ctx context.Context) ([]queue.Message, error) {
 	recv := e.q.Receive
 	if lr, ok := e.q.(LiveReceiver); ok && lr.Split() {
 		recv = func(ctx context.Context, max int, wait, visibility time.Duration) ([]queue.Message, error) {
-			if backfillOnly {
-				return lr.ReceiveLane(ctx, queue.LaneBackfill, min(max, e.cfg.BackfillMessages), wait, visibility)
-			}
 			return lr.ReceiveMixed(ctx, max, e.cfg.BackfillMessages, wait, visibility)
 		}
 	}
