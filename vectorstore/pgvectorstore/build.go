@@ -228,10 +228,18 @@ func (s *Store) createIndex(ctx context.Context) error {
 		// Without it Postgres plans no workers for a table below
 		// min_parallel_table_scan_size, and the vectors live in TOAST, so
 		// the main table of even a million vectors looks small.
-		stmts = append(stmts, fmt.Sprintf(`ALTER TABLE %s SET (parallel_workers = %d)`, s.qtable, plan.Workers))
+		// It needs the table's lock, as the build does, and waits for it
+		// no longer than a build may stand still.
+		stmts = append(stmts, `SET lock_timeout = '`+strconv.FormatInt(o.StallTimeout.Milliseconds(), 10)+`ms'`,
+			fmt.Sprintf(`ALTER TABLE %s SET (parallel_workers = %d)`, s.qtable, plan.Workers), `SET lock_timeout = 0`)
 	}
 	for _, stmt := range stmts {
 		if _, err := conn.Exec(ctx, stmt); err != nil {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == "55P03" { // lock_not_available
+				return fmt.Errorf("build stalled: waiting for a lock on the table for %s; a session holds a conflicting one (a DDL, a manual VACUUM; see pg_locks): %w",
+					o.StallTimeout, err)
+			}
 			return fmt.Errorf("prepare build session: %w", classify(err))
 		}
 	}
@@ -440,8 +448,13 @@ func (w *stallWatch) run(ctx context.Context) {
 			FROM pg_stat_progress_create_index p WHERE p.pid = $1`, int32(w.pid)).Scan(&phase, &sample, &blockers)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// Between the statements of a concurrent build, or before it
-			// reports: nothing to judge yet.
-			sample = ""
+			// reports. Postgres shows the build only once it holds the
+			// table's lock, so a session holding a lock that conflicts
+			// (a DDL, a manual VACUUM) keeps it here: name them.
+			phase, sample = "not reported yet", ""
+			if err := w.pool.QueryRow(ctx, `SELECT pg_blocking_pids($1)`, int32(w.pid)).Scan(&blockers); err == nil && len(blockers) > 0 {
+				phase = "waiting for a lock on the table before the build"
+			}
 		} else if err != nil {
 			continue // a failed poll is no evidence either way
 		}

@@ -3,6 +3,7 @@ package pgvectorstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -165,6 +166,65 @@ func TestStallIsJudgedOnSeveralReadings(t *testing.T) {
 		if o.PollInterval > stall/5 || o.PollInterval > 2*time.Second {
 			t.Errorf("stall timeout %s: progress read every %s; want at least five readings per timeout, at most 2 s apart", stall, o.PollInterval)
 		}
+	}
+}
+
+// A build that cannot start, because a session holds a lock on the table
+// that conflicts with it (a DDL, a manual VACUUM), is cancelled after the
+// stall timeout too, and the error names that session: Postgres shows the
+// build in pg_stat_progress_create_index only once it holds the lock.
+func TestBuildWaitingForTheTableLockNamesTheHolder(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := pgtest.New(t)
+	s, err := New(ctx, pool, "locked-build", 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loadVectors(t, s, 100, 8)
+	// Without workers the build goes straight to CREATE INDEX; with them,
+	// the session first sets the table's parallel_workers, which needs
+	// the same lock. Either way it waits, and gives up saying so.
+	stores := map[int]*Store{}
+	for _, workers := range []int{0, 2} {
+		cfg := pool.Config().Copy()
+		cfg.ConnConfig.RuntimeParams["max_parallel_maintenance_workers"] = fmt.Sprint(workers)
+		wpool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer wpool.Close()
+		if stores[workers], err = New(ctx, wpool, "locked-build", 8); err != nil {
+			t.Fatal(err)
+		}
+		stores[workers].SetBuildOptions(BuildOptions{StallTimeout: time.Second, PollInterval: 50 * time.Millisecond})
+	}
+	holder, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback(context.WithoutCancel(ctx))
+	var pid int32
+	if err := holder.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Exec(ctx, `LOCK TABLE `+s.qtable+` IN SHARE UPDATE EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	for _, workers := range []int{0, 2} {
+		err := stores[workers].CreateIndex(ctx)
+		if err == nil || !strings.Contains(err.Error(), "stalled") || !strings.Contains(err.Error(), "waiting for a lock") {
+			t.Fatalf("build with %d workers behind a lock = %v; want a stall error naming the lock", workers, err)
+		}
+		if workers == 0 && !strings.Contains(err.Error(), fmt.Sprint(pid)) {
+			t.Fatalf("build behind a lock = %v; want the error to name session %d", err, pid)
+		}
+	}
+	if err := holder.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateIndex(ctx); err != nil {
+		t.Fatalf("build after the lock was released: %v", err)
 	}
 }
 
