@@ -237,8 +237,11 @@ func (s *Store) createIndex(ctx context.Context) error {
 		if _, err := conn.Exec(ctx, stmt); err != nil {
 			var pe *pgconn.PgError
 			if errors.As(err, &pe) && pe.Code == "55P03" { // lock_not_available
-				return fmt.Errorf("build stalled: waiting for a lock on the table for %s; a session holds a conflicting one (a DDL, a manual VACUUM; see pg_locks): %w",
-					o.StallTimeout, err)
+				var holders []int32
+				conn.QueryRow(ctx, `SELECT coalesce(array_agg(DISTINCT pid), '{}') FROM pg_locks
+					WHERE relation = $1::regclass AND granted AND pid <> pg_backend_pid()`, s.qtable).Scan(&holders) //nolint:errcheck // the error says what it can
+				return fmt.Errorf("build stalled: waiting for a lock on the table for %s, held by sessions %v (a DDL, a manual VACUUM; see pg_stat_activity): %w",
+					o.StallTimeout, holders, err)
 			}
 			return fmt.Errorf("prepare build session: %w", classify(err))
 		}

@@ -216,8 +216,8 @@ func TestBuildWaitingForTheTableLockNamesTheHolder(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "stalled") || !strings.Contains(err.Error(), "waiting for a lock") {
 			t.Fatalf("build with %d workers behind a lock = %v; want a stall error naming the lock", workers, err)
 		}
-		if workers == 0 && !strings.Contains(err.Error(), fmt.Sprint(pid)) {
-			t.Fatalf("build behind a lock = %v; want the error to name session %d", err, pid)
+		if !strings.Contains(err.Error(), fmt.Sprint(pid)) {
+			t.Fatalf("build with %d workers behind a lock = %v; want the error to name session %d", workers, err, pid)
 		}
 	}
 	if err := holder.Rollback(ctx); err != nil {
