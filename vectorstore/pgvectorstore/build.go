@@ -228,22 +228,14 @@ func (s *Store) createIndex(ctx context.Context) error {
 		// Without it Postgres plans no workers for a table below
 		// min_parallel_table_scan_size, and the vectors live in TOAST, so
 		// the main table of even a million vectors looks small.
-		// It needs the table's lock, as the build does, and waits for it
-		// no longer than a build may stand still.
-		stmts = append(stmts, `SET lock_timeout = '`+strconv.FormatInt(o.StallTimeout.Milliseconds(), 10)+`ms'`,
-			fmt.Sprintf(`ALTER TABLE %s SET (parallel_workers = %d)`, s.qtable, plan.Workers), `SET lock_timeout = 0`)
+		stmts = append(stmts, fmt.Sprintf(`ALTER TABLE %s SET (parallel_workers = %d)`, s.qtable, plan.Workers))
 	}
 	for _, stmt := range stmts {
-		if _, err := conn.Exec(ctx, stmt); err != nil {
-			var pe *pgconn.PgError
-			if errors.As(err, &pe) && pe.Code == "55P03" { // lock_not_available
-				var holders []int32
-				conn.QueryRow(ctx, `SELECT coalesce(array_agg(DISTINCT pid), '{}') FROM pg_locks
-					WHERE relation = $1::regclass AND granted AND pid <> pg_backend_pid()`, s.qtable).Scan(&holders) //nolint:errcheck // the error says what it can
-				return fmt.Errorf("build stalled: waiting for a lock on the table for %s, held by sessions %v (a DDL, a manual VACUUM; see pg_stat_activity): %w",
-					o.StallTimeout, holders, err)
-			}
-			return fmt.Errorf("prepare build session: %w", classify(err))
+		// Under the build's stall watch: the ALTER needs the table's
+		// lock, as the build does, and a session holding a conflicting
+		// one kept it waiting for good.
+		if w, err := s.execWatched(ctx, conn, o, stmt); err != nil {
+			return fmt.Errorf("prepare build session: %w", s.buildError(w, err))
 		}
 	}
 
@@ -265,18 +257,12 @@ func (s *Store) createIndex(ctx context.Context) error {
 // buildConcurrently runs one CREATE INDEX CONCURRENTLY of the HNSW index
 // name (quoted), partial when where is not empty, under a stall watch.
 func (s *Store) buildConcurrently(ctx context.Context, conn *pgx.Conn, o BuildOptions, name, where string) error {
-	w := &stallWatch{pool: s.pool, pid: conn.PgConn().PID(), every: o.PollInterval, stall: o.StallTimeout}
-	wctx, stopWatch := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() { w.run(wctx) })
 	sql := `CREATE INDEX CONCURRENTLY IF NOT EXISTS ` + name + ` ON ` + s.qtable + ` USING hnsw (embedding vector_cosine_ops)` +
 		fmt.Sprintf(` WITH (ef_construction = %d)`, efConstruction)
 	if where != "" {
 		sql += ` WHERE ` + where
 	}
-	_, err := conn.Exec(ctx, sql)
-	stopWatch()
-	wg.Wait()
+	w, err := s.execWatched(ctx, conn, o, sql)
 	if err != nil {
 		// CONCURRENTLY leaves an INVALID index behind; drop it now if
 		// that is quick, else the next build does.
@@ -290,6 +276,19 @@ func (s *Store) buildConcurrently(ctx context.Context, conn *pgx.Conn, o BuildOp
 		return s.buildError(w, err)
 	}
 	return nil
+}
+
+// execWatched runs sql on the build's session conn under a stall watch,
+// which cancels it when it shows no progress for o.StallTimeout.
+func (s *Store) execWatched(ctx context.Context, conn *pgx.Conn, o BuildOptions, sql string) (*stallWatch, error) {
+	w := &stallWatch{pool: s.pool, pid: conn.PgConn().PID(), every: o.PollInterval, stall: o.StallTimeout}
+	wctx, stopWatch := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { w.run(wctx) })
+	_, err := conn.Exec(ctx, sql)
+	stopWatch()
+	wg.Wait()
+	return w, err
 }
 
 // Category indexes. A filtered search walks the HNSW graph of the whole
@@ -450,8 +449,9 @@ func (w *stallWatch) run(ctx context.Context) {
 				p.current_locker_pid, p.partitions_done, pg_relation_size(nullif(p.index_relid, 0))), pg_blocking_pids(p.pid)
 			FROM pg_stat_progress_create_index p WHERE p.pid = $1`, int32(w.pid)).Scan(&phase, &sample, &blockers)
 		if errors.Is(err, pgx.ErrNoRows) {
-			// Between the statements of a concurrent build, or before it
-			// reports. Postgres shows the build only once it holds the
+			// Between the statements of a concurrent build, before it
+			// reports, or a statement that reports nothing (the session's
+			// ALTER TABLE). Postgres shows a build only once it holds the
 			// table's lock, so a session holding a lock that conflicts
 			// (a DDL, a manual VACUUM) keeps it here: name them.
 			phase, sample = "not reported yet", ""
